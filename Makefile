@@ -1,0 +1,39 @@
+GOCTL_VERSION ?= v1.10.2
+GOCTL := $(shell go env GOPATH)/bin/goctl
+CONFIG ?= etc/jobs.yaml
+
+.PHONY: all build run test test-race bench gen goctl vet fmt services lint
+
+all: build
+
+build:
+	go build -o bin/jobs .
+
+## run: build and start the service (API + workers) on the default config.
+run: build services
+	./bin/jobs -f $(CONFIG)
+
+## test: every test, against the local MariaDB and Redis (started if not running).
+test: services
+	go vet ./...
+	go test -race -count=1 -timeout 9m ./...
+
+## bench: throughput and latency numbers written up in docs/BENCHMARKS.md.
+bench: services
+	go run ./cmd/jobsbench
+
+## gen: regenerate the goctl API and model code; it must leave no diff.
+gen: goctl
+	$(GOCTL) api go -api api/jobs.api -dir . -home api/goctl -style gozero
+	$(GOCTL) model mysql ddl -src model/migrations/0001_create_jobs.sql -dir model -ignore-columns updated_at -style gozero
+	gofmt -w internal/handler internal/types model
+
+goctl:
+	@GOCTL_VERSION=$(GOCTL_VERSION) ./deploy/install-goctl.sh >/dev/null
+
+services:
+	@./deploy/services.sh
+
+lint:
+	gofmt -l . | (! grep .)
+	go vet ./...

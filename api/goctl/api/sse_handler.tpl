@@ -1,0 +1,28 @@
+// Code scaffolded by goctl. Safe to edit.
+// goctl {{.version}}
+
+package {{.PkgName}}
+
+import (
+	"net/http"
+
+	{{if .HasRequest}}"github.com/zeromicro/go-zero/rest/httpx"
+	{{end}}"jobs/internal/web"
+	{{.ImportPackages}}
+)
+
+{{if .HasDoc}}{{.Doc}}{{end}}
+func {{.HandlerName}}(svcCtx *svc.ServiceContext) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		{{if .HasRequest}}var req types.{{.RequestType}}
+		if err := web.Parse(r, &req); err != nil {
+			httpx.ErrorCtx(r.Context(), w, err)
+			return
+		}
+
+		{{end}}l := {{.LogicName}}.New{{.LogicType}}(r.Context(), svcCtx)
+		web.ServeEvents(w, r, func(client chan<- {{.ResponseType}}) error {
+			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}client)
+		})
+	}
+}

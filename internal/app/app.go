@@ -1,0 +1,145 @@
+// Package app assembles one jobs process from its config: the HTTP API, the worker pool
+// and the recovery sweeper, as its role asks, and stops them in order.
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/core/proc"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+	"github.com/zeromicro/go-zero/rest"
+
+	"jobs/internal/config"
+	"jobs/internal/handler"
+	"jobs/internal/recovery"
+	"jobs/internal/svc"
+	"jobs/internal/web"
+	"jobs/internal/worker"
+	"jobs/model"
+)
+
+// App is one process: API, workers, or both.
+type App struct {
+	Config  config.Config
+	Svc     *svc.ServiceContext
+	server  *rest.Server // nil unless the role includes the API
+	pool    *worker.Pool // nil unless the role includes workers
+	sweeper *recovery.Sweeper
+}
+
+// New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role.
+// Nothing runs until Start.
+func New(ctx context.Context, c config.Config) (*App, error) {
+	dsn, err := model.NormalizeDSN(c.MySQL.DataSource)
+	if err != nil {
+		return nil, err
+	}
+	c.MySQL.DataSource = dsn
+	if c.MySQL.Migrate {
+		if err := model.Migrate(ctx, dsn); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	// Statement logs would log every claim and completion; errors and slow queries still log.
+	sqlx.DisableStmtLog()
+
+	sc, err := svc.NewServiceContext(c)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: c, Svc: sc}
+	if c.Runs("api") {
+		web.InstallHooks()
+		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
+		limit := c.MaxBytes
+		c.Middlewares.MaxBytes = false
+		server, err := rest.NewServer(c.RestConf, web.ServerOptions()...)
+		if err != nil {
+			return nil, err
+		}
+		server.Use(web.LimitBody(limit))
+		handler.RegisterHandlers(server, sc)
+		a.server = server
+	}
+	if c.Runs("worker") {
+		w := c.Worker
+		if w.Concurrency > 0 {
+			a.pool = worker.NewPool(worker.Config{
+				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
+				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
+				ShutdownGrace: w.ShutdownGrace,
+			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions)
+		}
+		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue},
+			sc.Jobs, sc.Queue, sc.Dispatcher)
+	}
+	return a, nil
+}
+
+// Handler returns the API as an http.Handler, for serving on a listener of the caller's.
+func (a *App) Handler() (http.Handler, error) {
+	if a.server == nil {
+		return nil, fmt.Errorf("role %q has no API", a.Config.Role)
+	}
+	s, err := rest.NewServerless(a.server)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(s.Serve), nil
+}
+
+// StartBackground starts the worker pool and the sweeper (whichever the role has).
+func (a *App) StartBackground(ctx context.Context) error {
+	if a.pool != nil {
+		if err := a.pool.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if a.sweeper != nil {
+		a.sweeper.Start()
+	}
+	return nil
+}
+
+// Stop shuts down in order: HTTP intake, then the worker pool (drain within the grace, hand
+// back the rest), then the sweeper, then the connections.
+func (a *App) Stop(ctx context.Context) {
+	if a.server != nil {
+		a.server.Stop()
+	}
+	if a.pool != nil {
+		a.pool.Stop(ctx)
+	}
+	if a.sweeper != nil {
+		a.sweeper.Stop()
+	}
+	if err := a.Svc.Close(); err != nil {
+		logx.Errorf("close: %v", err)
+	}
+}
+
+// Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
+// or SIGINT once Stop has finished.
+func (a *App) Run(ctx context.Context) error {
+	// go-zero force-quits a process still alive this long after the signal; leave room for
+	// the shutdown grace plus the HTTP drain.
+	proc.SetTimeToForceQuit(a.Config.Worker.ShutdownGrace + 15*time.Second)
+	if err := a.StartBackground(ctx); err != nil {
+		return err
+	}
+	if a.server != nil {
+		fmt.Printf("jobs %s listening on http://%s:%d (role %s)\n", a.Config.Name, a.Config.Host, a.Config.Port, a.Config.Role)
+		go a.server.Start()
+	} else {
+		fmt.Printf("jobs %s running workers only (role %s)\n", a.Config.Name, a.Config.Role)
+	}
+	<-proc.Done()
+	logx.Info("shutting down")
+	a.Stop(context.Background())
+	logx.Info("stopped")
+	return nil
+}

@@ -1,0 +1,102 @@
+// Package apperr defines the service's typed errors and the single place that maps
+// any error to an HTTP status and the API.md envelope.
+package apperr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/zeromicro/go-zero/core/logx"
+)
+
+// Kind classifies an error by what the caller should do about it.
+type Kind int
+
+const (
+	Internal Kind = iota
+	InvalidArgument
+	NotFound
+	Conflict
+	TooLarge
+	Unavailable
+	NotImplemented
+)
+
+var statusOf = map[Kind]int{
+	Internal:        http.StatusInternalServerError,
+	InvalidArgument: http.StatusBadRequest,
+	NotFound:        http.StatusNotFound,
+	Conflict:        http.StatusConflict,
+	TooLarge:        http.StatusRequestEntityTooLarge,
+	Unavailable:     http.StatusServiceUnavailable,
+	NotImplemented:  http.StatusNotImplemented,
+}
+
+// Error is an error with a Kind and a message fit to show to the caller.
+type Error struct {
+	Kind    Kind
+	Message string
+	Err     error // the cause, logged but never shown
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error of the given kind whose message is shown to the caller as is.
+func New(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error of the given kind that keeps err as its (unshown) cause.
+func Wrap(kind Kind, err error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Invalid is shorthand for an InvalidArgument error.
+func Invalid(format string, args ...any) *Error { return New(InvalidArgument, format, args...) }
+
+// KindOf returns the kind of err, Internal for errors that carry none.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Envelope is the body of every response but the job list (API.md, Conventions).
+type Envelope struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+}
+
+// Response maps err to its status and envelope. It is installed once with
+// httpx.SetErrorHandlerCtx; an error without a Kind is a 500 whose cause is logged, not shown.
+func Response(ctx context.Context, err error) (int, any) {
+	var e *Error
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &tooLarge):
+		e = New(TooLarge, "request body is larger than the limit of %d bytes", tooLarge.Limit)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this response.
+		e = Wrap(Unavailable, err, "request cancelled")
+	default:
+		e = Wrap(Internal, err, "internal error")
+	}
+	status := statusOf[e.Kind]
+	if status >= http.StatusInternalServerError {
+		logx.WithContext(ctx).Errorf("request failed with %d: %v", status, err)
+	}
+	return status, Envelope{Code: status, Message: e.Message}
+}

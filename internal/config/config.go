@@ -1,0 +1,72 @@
+// Package config holds the service configuration loaded from etc/jobs.yaml.
+package config
+
+import (
+	"time"
+
+	"github.com/zeromicro/go-zero/rest"
+)
+
+// Config is the whole service configuration. Every key has a working default,
+// so an empty file (plus Name) starts a service against the local MariaDB and Redis.
+type Config struct {
+	rest.RestConf
+	// Role selects what this process runs: the HTTP API, the worker pool, or both.
+	// The -role flag overrides it.
+	Role     string `json:",default=all,options=api|worker|all"`
+	MySQL    MySQLConf
+	Redis    RedisConf
+	Worker   WorkerConf
+	Recovery RecoveryConf
+}
+
+// MySQLConf says where jobs are stored.
+type MySQLConf struct {
+	// DataSource is a go-sql-driver DSN. The database in it is created if missing;
+	// parseTime, loc=UTC, time_zone and interpolateParams are always set.
+	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs"`
+	// Migrate applies the schema at start-up (idempotent).
+	Migrate bool `json:",default=true"`
+}
+
+// RedisConf says where work and signals travel.
+type RedisConf struct {
+	Addr     string `json:",default=127.0.0.1:6379"`
+	Password string `json:",optional"`
+	DB       int    `json:",default=0"`
+	// Prefix namespaces every key and channel, so several deployments (or tests) share one Redis.
+	Prefix string `json:",default=jobs"`
+}
+
+// WorkerConf tunes the worker pool.
+type WorkerConf struct {
+	// Concurrency is how many jobs one process runs at once; 0 with role all runs no workers.
+	Concurrency int `json:",default=16,range=[0:10000]"`
+	// BatchSize caps how many stream entries are read and claimed in one round trip.
+	BatchSize int `json:",default=64,range=[1:1000]"`
+	// Lease is how long a claim stays valid without a heartbeat.
+	Lease time.Duration `json:",default=20s"`
+	// Heartbeat is how often running jobs' leases are extended; keep it well under Lease.
+	Heartbeat time.Duration `json:",default=5s"`
+	// ProgressFlush is how often reported progress is written to MySQL.
+	ProgressFlush time.Duration `json:",default=500ms"`
+	// ClaimIdle is how long a read-but-unclaimed stream entry may sit with a consumer
+	// before another worker takes it over (XAUTOCLAIM).
+	ClaimIdle time.Duration `json:",default=15s"`
+	// ShutdownGrace is how long running jobs may finish after SIGTERM before they are handed back.
+	ShutdownGrace time.Duration `json:",default=10s"`
+}
+
+// RecoveryConf tunes the sweeper that brings back work a dead worker or a lost Redis left behind.
+type RecoveryConf struct {
+	// Interval is how often expired leases are reaped and unenqueued pending jobs are enqueued.
+	Interval time.Duration `json:",default=5s"`
+	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this, in case the
+	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
+	StaleEnqueue time.Duration `json:",default=5m"`
+}
+
+// Runs reports whether this process runs the given role ("api" or "worker").
+func (c Config) Runs(role string) bool {
+	return c.Role == "all" || c.Role == role
+}

@@ -1,0 +1,107 @@
+// Package functions owns the registry that maps function ids to the code that runs them,
+// and the built-in functions echo, sleep and fail.
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Call is what a function receives about the job it runs.
+type Call struct {
+	JobID   string
+	Attempt int64
+	Params  json.RawMessage // always a JSON object
+}
+
+// Reporter lets a running function report back. Calls are cheap: progress reaches
+// MySQL throttled, so a function may report as often as it likes.
+type Reporter interface {
+	// Progress records work done so far, work in all (0 = unknown) and a short message.
+	Progress(done, total int64, message string)
+	// Log records one output line; stream is "stdout" or "stderr".
+	Log(stream, line string)
+}
+
+// RunFunc runs one attempt of a job. ctx is cancelled when the job is cancelled, times out
+// or the worker shuts down; the function should return soon after. The result must be
+// JSON-encodable.
+type RunFunc func(ctx context.Context, call Call, report Reporter) (result any, err error)
+
+// Definition is a registered function.
+type Definition struct {
+	ID          string
+	Kind        string // "builtin"; configured kinds arrive later
+	Description string
+	// Timeout bounds one attempt; the attempt fails with "timed out after Ns".
+	Timeout time.Duration
+	// MaxAttempts is how many attempts a job of this function gets.
+	MaxAttempts int
+	Run         RunFunc
+}
+
+// Registry maps function ids to definitions. It is filled at start-up and read-only after.
+type Registry struct {
+	defs map[string]*Definition
+}
+
+// NewRegistry returns a registry holding defs; a duplicate or incomplete definition is an error.
+func NewRegistry(defs ...*Definition) (*Registry, error) {
+	r := &Registry{defs: make(map[string]*Definition, len(defs))}
+	for _, d := range defs {
+		switch {
+		case d.ID == "":
+			return nil, errors.New("function with an empty id")
+		case r.defs[d.ID] != nil:
+			return nil, fmt.Errorf("function %q: registered twice", d.ID)
+		case d.Run == nil:
+			return nil, fmt.Errorf("function %q: no Run", d.ID)
+		case d.Timeout <= 0:
+			return nil, fmt.Errorf("function %q: Timeout must be positive", d.ID)
+		case d.MaxAttempts < 1:
+			return nil, fmt.Errorf("function %q: MaxAttempts must be at least 1", d.ID)
+		}
+		r.defs[d.ID] = d
+	}
+	return r, nil
+}
+
+// Lookup returns the function registered as id.
+func (r *Registry) Lookup(id string) (*Definition, bool) {
+	d, ok := r.defs[id]
+	return d, ok
+}
+
+// All returns every definition, ordered by id.
+func (r *Registry) All() []*Definition {
+	out := make([]*Definition, 0, len(r.defs))
+	for _, d := range r.defs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so that the job fails at once instead of being retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err was wrapped with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}

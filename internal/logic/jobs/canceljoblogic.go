@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"context"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/apperr"
+	"jobs/internal/jobview"
+	"jobs/internal/svc"
+	"jobs/internal/types"
+	"jobs/model"
+)
+
+type CancelJobLogic struct {
+	logx.Logger
+	ctx    context.Context
+	svcCtx *svc.ServiceContext
+}
+
+// Cancel a pending or running job
+func NewCancelJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *CancelJobLogic {
+	return &CancelJobLogic{
+		Logger: logx.WithContext(ctx),
+		ctx:    ctx,
+		svcCtx: svcCtx,
+	}
+}
+
+// CancelJob moves the job to cancelled with a compare-and-set on the status it was read
+// in; if a worker moved it meanwhile, it reads again and retries. A running job's worker
+// is then told over Redis to stop the function (and, should the signal be lost, finds out
+// at its next heartbeat).
+func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, error) {
+	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if model.IsTerminal(job.Status) {
+			return nil, apperr.New(apperr.Conflict, "job %s is already %s", job.Id, job.Status)
+		}
+		won, err := l.svcCtx.Jobs.Cancel(l.ctx, job.Id, job.Status)
+		if err != nil {
+			return nil, err
+		}
+		from := job.Status
+		if job, err = l.svcCtx.Jobs.FindOne(l.ctx, job.Id); err != nil {
+			return nil, err
+		}
+		if !won {
+			continue
+		}
+		if from == model.StatusRunning {
+			if err := l.svcCtx.Queue.PublishCancel(l.ctx, job.Id); err != nil {
+				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
+			}
+		}
+		return &types.CancelJobResp{JobDetail: *jobview.Detail(job)}, nil
+	}
+}
+

@@ -1,0 +1,97 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/apperr"
+	"jobs/internal/jobview"
+	"jobs/internal/svc"
+	"jobs/internal/types"
+	"jobs/model"
+)
+
+type StartJobLogic struct {
+	logx.Logger
+	ctx    context.Context
+	svcCtx *svc.ServiceContext
+}
+
+// Start a job
+func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJobLogic {
+	return &StartJobLogic{
+		Logger: logx.WithContext(ctx),
+		ctx:    ctx,
+		svcCtx: svcCtx,
+	}
+}
+
+// StartJob commits the job as pending, then enqueues it. The job is durable before the
+// response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
+func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
+	if req.FunctionId == "" {
+		return nil, apperr.Invalid("functionId is required")
+	}
+	fn, ok := l.svcCtx.Functions.Lookup(req.FunctionId)
+	if !ok {
+		return nil, apperr.Invalid("functionId %q is not a registered function", req.FunctionId)
+	}
+	params, err := encodeParams(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64}} {
+		if utf8.RuneCountInString(f.value) > f.max {
+			return nil, apperr.Invalid("%s is longer than %d characters", f.name, f.max)
+		}
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	job := &model.Jobs{
+		Id:          id.String(),
+		FunctionId:  fn.ID,
+		Name:        req.Name,
+		Status:      model.StatusPending,
+		Params:      params,
+		Actor:       req.Actor,
+		GameId:      req.GameId,
+		Env:         req.Env,
+		MaxAttempts: int64(fn.MaxAttempts),
+		CreatedAt:   now,
+	}
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
+	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
+		return nil, err
+	}
+	if err := l.svcCtx.Dispatcher.Enqueue(l.ctx, job.Id); err != nil {
+		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
+	}
+	return jobview.Detail(job), nil
+}
+
+// encodeParams checks that params is a JSON object (absent means {}) and encodes it.
+func encodeParams(params any) (string, error) {
+	if params == nil {
+		return "{}", nil
+	}
+	if _, ok := params.(map[string]any); !ok {
+		return "", apperr.Invalid("params must be a JSON object")
+	}
+	encoded, err := json.Marshal(params)
+	if err != nil {
+		return "", apperr.Wrap(apperr.InvalidArgument, err, "params cannot be encoded as JSON")
+	}
+	return string(encoded), nil
+}

@@ -1,0 +1,165 @@
+// Package queue owns every Redis key of job dispatch: the work stream and its consumer
+// group, the cancel channel and the epoch marker that reveals a Redis that lost its data.
+//
+// A stream entry carries only a job id; MySQL says whether the job still wants running.
+// Entries are read with XREADGROUP, so an entry read by a consumer that dies stays in the
+// group's pending list until another consumer takes it with XAUTOCLAIM. Workers ack (and
+// delete) an entry once their claim of the job is committed in MySQL.
+package queue
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	group    = "workers"
+	jobField = "job"
+)
+
+// Queue is the Redis side of dispatch, namespaced by a key prefix.
+type Queue struct {
+	rdb    redis.UniversalClient
+	stream string
+	epoch  string
+	cancel string
+}
+
+// Delivery is one stream entry read by a consumer.
+type Delivery struct {
+	EntryID string
+	JobID   string
+}
+
+// New returns a queue whose keys all start with prefix + ":".
+func New(rdb redis.UniversalClient, prefix string) *Queue {
+	return &Queue{
+		rdb:    rdb,
+		stream: prefix + ":stream",
+		epoch:  prefix + ":epoch",
+		cancel: prefix + ":cancel",
+	}
+}
+
+// EnsureGroup creates the stream and its consumer group if missing. The group starts at
+// the beginning of the stream, so entries added before it existed are still delivered.
+func (q *Queue) EnsureGroup(ctx context.Context) error {
+	err := q.rdb.XGroupCreateMkStream(ctx, q.stream, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	return nil
+}
+
+// Add appends one entry per job id, in one round trip.
+func (q *Queue) Add(ctx context.Context, jobIDs ...string) error {
+	if len(jobIDs) == 1 {
+		return q.rdb.XAdd(ctx, q.xaddArgs(jobIDs[0])).Err()
+	}
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range jobIDs {
+			p.XAdd(ctx, q.xaddArgs(id))
+		}
+		return nil
+	})
+	return err
+}
+
+func (q *Queue) xaddArgs(jobID string) *redis.XAddArgs {
+	return &redis.XAddArgs{Stream: q.stream, Values: []string{jobField, jobID}}
+}
+
+// Read returns up to count new entries for consumer, waiting up to block for the first.
+// It returns no entries and no error when block passes quietly.
+func (q *Queue) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Delivery, error) {
+	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: group, Consumer: consumer, Streams: []string{q.stream, ">"}, Count: int64(count), Block: block,
+	}).Result()
+	if isNoGroup(err) {
+		// Redis lost the group (restart, FLUSHALL): recreate it and read on the next call.
+		return nil, q.EnsureGroup(ctx)
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Delivery
+	for _, s := range streams {
+		out = appendDeliveries(out, s.Messages)
+	}
+	return out, nil
+}
+
+// ClaimIdle moves up to count entries that have sat unacked with any consumer for at least
+// minIdle to consumer and returns them: their reader died between reading and claiming.
+func (q *Queue) ClaimIdle(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Delivery, error) {
+	msgs, _, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: q.stream, Group: group, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count),
+	}).Result()
+	if isNoGroup(err) {
+		return nil, q.EnsureGroup(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return appendDeliveries(nil, msgs), nil
+}
+
+func appendDeliveries(out []Delivery, msgs []redis.XMessage) []Delivery {
+	for _, m := range msgs {
+		id, _ := m.Values[jobField].(string)
+		out = append(out, Delivery{EntryID: m.ID, JobID: id})
+	}
+	return out
+}
+
+// Ack acknowledges and deletes entries, so the stream holds only work not yet claimed.
+func (q *Queue) Ack(ctx context.Context, entryIDs ...string) error {
+	if len(entryIDs) == 0 {
+		return nil
+	}
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, q.stream, group, entryIDs...)
+		p.XDel(ctx, q.stream, entryIDs...)
+		return nil
+	})
+	return err
+}
+
+// Backlog returns how many entries wait in the stream (read or not, not yet acked).
+func (q *Queue) Backlog(ctx context.Context) (int64, error) {
+	return q.rdb.XLen(ctx, q.stream).Result()
+}
+
+// PublishCancel tells every worker that jobID was cancelled.
+func (q *Queue) PublishCancel(ctx context.Context, jobID string) error {
+	return q.rdb.Publish(ctx, q.cancel, jobID).Err()
+}
+
+// SubscribeCancels returns a subscription to cancelled job ids; the caller closes it.
+func (q *Queue) SubscribeCancels(ctx context.Context) *redis.PubSub {
+	return q.rdb.Subscribe(ctx, q.cancel)
+}
+
+// EpochLost reports whether Redis has lost the epoch marker, meaning it restarted empty
+// or was flushed and every pending job must be enqueued again.
+func (q *Queue) EpochLost(ctx context.Context) (bool, error) {
+	n, err := q.rdb.Exists(ctx, q.epoch).Result()
+	return n == 0, err
+}
+
+// SetEpoch writes the epoch marker if it is missing.
+func (q *Queue) SetEpoch(ctx context.Context) error {
+	return q.rdb.SetNX(ctx, q.epoch, uuid.NewString(), 0).Err()
+}
+
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}

@@ -1,0 +1,128 @@
+// Package recovery brings back work that a dead worker or a lost Redis left behind: it
+// reaps expired leases and enqueues pending jobs that are not on the stream.
+package recovery
+
+import (
+	"context"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/dispatch"
+	"jobs/internal/queue"
+	"jobs/model"
+)
+
+// sweepBatch is how many unenqueued jobs one round trip enqueues.
+const sweepBatch = 500
+
+// Config tunes a Sweeper.
+type Config struct {
+	// Interval is the time between sweeps.
+	Interval time.Duration
+	// StaleEnqueue re-enqueues pending jobs last enqueued longer ago than this.
+	StaleEnqueue time.Duration
+}
+
+// Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
+// idempotent enqueue, so any number of sweepers may run at once.
+type Sweeper struct {
+	cfg        Config
+	jobs       model.JobsModel
+	queue      *queue.Queue
+	dispatcher *dispatch.Dispatcher
+	log        logx.Logger
+	stop       context.CancelFunc
+	done       chan struct{}
+}
+
+// NewSweeper returns a sweeper; Start starts it.
+func NewSweeper(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher) *Sweeper {
+	return &Sweeper{cfg: cfg, jobs: jobs, queue: q, dispatcher: d,
+		log: logx.WithContext(context.Background())}
+}
+
+// Start sweeps at once and then every Interval until Stop.
+func (s *Sweeper) Start() {
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop, s.done = stop, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		ticker := time.NewTicker(s.cfg.Interval)
+		defer ticker.Stop()
+		for {
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Errorf("recovery: sweep: %v", err)
+			}
+			select {
+			case <-ticker.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// Stop ends the sweeps and waits for the current one.
+func (s *Sweeper) Stop() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+}
+
+// Sweep runs one recovery pass.
+func (s *Sweeper) Sweep(ctx context.Context) error {
+	if err := s.recoverLostRedis(ctx); err != nil {
+		return err
+	}
+	retried, failed, err := s.jobs.ReapExpired(ctx)
+	if err != nil {
+		return err
+	}
+	if retried+failed > 0 {
+		s.log.Infof("recovery: %d jobs of lost workers back to pending, %d failed with %q", retried, failed, model.ErrorWorkerLost)
+	}
+	return s.enqueueMissing(ctx)
+}
+
+// recoverLostRedis notices a Redis that restarted empty or was flushed (its epoch marker
+// is gone) and marks every pending job for re-enqueueing. The mark is written before the
+// marker, so a sweeper that dies in between leaves the marker missing for the next one.
+func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
+	lost, err := s.queue.EpochLost(ctx)
+	if err != nil || !lost {
+		return err
+	}
+	n, err := s.jobs.MarkAllUnenqueued(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.queue.EnsureGroup(ctx); err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Infof("recovery: Redis has no dispatch state (restarted or flushed); re-enqueueing %d pending jobs", n)
+	}
+	return s.queue.SetEpoch(ctx)
+}
+
+// enqueueMissing enqueues pending jobs not known to be on the stream. Each batch is marked
+// enqueued before the XADD; if the XADD fails the dispatcher clears the mark again.
+func (s *Sweeper) enqueueMissing(ctx context.Context) error {
+	for {
+		ids, err := s.jobs.Unenqueued(ctx, s.cfg.StaleEnqueue, sweepBatch)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := s.jobs.MarkEnqueued(ctx, ids); err != nil {
+			return err
+		}
+		if err := s.dispatcher.Enqueue(ctx, ids...); err != nil {
+			return err
+		}
+		if len(ids) < sweepBatch {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,49 @@
+// Package svc holds the dependencies that handlers, logic and workers share.
+package svc
+
+import (
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"jobs/internal/config"
+	"jobs/internal/dispatch"
+	"jobs/internal/functions"
+	"jobs/internal/queue"
+	"jobs/model"
+)
+
+// ServiceContext is built once per process from the config.
+type ServiceContext struct {
+	Config     config.Config
+	Jobs       model.JobsModel
+	Queue      *queue.Queue
+	Dispatcher *dispatch.Dispatcher
+	Functions  *functions.Registry
+	Redis      redis.UniversalClient
+}
+
+// NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
+// the function registry. c.MySQL.DataSource must already be normalized (model.NormalizeDSN).
+func NewServiceContext(c config.Config) (*ServiceContext, error) {
+	registry, err := functions.NewRegistry(functions.Builtins()...)
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
+	jobs := model.NewJobsModel(sqlx.NewMysql(c.MySQL.DataSource))
+	q := queue.New(rdb, c.Redis.Prefix)
+	return &ServiceContext{
+		Config:     c,
+		Jobs:       jobs,
+		Queue:      q,
+		Dispatcher: dispatch.New(jobs, q),
+		Functions:  registry,
+		Redis:      rdb,
+	}, nil
+}
+
+// Close releases the Redis connections. go-zero's sqlx shares MySQL pools per DSN and
+// keeps them for the process's lifetime.
+func (s *ServiceContext) Close() error {
+	return s.Redis.Close()
+}

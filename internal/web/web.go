@@ -1,0 +1,175 @@
+// Package web adapts go-zero's HTTP layer to API.md: request parsing with messages that
+// name the field, the response envelope, the body limit and JSON 404/405 responses.
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/zeromicro/go-zero/rest"
+	"github.com/zeromicro/go-zero/rest/httpx"
+
+	"jobs/internal/apperr"
+	"jobs/internal/types"
+)
+
+// InstallHooks sets go-zero's process-wide response hooks (its documented extension points):
+// every error goes through apperr.Response and every success is wrapped in the envelope.
+func InstallHooks() {
+	httpx.SetErrorHandlerCtx(apperr.Response)
+	httpx.SetOkHandler(wrapOk)
+}
+
+// wrapOk puts a successful response in the envelope. API.md leaves the job list bare and
+// gives cancel the message "cancelled".
+func wrapOk(_ context.Context, v any) any {
+	switch v.(type) {
+	case *types.ListJobsResp:
+		return v
+	case *types.CancelJobResp:
+		return apperr.Envelope{Message: "cancelled", Data: v}
+	}
+	return apperr.Envelope{Message: "ok", Data: v}
+}
+
+// ServerOptions are the run options that keep even unrouted requests in the envelope.
+func ServerOptions() []rest.RunOption {
+	return []rest.RunOption{
+		rest.WithNotFoundHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.ErrorCtx(r.Context(), w, apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+		})),
+		rest.WithNotAllowedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeEnvelope(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+		})),
+	}
+}
+
+// LimitBody rejects bodies over limit bytes with a 413 envelope. It replaces go-zero's
+// MaxBytes middleware, which answers 413 with an empty body and ignores chunked bodies.
+func LimitBody(limit int64) rest.Middleware {
+	return func(next http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				httpx.ErrorCtx(r.Context(), w, &http.MaxBytesError{Limit: limit})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			next(w, r)
+		}
+	}
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, message string) {
+	httpx.WriteJson(w, status, apperr.Envelope{Code: status, Message: message})
+}
+
+// Parse fills v from the request: path and query parameters through go-zero, the JSON body
+// through encoding/json (go-zero's mapper cannot fill interface{} fields such as params).
+// Every failure is an InvalidArgument (or TooLarge) error naming what was wrong.
+func Parse(r *http.Request, v any) error {
+	if hasJSONFields(reflect.TypeOf(v)) {
+		if err := decodeJSONBody(r.Body, v); err != nil {
+			return err
+		}
+	}
+	if err := httpx.ParsePath(r, v); err != nil {
+		return apperr.Wrap(apperr.InvalidArgument, err, "invalid path parameter: %v", err)
+	}
+	// The body is JSON whatever its Content-Type says (curl -d sends a form type), so the
+	// form parser only gets the query string.
+	queryOnly := *r
+	queryOnly.Body = http.NoBody
+	if err := httpx.ParseForm(&queryOnly, v); err != nil {
+		return apperr.Wrap(apperr.InvalidArgument, err, "invalid query parameter: %v", err)
+	}
+	return nil
+}
+
+func decodeJSONBody(body io.Reader, v any) error {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return apperr.Wrap(apperr.InvalidArgument, err, "cannot read request body")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return apperr.Invalid("request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if dec.More() {
+		return apperr.Invalid("request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return apperr.Wrap(apperr.InvalidArgument, err, "request body is not valid JSON: %v (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return apperr.Wrap(apperr.InvalidArgument, err, "request body must be a JSON object, not %s", typeErr.Value)
+	case errors.As(err, &typeErr):
+		return apperr.Wrap(apperr.InvalidArgument, err, "%s must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Wrap(apperr.InvalidArgument, err, "request body is not valid JSON: unexpected end of input")
+	}
+	return apperr.Wrap(apperr.InvalidArgument, err, "request body is not valid JSON: %v", err)
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+var jsonFieldsCache sync.Map // reflect.Type -> bool
+
+// hasJSONFields reports whether the request type reads a body: goctl puts json tags only on
+// body fields (path and query fields carry path/form tags).
+func hasJSONFields(t reflect.Type) bool {
+	key := t
+	if cached, ok := jsonFieldsCache.Load(key); ok {
+		return cached.(bool)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	found := false
+	if t.Kind() == reflect.Struct {
+		for i := range t.NumField() {
+			if tag, ok := t.Field(i).Tag.Lookup("json"); ok && !strings.HasPrefix(tag, "-") {
+				found = true
+				break
+			}
+		}
+	}
+	jsonFieldsCache.Store(key, found)
+	return found
+}

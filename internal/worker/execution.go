@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/functions"
+	"jobs/model"
+)
+
+var (
+	errCancelled = errors.New("job cancelled")
+	errLeaseLost = errors.New("lease lost")
+	errShutdown  = errors.New("worker shutting down")
+	errTimedOut  = errors.New("attempt timed out")
+)
+
+// execution is one attempt of a job running on this worker. It is the function's Reporter.
+type execution struct {
+	job    *model.Jobs
+	cancel context.CancelCauseFunc
+	log    logx.Logger
+	// abandoned is set once the attempt's outcome must be discarded: the job was
+	// cancelled, its lease was lost, or it was handed back on shutdown.
+	abandoned atomic.Bool
+
+	mu       sync.Mutex
+	progress model.Progress
+	dirty    bool
+}
+
+func (e *execution) abandon(cause error) {
+	if e.abandoned.CompareAndSwap(false, true) {
+		e.cancel(cause)
+	}
+}
+
+// Progress implements functions.Reporter.
+func (e *execution) Progress(done, total int64, message string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, truncate(message, 1024)
+	e.dirty = true
+}
+
+// Log implements functions.Reporter.
+func (e *execution) Log(stream, line string) {
+	e.log.Infow("job output", logx.Field("job", e.job.Id), logx.Field("stream", stream), logx.Field("line", line))
+}
+
+func (e *execution) snapshot() model.Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.progress
+	p.Id, p.Attempt = e.job.Id, e.job.Attempt
+	return p
+}
+
+// takeDirty returns the progress if it changed since the last call.
+func (e *execution) takeDirty() (model.Progress, bool) {
+	e.mu.Lock()
+	dirty := e.dirty
+	e.dirty = false
+	e.mu.Unlock()
+	return e.snapshot(), dirty
+}
+
+// execute runs the function within its timeout and turns what it returns into an outcome.
+func (e *execution) execute(ctx context.Context, def *functions.Definition) model.Outcome {
+	ctx, cancel := context.WithTimeoutCause(ctx, def.Timeout, errTimedOut)
+	defer cancel()
+	call := functions.Call{JobID: e.job.Id, Attempt: e.job.Attempt, Params: json.RawMessage(e.job.Params)}
+	result, err := runSafely(ctx, def.Run, call, e)
+
+	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot()}
+	if err == nil {
+		encoded, encErr := json.Marshal(result)
+		if encErr == nil {
+			outcome.Status = model.StatusCompleted
+			outcome.Result.String, outcome.Result.Valid = string(encoded), true
+			return outcome
+		}
+		err = functions.Permanent(fmt.Errorf("result is not JSON-encodable: %v", encErr))
+	}
+	message := err.Error()
+	if errors.Is(context.Cause(ctx), errTimedOut) {
+		message = "timed out after " + strconv.FormatFloat(def.Timeout.Seconds(), 'f', -1, 64) + "s"
+	}
+	outcome.Error = truncate(message, 4096)
+	outcome.Status = model.StatusFailed
+	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
+		outcome.Status = model.StatusPending
+	}
+	return outcome
+}
+
+// runSafely turns a panicking function into an error.
+func runSafely(ctx context.Context, run functions.RunFunc, call functions.Call, r functions.Reporter) (result any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("function panicked: %v", v)
+		}
+	}()
+	return run(ctx, call, r)
+}
+
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max]
+}

@@ -1,0 +1,418 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/dispatch"
+	"jobs/internal/functions"
+	"jobs/internal/queue"
+	"jobs/model"
+)
+
+// readBlock bounds how long one XREADGROUP waits, and so how long shutdown waits for it.
+const readBlock = 500 * time.Millisecond
+
+// opTimeout bounds one MySQL or Redis operation of the pool's own bookkeeping.
+const opTimeout = 10 * time.Second
+
+// Config tunes a Pool.
+type Config struct {
+	// ID names this pool as a stream consumer and a lease owner; unique per process.
+	ID            string
+	Concurrency   int
+	BatchSize     int
+	Lease         time.Duration
+	Heartbeat     time.Duration
+	ProgressFlush time.Duration
+	ClaimIdle     time.Duration
+	ShutdownGrace time.Duration
+}
+
+// NewID returns a pool id unique to this process.
+func NewID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// Pool runs claimed jobs, at most Config.Concurrency at a time.
+type Pool struct {
+	cfg        Config
+	jobs       model.JobsModel
+	queue      *queue.Queue
+	dispatcher *dispatch.Dispatcher
+	registry   *functions.Registry
+	log        logx.Logger
+	completer  *completer
+
+	slots chan struct{} // one token per running job
+
+	mu      sync.Mutex
+	running map[string]*execution
+
+	runCtx     context.Context // parent of every execution
+	stopRun    context.CancelFunc
+	fetchCtx   context.Context
+	stopFetch  context.CancelFunc
+	serviceCtx context.Context // heartbeats and cancel signals, which outlive fetching
+	stopSvc    context.CancelFunc
+	fetchWG    sync.WaitGroup
+	serviceWG  sync.WaitGroup
+	execWG     sync.WaitGroup
+}
+
+// NewPool returns a pool; Start starts it.
+func NewPool(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, r *functions.Registry) *Pool {
+	p := &Pool{
+		cfg:        cfg,
+		jobs:       jobs,
+		queue:      q,
+		dispatcher: d,
+		registry:   r,
+		log:        logx.WithContext(context.Background()).WithFields(logx.Field("worker", cfg.ID)),
+		slots:      make(chan struct{}, cfg.Concurrency),
+		running:    make(map[string]*execution),
+	}
+	p.completer = newCompleter(jobs, d, cfg.Concurrency*2, p.log)
+	return p
+}
+
+// Start creates the consumer group if needed, subscribes to cancel signals and starts
+// fetching. It returns once the pool can receive cancel signals.
+func (p *Pool) Start(ctx context.Context) error {
+	if err := p.queue.EnsureGroup(ctx); err != nil {
+		return fmt.Errorf("worker: create consumer group: %w", err)
+	}
+	p.runCtx, p.stopRun = context.WithCancel(context.Background())
+	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
+	p.serviceCtx, p.stopSvc = context.WithCancel(context.Background())
+
+	sub := p.queue.SubscribeCancels(p.serviceCtx)
+	if _, err := sub.Receive(ctx); err != nil {
+		_ = sub.Close()
+		return fmt.Errorf("worker: subscribe to cancel signals: %w", err)
+	}
+	p.completer.start()
+	p.serviceWG.Add(2)
+	go p.listenCancels(sub)
+	go p.maintain()
+	p.fetchWG.Add(1)
+	go p.fetch()
+	return nil
+}
+
+// Stop stops taking work, lets running jobs finish within ShutdownGrace (or ctx, if sooner),
+// hands the rest back to pending, and returns once every goroutine of the pool has ended.
+// Goroutines that send stop before those that receive: fetching, then executions, then the
+// completer, then heartbeats and cancel signals.
+func (p *Pool) Stop(ctx context.Context) {
+	p.stopFetch()
+	p.fetchWG.Wait()
+
+	grace, cancel := context.WithTimeout(ctx, p.cfg.ShutdownGrace)
+	defer cancel()
+	if !waitGroupWithin(grace, &p.execWG) {
+		p.handBack()
+		if !waitGroupWithin(context.WithoutCancel(ctx), &p.execWG) {
+			p.log.Errorf("worker: functions still running after shutdown")
+		}
+	}
+	p.stopRun()
+	p.completer.stop()
+	p.stopSvc()
+	p.serviceWG.Wait()
+}
+
+// waitGroupWithin waits for wg until ctx ends and reports whether wg finished.
+func waitGroupWithin(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// handBack returns every job still running here to pending, then stops its function.
+// The attempt stays counted: attempts only grow, so a late write from it can never match.
+func (p *Pool) handBack() {
+	execs := p.abandonAll(errShutdown)
+	if len(execs) == 0 {
+		return
+	}
+	outcomes := make([]model.Outcome, len(execs))
+	for i, e := range execs {
+		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if err := p.completer.write(ctx, outcomes); err != nil {
+		p.log.Errorf("worker: hand back %d jobs: %v (their leases will expire and the sweep will retry them)", len(execs), err)
+		return
+	}
+	p.log.Infof("worker: handed %d running jobs back to pending", len(execs))
+}
+
+// fetch reads stream entries while there are free slots, claims their jobs and runs them.
+func (p *Pool) fetch() {
+	defer p.fetchWG.Done()
+	ctx := p.fetchCtx
+	lastIdleClaim := time.Now()
+	for {
+		n := p.acquire(ctx)
+		if n == 0 {
+			return
+		}
+		var deliveries []queue.Delivery
+		var err error
+		if time.Since(lastIdleClaim) >= p.cfg.ClaimIdle/2 {
+			lastIdleClaim = time.Now()
+			deliveries, err = p.queue.ClaimIdle(ctx, p.cfg.ID, p.cfg.ClaimIdle, n)
+		}
+		if err == nil && len(deliveries) == 0 {
+			deliveries, err = p.queue.Read(ctx, p.cfg.ID, n, readBlock)
+		}
+		started := 0
+		if err == nil {
+			started = p.claimAndRun(deliveries)
+		} else if ctx.Err() == nil {
+			p.log.Errorf("worker: read stream: %v", err)
+			sleepCtx(ctx, time.Second)
+		}
+		p.release(n - started)
+	}
+}
+
+// acquire blocks until at least one slot is free, then takes up to BatchSize slots.
+// It returns 0 once ctx is done.
+func (p *Pool) acquire(ctx context.Context) int {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < p.cfg.BatchSize {
+		select {
+		case p.slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func (p *Pool) release(n int) {
+	for range n {
+		<-p.slots
+	}
+}
+
+// claimAndRun claims the jobs of deliveries, acks the entries once the claim is committed,
+// and starts the jobs it won. It returns how many it started (each holds a slot).
+func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
+	if len(deliveries) == 0 {
+		return 0
+	}
+	// A claim that reached MySQL must be seen through even if shutdown began meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	ids := make([]string, 0, len(deliveries))
+	entries := make([]string, len(deliveries))
+	seen := make(map[string]bool, len(deliveries))
+	for i, d := range deliveries {
+		entries[i] = d.EntryID
+		if d.JobID != "" && !seen[d.JobID] {
+			seen[d.JobID] = true
+			ids = append(ids, d.JobID)
+		}
+	}
+	claimed, err := p.jobs.Claim(ctx, ids, p.cfg.ID, p.cfg.Lease)
+	if err != nil {
+		// Unacked entries stay with this consumer; ClaimIdle brings them back later.
+		p.log.Errorf("worker: claim %d jobs: %v", len(ids), err)
+		return 0
+	}
+	if err := p.queue.Ack(ctx, entries...); err != nil {
+		// The jobs are claimed in MySQL; a redelivered entry finds them running and is acked then.
+		p.log.Errorf("worker: ack %d entries: %v", len(entries), err)
+	}
+	for _, job := range claimed {
+		p.run(job)
+	}
+	return len(claimed)
+}
+
+// run starts one claimed job on its own goroutine; the job holds a slot until it ends.
+func (p *Pool) run(job *model.Jobs) {
+	def, ok := p.registry.Lookup(job.FunctionId)
+	if !ok {
+		p.execWG.Add(1)
+		go func() {
+			defer p.execWG.Done()
+			defer p.release(1)
+			p.completer.submit(model.Outcome{Id: job.Id, Attempt: job.Attempt, Status: model.StatusFailed,
+				Error: fmt.Sprintf("function %q is not registered on worker %s", job.FunctionId, p.cfg.ID)})
+		}()
+		return
+	}
+	ctx, cancel := context.WithCancelCause(p.runCtx)
+	e := &execution{job: job, cancel: cancel, log: p.log,
+		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
+	p.mu.Lock()
+	p.running[job.Id] = e
+	p.mu.Unlock()
+
+	p.execWG.Add(1)
+	go func() {
+		defer p.execWG.Done()
+		defer p.release(1)
+		defer cancel(nil)
+		outcome := e.execute(ctx, def)
+		p.mu.Lock()
+		if p.running[job.Id] == e {
+			delete(p.running, job.Id)
+		}
+		p.mu.Unlock()
+		if e.abandoned.Load() {
+			return // cancelled, lease lost or handed back: whatever it returned is discarded
+		}
+		p.completer.submit(outcome)
+	}()
+}
+
+// abandon stops the execution of jobID, if one runs here, and discards its outcome.
+func (p *Pool) abandon(jobID string, cause error) {
+	p.mu.Lock()
+	e := p.running[jobID]
+	p.mu.Unlock()
+	if e != nil {
+		e.abandon(cause)
+	}
+}
+
+// abandonAll marks every running execution abandoned and returns them; their functions
+// are stopped by stopRun.
+func (p *Pool) abandonAll(cause error) []*execution {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	execs := make([]*execution, 0, len(p.running))
+	for _, e := range p.running {
+		if e.abandoned.CompareAndSwap(false, true) {
+			e.cancel(cause)
+			execs = append(execs, e)
+		}
+	}
+	return execs
+}
+
+func (p *Pool) snapshotRunning() []*execution {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	execs := make([]*execution, 0, len(p.running))
+	for _, e := range p.running {
+		execs = append(execs, e)
+	}
+	return execs
+}
+
+// listenCancels stops jobs cancelled through the API as soon as their signal arrives.
+func (p *Pool) listenCancels(sub *redis.PubSub) {
+	defer p.serviceWG.Done()
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			p.abandon(msg.Payload, errCancelled)
+		case <-p.serviceCtx.Done():
+			return
+		}
+	}
+}
+
+// maintain extends leases every Heartbeat and writes progress every ProgressFlush.
+func (p *Pool) maintain() {
+	defer p.serviceWG.Done()
+	heartbeat := time.NewTicker(p.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	flush := time.NewTicker(p.cfg.ProgressFlush)
+	defer flush.Stop()
+	for {
+		select {
+		case <-heartbeat.C:
+			p.heartbeat()
+		case <-flush.C:
+			p.flushProgress()
+		case <-p.serviceCtx.Done():
+			return
+		}
+	}
+}
+
+func (p *Pool) heartbeat() {
+	execs := p.snapshotRunning()
+	if len(execs) == 0 {
+		return
+	}
+	ids := make([]string, len(execs))
+	for i, e := range execs {
+		ids[i] = e.job.Id
+	}
+	ctx, cancel := context.WithTimeout(p.serviceCtx, opTimeout)
+	defer cancel()
+	held, err := p.jobs.ExtendLeases(ctx, p.cfg.ID, ids, p.cfg.Lease)
+	if err != nil {
+		p.log.Errorf("worker: extend leases of %d jobs: %v", len(ids), err)
+		return
+	}
+	for _, e := range execs {
+		if attempt, ok := held[e.job.Id]; !ok || attempt != e.job.Attempt {
+			// Cancelled (and the signal missed) or reaped: no longer ours to finish.
+			e.abandon(errLeaseLost)
+		}
+	}
+}
+
+func (p *Pool) flushProgress() {
+	var progress []model.Progress
+	for _, e := range p.snapshotRunning() {
+		if pr, dirty := e.takeDirty(); dirty {
+			progress = append(progress, pr)
+		}
+	}
+	if len(progress) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.serviceCtx, opTimeout)
+	defer cancel()
+	if err := p.jobs.SaveProgress(ctx, progress); err != nil && !errors.Is(err, context.Canceled) {
+		p.log.Errorf("worker: save progress of %d jobs: %v", len(progress), err)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,365 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+)
+
+// Job statuses. Completed, failed and cancelled are terminal: every transition below is a
+// compare-and-set whose WHERE clause names the status it leaves, so no transition can
+// start from a terminal job.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
+const ErrorWorkerLost = "worker lost"
+
+// IsTerminal reports whether status is final.
+func IsTerminal(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
+}
+
+// ValidStatus reports whether status is one of the five statuses.
+func ValidStatus(status string) bool {
+	return status == StatusPending || status == StatusRunning || IsTerminal(status)
+}
+
+var _ JobsModel = (*customJobsModel)(nil)
+
+type (
+	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
+	JobsModel interface {
+		jobsModel
+		// List returns one page of jobs matching f, newest first; results only withResult.
+		List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error)
+		// Count returns how many jobs match f across all pages.
+		Count(ctx context.Context, f JobFilter) (int64, error)
+		// Claim moves the pending jobs among ids to running for owner (attempt+1, a lease of
+		// lease from now) and returns those it won. Ids that are not pending are skipped.
+		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
+		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
+		// attempt of each job still running under owner.
+		ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error)
+		// Finish applies outcomes in one transaction; won[i] says whether outcome i still
+		// found its attempt running (a cancel or a reap may have got there first).
+		Finish(ctx context.Context, outcomes []Outcome) (won []bool, err error)
+		// SaveProgress writes the latest progress of running attempts in one transaction.
+		SaveProgress(ctx context.Context, progress []Progress) error
+		// Cancel moves job id from status from to cancelled.
+		Cancel(ctx context.Context, id, from string) (bool, error)
+		// ReapExpired returns running jobs whose lease has expired to pending (attempts left)
+		// or fails them with ErrorWorkerLost.
+		ReapExpired(ctx context.Context) (retried, failed int64, err error)
+		// Unenqueued returns up to limit pending jobs that are not known to be on the stream,
+		// oldest first, together with those last enqueued longer than stale ago.
+		Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
+		// MarkEnqueued records that pending jobs among ids were just put on the stream.
+		MarkEnqueued(ctx context.Context, ids []string) error
+		// MarkUnenqueued records that pending jobs among ids may not be on the stream.
+		MarkUnenqueued(ctx context.Context, ids []string) error
+		// MarkAllUnenqueued marks every pending job for re-enqueueing (Redis lost its data).
+		MarkAllUnenqueued(ctx context.Context) (int64, error)
+	}
+
+	customJobsModel struct {
+		*defaultJobsModel
+	}
+
+	// JobFilter selects jobs for List and Count. Empty fields do not filter.
+	JobFilter struct {
+		Status, FunctionId, Actor, GameId, Env string
+		Page, Size                             int64
+	}
+
+	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
+	Outcome struct {
+		Id       string
+		Attempt  int64
+		Status   string
+		Result   sql.NullString
+		Error    string
+		Progress Progress
+	}
+
+	// Progress is the latest progress report of one attempt.
+	Progress struct {
+		Id       string
+		Attempt  int64
+		Progress int64
+		Total    int64
+		Message  string
+	}
+)
+
+// NewJobsModel returns a model for the database table.
+func NewJobsModel(conn sqlx.SqlConn) JobsModel {
+	return &customJobsModel{
+		defaultJobsModel: newJobsModel(conn),
+	}
+}
+
+// leaseReleased clears the fields that tie a job to a worker.
+const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
+
+// listRows is every column but result, which job list items leave out.
+var listRows = strings.Join(removeField(jobsFieldNames, "`result`"), ",")
+
+func removeField(fields []string, drop string) []string {
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		if f != drop {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// where builds the filter clause from fixed column names; values only ever travel as arguments.
+func (f JobFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	for _, c := range []struct{ column, value string }{
+		{"`status`", f.Status},
+		{"`function_id`", f.FunctionId},
+		{"`actor`", f.Actor},
+		{"`game_id`", f.GameId},
+		{"`env`", f.Env},
+	} {
+		if c.value != "" {
+			conds = append(conds, c.column+" = ?")
+			args = append(args, c.value)
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " where " + strings.Join(conds, " and "), args
+}
+
+func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error) {
+	where, args := f.where()
+	columns := listRows
+	if withResult {
+		columns = jobsRows
+	}
+	query := fmt.Sprintf("select %s from %s%s order by `created_at` desc, `id` desc limit ? offset ?",
+		columns, m.table, where)
+	args = append(args, f.Size, (f.Page-1)*f.Size)
+	var jobs []*Jobs
+	if err := m.conn.QueryRowsPartialCtx(ctx, &jobs, query, args...); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+func (m *customJobsModel) Count(ctx context.Context, f JobFilter) (int64, error) {
+	where, args := f.where()
+	var n int64
+	err := m.conn.QueryRowCtx(ctx, &n, fmt.Sprintf("select count(*) from %s%s", m.table, where), args...)
+	return n, err
+}
+
+// inClause returns "?, ?, ..." for n arguments.
+func inClause(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func stringArgs(ids []string, extra ...any) []any {
+	args := make([]any, 0, len(ids)+len(extra))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return append(args, extra...)
+}
+
+func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// The token tells this claim's winners apart from jobs the same owner claimed before.
+	token := uuid.NewString()
+	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', "+
+		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
+		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending'", m.table, inClause(len(ids)))
+	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
+	res, err := m.conn.ExecCtx(ctx, update, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	query := fmt.Sprintf("select %s from %s where `id` in (%s) and `lease_token` = ?",
+		jobsRows, m.table, inClause(len(ids)))
+	var won []*Jobs
+	if err := m.conn.QueryRowsCtx(ctx, &won, query, stringArgs(ids, token)...); err != nil {
+		return nil, err
+	}
+	return won, nil
+}
+
+func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error) {
+	held := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return held, nil
+	}
+	update := fmt.Sprintf("update %s set `lease_expires_at` = now(3) + interval ? microsecond "+
+		"where `id` in (%s) and `status` = 'running' and `lease_owner` = ?", m.table, inClause(len(ids)))
+	args := append([]any{lease.Microseconds()}, stringArgs(ids, owner)...)
+	if _, err := m.conn.ExecCtx(ctx, update, args...); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Id      string `db:"id"`
+		Attempt int64  `db:"attempt"`
+	}
+	query := fmt.Sprintf("select `id`, `attempt` from %s where `id` in (%s) and `status` = 'running' and `lease_owner` = ?",
+		m.table, inClause(len(ids)))
+	if err := m.conn.QueryRowsCtx(ctx, &rows, query, stringArgs(ids, owner)...); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		held[r.Id] = r.Attempt
+	}
+	return held, nil
+}
+
+func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]bool, error) {
+	won := make([]bool, len(outcomes))
+	if len(outcomes) == 0 {
+		return won, nil
+	}
+	terminal := fmt.Sprintf("update %s set `status` = ?, `result` = ?, `error` = ?, `progress` = ?, `total` = ?, "+
+		"`message` = ?, `finished_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'",
+		m.table, leaseReleased)
+	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
+		"`enqueued_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
+	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
+		for i, o := range outcomes {
+			var res sql.Result
+			var err error
+			p := o.Progress
+			if o.Status == StatusPending {
+				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
+			} else {
+				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
+			}
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			won[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return won, nil
+}
+
+func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress) error {
+	if len(progress) == 0 {
+		return nil
+	}
+	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ? "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table)
+	return m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
+		for _, p := range progress {
+			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.Id, p.Attempt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (m *customJobsModel) Cancel(ctx context.Context, id, from string) (bool, error) {
+	query := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s "+
+		"where `id` = ? and `status` = ?", m.table, leaseReleased)
+	return m.execWon(ctx, query, id, from)
+}
+
+func (m *customJobsModel) execWon(ctx context.Context, query string, args ...any) (bool, error) {
+	res, err := m.conn.ExecCtx(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (m *customJobsModel) ReapExpired(ctx context.Context) (retried, failed int64, err error) {
+	expired := "`status` = 'running' and `lease_expires_at` < now(3)"
+	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s "+
+		"where %s and `attempt` < `max_attempts`", m.table, leaseReleased, expired)
+	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s where %s",
+		m.table, leaseReleased, expired)
+	if retried, err = m.execCount(ctx, retry, ErrorWorkerLost); err != nil {
+		return 0, 0, err
+	}
+	failed, err = m.execCount(ctx, fail, ErrorWorkerLost)
+	return retried, failed, err
+}
+
+func (m *customJobsModel) execCount(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := m.conn.ExecCtx(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (m *customJobsModel) Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error) {
+	query := fmt.Sprintf("(select `id`, `created_at` from %[1]s where `status` = 'pending' and `enqueued_at` is null "+
+		"order by `created_at` limit ?) union (select `id`, `created_at` from %[1]s "+
+		"where `status` = 'pending' and `enqueued_at` < now(3) - interval ? microsecond order by `enqueued_at` limit ?) order by `created_at` limit ?", m.table)
+	var rows []struct {
+		Id        string    `db:"id"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	if err := m.conn.QueryRowsCtx(ctx, &rows, query, limit, stale.Microseconds(), limit, limit); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.Id
+	}
+	return ids, nil
+}
+
+func (m *customJobsModel) MarkEnqueued(ctx context.Context, ids []string) error {
+	return m.markEnqueued(ctx, ids, "now(3)")
+}
+
+func (m *customJobsModel) MarkUnenqueued(ctx context.Context, ids []string) error {
+	return m.markEnqueued(ctx, ids, "NULL")
+}
+
+func (m *customJobsModel) markEnqueued(ctx context.Context, ids []string, value string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	query := fmt.Sprintf("update %s set `enqueued_at` = %s where `id` in (%s) and `status` = 'pending'",
+		m.table, value, inClause(len(ids)))
+	_, err := m.conn.ExecCtx(ctx, query, stringArgs(ids)...)
+	return err
+}
+
+func (m *customJobsModel) MarkAllUnenqueued(ctx context.Context) (int64, error) {
+	return m.execCount(ctx, fmt.Sprintf("update %s set `enqueued_at` = NULL where `status` = 'pending'", m.table))
+}

@@ -1,0 +1,139 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// NormalizeDSN returns dsn with the settings the models rely on: times parsed as UTC,
+// a UTC session (now(3) is UTC), and client-side parameter interpolation, which saves the
+// prepare/close round trips of every statement.
+func NormalizeDSN(dsn string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("MySQL.DataSource: %w", err)
+	}
+	if cfg.DBName == "" {
+		return "", fmt.Errorf("MySQL.DataSource: no database name in %q", dsn)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = nil
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	return cfg.FormatDSN(), nil
+}
+
+// Migrate creates the database named in dsn if it is missing and applies every embedded
+// migration not yet recorded in schema_migrations. Re-running it is a no-op; concurrent
+// starters serialize on a named lock.
+func Migrate(ctx context.Context, dsn string) error {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return err
+	}
+	dbName := cfg.DBName
+	cfg.DBName = ""
+	server, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer server.Close()
+	if _, err := server.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(dbName)+
+		" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		return fmt.Errorf("create database %s: %w", dbName, err)
+	}
+
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var locked sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT(DATABASE(), '.migrate'), 60)").Scan(&locked); err != nil {
+		return err
+	}
+	if locked.Int64 != 1 {
+		return fmt.Errorf("migrate %s: timed out waiting for another migration", dbName)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.migrate'))")
+
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS `schema_migrations` ("+
+		"`version` int NOT NULL PRIMARY KEY, `name` varchar(255) NOT NULL, "+
+		"`applied_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE = InnoDB"); err != nil {
+		return err
+	}
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, file := range files {
+		name := strings.TrimPrefix(file, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		var applied int
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM `schema_migrations` WHERE `version` = ?", version).Scan(&applied); err != nil {
+			return err
+		}
+		if applied > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		// MySQL commits DDL implicitly, so each statement is written to be re-runnable
+		// (IF NOT EXISTS) and the version is recorded last.
+		for _, stmt := range splitStatements(string(body)) {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO `schema_migrations` (`version`, `name`) VALUES (?, ?)", version, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitStatements splits a migration file on semicolons that end a line.
+func splitStatements(body string) []string {
+	var stmts []string
+	for _, part := range strings.Split(body, ";\n") {
+		var lines []string
+		for _, line := range strings.Split(part, "\n") {
+			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "--") {
+				lines = append(lines, line)
+			}
+		}
+		if stmt := strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"); stmt != "" {
+			stmts = append(stmts, stmt)
+		}
+	}
+	return stmts
+}
+
+func quoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
