@@ -4,14 +4,12 @@
 //
 // # Life of a job
 //
-//	            claim (CAS pending→running, attempt+1, lease)
-//	 pending ───────────────────────────────────────────────▶ running
-//	   ▲  │                                                     │ │ │
-//	   │  │ cancel                        function returned ok ─┘ │ └─ error, no attempts left
-//	   │  ▼                                         ▼             │              ▼
-//	   │ cancelled ◀──── cancel ─────────────── completed         │           failed
-//	   │                                                          │
-//	   └──── error with attempts left, lease expired, shutdown ───┘
+//	          claim: pending→running, attempt+1, lease
+//	pending ─────────────────────────────────────────▶ running ──▶ completed (returned a result)
+//	   │    ◀─────────────────────────────────────────    │  └───▶ failed (error, no attempts left)
+//	   │      error with attempts left, lease expired,    │
+//	   │      handed back on shutdown                     │
+//	   └──── cancel ──▶ cancelled ◀──── cancel ───────────┘
 //
 // Every arrow is an UPDATE whose WHERE clause names the status it leaves (and, from
 // running, the attempt), so a duplicate delivery, a late worker or a race with cancel

@@ -59,4 +59,3 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 		return &types.CancelJobResp{JobDetail: *jobview.Detail(job)}, nil
 	}
 }
-
