@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -29,6 +30,7 @@ type App struct {
 	server  *rest.Server // nil unless the role includes the API
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
+	stop    sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role.
@@ -106,8 +108,12 @@ func (a *App) StartBackground(ctx context.Context) error {
 }
 
 // Stop shuts down in order: HTTP intake, then the worker pool (drain within the grace, hand
-// back the rest), then the sweeper, then the connections.
+// back the rest), then the sweeper, then the connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
+	a.stop.Do(func() { a.stopOnce(ctx) })
+}
+
+func (a *App) stopOnce(ctx context.Context) {
 	if a.server != nil {
 		a.server.Stop()
 	}

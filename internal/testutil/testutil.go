@@ -1,0 +1,347 @@
+// Package testutil gives tests their own MariaDB database and Redis key prefix, a running
+// jobs app on a real listener, and small helpers to talk to it. Everything a test creates
+// is removed in t.Cleanup, so packages run in parallel and runs repeat without collisions.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/app"
+	"jobs/internal/config"
+	"jobs/model"
+)
+
+// MySQLDSN is the server tests use: TEST_MYSQL_DSN, or the local MariaDB.
+func MySQLDSN() string {
+	if dsn := os.Getenv("TEST_MYSQL_DSN"); dsn != "" {
+		return dsn
+	}
+	return "root:@tcp(127.0.0.1:3306)/"
+}
+
+// RedisAddr is the Redis tests use: TEST_REDIS_ADDR, or the local Redis.
+func RedisAddr() string {
+	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
+		return addr
+	}
+	return "127.0.0.1:6379"
+}
+
+func init() {
+	logx.DisableStat()
+	logx.SetLevel(logx.ErrorLevel)
+}
+
+// NewDB creates an empty database with the schema applied and returns its normalized DSN.
+// The database is dropped when the test ends.
+func NewDB(t testing.TB) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(MySQLDSN())
+	if err != nil {
+		t.Fatalf("TEST_MYSQL_DSN: %v", err)
+	}
+	cfg.DBName = "jobs_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	dsn, err := model.NormalizeDSN(cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := model.Migrate(ctx, dsn); err != nil {
+		t.Fatalf("MariaDB at %s is not usable (%v); start it with: make services", cfg.Addr, err)
+	}
+	t.Cleanup(func() {
+		server := *cfg
+		server.DBName = ""
+		db, err := sql.Open("mysql", server.FormatDSN())
+		if err == nil {
+			_, err = db.Exec("DROP DATABASE IF EXISTS `" + cfg.DBName + "`")
+			db.Close()
+		}
+		if err != nil {
+			t.Errorf("drop test database %s: %v", cfg.DBName, err)
+		}
+	})
+	return dsn
+}
+
+// DB opens the test database for direct inspection.
+func DB(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Redis returns a client of the test Redis, closed when the test ends.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s is not usable (%v); start it with: make services", RedisAddr(), err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// RedisPrefix returns a key prefix of this test's own; its keys are deleted when the test ends.
+func RedisPrefix(t testing.TB) string {
+	t.Helper()
+	prefix := "jobstest:" + uuid.NewString()[:8]
+	rdb := Redis(t)
+	t.Cleanup(func() { DeleteKeys(t, rdb, prefix) })
+	return prefix
+}
+
+// DeleteKeys removes every key under prefix: what losing Redis does to this test's data.
+func DeleteKeys(t testing.TB, rdb *redis.Client, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		rdb.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("delete keys %s:*: %v", prefix, err)
+	}
+}
+
+// Config returns a config on a fresh database and key prefix, with timings short enough
+// for tests; mutate adjusts it further.
+func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
+	t.Helper()
+	var c config.Config
+	if err := conf.FillDefault(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.Name = "jobs-test"
+	c.Host = "127.0.0.1"
+	c.Log.Mode = "console"
+	c.Log.Level = "error"
+	c.Log.Stat = false
+	c.MySQL.DataSource = NewDB(t)
+	c.MySQL.Migrate = false
+	c.Redis.Addr = RedisAddr()
+	c.Redis.Prefix = RedisPrefix(t)
+	c.Worker.Concurrency = 8
+	c.Worker.Heartbeat = 200 * time.Millisecond
+	c.Worker.Lease = time.Second
+	c.Worker.ProgressFlush = 50 * time.Millisecond
+	c.Worker.ClaimIdle = time.Second
+	c.Worker.ShutdownGrace = 2 * time.Second
+	c.Recovery.Interval = 200 * time.Millisecond
+	for _, m := range mutate {
+		m(&c)
+	}
+	return c
+}
+
+// App is a running jobs process inside the test, serving HTTP on a real listener.
+type App struct {
+	*app.App
+	URL string // base URL, e.g. http://127.0.0.1:41234
+	t   testing.TB
+}
+
+// StartApp builds and starts an app for c; it is stopped when the test ends.
+func StartApp(t testing.TB, c config.Config) *App {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.New(ctx, c)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	if err := a.StartBackground(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	ta := &App{App: a, t: t}
+	var srv *httptest.Server
+	if c.Runs("api") {
+		h, err := a.Handler()
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv = httptest.NewServer(h)
+		ta.URL = srv.URL
+	}
+	t.Cleanup(func() {
+		if srv != nil {
+			srv.Close()
+		}
+		a.Stop(context.Background())
+	})
+	return ta
+}
+
+// Response is a decoded HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Envelope decodes the API.md envelope; data is left raw.
+func (r Response) Envelope(t testing.TB) (code int, message string, data json.RawMessage) {
+	t.Helper()
+	var env struct {
+		Code    *int            `json:"code"`
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil || env.Code == nil {
+		t.Fatalf("response %d is not an envelope: %s", r.Status, r.Body)
+	}
+	return *env.Code, env.Message, env.Data
+}
+
+// Data decodes the envelope's data into v, failing the test unless the call succeeded.
+func (r Response) Data(t testing.TB, v any) {
+	t.Helper()
+	code, msg, data := r.Envelope(t)
+	if r.Status != http.StatusOK || code != 0 {
+		t.Fatalf("want 200 code 0, got %d code %d: %s", r.Status, code, msg)
+	}
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatalf("decode data %s: %v", data, err)
+		}
+	}
+}
+
+// Do sends a request to the app; body, if not nil and not []byte or string, is JSON-encoded.
+func (a *App) Do(method, path string, body any) Response {
+	a.t.Helper()
+	var reader io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		reader = strings.NewReader(b)
+	case []byte:
+		reader = bytes.NewReader(b)
+	default:
+		encoded, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		reader = bytes.NewReader(encoded)
+	}
+	req, err := http.NewRequest(method, a.URL+path, reader)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if reader != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// Job is the subset of JobItem tests look at, plus the result.
+type Job struct {
+	Id          string          `json:"id"`
+	FunctionId  string          `json:"functionId"`
+	Name        string          `json:"name"`
+	Status      string          `json:"status"`
+	Params      json.RawMessage `json:"params"`
+	Result      json.RawMessage `json:"result"`
+	Error       string          `json:"error"`
+	Progress    int64           `json:"progress"`
+	Total       int64           `json:"total"`
+	Message     string          `json:"message"`
+	Actor       string          `json:"actor"`
+	GameId      string          `json:"gameId"`
+	Env         string          `json:"env"`
+	Attempt     int64           `json:"attempt"`
+	MaxAttempts int64           `json:"maxAttempts"`
+	CreatedAt   string          `json:"createdAt"`
+	StartedAt   *string         `json:"startedAt"`
+	FinishedAt  *string         `json:"finishedAt"`
+}
+
+// StartJob starts a job through the API and returns it.
+func (a *App) StartJob(body map[string]any) Job {
+	a.t.Helper()
+	var job Job
+	a.Do(http.MethodPost, "/api/v1/jobs", body).Data(a.t, &job)
+	return job
+}
+
+// GetJob reads a job through the API.
+func (a *App) GetJob(id string) Job {
+	a.t.Helper()
+	var job Job
+	a.Do(http.MethodGet, "/api/v1/jobs/"+id, nil).Data(a.t, &job)
+	return job
+}
+
+// WaitJob polls the job until cond holds or timeout passes, and returns its last state.
+func (a *App) WaitJob(id string, timeout time.Duration, what string, cond func(Job) bool) Job {
+	a.t.Helper()
+	var job Job
+	ok := Eventually(timeout, func() bool {
+		job = a.GetJob(id)
+		return cond(job)
+	})
+	if !ok {
+		a.t.Fatalf("job %s: not %s within %s; last state: %+v", id, what, timeout, job)
+	}
+	return job
+}
+
+// WaitStatus waits until the job has status.
+func (a *App) WaitStatus(id, status string, timeout time.Duration) Job {
+	a.t.Helper()
+	return a.WaitJob(id, timeout, status, func(j Job) bool { return j.Status == status })
+}
+
+// Eventually polls cond every 10 ms until it holds or timeout passes.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Query runs a query on the test database and returns the single value it selects.
+func Query[T any](t testing.TB, db *sql.DB, query string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := db.QueryRow(query, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", query, fmt.Sprint(err))
+	}
+	return v
+}
