@@ -15,6 +15,7 @@ import (
 	"github.com/zeromicro/go-zero/rest"
 
 	"jobs/internal/config"
+	"jobs/internal/functions"
 	"jobs/internal/handler"
 	"jobs/internal/recovery"
 	"jobs/internal/svc"
@@ -33,9 +34,9 @@ type App struct {
 	stop    sync.Once
 }
 
-// New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role.
-// Nothing runs until Start.
-func New(ctx context.Context, c config.Config) (*App, error) {
+// New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
+// with the built-in functions plus extra. Nothing runs until StartBackground or Run.
+func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (*App, error) {
 	dsn, err := model.NormalizeDSN(c.MySQL.DataSource)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func New(ctx context.Context, c config.Config) (*App, error) {
 	// Statement logs would log every claim and completion; errors and slow queries still log.
 	sqlx.DisableStmtLog()
 
-	sc, err := svc.NewServiceContext(c)
+	sc, err := svc.NewServiceContext(c, extra...)
 	if err != nil {
 		return nil, err
 	}

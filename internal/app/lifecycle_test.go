@@ -1,11 +1,16 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"jobs/internal/config"
+	"jobs/internal/functions"
 	"jobs/internal/testutil"
 )
 
@@ -38,5 +43,193 @@ func TestLifecycleEchoCompletes(t *testing.T) {
 	a.Do(http.MethodGet, "/api/v1/jobs/"+job.Id+"/result", nil).Data(t, &result)
 	if result.Status != "completed" || string(result.Result) != `{"n":1.50,"s":"x"}` || result.FinishedAt == nil {
 		t.Errorf("result: %+v", result)
+	}
+}
+
+func TestFailureKeepsTheFunctionsMessage(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+
+	job := a.StartJob(map[string]any{"functionId": "fail", "params": map[string]any{"message": "disk full"}})
+	failed := a.WaitStatus(job.Id, "failed", 5*time.Second)
+	if failed.Error != "disk full" || failed.Attempt != 1 || failed.FinishedAt == nil || string(failed.Result) != "null" {
+		t.Fatalf("failed job: %+v", failed)
+	}
+}
+
+// testFunction registers a function for one test.
+func testFunction(id string, maxAttempts int, timeout time.Duration, run functions.RunFunc) *functions.Definition {
+	return &functions.Definition{ID: id, Kind: "test", Timeout: timeout, MaxAttempts: maxAttempts, Run: run}
+}
+
+func TestRetryableErrorIsRetriedUntilItSucceeds(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	flaky := testFunction("flaky", 3, time.Minute, func(_ context.Context, call functions.Call, _ functions.Reporter) (any, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("temporary glitch")
+		}
+		return map[string]int64{"attempt": call.Attempt}, nil
+	})
+	a := testutil.StartApp(t, testutil.Config(t), flaky)
+
+	job := a.StartJob(map[string]any{"functionId": "flaky"})
+	done := a.WaitStatus(job.Id, "completed", 5*time.Second)
+	if done.Attempt != 2 || string(done.Result) != `{"attempt":2}` || done.Error != "" || calls.Load() != 2 {
+		t.Fatalf("after one retry: %+v, calls %d", done, calls.Load())
+	}
+}
+
+func TestTimeoutAndPanicFailTheAttempt(t *testing.T) {
+	t.Parallel()
+	slow := testFunction("slow", 1, 200*time.Millisecond, func(ctx context.Context, _ functions.Call, _ functions.Reporter) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	panics := testFunction("panics", 1, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
+		panic("boom")
+	})
+	a := testutil.StartApp(t, testutil.Config(t), slow, panics)
+
+	timedOut := a.WaitStatus(a.StartJob(map[string]any{"functionId": "slow"}).Id, "failed", 5*time.Second)
+	if timedOut.Error != "timed out after 0.2s" {
+		t.Errorf("timed-out job error = %q", timedOut.Error)
+	}
+	panicked := a.WaitStatus(a.StartJob(map[string]any{"functionId": "panics"}).Id, "failed", 5*time.Second)
+	if panicked.Error != "function panicked: boom" {
+		t.Errorf("panicked job error = %q", panicked.Error)
+	}
+}
+
+func TestProgressIsVisibleWhileRunning(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
+	running := a.WaitJob(job.Id, 5*time.Second, "reporting progress", func(j testutil.Job) bool {
+		return j.Status == "running" && j.Progress >= 1
+	})
+	if running.Total != 3 || running.Message == "" {
+		t.Errorf("progress while running: %+v", running)
+	}
+	var list struct{ Jobs []testutil.Job }
+	if err := json.Unmarshal(a.Do(http.MethodGet, "/api/v1/jobs", nil).Body, &list); err != nil || len(list.Jobs) != 1 {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+	if list.Jobs[0].Progress < 1 || list.Jobs[0].Total != 3 {
+		t.Errorf("list does not show progress: %+v", list.Jobs[0])
+	}
+	done := a.WaitStatus(job.Id, "completed", 5*time.Second)
+	if done.Progress != 3 || done.Total != 3 || done.Message != "slept 3 of 3" {
+		t.Errorf("final progress: %+v", done)
+	}
+}
+
+func TestCancelPendingJobNeverStarts(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	count := testFunction("count", 1, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
+		runs.Add(1)
+		return nil, nil
+	})
+	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := testutil.StartApp(t, c, count)
+	job := api.StartJob(map[string]any{"functionId": "count"})
+	var cancelled testutil.Job
+	res := api.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil)
+	res.Data(t, &cancelled)
+	if _, msg, _ := res.Envelope(t); msg != "cancelled" || cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
+		t.Fatalf("cancel: %q %+v", msg, cancelled)
+	}
+
+	// Workers come up afterwards and drain the stream, which still holds the job's entry.
+	c.Worker.Concurrency = 4
+	workers := testutil.StartApp(t, c, count)
+	marker := workers.StartJob(map[string]any{"functionId": "echo"})
+	workers.WaitStatus(marker.Id, "completed", 5*time.Second)
+
+	after := api.GetJob(job.Id)
+	if after.Status != "cancelled" || after.Attempt != 0 || after.StartedAt != nil || runs.Load() != 0 {
+		t.Fatalf("cancelled pending job ran: %+v, runs %d", after, runs.Load())
+	}
+}
+
+func TestCancelRunningJobStopsItsFunction(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	stopped := make(chan time.Time, 1)
+	stubborn := testFunction("stubborn", 3, time.Minute, func(ctx context.Context, _ functions.Call, r functions.Reporter) (any, error) {
+		r.Progress(1, 10, "working")
+		close(started)
+		<-ctx.Done()
+		stopped <- time.Now()
+		// Returns a result anyway, late: it must be discarded.
+		time.Sleep(100 * time.Millisecond)
+		return map[string]bool{"late": true}, nil
+	})
+	a := testutil.StartApp(t, testutil.Config(t), stubborn)
+
+	job := a.StartJob(map[string]any{"functionId": "stubborn"})
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("function never started")
+	}
+	a.WaitStatus(job.Id, "running", 5*time.Second)
+
+	var cancelled testutil.Job
+	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, &cancelled)
+	cancelledAt := time.Now()
+	if cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
+		t.Fatalf("cancel response: %+v", cancelled)
+	}
+	select {
+	case at := <-stopped:
+		if d := at.Sub(cancelledAt); d > time.Second {
+			t.Errorf("function's context done %s after cancel, want within 1s", d)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("function's context not done within 1s of cancel")
+	}
+
+	time.Sleep(500 * time.Millisecond) // past the late return and a completer flush
+	after := a.GetJob(job.Id)
+	if after.Status != "cancelled" || string(after.Result) != "null" || after.Attempt != 1 {
+		t.Fatalf("late result was not discarded: %+v", after)
+	}
+	if res := a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil); res.Status != http.StatusConflict {
+		t.Errorf("second cancel: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestDuplicateDeliveryRunsOnce(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	count := testFunction("count", 3, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
+		runs.Add(1)
+		return nil, nil
+	})
+	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := testutil.StartApp(t, c, count)
+	job := api.StartJob(map[string]any{"functionId": "count"})
+	// The same job id delivered five more times, as a redelivery or a re-enqueue would.
+	for range 5 {
+		if err := api.Svc.Queue.Add(context.Background(), job.Id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c.Worker.Concurrency = 8
+	c.Worker.BatchSize = 2 // spread the duplicates over several claims
+	workers := testutil.StartApp(t, c, count)
+	done := workers.WaitStatus(job.Id, "completed", 5*time.Second)
+	if !testutil.Eventually(5*time.Second, func() bool {
+		n, err := workers.Svc.Queue.Backlog(context.Background())
+		return err == nil && n == 0
+	}) {
+		t.Fatal("stream never drained")
+	}
+	if runs.Load() != 1 || done.Attempt != 1 {
+		t.Fatalf("job ran %d times, attempt %d; want once", runs.Load(), done.Attempt)
 	}
 }

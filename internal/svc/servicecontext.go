@@ -23,9 +23,10 @@ type ServiceContext struct {
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
-// the function registry. c.MySQL.DataSource must already be normalized (model.NormalizeDSN).
-func NewServiceContext(c config.Config) (*ServiceContext, error) {
-	registry, err := functions.NewRegistry(functions.Builtins()...)
+// the function registry from the built-ins plus extra. c.MySQL.DataSource must already be
+// normalized (model.NormalizeDSN).
+func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
+	registry, err := functions.NewRegistry(append(functions.Builtins(), extra...)...)
 	if err != nil {
 		return nil, err
 	}

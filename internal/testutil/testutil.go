@@ -25,6 +25,7 @@ import (
 
 	"jobs/internal/app"
 	"jobs/internal/config"
+	"jobs/internal/functions"
 	"jobs/model"
 )
 
@@ -163,11 +164,12 @@ type App struct {
 	t   testing.TB
 }
 
-// StartApp builds and starts an app for c; it is stopped when the test ends.
-func StartApp(t testing.TB, c config.Config) *App {
+// StartApp builds and starts an app for c with the built-in functions plus extra; it is
+// stopped when the test ends.
+func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *App {
 	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, c)
+	a, err := app.New(ctx, c, extra...)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/conf"
+
+	"jobs/internal/config"
+	"jobs/internal/testutil"
+)
+
+func noWorkers(c *config.Config) { c.Worker.Concurrency = 0 }
+
+func TestDefaultsRecoverWithin30Seconds(t *testing.T) {
+	var c config.Config
+	if err := conf.FillDefault(&c); err != nil {
+		t.Fatal(err)
+	}
+	// A killed worker's job is back once its lease runs out and the next sweep sees it.
+	if worst := c.Worker.Lease + c.Recovery.Interval; worst > 30*time.Second {
+		t.Errorf("lease %s + sweep interval %s = %s, want at most 30s", c.Worker.Lease, c.Recovery.Interval, worst)
+	}
+	if c.Worker.Heartbeat*3 > c.Worker.Lease {
+		t.Errorf("heartbeat %s leaves too little margin in lease %s", c.Worker.Heartbeat, c.Worker.Lease)
+	}
+}
+
+func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers) // API and recovery sweep in-process, workers in a child process
+	api := testutil.StartApp(t, c)
+	wc := c
+	wc.Worker.Concurrency = 4
+	worker := startProcess(t, wc, "worker")
+
+	job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 2}})
+	api.WaitStatus(job.Id, "running", 15*time.Second)
+	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = worker.Wait()
+	killedAt := time.Now()
+
+	back := api.WaitJob(job.Id, 10*time.Second, "back to pending", func(j testutil.Job) bool { return j.Status == "pending" })
+	if back.Error != "worker lost" || back.Attempt != 1 {
+		t.Fatalf("reaped job: %+v", back)
+	}
+	// Lease 1s + sweep interval 0.2s, plus scheduling slack.
+	if d := time.Since(killedAt); d > 4*time.Second {
+		t.Errorf("recovered %s after the kill, want within lease + sweep interval", d)
+	}
+
+	wc.Worker.Concurrency = 2
+	testutil.StartApp(t, wc)
+	done := api.WaitStatus(job.Id, "completed", 10*time.Second)
+	if done.Attempt != 2 || done.Error != "" {
+		t.Fatalf("second attempt: %+v", done)
+	}
+}
+
+func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers)
+	api := testutil.StartApp(t, c)
+	job := api.StartJob(map[string]any{"functionId": "echo"})
+	// As if a worker had claimed its last attempt and died.
+	db := testutil.DB(t, c.MySQL.DataSource)
+	if _, err := db.Exec("UPDATE jobs SET status = 'running', attempt = max_attempts, lease_owner = 'ghost', "+
+		"started_at = NOW(3), lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?", job.Id); err != nil {
+		t.Fatal(err)
+	}
+	failed := api.WaitStatus(job.Id, "failed", 5*time.Second)
+	if failed.Error != "worker lost" || failed.FinishedAt == nil || failed.Attempt != 3 {
+		t.Fatalf("exhausted job: %+v", failed)
+	}
+}
+
+func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers)
+	api := testutil.StartApp(t, c)
+	rdb := testutil.Redis(t)
+	var ids []string
+	for range 20 {
+		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
+	}
+	if !testutil.Eventually(5*time.Second, func() bool {
+		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+	}) {
+		t.Fatal("the sweeper never wrote the epoch marker")
+	}
+
+	// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
+	testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	for range 5 {
+		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
+	}
+
+	c.Worker.Concurrency = 4
+	testutil.StartApp(t, c)
+	for _, id := range ids {
+		api.WaitStatus(id, "completed", 10*time.Second)
+	}
+}
+
+func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers)
+	api := testutil.StartApp(t, c)
+	wc := c
+	wc.Worker.Concurrency = 4
+	wc.Worker.ShutdownGrace = 2 * time.Second
+	worker := startProcess(t, wc, "worker")
+
+	short := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	long := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 30}})
+	api.WaitStatus(short.Id, "running", 15*time.Second)
+	api.WaitStatus(long.Id, "running", 15*time.Second)
+
+	if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	if err := worker.Wait(); err != nil {
+		t.Fatalf("worker exited with %v after SIGTERM, want 0", err)
+	}
+	// go-zero waits 1s before its shutdown listeners; then the 2s grace; then the hand-back.
+	if d := time.Since(signalled); d > 6*time.Second {
+		t.Errorf("worker took %s to stop", d)
+	}
+
+	if j := api.GetJob(short.Id); j.Status != "completed" {
+		t.Errorf("short job should finish within the grace: %+v", j)
+	}
+	handed := api.GetJob(long.Id)
+	if handed.Status != "pending" || handed.Attempt != 1 || handed.Error != "" || handed.FinishedAt != nil {
+		t.Fatalf("long job not handed back: %+v", handed)
+	}
+	if n, err := api.Svc.Queue.Backlog(context.Background()); err != nil || n != 1 {
+		t.Fatalf("handed-back job not on the stream: backlog %d, %v", n, err)
+	}
+}
