@@ -1,0 +1,151 @@
+package worker_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"jobs/internal/dispatch"
+	"jobs/internal/functions"
+	"jobs/internal/queue"
+	"jobs/internal/testutil"
+	"jobs/internal/worker"
+	"jobs/model"
+)
+
+type bundle struct {
+	jobs     model.JobsModel
+	queue    *queue.Queue
+	dispatch *dispatch.Dispatcher
+	registry *functions.Registry
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	jobs := model.NewJobsModel(sqlx.NewMysql(testutil.NewDB(t)))
+	q := queue.New(testutil.Redis(t), testutil.RedisPrefix(t))
+	registry, err := functions.NewRegistry(functions.Builtins()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{jobs: jobs, queue: q, dispatch: dispatch.New(jobs, q), registry: registry}
+}
+
+func (b *bundle) insert(t *testing.T, functionID, params string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), FunctionId: functionID, Status: model.StatusPending,
+		Params: params, MaxAttempts: 3, CreatedAt: now}
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
+	if _, err := b.jobs.Insert(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.dispatch.Enqueue(context.Background(), job.Id); err != nil {
+		t.Fatal(err)
+	}
+	return job.Id
+}
+
+func (b *bundle) waitStatus(t *testing.T, id, status string) *model.Jobs {
+	t.Helper()
+	var job *model.Jobs
+	if !testutil.Eventually(10*time.Second, func() bool {
+		var err error
+		job, err = b.jobs.FindOne(context.Background(), id)
+		return err == nil && job.Status == status
+	}) {
+		t.Fatalf("job %s never %s; last %+v", id, status, job)
+	}
+	return job
+}
+
+func poolConfig(grace time.Duration) worker.Config {
+	return worker.Config{ID: worker.NewID(), Concurrency: 4, BatchSize: 4, Lease: 2 * time.Second,
+		Heartbeat: 100 * time.Millisecond, ProgressFlush: 50 * time.Millisecond, ClaimIdle: time.Second, ShutdownGrace: grace}
+}
+
+// workerGoroutines lists the goroutines running code of package worker.
+func workerGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "jobs/internal/worker.") && !strings.Contains(g, "worker_test.") {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+func TestStopLeavesNoGoroutineBehind(t *testing.T) {
+	b := setup(t)
+	pool := worker.NewPool(poolConfig(300*time.Millisecond), b.jobs, b.queue, b.dispatch, b.registry)
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	quick := b.insert(t, "echo", `{"x":1}`)
+	long := b.insert(t, "sleep", `{"seconds":30}`)
+	b.waitStatus(t, quick, model.StatusCompleted)
+	b.waitStatus(t, long, model.StatusRunning)
+
+	stopped := time.Now()
+	pool.Stop(context.Background())
+	if d := time.Since(stopped); d > 3*time.Second {
+		t.Errorf("Stop took %s with a 300ms grace", d)
+	}
+	if left := workerGoroutines(); len(left) > 0 {
+		t.Fatalf("%d goroutines of package worker left after Stop:\n%s", len(left), strings.Join(left, "\n\n"))
+	}
+	handed := b.waitStatus(t, long, model.StatusPending)
+	if handed.Attempt != 1 || handed.LeaseOwner != "" {
+		t.Errorf("handed-back job: attempt %d, lease owner %q", handed.Attempt, handed.LeaseOwner)
+	}
+}
+
+func TestConcurrentClaimsOfOneJobHaveOneWinner(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.insert(t, "echo", `{}`)
+	const claimers = 8
+	won := make(chan int, claimers)
+	for i := range claimers {
+		go func() {
+			claimed, err := b.jobs.Claim(context.Background(), []string{id}, "w"+string(rune('a'+i)), time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			won <- len(claimed)
+		}()
+	}
+	total := 0
+	for range claimers {
+		total += <-won
+	}
+	if total != 1 {
+		t.Fatalf("%d claims won, want exactly 1", total)
+	}
+	job := b.waitStatus(t, id, model.StatusRunning)
+	if job.Attempt != 1 {
+		t.Errorf("attempt = %d after one claim", job.Attempt)
+	}
+
+	// A late outcome of an older attempt, or a second outcome of this one, changes nothing.
+	outcome := model.Outcome{Id: id, Attempt: 1, Status: model.StatusCompleted}
+	outcome.Result.String, outcome.Result.Valid = `"first"`, true
+	stale := model.Outcome{Id: id, Attempt: 0, Status: model.StatusFailed, Error: "late"}
+	won2, err := b.jobs.Finish(context.Background(), []model.Outcome{stale, outcome, outcome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won2[0] || !won2[1] || won2[2] {
+		t.Fatalf("Finish winners = %v, want [false true false]", won2)
+	}
+	if cancelled, err := b.jobs.Cancel(context.Background(), id, model.StatusRunning); err != nil || cancelled {
+		t.Fatalf("cancel of a completed job took effect (%v, %v)", cancelled, err)
+	}
+}
