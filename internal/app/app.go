@@ -129,6 +129,13 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 }
 
+func (a *App) workers() int {
+	if a.pool == nil {
+		return 0
+	}
+	return a.Config.Worker.Concurrency
+}
+
 // Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
 // or SIGINT once Stop has finished.
 func (a *App) Run(ctx context.Context) error {
@@ -139,10 +146,11 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	if a.server != nil {
-		fmt.Printf("jobs %s listening on http://%s:%d (role %s)\n", a.Config.Name, a.Config.Host, a.Config.Port, a.Config.Role)
+		fmt.Printf("%s listening on http://%s:%d (role %s, %d workers)\n", a.Config.Name, a.Config.Host, a.Config.Port,
+			a.Config.Role, a.workers())
 		go a.server.Start()
 	} else {
-		fmt.Printf("jobs %s running workers only (role %s)\n", a.Config.Name, a.Config.Role)
+		fmt.Printf("%s running %d workers (role %s)\n", a.Config.Name, a.workers(), a.Config.Role)
 	}
 	<-proc.Done()
 	logx.Info("shutting down")
