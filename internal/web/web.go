@@ -71,7 +71,7 @@ func writeEnvelope(w http.ResponseWriter, status int, message string) {
 	httpx.WriteJson(w, status, apperr.Envelope{Code: status, Message: message})
 }
 
-// Parse fills v from the request: path and query parameters through go-zero, the JSON body
+// Parse fills v from the request: path, header and query parameters through go-zero, the JSON body
 // through encoding/json (go-zero's mapper cannot fill interface{} fields such as params).
 // Every failure is an InvalidArgument (or TooLarge) error naming what was wrong.
 func Parse(r *http.Request, v any) error {
@@ -82,6 +82,9 @@ func Parse(r *http.Request, v any) error {
 	}
 	if err := httpx.ParsePath(r, v); err != nil {
 		return apperr.Wrap(apperr.InvalidArgument, err, "invalid path parameter: %v", err)
+	}
+	if err := httpx.ParseHeaders(r, v); err != nil {
+		return apperr.Wrap(apperr.InvalidArgument, err, "invalid header: %v", err)
 	}
 	// The body is JSON whatever its Content-Type says (curl -d sends a form type), so the
 	// form parser only gets the query string.
@@ -110,7 +113,7 @@ func decodeJSONBody(body io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.Invalid("request body must hold a single JSON object")
 	}
 	return nil
