@@ -58,9 +58,9 @@ type (
 		SaveProgress(ctx context.Context, progress []Progress) error
 		// Cancel moves job id from status from to cancelled.
 		Cancel(ctx context.Context, id, from string) (bool, error)
-		// ReapExpired returns running jobs whose lease has expired to pending (attempts left)
-		// or fails them with ErrorWorkerLost.
-		ReapExpired(ctx context.Context) (retried, failed int64, err error)
+		// ReapExpired returns up to limit running jobs whose lease has expired to pending
+		// (attempts left) or fails them with ErrorWorkerLost, and reports each change made.
+		ReapExpired(ctx context.Context, limit int) ([]Reaped, error)
 		// Unenqueued returns up to limit pending jobs that are not known to be on the stream,
 		// oldest first, together with those last enqueued longer than stale ago.
 		Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
@@ -90,6 +90,13 @@ type (
 		Result   sql.NullString
 		Error    string
 		Progress Progress
+	}
+
+	// Reaped is a job moved by ReapExpired: to pending or failed.
+	Reaped struct {
+		Id      string
+		Attempt int64
+		Status  string
 	}
 
 	// Progress is the latest progress report of one attempt.
@@ -303,17 +310,37 @@ func (m *customJobsModel) execWon(ctx context.Context, query string, args ...any
 	return n > 0, err
 }
 
-func (m *customJobsModel) ReapExpired(ctx context.Context) (retried, failed int64, err error) {
-	expired := "`status` = 'running' and `lease_expires_at` < now(3)"
-	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s "+
-		"where %s and `attempt` < `max_attempts`", m.table, leaseReleased, expired)
-	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s where %s",
-		m.table, leaseReleased, expired)
-	if retried, err = m.execCount(ctx, retry, ErrorWorkerLost); err != nil {
-		return 0, 0, err
+func (m *customJobsModel) ReapExpired(ctx context.Context, limit int) ([]Reaped, error) {
+	var expired []struct {
+		Id          string `db:"id"`
+		Attempt     int64  `db:"attempt"`
+		MaxAttempts int64  `db:"max_attempts"`
 	}
-	failed, err = m.execCount(ctx, fail, ErrorWorkerLost)
-	return retried, failed, err
+	query := fmt.Sprintf("select `id`, `attempt`, `max_attempts` from %s where `status` = 'running' "+
+		"and `lease_expires_at` < now(3) order by `lease_expires_at` limit ?", m.table)
+	if err := m.conn.QueryRowsCtx(ctx, &expired, query, limit); err != nil {
+		return nil, err
+	}
+	guard := "where `id` = ? and `attempt` = ? and `status` = 'running' and `lease_expires_at` < now(3)"
+	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s %s",
+		m.table, leaseReleased, guard)
+	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s %s",
+		m.table, leaseReleased, guard)
+	var reaped []Reaped
+	for _, j := range expired {
+		query, status := fail, StatusFailed
+		if j.Attempt < j.MaxAttempts {
+			query, status = retry, StatusPending
+		}
+		won, err := m.execWon(ctx, query, ErrorWorkerLost, j.Id, j.Attempt)
+		if err != nil {
+			return reaped, err
+		}
+		if won {
+			reaped = append(reaped, Reaped{Id: j.Id, Attempt: j.Attempt, Status: status})
+		}
+	}
+	return reaped, nil
 }
 
 func (m *customJobsModel) execCount(ctx context.Context, query string, args ...any) (int64, error) {

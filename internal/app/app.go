@@ -5,7 +5,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,11 +26,15 @@ import (
 	"jobs/model"
 )
 
+// httpDrain bounds how long shutdown waits for in-flight requests (a result wait included).
+const httpDrain = 10 * time.Second
+
 // App is one process: API, workers, or both.
 type App struct {
 	Config  config.Config
 	Svc     *svc.ServiceContext
-	server  *rest.Server // nil unless the role includes the API
+	handler http.Handler // go-zero's router with every route bound; nil unless the role includes the API
+	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
 	stop    sync.Once
@@ -66,7 +72,13 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}
 		server.Use(web.LimitBody(limit))
 		handler.RegisterHandlers(server, sc)
-		a.server = server
+		// Serverless binds the routes with all their middleware; serving them on our own
+		// http.Server keeps shutdown in our hands (rest.Server.Stop only closes the logs).
+		serverless, err := rest.NewServerless(server)
+		if err != nil {
+			return nil, err
+		}
+		a.handler = http.HandlerFunc(serverless.Serve)
 	}
 	if c.Runs("worker") {
 		w := c.Worker
@@ -75,28 +87,30 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
 				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
 				ShutdownGrace: w.ShutdownGrace,
-			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions)
+			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
 		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue},
-			sc.Jobs, sc.Queue, sc.Dispatcher)
+			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
 	}
 	return a, nil
 }
 
 // Handler returns the API as an http.Handler, for serving on a listener of the caller's.
 func (a *App) Handler() (http.Handler, error) {
-	if a.server == nil {
+	if a.handler == nil {
 		return nil, fmt.Errorf("role %q has no API", a.Config.Role)
 	}
-	s, err := rest.NewServerless(a.server)
-	if err != nil {
-		return nil, err
-	}
-	return http.HandlerFunc(s.Serve), nil
+	return a.handler, nil
 }
 
-// StartBackground starts the worker pool and the sweeper (whichever the role has).
+// StartBackground starts the event hub, the worker pool and the sweeper (whichever the
+// role has).
 func (a *App) StartBackground(ctx context.Context) error {
+	if a.handler != nil {
+		if err := a.Svc.Hub.Start(ctx); err != nil {
+			return fmt.Errorf("subscribe to events: %w", err)
+		}
+	}
 	if a.pool != nil {
 		if err := a.pool.Start(ctx); err != nil {
 			return err
@@ -108,15 +122,23 @@ func (a *App) StartBackground(ctx context.Context) error {
 	return nil
 }
 
-// Stop shuts down in order: HTTP intake, then the worker pool (drain within the grace, hand
-// back the rest), then the sweeper, then the connections. Later calls do nothing.
+// Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
+// HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
+// sweeper, then the connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
 
 func (a *App) stopOnce(ctx context.Context) {
-	if a.server != nil {
-		a.server.Stop()
+	if a.handler != nil {
+		a.Svc.Hub.Close()
+	}
+	if a.http != nil {
+		shutdownCtx, cancel := context.WithTimeout(ctx, httpDrain)
+		if err := a.http.Shutdown(shutdownCtx); err != nil {
+			logx.Errorf("http shutdown: %v", err)
+		}
+		cancel()
 	}
 	if a.pool != nil {
 		a.pool.Stop(ctx)
@@ -140,15 +162,32 @@ func (a *App) workers() int {
 // or SIGINT once Stop has finished.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
-	// the shutdown grace plus the HTTP drain.
-	proc.SetTimeToForceQuit(a.Config.Worker.ShutdownGrace + 15*time.Second)
+	// the HTTP drain and the shutdown grace.
+	proc.SetTimeToForceQuit(httpDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
+	var listener net.Listener
+	if a.handler != nil {
+		var err error
+		if listener, err = net.Listen("tcp", net.JoinHostPort(a.Config.Host, strconv.Itoa(a.Config.Port))); err != nil {
+			return err
+		}
+		a.http = &http.Server{
+			Handler: a.handler,
+			// The stream route has no overall timeout (go-zero's per-route timeouts cover
+			// the others); slow-header clients are still cut off here.
+			ReadHeaderTimeout: a.Config.Events.HeaderTimeout,
+			IdleTimeout:       2 * time.Minute,
+		}
+	}
 	if err := a.StartBackground(ctx); err != nil {
 		return err
 	}
-	if a.server != nil {
-		fmt.Printf("%s listening on http://%s:%d (role %s, %d workers)\n", a.Config.Name, a.Config.Host, a.Config.Port,
-			a.Config.Role, a.workers())
-		go a.server.Start()
+	if a.http != nil {
+		fmt.Printf("%s listening on http://%s (role %s, %d workers)\n", a.Config.Name, listener.Addr(), a.Config.Role, a.workers())
+		go func() {
+			if err := a.http.Serve(listener); err != nil && err != http.ErrServerClosed {
+				logx.Errorf("http: %v", err)
+			}
+		}()
 	} else {
 		fmt.Printf("%s running %d workers (role %s)\n", a.Config.Name, a.workers(), a.Config.Role)
 	}

@@ -18,6 +18,7 @@ type Config struct {
 	Redis    RedisConf
 	Worker   WorkerConf
 	Recovery RecoveryConf
+	Events   EventsConf
 }
 
 // MySQLConf says where jobs are stored.
@@ -64,6 +65,22 @@ type RecoveryConf struct {
 	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this, in case the
 	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
 	StaleEnqueue time.Duration `json:",default=5m"`
+}
+
+// EventsConf tunes live progress streams.
+type EventsConf struct {
+	// MaxLen is how many recent events per job Redis keeps for Last-Event-ID replay.
+	MaxLen int64 `json:",default=1000,range=[10:1000000]"`
+	// Retain is how long a job's events are kept after its latest event.
+	Retain time.Duration `json:",default=24h"`
+	// RetainDone is how long they are kept once the job is done.
+	RetainDone time.Duration `json:",default=15m"`
+	// ClientBuffer is how many events a stream may fall behind before it is closed
+	// (the client resumes with Last-Event-ID).
+	ClientBuffer int `json:",default=256,range=[1:100000]"`
+	// HeaderTimeout bounds how long a client may take to send its request headers, on every
+	// connection (streams have no overall timeout).
+	HeaderTimeout time.Duration `json:",default=10s"`
 }
 
 // Runs reports whether this process runs the given role ("api" or "worker").

@@ -99,6 +99,7 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 			},
 		},
 		rest.WithPrefix("/api/v1"),
+		rest.WithTimeout(0*time.Nanosecond),
 		rest.WithSSE(),
 	)
 }

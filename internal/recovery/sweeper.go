@@ -9,6 +9,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/dispatch"
+	"jobs/internal/events"
 	"jobs/internal/queue"
 	"jobs/model"
 )
@@ -31,14 +32,15 @@ type Sweeper struct {
 	jobs       model.JobsModel
 	queue      *queue.Queue
 	dispatcher *dispatch.Dispatcher
+	events     *events.Bus
 	log        logx.Logger
 	stop       context.CancelFunc
 	done       chan struct{}
 }
 
 // NewSweeper returns a sweeper; Start starts it.
-func NewSweeper(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher) *Sweeper {
-	return &Sweeper{cfg: cfg, jobs: jobs, queue: q, dispatcher: d,
+func NewSweeper(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, bus *events.Bus) *Sweeper {
+	return &Sweeper{cfg: cfg, jobs: jobs, queue: q, dispatcher: d, events: bus,
 		log: logx.WithContext(context.Background())}
 }
 
@@ -76,14 +78,31 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 	if err := s.recoverLostRedis(ctx); err != nil {
 		return err
 	}
-	retried, failed, err := s.jobs.ReapExpired(ctx)
-	if err != nil {
+	if err := s.reapExpired(ctx); err != nil {
 		return err
 	}
-	if retried+failed > 0 {
-		s.log.Infof("recovery: %d jobs of lost workers back to pending, %d failed with %q", retried, failed, model.ErrorWorkerLost)
-	}
 	return s.enqueueMissing(ctx)
+}
+
+// reapExpired moves the jobs of lost workers on and announces each move.
+func (s *Sweeper) reapExpired(ctx context.Context) error {
+	for {
+		reaped, err := s.jobs.ReapExpired(ctx, sweepBatch)
+		var announce []events.Pending
+		for _, r := range reaped {
+			announce = append(announce, events.StatusChange(r.Id, r.Status, r.Attempt, model.ErrorWorkerLost)...)
+		}
+		if len(reaped) > 0 {
+			s.log.Infof("recovery: %d jobs of lost workers moved on (back to pending, or failed with %q)",
+				len(reaped), model.ErrorWorkerLost)
+			if perr := s.events.Publish(ctx, announce...); perr != nil {
+				s.log.Errorf("recovery: announce %d reaped jobs: %v", len(reaped), perr)
+			}
+		}
+		if err != nil || len(reaped) < sweepBatch {
+			return err
+		}
+	}
 }
 
 // recoverLostRedis notices a Redis that restarted empty or was flushed (its epoch marker

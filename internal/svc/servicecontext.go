@@ -7,6 +7,7 @@ import (
 
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
+	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
 	"jobs/model"
@@ -19,7 +20,10 @@ type ServiceContext struct {
 	Queue      *queue.Queue
 	Dispatcher *dispatch.Dispatcher
 	Functions  *functions.Registry
-	Redis      redis.UniversalClient
+	Events     *events.Bus
+	// Hub fans events out to this process's streams; only processes with the API start it.
+	Hub   *events.Hub
+	Redis redis.UniversalClient
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
@@ -33,12 +37,16 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
 	jobs := model.NewJobsModel(sqlx.NewMysql(c.MySQL.DataSource))
 	q := queue.New(rdb, c.Redis.Prefix)
+	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
+		RetainDone: c.Events.RetainDone})
 	return &ServiceContext{
 		Config:     c,
 		Jobs:       jobs,
 		Queue:      q,
 		Dispatcher: dispatch.New(jobs, q),
 		Functions:  registry,
+		Events:     bus,
+		Hub:        events.NewHub(bus, c.Events.ClientBuffer),
 		Redis:      rdb,
 	}, nil
 }

@@ -117,5 +117,6 @@ type StreamEvent struct {
 }
 
 type StreamJobReq struct {
-	JobId string `path:"jobId"`
+	JobId       string `path:"jobId"`
+	LastEventId string `header:"Last-Event-ID,optional"`
 }

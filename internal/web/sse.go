@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,20 +13,30 @@ import (
 	"jobs/internal/types"
 )
 
-// PingInterval is how often an idle stream gets a ": ping" comment (API.md: at least every 15 s).
-const PingInterval = 10 * time.Second
+const (
+	// PingInterval is how often a stream gets a ": ping" comment (API.md: at least every 15 s).
+	PingInterval = 10 * time.Second
+	// writeTimeout bounds one write to a stream, so a client that stopped reading is cut off
+	// instead of holding its goroutines forever.
+	writeTimeout = 30 * time.Second
+)
 
-// ServeEvents runs produce, which sends events on client and returns when the stream is over,
-// and writes the events as Server-Sent Events. An error returned before the first event is
-// answered as a normal JSON envelope (a 404 for an unknown job, say), so the stream
-// only starts once there is something to stream.
-func ServeEvents(w http.ResponseWriter, r *http.Request, produce func(client chan<- *types.StreamEvent) error) {
-	ctx := r.Context()
+// ServeEvents runs produce, which sends events on client until the stream is over, and
+// writes them as Server-Sent Events. An error returned before the first event is answered
+// as a JSON envelope (a 404 for an unknown job, say): the stream only starts once there is
+// something to stream. produce's context ends when the client goes away or the stream ends.
+func ServeEvents(w http.ResponseWriter, r *http.Request, produce func(ctx context.Context, client chan<- *types.StreamEvent) error) {
+	ctx, cancel := context.WithCancel(r.Context())
 	client := make(chan *types.StreamEvent, 16)
 	produced := make(chan error, 1)
 	go func() {
 		defer close(client)
-		produced <- produce(client)
+		produced <- produce(ctx, client)
+	}()
+	defer func() {
+		cancel()
+		for range client { // let the producer finish before the handler returns
+		}
 	}()
 
 	var first *types.StreamEvent
@@ -33,29 +44,33 @@ func ServeEvents(w http.ResponseWriter, r *http.Request, produce func(client cha
 	case ev, ok := <-client:
 		if !ok {
 			if err := <-produced; err != nil {
-				httpx.ErrorCtx(ctx, w, err)
+				httpx.ErrorCtx(r.Context(), w, err)
 			}
 			return
 		}
 		first = ev
 	case <-ctx.Done():
-		drain(client)
 		return
 	}
 
-	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	ping := time.NewTicker(PingInterval)
 	defer ping.Stop()
-	defer drain(client)
 	for ev := first; ; {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		var err error
 		if ev != nil {
-			if err := writeEvent(w, ev); err != nil {
-				return
-			}
-			flusher.Flush()
+			err = writeEvent(w, ev)
+		} else {
+			_, err = fmt.Fprint(w, ": ping\n\n")
 		}
-		ev = nil
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
 		select {
 		case next, ok := <-client:
 			if !ok {
@@ -66,10 +81,7 @@ func ServeEvents(w http.ResponseWriter, r *http.Request, produce func(client cha
 			}
 			ev = next
 		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-				return
-			}
-			flusher.Flush()
+			ev = nil
 		case <-ctx.Done():
 			return
 		}
@@ -83,11 +95,4 @@ func writeEvent(w http.ResponseWriter, ev *types.StreamEvent) error {
 	}
 	_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Id, ev.Event, data)
 	return err
-}
-
-// drain empties client until the producer closes it, so the producer never blocks on a
-// stream nobody reads. Producers watch the request context and stop soon after it ends.
-func drain(client <-chan *types.StreamEvent) {
-	for range client {
-	}
 }

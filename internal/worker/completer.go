@@ -6,89 +6,39 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/batcher"
 	"jobs/internal/dispatch"
+	"jobs/internal/events"
 	"jobs/model"
 )
 
-// maxBatch caps how many outcomes one transaction writes.
-const maxBatch = 256
-
-// completer writes outcomes to MySQL in batches: while one transaction commits, the next
-// outcomes queue up and go together in the next one, so throughput grows with load
-// without adding latency when idle. Retried jobs are enqueued after their commit.
+// completer writes outcomes to MySQL in batches (one transaction for everything queued
+// while the previous one committed), then announces them and enqueues retried jobs.
 type completer struct {
 	jobs       model.JobsModel
 	dispatcher *dispatch.Dispatcher
+	emitter    *events.Emitter
 	log        logx.Logger
-	in         chan model.Outcome
-	quit       chan struct{}
-	done       chan struct{}
+	queue      *batcher.Batcher[model.Outcome]
 }
 
-func newCompleter(jobs model.JobsModel, d *dispatch.Dispatcher, buffer int, log logx.Logger) *completer {
-	return &completer{
-		jobs: jobs, dispatcher: d, log: log,
-		in:   make(chan model.Outcome, max(buffer, 1)),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+func newCompleter(jobs model.JobsModel, d *dispatch.Dispatcher, e *events.Emitter, buffer int, log logx.Logger) *completer {
+	c := &completer{jobs: jobs, dispatcher: d, emitter: e, log: log}
+	c.queue = batcher.New(max(buffer, 1), 256, c.flush)
+	return c
 }
 
-func (c *completer) start() { go c.loop() }
+func (c *completer) start() { c.queue.Start() }
 
-// stop writes what is queued and returns once the loop has ended.
-func (c *completer) stop() {
-	close(c.quit)
-	<-c.done
-}
+// stop writes what is queued and returns once done.
+func (c *completer) stop() { c.queue.Stop() }
 
 // submit queues an outcome; it blocks while the queue is full, which slows the pool down
 // to what MySQL absorbs. After stop it drops the outcome: the job's lease expires and the
 // recovery sweep retries it.
 func (c *completer) submit(o model.Outcome) {
-	select {
-	case c.in <- o:
-	case <-c.quit:
+	if !c.queue.Put(o) {
 		c.log.Errorf("worker: outcome of job %s dropped during shutdown; it will be retried", o.Id)
-	}
-}
-
-func (c *completer) loop() {
-	defer close(c.done)
-	batch := make([]model.Outcome, 0, maxBatch)
-	for {
-		select {
-		case o := <-c.in:
-			batch = append(batch[:0], o)
-		case <-c.quit:
-			c.drain(batch[:0])
-			return
-		}
-		batch = c.fill(batch)
-		c.flush(batch)
-	}
-}
-
-// fill adds whatever is already queued, without waiting.
-func (c *completer) fill(batch []model.Outcome) []model.Outcome {
-	for len(batch) < maxBatch {
-		select {
-		case o := <-c.in:
-			batch = append(batch, o)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func (c *completer) drain(batch []model.Outcome) {
-	for {
-		batch = c.fill(batch[:0])
-		if len(batch) == 0 {
-			return
-		}
-		c.flush(batch)
 	}
 }
 
@@ -113,7 +63,8 @@ func (c *completer) flush(batch []model.Outcome) {
 	}
 }
 
-// write commits outcomes and enqueues the jobs that went back to pending.
+// write commits outcomes, announces the ones that took effect, and enqueues the jobs that
+// went back to pending.
 func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
 	won, err := c.jobs.Finish(ctx, outcomes)
 	if err != nil {
@@ -121,7 +72,13 @@ func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
 	}
 	var requeue []string
 	for i, o := range outcomes {
-		if won[i] && o.Status == model.StatusPending {
+		if !won[i] {
+			continue
+		}
+		for _, ev := range events.StatusChange(o.Id, o.Status, o.Attempt, o.Error) {
+			c.emitter.Emit(ev)
+		}
+		if o.Status == model.StatusPending {
 			requeue = append(requeue, o.Id)
 		}
 	}

@@ -9,8 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zeromicro/go-zero/core/logx"
-
+	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/model"
 )
@@ -24,9 +23,9 @@ var (
 
 // execution is one attempt of a job running on this worker. It is the function's Reporter.
 type execution struct {
-	job    *model.Jobs
-	cancel context.CancelCauseFunc
-	log    logx.Logger
+	job     *model.Jobs
+	cancel  context.CancelCauseFunc
+	emitter *events.Emitter
 	// abandoned is set once the attempt's outcome must be discarded: the job was
 	// cancelled, its lease was lost, or it was handed back on shutdown.
 	abandoned atomic.Bool
@@ -44,15 +43,18 @@ func (e *execution) abandon(cause error) {
 
 // Progress implements functions.Reporter.
 func (e *execution) Progress(done, total int64, message string) {
+	message = truncate(message, 1024)
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, truncate(message, 1024)
+	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, message
 	e.dirty = true
+	e.mu.Unlock()
+	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Progress,
+		Data: events.ProgressData{Progress: done, Total: total, Message: message}})
 }
 
 // Log implements functions.Reporter.
 func (e *execution) Log(stream, line string) {
-	e.log.Infow("job output", logx.Field("job", e.job.Id), logx.Field("stream", stream), logx.Field("line", line))
+	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
 }
 
 func (e *execution) snapshot() model.Progress {

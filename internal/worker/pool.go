@@ -13,6 +13,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/dispatch"
+	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
 	"jobs/model"
@@ -52,6 +53,7 @@ type Pool struct {
 	registry   *functions.Registry
 	log        logx.Logger
 	completer  *completer
+	emitter    *events.Emitter
 
 	slots chan struct{} // one token per running job
 
@@ -70,7 +72,7 @@ type Pool struct {
 }
 
 // NewPool returns a pool; Start starts it.
-func NewPool(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, r *functions.Registry) *Pool {
+func NewPool(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, r *functions.Registry, bus *events.Bus) *Pool {
 	p := &Pool{
 		cfg:        cfg,
 		jobs:       jobs,
@@ -81,7 +83,8 @@ func NewPool(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispa
 		slots:      make(chan struct{}, cfg.Concurrency),
 		running:    make(map[string]*execution),
 	}
-	p.completer = newCompleter(jobs, d, cfg.Concurrency*2, p.log)
+	p.emitter = events.NewEmitter(bus, 4096)
+	p.completer = newCompleter(jobs, d, p.emitter, cfg.Concurrency*2, p.log)
 	return p
 }
 
@@ -100,6 +103,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		_ = sub.Close()
 		return fmt.Errorf("worker: subscribe to cancel signals: %w", err)
 	}
+	p.emitter.Start()
 	p.completer.start()
 	p.serviceWG.Add(2)
 	go p.listenCancels(sub)
@@ -112,7 +116,7 @@ func (p *Pool) Start(ctx context.Context) error {
 // Stop stops taking work, lets running jobs finish within ShutdownGrace (or ctx, if sooner),
 // hands the rest back to pending, and returns once every goroutine of the pool has ended.
 // Goroutines that send stop before those that receive: fetching, then executions, then the
-// completer, then heartbeats and cancel signals.
+// completer, then the event emitter, then heartbeats and cancel signals.
 func (p *Pool) Stop(ctx context.Context) {
 	p.stopFetch()
 	p.fetchWG.Wait()
@@ -127,6 +131,7 @@ func (p *Pool) Stop(ctx context.Context) {
 	}
 	p.stopRun()
 	p.completer.stop()
+	p.emitter.Stop()
 	p.stopSvc()
 	p.serviceWG.Wait()
 }
@@ -252,6 +257,8 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 		p.log.Errorf("worker: ack %d entries: %v", len(entries), err)
 	}
 	for _, job := range claimed {
+		p.emitter.Emit(events.Pending{JobID: job.Id, Name: events.Status,
+			Data: events.StatusData{Status: model.StatusRunning, Attempt: job.Attempt}})
 		p.run(job)
 	}
 	return len(claimed)
@@ -271,7 +278,7 @@ func (p *Pool) run(job *model.Jobs) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(p.runCtx)
-	e := &execution{job: job, cancel: cancel, log: p.log,
+	e := &execution{job: job, cancel: cancel, emitter: p.emitter,
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
 	p.running[job.Id] = e

@@ -11,6 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/dispatch"
+	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
 	"jobs/internal/testutil"
@@ -23,17 +24,20 @@ type bundle struct {
 	queue    *queue.Queue
 	dispatch *dispatch.Dispatcher
 	registry *functions.Registry
+	bus      *events.Bus
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	jobs := model.NewJobsModel(sqlx.NewMysql(testutil.NewDB(t)))
-	q := queue.New(testutil.Redis(t), testutil.RedisPrefix(t))
+	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
+	q := queue.New(rdb, prefix)
 	registry, err := functions.NewRegistry(functions.Builtins()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{jobs: jobs, queue: q, dispatch: dispatch.New(jobs, q), registry: registry}
+	bus := events.NewBus(rdb, prefix, events.Config{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
+	return &bundle{jobs: jobs, queue: q, dispatch: dispatch.New(jobs, q), registry: registry, bus: bus}
 }
 
 func (b *bundle) insert(t *testing.T, functionID, params string) string {
@@ -84,7 +88,7 @@ func workerGoroutines() []string {
 
 func TestStopLeavesNoGoroutineBehind(t *testing.T) {
 	b := setup(t)
-	pool := worker.NewPool(poolConfig(300*time.Millisecond), b.jobs, b.queue, b.dispatch, b.registry)
+	pool := worker.NewPool(poolConfig(300*time.Millisecond), b.jobs, b.queue, b.dispatch, b.registry, b.bus)
 	if err := pool.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

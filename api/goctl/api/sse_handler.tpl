@@ -4,6 +4,7 @@
 package {{.PkgName}}
 
 import (
+	"context"
 	"net/http"
 
 	{{if .HasRequest}}"github.com/zeromicro/go-zero/rest/httpx"
@@ -20,8 +21,8 @@ func {{.HandlerName}}(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		{{end}}l := {{.LogicName}}.New{{.LogicType}}(r.Context(), svcCtx)
-		web.ServeEvents(w, r, func(client chan<- {{.ResponseType}}) error {
+		{{end}}web.ServeEvents(w, r, func(ctx context.Context, client chan<- {{.ResponseType}}) error {
+			l := {{.LogicName}}.New{{.LogicType}}(ctx, svcCtx)
 			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}client)
 		})
 	}

@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/zeromicro/go-zero/rest/httpx"
@@ -22,8 +23,8 @@ func StreamJobHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		l := jobs.NewStreamJobLogic(r.Context(), svcCtx)
-		web.ServeEvents(w, r, func(client chan<- *types.StreamEvent) error {
+		web.ServeEvents(w, r, func(ctx context.Context, client chan<- *types.StreamEvent) error {
+			l := jobs.NewStreamJobLogic(ctx, svcCtx)
 			return l.StreamJob(&req, client)
 		})
 	}

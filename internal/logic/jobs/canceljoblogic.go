@@ -6,6 +6,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/events"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -55,6 +56,9 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 			if err := l.svcCtx.Queue.PublishCancel(l.ctx, job.Id); err != nil {
 				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
 			}
+		}
+		if err := l.svcCtx.Events.Publish(l.ctx, events.StatusChange(job.Id, job.Status, job.Attempt, job.Error)...); err != nil {
+			l.Errorf("job %s cancelled; announcing it to streams failed: %v", job.Id, err)
 		}
 		return &types.CancelJobResp{JobDetail: *jobview.Detail(job)}, nil
 	}

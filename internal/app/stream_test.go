@@ -1,0 +1,267 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"jobs/internal/config"
+	"jobs/internal/testutil"
+)
+
+// checkIncreasing fails unless event ids strictly increase.
+func checkIncreasing(t *testing.T, evs []testutil.Event) {
+	t.Helper()
+	for i := 1; i < len(evs); i++ {
+		if evs[i].ID <= evs[i-1].ID {
+			t.Fatalf("event ids do not increase at %d: %+v", i, evs)
+		}
+	}
+}
+
+func decode[T any](t *testing.T, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	return v
+}
+
+func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 2}})
+
+	s := a.OpenStream(job.Id, "")
+	if cc := s.Resp.Header.Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	evs := s.Collect(t, 5*time.Second)
+	checkIncreasing(t, evs)
+	if evs[0].Name != "snapshot" || decode[testutil.Job](t, evs[0].Data).Id != job.Id {
+		t.Fatalf("first event: %+v", evs[0])
+	}
+	var progress []int64
+	var statuses []string
+	for _, ev := range evs[1:] {
+		switch ev.Name {
+		case "progress":
+			p := decode[struct{ Progress, Total int64 }](t, ev.Data)
+			if p.Total != 2 {
+				t.Errorf("progress total %d", p.Total)
+			}
+			progress = append(progress, p.Progress)
+		case "status":
+			statuses = append(statuses, decode[struct{ Status string }](t, ev.Data).Status)
+		}
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != 2 {
+		t.Errorf("progress events %v, want them to reach 2", progress)
+	}
+	if len(statuses) == 0 || statuses[len(statuses)-1] != "completed" {
+		t.Errorf("status events %v, want to end with completed", statuses)
+	}
+	done := evs[len(evs)-1]
+	doneJob := decode[testutil.Job](t, done.Data)
+	if doneJob.Status != "completed" || string(doneJob.Result) != `{"slept":2}` {
+		t.Errorf("done event: %s", done.Data)
+	}
+}
+
+func TestStreamResumesWithLastEventIDWithoutGapsOrDuplicates(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 4}})
+
+	first := a.OpenStream(job.Id, "")
+	var seen []testutil.Event
+	for len(seen) < 3 { // snapshot and a couple of live events
+		ev, err := first.Next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, ev)
+	}
+	first.Close()
+	lastID := seen[len(seen)-1].ID
+	time.Sleep(1200 * time.Millisecond) // events happen while disconnected
+
+	rest := a.OpenStream(job.Id, strconv.FormatInt(lastID, 10)).Collect(t, 5*time.Second)
+	if rest[0].Name != "snapshot" || rest[0].ID != lastID {
+		t.Fatalf("reconnect starts with %+v, want a snapshot numbered %d", rest[0], lastID)
+	}
+	checkIncreasing(t, rest)
+	// Every stored event after lastID arrives exactly once, in order: compare with the log.
+	want, err := a.Svc.Events.Range(context.Background(), job.Id, lastID, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rest[1:]
+	if len(got) != len(want) {
+		t.Fatalf("after resume got %d events, the log has %d after id %d", len(got), len(want), lastID)
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Name != want[i].Name {
+			t.Fatalf("event %d: got %d:%s, want %d:%s", i, got[i].ID, got[i].Name, want[i].ID, want[i].Name)
+		}
+		if i > 0 && got[i].ID != got[i-1].ID+1 {
+			t.Fatalf("gap between %d and %d", got[i-1].ID, got[i].ID)
+		}
+	}
+	if got[0].ID != lastID+1 {
+		t.Fatalf("first replayed id %d, want %d", got[0].ID, lastID+1)
+	}
+}
+
+func TestStreamResumeAfterTheJobEndedReplaysTheMissedEvents(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	s := a.OpenStream(job.Id, "")
+	snapshot, err := s.Next(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	a.WaitStatus(job.Id, "completed", 5*time.Second)
+
+	evs := a.OpenStream(job.Id, strconv.FormatInt(snapshot.ID, 10)).Collect(t, 2*time.Second)
+	checkIncreasing(t, evs)
+	want, err := a.Svc.Events.Range(context.Background(), job.Id, snapshot.ID, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != len(want)+1 || want[len(want)-1].Name != "done" {
+		t.Fatalf("got %d events after the snapshot, the log has %d: %+v", len(evs)-1, len(want), evs)
+	}
+	for i, w := range want {
+		if evs[i+1].ID != w.ID || evs[i+1].Name != w.Name {
+			t.Fatalf("event %d: got %d:%s, want %d:%s", i, evs[i+1].ID, evs[i+1].Name, w.ID, w.Name)
+		}
+	}
+}
+
+func TestStreamOfTerminalJobIsSnapshotThenDone(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"k": "v"}})
+	a.WaitStatus(job.Id, "completed", 5*time.Second)
+
+	start := time.Now()
+	evs := a.OpenStream(job.Id, "").Collect(t, 2*time.Second)
+	if len(evs) != 2 || evs[0].Name != "snapshot" || evs[1].Name != "done" {
+		t.Fatalf("events %+v", evs)
+	}
+	checkIncreasing(t, evs)
+	if string(decode[testutil.Job](t, evs[1].Data).Result) != `{"k":"v"}` {
+		t.Errorf("done without result: %s", evs[1].Data)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("terminal stream took %s", d)
+	}
+}
+
+func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	unknown := "01900000-0000-7000-8000-000000000000"
+	s, status, body := a.TryStream(unknown, "")
+	if s != nil || status != http.StatusNotFound || body != `{"code":404,"message":"job `+unknown+` not found"}` {
+		t.Fatalf("unknown job: %d %s", status, body)
+	}
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	s, status, body = a.TryStream(job.Id, "abc")
+	if s != nil || status != http.StatusBadRequest {
+		t.Fatalf("bad Last-Event-ID: %d %s", status, body)
+	}
+}
+
+func TestStreamFromSeparateAPIProcessSeesWorkerProcessEvents(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers) // this process: API only
+	api := testutil.StartApp(t, c)
+	wc := c
+	wc.Worker.Concurrency = 2
+	startProcess(t, wc, "worker")
+
+	job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	evs := api.OpenStream(job.Id, "").Collect(t, 15*time.Second)
+	var progress int
+	for _, ev := range evs {
+		if ev.Name == "progress" {
+			progress++
+		}
+	}
+	if progress == 0 || decode[testutil.Job](t, evs[len(evs)-1].Data).Status != "completed" {
+		t.Fatalf("events from the worker process: %+v", evs)
+	}
+}
+
+func TestStreamCancelledJobEndsWithDone(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 30}})
+	a.WaitStatus(job.Id, "running", 5*time.Second)
+	s := a.OpenStream(job.Id, "")
+	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+		t.Fatalf("snapshot: %+v %v", ev, err)
+	}
+	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil)
+	evs := s.Collect(t, 3*time.Second)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "cancelled" {
+		t.Fatalf("done: %+v", done)
+	}
+}
+
+// Not parallel: it counts the process's goroutines.
+func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
+	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	a := testutil.StartApp(t, c)
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
+
+	baseline := runtime.NumGoroutine()
+	const n = 50
+	streams := make([]*testutil.Stream, n)
+	for i := range streams {
+		streams[i] = a.OpenStream(job.Id, "")
+		if ev, err := streams[i].Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+			t.Fatalf("stream %d: %+v %v", i, ev, err)
+		}
+	}
+	if got := a.Svc.Hub.Subscribers(); got != n {
+		t.Fatalf("%d subscribers, want %d", got, n)
+	}
+	for _, s := range streams[:n-1] {
+		s.Close()
+	}
+	if !testutil.Eventually(5*time.Second, func() bool {
+		return a.Svc.Hub.Subscribers() == 1 && runtime.NumGoroutine() <= baseline+10
+	}) {
+		t.Fatalf("after disconnects: %d subscribers, %d goroutines (baseline %d)",
+			a.Svc.Hub.Subscribers(), runtime.NumGoroutine(), baseline)
+	}
+
+	// Shutdown ends the last open stream promptly instead of waiting for the job.
+	stopped := make(chan struct{})
+	start := time.Now()
+	go func() {
+		a.Stop(context.Background())
+		close(stopped)
+	}()
+	if _, err := streams[n-1].Next(3 * time.Second); err == nil || err.Error() != "stream ended" {
+		t.Fatalf("open stream after shutdown: %v", err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown with an open stream took %s", d)
+	}
+}

@@ -1,0 +1,198 @@
+// Package events carries a job's live events (status, progress, log, done) from whoever
+// produces them to every API process that streams them. Each job's events are numbered and
+// kept in Redis (bounded, expiring after the job ends) so a client can resume from any
+// instance with Last-Event-ID; each API process holds one subscription and fans events out
+// in memory.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobs/model"
+)
+
+// Event names (API.md, stream route).
+const (
+	Snapshot = "snapshot"
+	Status   = "status"
+	Progress = "progress"
+	Log      = "log"
+	Done     = "done"
+)
+
+// Event is one event of one job. ID increases per job.
+type Event struct {
+	JobID string
+	ID    int64
+	Name  string
+	Data  json.RawMessage
+}
+
+// StatusData is the data of a status event.
+type StatusData struct {
+	Status  string `json:"status"`
+	Attempt int64  `json:"attempt"`
+	Error   string `json:"error"`
+}
+
+// ProgressData is the data of a progress event.
+type ProgressData struct {
+	Progress int64  `json:"progress"`
+	Total    int64  `json:"total"`
+	Message  string `json:"message"`
+}
+
+// LogData is the data of a log event.
+type LogData struct {
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
+}
+
+// Config bounds what Redis keeps per job.
+type Config struct {
+	// MaxLen is how many recent events of a job are kept for replay.
+	MaxLen int64
+	// Retain is how long a job's events are kept after its last event; a done event
+	// shortens it to RetainDone.
+	Retain     time.Duration
+	RetainDone time.Duration
+}
+
+// Bus publishes events and reads them back. It is safe for concurrent use.
+type Bus struct {
+	rdb     redis.UniversalClient
+	cfg     Config
+	prefix  string
+	channel string
+}
+
+// NewBus returns a bus whose keys start with prefix + ":".
+func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
+	return &Bus{rdb: rdb, cfg: cfg, prefix: prefix, channel: prefix + ":events"}
+}
+
+// The keys of one job share a hash tag, so the script's keys live in one cluster slot.
+func (b *Bus) logKey(jobID string) string { return b.prefix + ":ev:{" + jobID + "}" }
+func (b *Bus) seqKey(jobID string) string { return b.prefix + ":evseq:{" + jobID + "}" }
+
+// publishScript numbers an event, appends it to the job's event log and announces it, in one
+// atomic step, so the numbers of a job's events increase in the order they are published.
+//
+// KEYS[1] the job's event log (a stream), KEYS[2] the job's event counter
+// ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
+// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
+// Returns the event's number.
+var publishScript = redis.NewScript(`
+local id = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], id .. '-0', 'n', ARGV[2], 'd', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+return id
+`)
+
+// Pending is an event to publish: its number is assigned on publishing.
+type Pending struct {
+	JobID string
+	Name  string
+	Data  any
+}
+
+// Publish numbers, stores and announces events in one round trip. Events of one job are
+// numbered in the order given.
+func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	args := make([][]any, len(evs))
+	for i, ev := range evs {
+		data, err := json.Marshal(ev.Data)
+		if err != nil {
+			return fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
+		}
+		retain := b.cfg.Retain
+		if ev.Name == Done {
+			retain = b.cfg.RetainDone
+		}
+		args[i] = []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel}
+	}
+	err := b.runPublish(ctx, evs, args)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A pipelined EVALSHA cannot fall back to EVAL; load the script once and retry.
+		// NOSCRIPT fails every call of the pipeline, so nothing was published twice.
+		if err = publishScript.Load(ctx, b.rdb).Err(); err == nil {
+			err = b.runPublish(ctx, evs, args)
+		}
+	}
+	return err
+}
+
+func (b *Bus) runPublish(ctx context.Context, evs []Pending, args [][]any) error {
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ev := range evs {
+			publishScript.EvalSha(ctx, p, []string{b.logKey(ev.JobID), b.seqKey(ev.JobID)}, args[i]...)
+		}
+		return nil
+	})
+	return err
+}
+
+// LastID returns the number of the job's latest event, 0 if none is kept.
+func (b *Bus) LastID(ctx context.Context, jobID string) (int64, error) {
+	n, err := b.rdb.Get(ctx, b.seqKey(jobID)).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Range returns the kept events of jobID numbered after `after` up to and including upTo.
+func (b *Bus) Range(ctx context.Context, jobID string, after, upTo int64) ([]Event, error) {
+	if upTo <= after {
+		return nil, nil
+	}
+	msgs, err := b.rdb.XRange(ctx, b.logKey(jobID), "("+strconv.FormatInt(after, 10)+"-0",
+		strconv.FormatInt(upTo, 10)+"-0").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		id, _ := strconv.ParseInt(strings.TrimSuffix(m.ID, "-0"), 10, 64)
+		name, _ := m.Values["n"].(string)
+		data, _ := m.Values["d"].(string)
+		out = append(out, Event{JobID: jobID, ID: id, Name: name, Data: json.RawMessage(data)})
+	}
+	return out, nil
+}
+
+// parseAnnouncement reads "jobID id name data" as published by publishScript.
+func parseAnnouncement(payload string) (Event, bool) {
+	parts := strings.SplitN(payload, " ", 4)
+	if len(parts) != 4 {
+		return Event{}, false
+	}
+	id, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return Event{}, false
+	}
+	return Event{JobID: parts[0], ID: id, Name: parts[2], Data: json.RawMessage(parts[3])}, true
+}
+
+// StatusChange returns the events announcing that a job moved to status: a status event,
+// and a done event when the status is terminal (streams re-read the job for done's data).
+func StatusChange(jobID, status string, attempt int64, errMsg string) []Pending {
+	data := StatusData{Status: status, Attempt: attempt, Error: errMsg}
+	evs := []Pending{{JobID: jobID, Name: Status, Data: data}}
+	if model.IsTerminal(status) {
+		evs = append(evs, Pending{JobID: jobID, Name: Done, Data: data})
+	}
+	return evs
+}
