@@ -78,7 +78,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		a.handler = http.HandlerFunc(serverless.Serve)
+		a.handler = web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
 	}
 	if c.Runs("worker") {
 		w := c.Worker

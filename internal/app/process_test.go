@@ -3,12 +3,15 @@ package app_test
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"jobs/internal/config"
+	"jobs/internal/testutil"
 )
 
 // binary is the jobs command built once for the tests that run it as a separate process.
@@ -32,14 +35,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// process is the jobs binary running as a child process.
+type process struct {
+	*exec.Cmd
+	URL string // its API, when its role has one
+}
+
 // startProcess runs the jobs binary on c with the given role; it is killed when the test
-// ends if it is still running.
-func startProcess(t *testing.T, c config.Config, role string) *exec.Cmd {
+// ends if it is still running. With an API role it returns once the API answers.
+func startProcess(t *testing.T, c config.Config, role string) *process {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
+	port := freePort(t)
 	yaml := fmt.Sprintf(`Name: jobs-process
 Host: 127.0.0.1
 Port: %d
+Timeout: %d
 Log:
   Mode: console
   Level: error
@@ -59,8 +70,11 @@ Worker:
   ShutdownGrace: %s
 Recovery:
   Interval: %s
-`, freePort(t), c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
-		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval)
+Events:
+  HeaderTimeout: %s
+`, port, c.Timeout, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
+		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
+		c.Events.HeaderTimeout)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +89,20 @@ Recovery:
 			_ = cmd.Wait()
 		}
 	})
-	return cmd
+	p := &process{Cmd: cmd}
+	if role != "worker" {
+		p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+		if !testutil.Eventually(20*time.Second, func() bool {
+			resp, err := http.Get(p.URL + "/api/v1/functions")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil && resp.StatusCode == http.StatusOK
+		}) {
+			t.Fatalf("process with role %s never answered on %s", role, p.URL)
+		}
+	}
+	return p
 }
 
 func freePort(t *testing.T) int {

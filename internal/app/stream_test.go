@@ -1,11 +1,15 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +268,70 @@ func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("shutdown with an open stream took %s", d)
 	}
+}
+
+func TestStreamOutlivesTheRequestTimeoutOnARealServer(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, func(c *config.Config) {
+		c.Timeout = 1000 // ms: every route but the stream times out after 1 s
+		c.Events.HeaderTimeout = time.Second
+	})
+	c.Worker.Concurrency = 2
+	p := startProcess(t, c, "all")
+	client := testutil.Client(t, p.URL)
+
+	job := client.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
+	start := time.Now()
+	evs := client.OpenStream(job.Id, "").Collect(t, 5*time.Second)
+	if d := time.Since(start); d < 2*time.Second {
+		t.Fatalf("stream ended after %s; the job sleeps 3s", d)
+	}
+	if decode[testutil.Job](t, evs[len(evs)-1].Data).Status != "completed" {
+		t.Fatalf("last event: %+v", evs[len(evs)-1])
+	}
+
+	addr := strings.TrimPrefix(p.URL, "http://")
+	// A start whose body never finishes arriving is answered once the request timeout
+	// (1 s) has passed: 408 from the body reader, or 503 from go-zero's timeout handler.
+	slowBody, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slowBody.Close()
+	if _, err := slowBody.Write([]byte("POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+		"Content-Length: 100\r\n\r\n{\"functionId\"")); err != nil {
+		t.Fatal(err)
+	}
+	if status, d := readStatus(t, slowBody); !(strings.Contains(status, " 408 ") || strings.Contains(status, " 503 ")) || d > 3*time.Second {
+		t.Errorf("slow body: %q after %s, want a 408 or 503 after about 1s", status, d)
+	}
+
+	// A client that never finishes its headers is cut off after Events.HeaderTimeout.
+	slowHeader, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slowHeader.Close()
+	if _, err := slowHeader.Write([]byte("GET /api/v1/functions HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if status, d := readStatus(t, slowHeader); d > 3*time.Second || (status != "" && !strings.Contains(status, " 408 ")) {
+		t.Errorf("slow header: %q after %s, want the connection cut after about 1s", status, d)
+	}
+}
+
+// readStatus reads the status line the server sends on conn ("" if it just closes) and
+// how long it took.
+func readStatus(t *testing.T, conn net.Conn) (string, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	_ = conn.SetReadDeadline(start.Add(5 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil && line == "" {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return "", 5 * time.Second
+		}
+	}
+	return strings.TrimSpace(line), time.Since(start)
 }

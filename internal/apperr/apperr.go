@@ -88,6 +88,8 @@ func Response(ctx context.Context, err error) (int, any) {
 	case errors.As(err, &e):
 	case errors.As(err, &tooLarge):
 		e = New(TooLarge, "request body is larger than the limit of %d bytes", tooLarge.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		e = Wrap(Unavailable, err, "request timed out")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this response.
 		e = Wrap(Unavailable, err, "request cancelled")

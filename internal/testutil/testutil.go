@@ -195,6 +195,11 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 	return ta
 }
 
+// Client returns an App that only talks to the API at url (a process of its own, say).
+func Client(t testing.TB, url string) *App {
+	return &App{URL: url, t: t}
+}
+
 // Response is a decoded HTTP response.
 type Response struct {
 	Status int
