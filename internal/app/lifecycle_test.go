@@ -125,13 +125,18 @@ func TestProgressIsVisibleWhileRunning(t *testing.T) {
 	}
 }
 
-func TestCancelPendingJobNeverStarts(t *testing.T) {
-	t.Parallel()
-	var runs atomic.Int64
-	count := testFunction("count", 1, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
+// countingFunction registers "count", which only counts its runs.
+func countingFunction(runs *atomic.Int64) *functions.Definition {
+	return testFunction("count", 3, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
 		runs.Add(1)
 		return nil, nil
 	})
+}
+
+func TestCancelPendingJobNeverStarts(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	count := countingFunction(&runs)
 	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
 	api := testutil.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
@@ -205,10 +210,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	count := testFunction("count", 3, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
-		runs.Add(1)
-		return nil, nil
-	})
+	count := countingFunction(&runs)
 	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
 	api := testutil.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
@@ -231,5 +233,34 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	}
 	if runs.Load() != 1 || done.Attempt != 1 {
 		t.Fatalf("job ran %d times, attempt %d; want once", runs.Load(), done.Attempt)
+	}
+}
+
+func TestResultWaitReturnsWhenTheJobEnds(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	type result struct {
+		Status     string
+		Result     json.RawMessage
+		FinishedAt *string
+	}
+
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	start := time.Now()
+	var done result
+	a.Do(http.MethodGet, "/api/v1/jobs/"+job.Id+"/result?wait=20", nil).Data(t, &done)
+	if d := time.Since(start); done.Status != "completed" || string(done.Result) != `{"slept":1}` || d > 3*time.Second {
+		t.Fatalf("after %s: %+v", d, done)
+	}
+
+	long := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 30}})
+	start = time.Now()
+	var running result
+	a.Do(http.MethodGet, "/api/v1/jobs/"+long.Id+"/result?wait=1", nil).Data(t, &running)
+	if d := time.Since(start); d < time.Second || d > 3*time.Second {
+		t.Errorf("wait=1 answered after %s", d)
+	}
+	if running.Status == "completed" || string(running.Result) != "null" || running.FinishedAt != nil {
+		t.Errorf("unfinished job's result: %+v", running)
 	}
 }

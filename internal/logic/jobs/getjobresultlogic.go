@@ -6,14 +6,16 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/events"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
 )
 
-// resultPoll is how often a waiting result request looks at the job again.
-const resultPoll = 100 * time.Millisecond
+// resultRecheck is how often a waiting result request reads the job again in case the
+// announcement of its end was lost.
+const resultRecheck = time.Second
 
 type GetJobResultLogic struct {
 	logx.Logger
@@ -30,30 +32,54 @@ func NewGetJobResultLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetJ
 	}
 }
 
+// GetJobResult answers at once for a terminal job or wait=0; otherwise it waits for the
+// job's done event (rereading the job every second in case the event was lost) until wait
+// runs out, and answers with the job as it then is.
 func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobResult, error) {
 	wait, err := jobview.ParseWait(req.Wait)
 	if err != nil {
 		return nil, err
 	}
 	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
-	if err != nil {
-		return nil, err
+	if err != nil || wait == 0 || model.IsTerminal(job.Status) {
+		return resultOf(job, err)
+	}
+	sub := l.svcCtx.Hub.Subscribe(job.Id)
+	defer sub.Close()
+	// Read again after subscribing: an end from here on is announced on sub.
+	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || model.IsTerminal(job.Status) {
+		return resultOf(job, err)
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	poll := time.NewTicker(resultPoll)
-	defer poll.Stop()
+	recheck := time.NewTicker(resultRecheck)
+	defer recheck.Stop()
+	announced := sub.C
 	for !model.IsTerminal(job.Status) {
 		select {
 		case <-deadline.C:
-			return jobview.Result(job), nil
+			return resultOf(job, nil)
 		case <-l.ctx.Done():
 			return nil, l.ctx.Err()
-		case <-poll.C:
+		case ev, ok := <-announced:
+			if !ok {
+				announced = nil // closed (fell behind or shutting down): rechecks carry on
+			}
+			if ok && ev.Name != events.Done {
+				continue
+			}
+		case <-recheck.C:
 		}
 		if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil {
 			return nil, err
 		}
+	}
+	return resultOf(job, nil)
+}
+
+func resultOf(job *model.Jobs, err error) (*types.JobResult, error) {
+	if err != nil {
+		return nil, err
 	}
 	return jobview.Result(job), nil
 }
