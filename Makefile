@@ -25,7 +25,7 @@ bench: services
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl
 	$(GOCTL) api go -api api/jobs.api -dir . -home api/goctl -style gozero
-	$(GOCTL) model mysql ddl -src model/migrations/0001_create_jobs.sql -dir model -ignore-columns updated_at -style gozero
+	$(GOCTL) model mysql ddl -src model/schema.sql -dir model -ignore-columns updated_at -style gozero
 	gofmt -w internal/handler internal/types model
 
 goctl:

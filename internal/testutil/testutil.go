@@ -54,6 +54,19 @@ func init() {
 // The database is dropped when the test ends.
 func NewDB(t testing.TB) string {
 	t.Helper()
+	dsn := NewEmptyDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := model.Migrate(ctx, dsn); err != nil {
+		t.Fatalf("migrate the test database: %v", err)
+	}
+	return dsn
+}
+
+// NewEmptyDB creates a database without tables and returns its normalized DSN. The database
+// is dropped when the test ends.
+func NewEmptyDB(t testing.TB) string {
+	t.Helper()
 	cfg, err := mysql.ParseDSN(MySQLDSN())
 	if err != nil {
 		t.Fatalf("TEST_MYSQL_DSN: %v", err)
@@ -63,9 +76,14 @@ func NewDB(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := model.Migrate(ctx, dsn); err != nil {
+	server := *cfg
+	server.DBName = ""
+	admin, err := sql.Open("mysql", server.FormatDSN())
+	if err == nil {
+		_, err = admin.Exec("CREATE DATABASE `" + cfg.DBName + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+		admin.Close()
+	}
+	if err != nil {
 		t.Fatalf("MariaDB at %s is not usable (%v); start it with: make services", cfg.Addr, err)
 	}
 	t.Cleanup(func() {
