@@ -41,6 +41,8 @@ type (
 	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
 	JobsModel interface {
 		jobsModel
+		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
+		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// List returns one page of jobs matching f, newest first; results only withResult.
 		List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error)
 		// Count returns how many jobs match f across all pages.
@@ -76,8 +78,10 @@ type (
 		*defaultJobsModel
 	}
 
-	// JobFilter selects jobs for List and Count. Empty fields do not filter.
+	// JobFilter selects jobs for List and Count. Tenant is required; other empty fields do
+	// not filter.
 	JobFilter struct {
+		Tenant                                 string
 		Status, FunctionId, Actor, GameId, Env string
 		Page, Size                             int64
 	}
@@ -125,10 +129,11 @@ func removeField(fields []string, drop string) []string {
 	return out
 }
 
-// where builds the filter clause from fixed column names; values only ever travel as arguments.
+// where builds the filter clause from fixed column names; values only ever travel as
+// arguments. Every clause starts with the tenant, which leads every list index.
 func (f JobFilter) where() (string, []any) {
-	var conds []string
-	var args []any
+	conds := []string{"`tenant_id` = ?"}
+	args := []any{f.Tenant}
 	for _, c := range []struct{ column, value string }{
 		{"`status`", f.Status},
 		{"`function_id`", f.FunctionId},
@@ -141,10 +146,17 @@ func (f JobFilter) where() (string, []any) {
 			args = append(args, c.value)
 		}
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
 	return " where " + strings.Join(conds, " and "), args
+}
+
+func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error) {
+	query := fmt.Sprintf("select %s from %s where `id` = ? and `tenant_id` = ? limit 1", jobsRows, m.table)
+	var job Jobs
+	err := m.conn.QueryRowCtx(ctx, &job, query, id, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return &job, nil
 }
 
 func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error) {

@@ -13,11 +13,22 @@ type Config struct {
 	rest.RestConf
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
 	// The -role flag overrides it.
-	Role     string `json:",default=all,options=api|worker|all"`
+	Role string `json:",default=all,options=api|worker|all"`
+	// Auth verifies the bearer tokens of every /api/v1 route (go-zero's JWT middleware).
+	Auth     AuthConf
 	MySQL    MySQLConf
 	Redis    RedisConf
 	Worker   WorkerConf
 	Recovery RecoveryConf
+}
+
+// AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.
+type AuthConf struct {
+	// AccessSecret signs and verifies tokens (at least 8 characters). The default is a
+	// development secret known to everyone who reads this file: set your own in production.
+	AccessSecret string `json:",default=jobs-dev-secret-do-not-use-in-production"`
+	// AccessExpire is the lifetime, in seconds, of tokens minted by "jobs token".
+	AccessExpire int64 `json:",default=86400"`
 }
 
 // MySQLConf says where jobs are stored.

@@ -70,6 +70,7 @@ func parseBounded(name, s string, def, lo, hi int64) (int64, error) {
 func Item(j *model.Jobs) types.JobItem {
 	return types.JobItem{
 		Id:          j.Id,
+		TenantId:    j.TenantId,
 		FunctionId:  j.FunctionId,
 		Name:        j.Name,
 		Status:      j.Status,

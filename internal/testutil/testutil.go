@@ -24,6 +24,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
+	"jobs/internal/auth"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/model"
@@ -175,11 +176,41 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	return c
 }
 
-// App is a running jobs process inside the test, serving HTTP on a real listener.
+// The identity the test harness's requests carry unless a test asks for another.
+const (
+	DefaultTenant = "tenant-a"
+	DefaultActor  = "tester"
+)
+
+// App is a running jobs process inside the test, serving HTTP on a real listener. Its
+// requests carry a token for DefaultTenant; As and WithToken give views that send others.
 type App struct {
 	*app.App
-	URL string // base URL, e.g. http://127.0.0.1:41234
-	t   testing.TB
+	URL   string // base URL, e.g. http://127.0.0.1:41234
+	t     testing.TB
+	token string // sent as "Authorization: Bearer <token>" unless empty
+}
+
+// Token mints a token for tenant and actor, valid for ttl, with the app's secret.
+func (a *App) Token(tenant, actor string, ttl time.Duration) string {
+	a.t.Helper()
+	token, err := auth.Mint(a.Config.Auth.AccessSecret, auth.Identity{Tenant: tenant, Actor: actor}, ttl)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return token
+}
+
+// As returns a view of the app whose requests act as tenant and actor.
+func (a *App) As(tenant, actor string) *App {
+	return a.WithToken(a.Token(tenant, actor, time.Hour))
+}
+
+// WithToken returns a view of the app whose requests carry token ("" sends none).
+func (a *App) WithToken(token string) *App {
+	view := *a
+	view.token = token
+	return &view
 }
 
 // StartApp builds and starts an app for c with the built-in functions plus extra; it is
@@ -195,6 +226,9 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 		t.Fatalf("start: %v", err)
 	}
 	ta := &App{App: a, t: t}
+	if c.Runs("api") {
+		ta.token = ta.Token(DefaultTenant, DefaultActor, time.Hour)
+	}
 	var srv *httptest.Server
 	if c.Runs("api") {
 		h, err := a.Handler()
@@ -248,8 +282,15 @@ func (r Response) Data(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request to the app; body, if not nil and not []byte or string, is JSON-encoded.
+// Do sends a request to the app with its token; body, if not nil and not []byte or string,
+// is JSON-encoded.
 func (a *App) Do(method, path string, body any) Response {
+	a.t.Helper()
+	return a.DoWith(method, path, body, nil)
+}
+
+// DoWith is Do with extra request headers.
+func (a *App) DoWith(method, path string, body any, header http.Header) Response {
 	a.t.Helper()
 	var reader io.Reader
 	switch b := body.(type) {
@@ -272,6 +313,12 @@ func (a *App) Do(method, path string, body any) Response {
 	if reader != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
@@ -287,6 +334,7 @@ func (a *App) Do(method, path string, body any) Response {
 // Job is the subset of JobItem tests look at, plus the result.
 type Job struct {
 	Id          string          `json:"id"`
+	TenantId    string          `json:"tenantId"`
 	FunctionId  string          `json:"functionId"`
 	Name        string          `json:"name"`
 	Status      string          `json:"status"`

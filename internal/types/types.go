@@ -53,6 +53,7 @@ type JobIdReq struct {
 
 type JobItem struct {
 	Id          string      `json:"id"`
+	TenantId    string      `json:"tenantId"`
 	FunctionId  string      `json:"functionId"`
 	Name        string      `json:"name"`
 	Status      string      `json:"status"`

@@ -1,5 +1,6 @@
 // Package web adapts go-zero's HTTP layer to API.md: request parsing with messages that
-// name the field, the response envelope, the body limit and JSON 404/405 responses.
+// name the field, the response envelope, the body limit, JSON 401/404/405 responses and
+// the stream route's query-string token.
 package web
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zeromicro/go-zero/rest"
 	"github.com/zeromicro/go-zero/rest/httpx"
+	"github.com/zeromicro/go-zero/rest/router"
 
 	"jobs/internal/apperr"
 	"jobs/internal/types"
@@ -40,15 +42,18 @@ func wrapOk(_ context.Context, v any) any {
 	return apperr.Envelope{Message: "ok", Data: v}
 }
 
-// ServerOptions are the run options that keep even unrouted requests in the envelope.
+// ServerOptions are the run options that keep even unrouted and unauthorized requests in
+// the envelope and let the stream route take its token from the query string.
 func ServerOptions() []rest.RunOption {
 	return []rest.RunOption{
+		rest.WithRouter(queryTokenRouter{router.NewRouter()}),
 		rest.WithNotFoundHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.ErrorCtx(r.Context(), w, apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		})),
 		rest.WithNotAllowedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeEnvelope(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
 		})),
+		rest.WithUnauthorizedCallback(unauthorized),
 	}
 }
 

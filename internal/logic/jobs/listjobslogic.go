@@ -6,6 +6,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/mr"
 
+	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -39,11 +40,17 @@ func (l *ListJobsLogic) ListJobs(req *types.ListJobsReq) (*types.ListJobsResp, e
 	return &types.ListJobsResp{Jobs: jobview.Items(page), Total: total, Page: f.Page, Size: f.Size}, nil
 }
 
-// ListPage reads one page and the total count of matches concurrently.
+// ListPage reads one page of the caller's tenant's jobs and the total count of matches
+// concurrently.
 func ListPage(ctx context.Context, jobs model.JobsModel, f model.JobFilter, withResult bool) ([]*model.Jobs, int64, error) {
+	tenant, err := auth.Tenant(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	f.Tenant = tenant
 	var page []*model.Jobs
 	var total int64
-	err := mr.Finish(func() (err error) {
+	err = mr.Finish(func() (err error) {
 		page, err = jobs.List(ctx, f, withResult)
 		return err
 	}, func() (err error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -34,6 +35,13 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 // StartJob commits the job as pending, then enqueues it. The job is durable before the
 // response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
+	caller, err := auth.FromContext(l.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Actor == "" {
+		req.Actor = caller.Actor
+	}
 	if req.FunctionId == "" {
 		return nil, apperr.Invalid("functionId is required")
 	}
@@ -61,6 +69,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	job := &model.Jobs{
 		Id:          id.String(),
+		TenantId:    caller.Tenant,
 		FunctionId:  fn.ID,
 		Name:        req.Name,
 		Status:      model.StatusPending,
