@@ -45,8 +45,9 @@ type (
 		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// List returns one page of jobs matching f, newest first; results only withResult.
 		List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error)
-		// Count returns how many jobs match f across all pages.
-		Count(ctx context.Context, f JobFilter) (int64, error)
+		// Count returns how many jobs match f across all pages, counting at most upTo: exact
+		// is false when more match, and the count is then upTo.
+		Count(ctx context.Context, f JobFilter, upTo int64) (n int64, exact bool, err error)
 		// Claim moves the pending jobs among ids to running for owner (attempt+1, a lease of
 		// lease from now) and returns those it won. Ids that are not pending are skipped.
 		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
@@ -81,9 +82,15 @@ type (
 	// JobFilter selects jobs for List and Count. Tenant is required; other empty fields do
 	// not filter.
 	JobFilter struct {
-		Tenant                                 string
-		Status, FunctionId, Actor, GameId, Env string
-		Page, Size                             int64
+		Tenant                                       string
+		Status, FunctionId, Actor, GameId, Env, Name string
+		// Ids, if any, restricts the jobs to these ids.
+		Ids []string
+		// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when not zero.
+		CreatedFrom, CreatedTo time.Time
+		// Ascending lists oldest first; the default is newest first.
+		Ascending  bool
+		Page, Size int64
 	}
 
 	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
@@ -140,11 +147,24 @@ func (f JobFilter) where() (string, []any) {
 		{"`actor`", f.Actor},
 		{"`game_id`", f.GameId},
 		{"`env`", f.Env},
+		{"`name`", f.Name},
 	} {
 		if c.value != "" {
 			conds = append(conds, c.column+" = ?")
 			args = append(args, c.value)
 		}
+	}
+	if len(f.Ids) > 0 {
+		conds = append(conds, "`id` in ("+inClause(len(f.Ids))+")")
+		args = append(args, stringArgs(f.Ids)...)
+	}
+	if !f.CreatedFrom.IsZero() {
+		conds = append(conds, "`created_at` >= ?")
+		args = append(args, f.CreatedFrom)
+	}
+	if !f.CreatedTo.IsZero() {
+		conds = append(conds, "`created_at` < ?")
+		args = append(args, f.CreatedTo)
 	}
 	return " where " + strings.Join(conds, " and "), args
 }
@@ -165,8 +185,11 @@ func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool
 	if withResult {
 		columns = jobsRows
 	}
-	query := fmt.Sprintf("select %s from %s%s order by `created_at` desc, `id` desc limit ? offset ?",
-		columns, m.table, where)
+	order := "`created_at` desc, `id` desc"
+	if f.Ascending {
+		order = "`created_at`, `id`"
+	}
+	query := fmt.Sprintf("select %s from %s%s order by %s limit ? offset ?", columns, m.table, where, order)
 	args = append(args, f.Size, (f.Page-1)*f.Size)
 	var jobs []*Jobs
 	if err := m.conn.QueryRowsPartialCtx(ctx, &jobs, query, args...); err != nil {
@@ -175,11 +198,19 @@ func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool
 	return jobs, nil
 }
 
-func (m *customJobsModel) Count(ctx context.Context, f JobFilter) (int64, error) {
+func (m *customJobsModel) Count(ctx context.Context, f JobFilter, upTo int64) (int64, bool, error) {
 	where, args := f.where()
+	// Counting stops after upTo+1 index entries, so a filter matching millions of jobs costs
+	// no more than one matching upTo.
+	query := fmt.Sprintf("select count(*) from (select 1 from %s%s limit ?) `matches`", m.table, where)
 	var n int64
-	err := m.conn.QueryRowCtx(ctx, &n, fmt.Sprintf("select count(*) from %s%s", m.table, where), args...)
-	return n, err
+	if err := m.conn.QueryRowCtx(ctx, &n, query, append(args, upTo+1)...); err != nil {
+		return 0, false, err
+	}
+	if n > upTo {
+		return upTo, false, nil
+	}
+	return n, true, nil
 }
 
 // inClause returns "?, ?, ..." for n arguments.

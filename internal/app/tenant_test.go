@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -65,9 +66,12 @@ func TestTenantsSeeOnlyTheirOwnJobs(t *testing.T) {
 	slices.Reverse(mine) // lists are newest first
 	slices.Reverse(theirs)
 
-	for _, q := range []string{"", "?function_id=echo&env=prod", "?status=pending"} {
+	for _, q := range []string{"", "?function_id=echo&env=prod", "?status=pending", "?ids=" + mine[0] + "," + theirs[0]} {
 		ids, total := listIDs(t, b, q)
 		want := theirs
+		if strings.HasPrefix(q, "?ids=") {
+			want = theirs[:1]
+		}
 		if !slices.Equal(ids, want) || total != int64(len(want)) {
 			t.Errorf("tenant-b lists %q: %v total %d, want %v", q, ids, total, want)
 		}

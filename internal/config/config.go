@@ -20,6 +20,16 @@ type Config struct {
 	Redis    RedisConf
 	Worker   WorkerConf
 	Recovery RecoveryConf
+	Limits   LimitsConf
+}
+
+// LimitsConf bounds what one request may ask for.
+type LimitsConf struct {
+	// MaxPageSize is the largest list page (the size parameter).
+	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
+	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total
+	// is exact; beyond it the total is this number and totalIsEstimate is true.
+	ExactTotalUpTo int64 `json:",default=10000,range=[1:100000000]"`
 }
 
 // AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.

@@ -28,10 +28,11 @@ type FunctionCallIdReq struct {
 }
 
 type FunctionCallList struct {
-	List  []FunctionCall `json:"list"`
-	Total int64          `json:"total"`
-	Page  int64          `json:"page"`
-	Size  int64          `json:"size"`
+	List            []FunctionCall `json:"list"`
+	Total           int64          `json:"total"`
+	TotalIsEstimate bool           `json:"totalIsEstimate"`
+	Page            int64          `json:"page"`
+	Size            int64          `json:"size"`
 }
 
 type FunctionInfo struct {
@@ -86,20 +87,26 @@ type JobResultReq struct {
 }
 
 type ListJobsReq struct {
-	Status     string `form:"status,optional"`
-	FunctionId string `form:"function_id,optional"`
-	Actor      string `form:"actor,optional"`
-	GameId     string `form:"game_id,optional"`
-	Env        string `form:"env,optional"`
-	Page       string `form:"page,optional"`
-	Size       string `form:"size,optional"`
+	Status      string `form:"status,optional"`
+	FunctionId  string `form:"function_id,optional"`
+	Actor       string `form:"actor,optional"`
+	GameId      string `form:"game_id,optional"`
+	Env         string `form:"env,optional"`
+	Name        string `form:"name,optional"`
+	Ids         string `form:"ids,optional"`
+	CreatedFrom string `form:"created_from,optional"`
+	CreatedTo   string `form:"created_to,optional"`
+	Order       string `form:"order,optional"`
+	Page        string `form:"page,optional"`
+	Size        string `form:"size,optional"`
 }
 
 type ListJobsResp struct {
-	Jobs  []JobItem `json:"jobs"`
-	Total int64     `json:"total"`
-	Page  int64     `json:"page"`
-	Size  int64     `json:"size"`
+	Jobs            []JobItem `json:"jobs"`
+	Total           int64     `json:"total"`
+	TotalIsEstimate bool      `json:"totalIsEstimate"`
+	Page            int64     `json:"page"`
+	Size            int64     `json:"size"`
 }
 
 type StartJobReq struct {
