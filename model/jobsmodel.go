@@ -3,10 +3,12 @@ package model
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -21,6 +23,12 @@ const (
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
 )
+
+// IsDuplicate reports whether err is MySQL's duplicate-key error (1062).
+func IsDuplicate(err error) bool {
+	var my *mysql.MySQLError
+	return errors.As(err, &my) && my.Number == 1062
+}
 
 // ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
 const ErrorWorkerLost = "worker lost"

@@ -110,12 +110,13 @@ type ListJobsResp struct {
 }
 
 type StartJobReq struct {
-	FunctionId string      `json:"functionId,optional"`
-	Name       string      `json:"name,optional"`
-	Params     interface{} `json:"params,optional"`
-	Actor      string      `json:"actor,optional"`
-	GameId     string      `json:"gameId,optional"`
-	Env        string      `json:"env,optional"`
+	FunctionId     string      `json:"functionId,optional"`
+	Name           string      `json:"name,optional"`
+	Params         interface{} `json:"params,optional"`
+	Actor          string      `json:"actor,optional"`
+	GameId         string      `json:"gameId,optional"`
+	Env            string      `json:"env,optional"`
+	IdempotencyKey string      `json:"idempotencyKey,optional"`
 }
 
 type StreamEvent struct {

@@ -34,6 +34,10 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 
 // StartJob commits the job as pending, then enqueues it. The job is durable before the
 // response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
+//
+// With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
+// insert that loses (MySQL error 1062) reads and returns the job that won, and enqueues
+// nothing. There is no read-before-write, so concurrent retries cannot both insert.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
 	caller, err := auth.FromContext(l.ctx)
 	if err != nil {
@@ -56,7 +60,8 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	for _, f := range []struct {
 		name, value string
 		max         int
-	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64}} {
+	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64},
+		{"idempotencyKey", req.IdempotencyKey, 255}} {
 		if utf8.RuneCountInString(f.value) > f.max {
 			return nil, apperr.Invalid("%s is longer than %d characters", f.name, f.max)
 		}
@@ -81,8 +86,16 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		CreatedAt:   now,
 	}
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
+	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
-		return nil, err
+		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
+			return nil, err
+		}
+		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(l.ctx, job.TenantId, job.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		return jobview.Detail(first), nil
 	}
 	if err := l.svcCtx.Dispatcher.Enqueue(l.ctx, job.Id); err != nil {
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
