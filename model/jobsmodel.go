@@ -56,8 +56,9 @@ type (
 		// Count returns how many jobs match f across all pages, counting at most upTo: exact
 		// is false when more match, and the count is then upTo.
 		Count(ctx context.Context, f JobFilter, upTo int64) (n int64, exact bool, err error)
-		// Claim moves the pending jobs among ids to running for owner (attempt+1, a lease of
-		// lease from now) and returns those it won. Ids that are not pending are skipped.
+		// Claim moves the pending, due jobs among ids to running for owner (attempt+1, a lease
+		// of lease from now) and returns those it won. Ids that are not pending, or whose
+		// run_at is still ahead, are skipped.
 		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
 		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
 		// attempt of each job still running under owner.
@@ -72,8 +73,9 @@ type (
 		// ReapExpired returns running jobs whose lease has expired to pending (attempts left)
 		// or fails them with ErrorWorkerLost.
 		ReapExpired(ctx context.Context) (retried, failed int64, err error)
-		// Unenqueued returns up to limit pending jobs that are not known to be on the stream,
-		// oldest first, together with those last enqueued longer than stale ago.
+		// Unenqueued returns up to limit pending jobs that are due (run_at unset or passed)
+		// and not known to be on the stream, oldest first, together with those last enqueued
+		// longer than stale ago.
 		Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
 		// MarkEnqueued records that pending jobs among ids were just put on the stream.
 		MarkEnqueued(ctx context.Context, ids []string) error
@@ -127,6 +129,11 @@ func NewJobsModel(conn sqlx.SqlConn) JobsModel {
 		defaultJobsModel: newJobsModel(conn),
 	}
 }
+
+// due holds for a job that may start now: a delayed job's run_at has passed. A stream entry
+// that reaches a worker early (a duplicate, a manual enqueue) claims nothing; the job stays
+// pending and unenqueued, and the scheduler enqueues it when it is due.
+const due = "(`run_at` is null or `run_at` <= now(3))"
 
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
@@ -242,7 +249,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	token := uuid.NewString()
 	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', "+
 		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
-		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending'", m.table, inClause(len(ids)))
+		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.table, inClause(len(ids)), due)
 	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
 	res, err := m.conn.ExecCtx(ctx, update, args...)
 	if err != nil {
@@ -376,9 +383,9 @@ func (m *customJobsModel) execCount(ctx context.Context, query string, args ...a
 }
 
 func (m *customJobsModel) Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error) {
-	query := fmt.Sprintf("(select `id`, `created_at` from %[1]s where `status` = 'pending' and `enqueued_at` is null "+
+	query := fmt.Sprintf("(select `id`, `created_at` from %[1]s where `status` = 'pending' and `enqueued_at` is null and %[2]s "+
 		"order by `created_at` limit ?) union (select `id`, `created_at` from %[1]s "+
-		"where `status` = 'pending' and `enqueued_at` < now(3) - interval ? microsecond order by `enqueued_at` limit ?) order by `created_at` limit ?", m.table)
+		"where `status` = 'pending' and `enqueued_at` < now(3) - interval ? microsecond order by `enqueued_at` limit ?) order by `created_at` limit ?", m.table, due)
 	var rows []struct {
 		Id        string    `db:"id"`
 		CreatedAt time.Time `db:"created_at"`

@@ -77,7 +77,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 				ShutdownGrace: w.ShutdownGrace,
 			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions)
 		}
-		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue},
+		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
+			DueInterval: c.Recovery.DueInterval},
 			sc.Jobs, sc.Queue, sc.Dispatcher)
 	}
 	return a, nil

@@ -82,6 +82,9 @@ type WorkerConf struct {
 type RecoveryConf struct {
 	// Interval is how often expired leases are reaped and unenqueued pending jobs are enqueued.
 	Interval time.Duration `json:",default=5s"`
+	// DueInterval is how often delayed jobs that have become due are enqueued (and jobs
+	// whose enqueue failed are retried): a delayed job starts within about this of its runAt.
+	DueInterval time.Duration `json:",default=250ms"`
 	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this, in case the
 	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
 	StaleEnqueue time.Duration `json:",default=5m"`

@@ -115,6 +115,18 @@ func parseListTime(name, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// ParseRunAt reads the start request's runAt: an RFC 3339 time, or "" for none.
+func ParseRunAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() > 9999 {
+		return time.Time{}, apperr.Invalid("runAt must be an RFC 3339 time such as 2026-11-21T10:00:00Z, not %q", s)
+	}
+	return t.UTC().Truncate(time.Millisecond), nil
+}
+
 // ParseWait validates the result route's wait parameter (seconds, 0..60).
 func ParseWait(s string) (time.Duration, error) {
 	n, err := parseBounded("wait", s, 0, 0, 60)
@@ -151,6 +163,7 @@ func Item(j *model.Jobs) types.JobItem {
 		Attempt:     j.Attempt,
 		MaxAttempts: j.MaxAttempts,
 		CreatedAt:   FormatTime(j.CreatedAt),
+		RunAt:       nullTime(j.RunAt),
 		StartedAt:   nullTime(j.StartedAt),
 		FinishedAt:  nullTime(j.FinishedAt),
 	}

@@ -350,6 +350,7 @@ type Job struct {
 	Attempt     int64           `json:"attempt"`
 	MaxAttempts int64           `json:"maxAttempts"`
 	CreatedAt   string          `json:"createdAt"`
+	RunAt       *string         `json:"runAt"`
 	StartedAt   *string         `json:"startedAt"`
 	FinishedAt  *string         `json:"finishedAt"`
 }

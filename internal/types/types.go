@@ -69,6 +69,7 @@ type JobItem struct {
 	Attempt     int64       `json:"attempt"`
 	MaxAttempts int64       `json:"maxAttempts"`
 	CreatedAt   string      `json:"createdAt"`
+	RunAt       *string     `json:"runAt"`
 	StartedAt   *string     `json:"startedAt"`
 	FinishedAt  *string     `json:"finishedAt"`
 }
@@ -117,6 +118,7 @@ type StartJobReq struct {
 	GameId         string      `json:"gameId,optional"`
 	Env            string      `json:"env,optional"`
 	IdempotencyKey string      `json:"idempotencyKey,optional"`
+	RunAt          string      `json:"runAt,optional"`
 }
 
 type StreamEvent struct {

@@ -53,6 +53,10 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if !ok {
 		return nil, apperr.Invalid("functionId %q is not a registered function", req.FunctionId)
 	}
+	runAt, err := jobview.ParseRunAt(req.RunAt)
+	if err != nil {
+		return nil, err
+	}
 	params, err := encodeParams(req.Params)
 	if err != nil {
 		return nil, err
@@ -85,7 +89,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		MaxAttempts: int64(fn.MaxAttempts),
 		CreatedAt:   now,
 	}
-	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
+	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
+	// A delayed job is stored unenqueued; the scheduler (internal/recovery) enqueues it
+	// once it is due. Until then no stream entry exists that a worker could claim early.
+	delayed := runAt.After(now)
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, !delayed
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
 		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
@@ -96,6 +104,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 			return nil, err
 		}
 		return jobview.Detail(first), nil
+	}
+	if delayed {
+		return jobview.Detail(job), nil
 	}
 	if err := l.svcCtx.Dispatcher.Enqueue(l.ctx, job.Id); err != nil {
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
