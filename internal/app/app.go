@@ -60,7 +60,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
 		limit := c.MaxBytes
 		c.Middlewares.MaxBytes = false
-		server, err := rest.NewServer(c.RestConf, web.ServerOptions()...)
+		server, err := rest.NewServer(c.RestConf, web.ServerOptions(c.Cors.AllowOrigins)...)
 		if err != nil {
 			return nil, err
 		}

@@ -21,10 +21,21 @@ type Config struct {
 	Worker   WorkerConf
 	Recovery RecoveryConf
 	Limits   LimitsConf
+	Cors     CorsConf
+}
+
+// CorsConf lets browser pages on other origins (the Dashboard) call the API.
+type CorsConf struct {
+	// AllowOrigins are the origins (scheme://host[:port]) allowed to call every route and
+	// open EventSources; "*" allows any. Empty: no CORS headers, so only same-origin pages.
+	AllowOrigins []string `json:",optional"`
 }
 
 // LimitsConf bounds what one request may ask for.
 type LimitsConf struct {
+	// MaxParamsBytes bounds a job's params, encoded as JSON; larger params get a 413 naming
+	// params. MaxBytes bounds the whole request body before that.
+	MaxParamsBytes int `json:",default=65536,range=[2:16777215]"`
 	// MaxPageSize is the largest list page (the size parameter).
 	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
 	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total

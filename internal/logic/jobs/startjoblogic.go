@@ -57,7 +57,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
-	params, err := encodeParams(req.Params)
+	params, err := encodeParams(req.Params, l.svcCtx.Config.Limits.MaxParamsBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +114,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	return jobview.Detail(job), nil
 }
 
-// encodeParams checks that params is a JSON object (absent means {}) and encodes it.
-func encodeParams(params any) (string, error) {
+// encodeParams checks that params is a JSON object (absent means {}) of at most limit
+// bytes and encodes it.
+func encodeParams(params any, limit int) (string, error) {
 	if params == nil {
 		return "{}", nil
 	}
@@ -125,6 +126,9 @@ func encodeParams(params any) (string, error) {
 	encoded, err := json.Marshal(params)
 	if err != nil {
 		return "", apperr.Wrap(apperr.InvalidArgument, err, "params cannot be encoded as JSON")
+	}
+	if len(encoded) > limit {
+		return "", apperr.New(apperr.TooLarge, "params is %d bytes as JSON, over the limit of %d bytes", len(encoded), limit)
 	}
 	return string(encoded), nil
 }
