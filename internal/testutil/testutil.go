@@ -137,12 +137,20 @@ func RedisPrefix(t testing.TB) string {
 func DeleteKeys(t testing.TB, rdb *redis.Client, prefix string) {
 	t.Helper()
 	ctx := context.Background()
+	var keys []string
 	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
 	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
+		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
 		t.Errorf("delete keys %s:*: %v", prefix, err)
+	}
+	// One DEL, atomic like FLUSHALL: a sweeper must not see the epoch marker gone while
+	// the stream is still there.
+	if len(keys) > 0 {
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("delete keys %s:*: %v", prefix, err)
+		}
 	}
 }
 
