@@ -2,7 +2,7 @@ GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
 
-.PHONY: all build run test test-race bench gen goctl vet fmt services lint
+.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint
 
 all: build
 
@@ -21,6 +21,11 @@ test: services
 ## bench: throughput and latency numbers written up in docs/BENCHMARKS.md.
 bench: services
 	go run ./cmd/jobsbench
+
+## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
+## numbers in docs/BENCHMARKS-list.md.
+bench-list: services
+	go run ./cmd/listbench
 
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl
