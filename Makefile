@@ -2,7 +2,7 @@ GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
 
-.PHONY: all build run test test-race bench gen goctl vet fmt services lint
+.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint
 
 all: build
 
@@ -22,10 +22,15 @@ test: services
 bench: services
 	go run ./cmd/jobsbench
 
+## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
+## numbers in docs/BENCHMARKS-list.md.
+bench-list: services
+	go run ./cmd/listbench
+
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl
 	$(GOCTL) api go -api api/jobs.api -dir . -home api/goctl -style gozero
-	$(GOCTL) model mysql ddl -src model/migrations/0001_create_jobs.sql -dir model -ignore-columns updated_at -style gozero
+	$(GOCTL) model mysql ddl -src model/schema.sql -dir model -ignore-columns updated_at -style gozero
 	gofmt -w internal/handler internal/types model
 
 goctl:

@@ -3,10 +3,12 @@ package model
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -21,6 +23,12 @@ const (
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
 )
+
+// IsDuplicate reports whether err is MySQL's duplicate-key error (1062).
+func IsDuplicate(err error) bool {
+	var my *mysql.MySQLError
+	return errors.As(err, &my) && my.Number == 1062
+}
 
 // ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
 const ErrorWorkerLost = "worker lost"
@@ -41,12 +49,16 @@ type (
 	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
 	JobsModel interface {
 		jobsModel
+		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
+		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// List returns one page of jobs matching f, newest first; results only withResult.
 		List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error)
-		// Count returns how many jobs match f across all pages.
-		Count(ctx context.Context, f JobFilter) (int64, error)
-		// Claim moves the pending jobs among ids to running for owner (attempt+1, a lease of
-		// lease from now) and returns those it won. Ids that are not pending are skipped.
+		// Count returns how many jobs match f across all pages, counting at most upTo: exact
+		// is false when more match, and the count is then upTo.
+		Count(ctx context.Context, f JobFilter, upTo int64) (n int64, exact bool, err error)
+		// Claim moves the pending, due jobs among ids to running for owner (attempt+1, a lease
+		// of lease from now) and returns those it won. Ids that are not pending, or whose
+		// run_at is still ahead, are skipped.
 		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
 		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
 		// attempt of each job still running under owner.
@@ -61,8 +73,9 @@ type (
 		// ReapExpired returns up to limit running jobs whose lease has expired to pending
 		// (attempts left) or fails them with ErrorWorkerLost, and reports each change made.
 		ReapExpired(ctx context.Context, limit int) ([]Reaped, error)
-		// Unenqueued returns up to limit pending jobs that are not known to be on the stream,
-		// oldest first, together with those last enqueued longer than stale ago.
+		// Unenqueued returns up to limit pending jobs that are due (run_at unset or passed)
+		// and not known to be on the stream, oldest first, together with those last enqueued
+		// longer than stale ago.
 		Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
 		// MarkEnqueued records that pending jobs among ids were just put on the stream.
 		MarkEnqueued(ctx context.Context, ids []string) error
@@ -76,10 +89,18 @@ type (
 		*defaultJobsModel
 	}
 
-	// JobFilter selects jobs for List and Count. Empty fields do not filter.
+	// JobFilter selects jobs for List and Count. Tenant is required; other empty fields do
+	// not filter.
 	JobFilter struct {
-		Status, FunctionId, Actor, GameId, Env string
-		Page, Size                             int64
+		Tenant                                       string
+		Status, FunctionId, Actor, GameId, Env, Name string
+		// Ids, if any, restricts the jobs to these ids.
+		Ids []string
+		// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when not zero.
+		CreatedFrom, CreatedTo time.Time
+		// Ascending lists oldest first; the default is newest first.
+		Ascending  bool
+		Page, Size int64
 	}
 
 	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
@@ -116,6 +137,11 @@ func NewJobsModel(conn sqlx.SqlConn) JobsModel {
 	}
 }
 
+// due holds for a job that may start now: a delayed job's run_at has passed. A stream entry
+// that reaches a worker early (a duplicate, a manual enqueue) claims nothing; the job stays
+// pending and unenqueued, and the scheduler enqueues it when it is due.
+const due = "(`run_at` is null or `run_at` <= now(3))"
+
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
 
@@ -132,26 +158,47 @@ func removeField(fields []string, drop string) []string {
 	return out
 }
 
-// where builds the filter clause from fixed column names; values only ever travel as arguments.
+// where builds the filter clause from fixed column names; values only ever travel as
+// arguments. Every clause starts with the tenant, which leads every list index.
 func (f JobFilter) where() (string, []any) {
-	var conds []string
-	var args []any
+	conds := []string{"`tenant_id` = ?"}
+	args := []any{f.Tenant}
 	for _, c := range []struct{ column, value string }{
 		{"`status`", f.Status},
 		{"`function_id`", f.FunctionId},
 		{"`actor`", f.Actor},
 		{"`game_id`", f.GameId},
 		{"`env`", f.Env},
+		{"`name`", f.Name},
 	} {
 		if c.value != "" {
 			conds = append(conds, c.column+" = ?")
 			args = append(args, c.value)
 		}
 	}
-	if len(conds) == 0 {
-		return "", nil
+	if len(f.Ids) > 0 {
+		conds = append(conds, "`id` in ("+inClause(len(f.Ids))+")")
+		args = append(args, stringArgs(f.Ids)...)
+	}
+	if !f.CreatedFrom.IsZero() {
+		conds = append(conds, "`created_at` >= ?")
+		args = append(args, f.CreatedFrom)
+	}
+	if !f.CreatedTo.IsZero() {
+		conds = append(conds, "`created_at` < ?")
+		args = append(args, f.CreatedTo)
 	}
 	return " where " + strings.Join(conds, " and "), args
+}
+
+func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error) {
+	query := fmt.Sprintf("select %s from %s where `id` = ? and `tenant_id` = ? limit 1", jobsRows, m.table)
+	var job Jobs
+	err := m.conn.QueryRowCtx(ctx, &job, query, id, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return &job, nil
 }
 
 func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error) {
@@ -160,8 +207,11 @@ func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool
 	if withResult {
 		columns = jobsRows
 	}
-	query := fmt.Sprintf("select %s from %s%s order by `created_at` desc, `id` desc limit ? offset ?",
-		columns, m.table, where)
+	order := "`created_at` desc, `id` desc"
+	if f.Ascending {
+		order = "`created_at`, `id`"
+	}
+	query := fmt.Sprintf("select %s from %s%s order by %s limit ? offset ?", columns, m.table, where, order)
 	args = append(args, f.Size, (f.Page-1)*f.Size)
 	var jobs []*Jobs
 	if err := m.conn.QueryRowsPartialCtx(ctx, &jobs, query, args...); err != nil {
@@ -170,11 +220,19 @@ func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool
 	return jobs, nil
 }
 
-func (m *customJobsModel) Count(ctx context.Context, f JobFilter) (int64, error) {
+func (m *customJobsModel) Count(ctx context.Context, f JobFilter, upTo int64) (int64, bool, error) {
 	where, args := f.where()
+	// Counting stops after upTo+1 index entries, so a filter matching millions of jobs costs
+	// no more than one matching upTo.
+	query := fmt.Sprintf("select count(*) from (select 1 from %s%s limit ?) `matches`", m.table, where)
 	var n int64
-	err := m.conn.QueryRowCtx(ctx, &n, fmt.Sprintf("select count(*) from %s%s", m.table, where), args...)
-	return n, err
+	if err := m.conn.QueryRowCtx(ctx, &n, query, append(args, upTo+1)...); err != nil {
+		return 0, false, err
+	}
+	if n > upTo {
+		return upTo, false, nil
+	}
+	return n, true, nil
 }
 
 // inClause returns "?, ?, ..." for n arguments.
@@ -198,7 +256,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	token := uuid.NewString()
 	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', "+
 		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
-		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending'", m.table, inClause(len(ids)))
+		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.table, inClause(len(ids)), due)
 	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
 	res, err := m.conn.ExecCtx(ctx, update, args...)
 	if err != nil {
@@ -352,9 +410,9 @@ func (m *customJobsModel) execCount(ctx context.Context, query string, args ...a
 }
 
 func (m *customJobsModel) Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error) {
-	query := fmt.Sprintf("(select `id`, `created_at` from %[1]s where `status` = 'pending' and `enqueued_at` is null "+
+	query := fmt.Sprintf("(select `id`, `created_at` from %[1]s where `status` = 'pending' and `enqueued_at` is null and %[2]s "+
 		"order by `created_at` limit ?) union (select `id`, `created_at` from %[1]s "+
-		"where `status` = 'pending' and `enqueued_at` < now(3) - interval ? microsecond order by `enqueued_at` limit ?) order by `created_at` limit ?", m.table)
+		"where `status` = 'pending' and `enqueued_at` < now(3) - interval ? microsecond order by `enqueued_at` limit ?) order by `created_at` limit ?", m.table, due)
 	var rows []struct {
 		Id        string    `db:"id"`
 		CreatedAt time.Time `db:"created_at"`

@@ -27,6 +27,7 @@ type (
 	jobsModel interface {
 		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
 		FindOne(ctx context.Context, id string) (*Jobs, error)
+		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
 		Update(ctx context.Context, data *Jobs) error
 		Delete(ctx context.Context, id string) error
 	}
@@ -37,7 +38,9 @@ type (
 	}
 
 	Jobs struct {
-		Id             string         `db:"id"` // UUIDv7, lowercase canonical form
+		Id             string         `db:"id"`              // UUIDv7, lowercase canonical form
+		TenantId       string         `db:"tenant_id"`       // tenant that started the job
+		IdempotencyKey sql.NullString `db:"idempotency_key"` // caller key: one job per (tenant, key)
 		FunctionId     string         `db:"function_id"`
 		Name           string         `db:"name"`
 		Status         string         `db:"status"` // pending, running, completed, failed, cancelled
@@ -56,6 +59,7 @@ type (
 		LeaseToken     string         `db:"lease_token"` // claim batch that won the job
 		LeaseExpiresAt sql.NullTime   `db:"lease_expires_at"`
 		EnqueuedAt     sql.NullTime   `db:"enqueued_at"` // NULL: pending but not (known to be) on the Redis stream
+		RunAt          sql.NullTime   `db:"run_at"`      // not started before this time; NULL: at once
 		CreatedAt      time.Time      `db:"created_at"`
 		StartedAt      sql.NullTime   `db:"started_at"`
 		FinishedAt     sql.NullTime   `db:"finished_at"`
@@ -90,15 +94,29 @@ func (m *defaultJobsModel) FindOne(ctx context.Context, id string) (*Jobs, error
 	}
 }
 
+func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error) {
+	var resp Jobs
+	query := fmt.Sprintf("select %s from %s where `tenant_id` = ? and `idempotency_key` = ? limit 1", jobsRows, m.table)
+	err := m.conn.QueryRowCtx(ctx, &resp, query, tenantId, idempotencyKey)
+	switch err {
+	case nil:
+		return &resp, nil
+	case sqlx.ErrNotFound:
+		return nil, ErrNotFound
+	default:
+		return nil, err
+	}
+}
+
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
-func (m *defaultJobsModel) Update(ctx context.Context, data *Jobs) error {
+func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.CreatedAt, data.StartedAt, data.FinishedAt, data.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

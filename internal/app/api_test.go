@@ -149,7 +149,10 @@ func TestStartJobRejectsBadInput(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	c := testutil.Config(t, func(c *config.Config) {
+		c.Worker.Concurrency = 0
+		c.Limits.MaxParamsBytes = 2 << 20 // the body limit alone is under test here
+	})
 	if c.MaxBytes != 1<<20 {
 		t.Fatalf("default RestConf.MaxBytes = %d, want 1048576", c.MaxBytes)
 	}
@@ -171,6 +174,7 @@ func TestBodyLimit(t *testing.T) {
 			req.ContentLength = -1
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.BearerToken())
 		return req
 	}
 

@@ -66,7 +66,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
 		limit := c.MaxBytes
 		c.Middlewares.MaxBytes = false
-		server, err := rest.NewServer(c.RestConf, web.ServerOptions()...)
+		server, err := rest.NewServer(c.RestConf, web.ServerOptions(c.Cors.AllowOrigins)...)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +89,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 				ShutdownGrace: w.ShutdownGrace,
 			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
-		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue},
+		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
+			DueInterval: c.Recovery.DueInterval},
 			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
 	}
 	return a, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"testing"
@@ -18,10 +19,11 @@ import (
 // every event it sees to /report once done arrives.
 const eventSourcePage = `<!doctype html>
 <html><body><script>
-const job = new URLSearchParams(location.search).get('job');
+const query = new URLSearchParams(location.search);
+const job = query.get('job');
 const seen = [];
 const report = (body) => fetch('/report', {method: 'POST', body: JSON.stringify(body)});
-const es = new EventSource('/api/v1/jobs/' + job + '/stream');
+const es = new EventSource('/api/v1/jobs/' + job + '/stream?access_token=' + encodeURIComponent(query.get('token')));
 for (const name of ['snapshot', 'status', 'progress', 'log', 'done']) {
   es.addEventListener(name, (e) => {
     seen.push({name: name, id: Number(e.lastEventId), data: JSON.parse(e.data)});
@@ -81,7 +83,7 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	defer cancel()
 	browser := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), site.URL+"/page?job="+job.Id)
+		"--user-data-dir="+t.TempDir(), site.URL+"/page?job="+job.Id+"&token="+url.QueryEscape(a.BearerToken()))
 	if err := browser.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -240,7 +240,7 @@ func TestFunctionCallListMatchesJobList(t *testing.T) {
 
 	// Empty first: list is [] inside the envelope.
 	res := a.Do(http.MethodGet, "/api/v1/function-calls", nil)
-	if res.Status != http.StatusOK || string(res.Body) != `{"code":0,"message":"ok","data":{"list":[],"total":0,"page":1,"size":20}}` {
+	if res.Status != http.StatusOK || string(res.Body) != `{"code":0,"message":"ok","data":{"list":[],"total":0,"totalIsEstimate":false,"page":1,"size":20}}` {
 		t.Errorf("empty function-call list: %d %s", res.Status, res.Body)
 	}
 
@@ -262,8 +262,8 @@ func TestFunctionCallListMatchesJobList(t *testing.T) {
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			if !slices.Equal(keys, []string{"list", "page", "size", "total"}) {
-				t.Errorf("data keys %v, want list, page, size, total", keys)
+			if !slices.Equal(keys, []string{"list", "page", "size", "total", "totalIsEstimate"}) {
+				t.Errorf("data keys %v, want list, page, size, total, totalIsEstimate", keys)
 			}
 			if string(data["list"]) == "null" {
 				t.Errorf("list is null, want []")

@@ -184,8 +184,8 @@ func getJobList(t *testing.T, a *testutil.App, q url.Values) jobList {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if !slices.Equal(keys, []string{"jobs", "page", "size", "total"}) {
-		t.Errorf("list ?%s has keys %v, want exactly jobs, page, size, total (no envelope)", q.Encode(), keys)
+	if !slices.Equal(keys, []string{"jobs", "page", "size", "total", "totalIsEstimate"}) {
+		t.Errorf("list ?%s has keys %v, want exactly jobs, page, size, total, totalIsEstimate (no envelope)", q.Encode(), keys)
 	}
 	if string(top["jobs"]) == "null" {
 		t.Errorf("list ?%s: jobs is null, want []", q.Encode())
@@ -286,7 +286,7 @@ func TestListEmpty(t *testing.T) {
 	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	res := a.Do(http.MethodGet, "/api/v1/jobs", nil)
-	if res.Status != http.StatusOK || string(res.Body) != `{"jobs":[],"total":0,"page":1,"size":20}` {
+	if res.Status != http.StatusOK || string(res.Body) != `{"jobs":[],"total":0,"totalIsEstimate":false,"page":1,"size":20}` {
 		t.Errorf("empty list: %d %s", res.Status, res.Body)
 	}
 }

@@ -93,11 +93,11 @@ Events:
 	if role != "worker" {
 		p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 		if !testutil.Eventually(20*time.Second, func() bool {
-			resp, err := http.Get(p.URL + "/api/v1/functions")
+			resp, err := http.Get(p.URL + "/api/v1/functions") // any answer (a 401) means it serves
 			if err == nil {
 				resp.Body.Close()
 			}
-			return err == nil && resp.StatusCode == http.StatusOK
+			return err == nil
 		}) {
 			t.Fatalf("process with role %s never answered on %s", role, p.URL)
 		}

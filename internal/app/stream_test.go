@@ -278,7 +278,7 @@ func TestStreamOutlivesTheRequestTimeoutOnARealServer(t *testing.T) {
 	})
 	c.Worker.Concurrency = 2
 	p := startProcess(t, c, "all")
-	client := testutil.Client(t, p.URL)
+	client := testutil.Client(t, p.URL, c)
 
 	job := client.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
 	start := time.Now()

@@ -17,6 +17,7 @@ type Kind int
 const (
 	Internal Kind = iota
 	InvalidArgument
+	Unauthenticated
 	NotFound
 	Conflict
 	TooLarge
@@ -27,6 +28,7 @@ const (
 var statusOf = map[Kind]int{
 	Internal:        http.StatusInternalServerError,
 	InvalidArgument: http.StatusBadRequest,
+	Unauthenticated: http.StatusUnauthorized,
 	NotFound:        http.StatusNotFound,
 	Conflict:        http.StatusConflict,
 	TooLarge:        http.StatusRequestEntityTooLarge,

@@ -13,12 +13,44 @@ type Config struct {
 	rest.RestConf
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
 	// The -role flag overrides it.
-	Role     string `json:",default=all,options=api|worker|all"`
+	Role string `json:",default=all,options=api|worker|all"`
+	// Auth verifies the bearer tokens of every /api/v1 route (go-zero's JWT middleware).
+	Auth     AuthConf
 	MySQL    MySQLConf
 	Redis    RedisConf
 	Worker   WorkerConf
 	Recovery RecoveryConf
 	Events   EventsConf
+	Limits   LimitsConf
+	Cors     CorsConf
+}
+
+// CorsConf lets browser pages on other origins (the Dashboard) call the API.
+type CorsConf struct {
+	// AllowOrigins are the origins (scheme://host[:port]) allowed to call every route and
+	// open EventSources; "*" allows any. Empty: no CORS headers, so only same-origin pages.
+	AllowOrigins []string `json:",optional"`
+}
+
+// LimitsConf bounds what one request may ask for.
+type LimitsConf struct {
+	// MaxParamsBytes bounds a job's params, encoded as JSON; larger params get a 413 naming
+	// params. MaxBytes bounds the whole request body before that.
+	MaxParamsBytes int `json:",default=65536,range=[2:16777215]"`
+	// MaxPageSize is the largest list page (the size parameter).
+	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
+	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total
+	// is exact; beyond it the total is this number and totalIsEstimate is true.
+	ExactTotalUpTo int64 `json:",default=10000,range=[1:100000000]"`
+}
+
+// AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.
+type AuthConf struct {
+	// AccessSecret signs and verifies tokens (at least 8 characters). The default is a
+	// development secret known to everyone who reads this file: set your own in production.
+	AccessSecret string `json:",default=jobs-dev-secret-do-not-use-in-production"`
+	// AccessExpire is the lifetime, in seconds, of tokens minted by "jobs token".
+	AccessExpire int64 `json:",default=86400"`
 }
 
 // MySQLConf says where jobs are stored.
@@ -62,6 +94,9 @@ type WorkerConf struct {
 type RecoveryConf struct {
 	// Interval is how often expired leases are reaped and unenqueued pending jobs are enqueued.
 	Interval time.Duration `json:",default=5s"`
+	// DueInterval is how often delayed jobs that have become due are enqueued (and jobs
+	// whose enqueue failed are retried): a delayed job starts within about this of its runAt.
+	DueInterval time.Duration `json:",default=250ms"`
 	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this, in case the
 	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
 	StaleEnqueue time.Duration `json:",default=5m"`

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,11 +16,11 @@ import (
 	"jobs/model"
 )
 
-// List paging bounds (API.md).
-const (
-	DefaultSize = 20
-	MaxSize     = 100
-)
+// DefaultSize is the list page size when the request names none (API.md).
+const DefaultSize = 20
+
+// MaxIDs is how many ids one list request may name.
+const MaxIDs = 100
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -34,19 +35,96 @@ func ParseID(id string) error {
 }
 
 // ParseListQuery validates the list filters and paging, naming the offending parameter.
-func ParseListQuery(q *types.ListJobsReq) (model.JobFilter, error) {
-	f := model.JobFilter{Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId, Env: q.Env}
+// maxSize bounds the page size (Limits.MaxPageSize). The tenant is left for the caller.
+func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
+	f := model.JobFilter{Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId, Env: q.Env, Name: q.Name}
 	if f.Status != "" && !model.ValidStatus(f.Status) {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
 	}
 	var err error
+	if f.Ids, err = parseIDs(q.Ids); err != nil {
+		return f, err
+	}
+	if f.CreatedFrom, err = parseListTime("created_from", q.CreatedFrom); err != nil {
+		return f, err
+	}
+	if f.CreatedTo, err = parseListTime("created_to", q.CreatedTo); err != nil {
+		return f, err
+	}
+	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedFrom.Before(f.CreatedTo) {
+		return f, apperr.Invalid("created_from (%s) must be before created_to (%s)", q.CreatedFrom, q.CreatedTo)
+	}
+	switch q.Order {
+	case "", "desc":
+	case "asc":
+		f.Ascending = true
+	default:
+		return f, apperr.Invalid("order must be desc or asc, not %q", q.Order)
+	}
 	if f.Page, err = parseBounded("page", q.Page, 1, 1, 1<<31); err != nil {
 		return f, err
 	}
-	if f.Size, err = parseBounded("size", q.Size, DefaultSize, 1, MaxSize); err != nil {
+	if f.Size, err = parseBounded("size", q.Size, min(DefaultSize, maxSize), 1, maxSize); err != nil {
 		return f, err
 	}
 	return f, nil
+}
+
+// parseIDs splits the comma-separated ids parameter; each must be a job id.
+func parseIDs(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxIDs {
+		return nil, apperr.Invalid("ids names %d job ids; at most %d are allowed", len(parts), MaxIDs)
+	}
+	ids := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
+	for _, id := range parts {
+		id = strings.TrimSpace(id)
+		if err := ParseID(id); err != nil {
+			return nil, apperr.Invalid("ids: %q is not a valid job id (a lowercase UUID)", id)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// parseListTime reads an RFC 3339 time or Unix milliseconds; "" is the zero time.
+func parseListTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms < 0 || ms > 253402300799999 { // 9999-12-31T23:59:59.999Z
+			return time.Time{}, apperr.Invalid("%s %q is out of range", name, s)
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, apperr.Invalid("%s must be an RFC 3339 time (2026-11-21T10:00:00Z) or Unix milliseconds, not %q", name, s)
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, apperr.Invalid("%s %q is out of range", name, s)
+	}
+	return t.UTC(), nil
+}
+
+// ParseRunAt reads the start request's runAt: an RFC 3339 time, or "" for none.
+func ParseRunAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() > 9999 {
+		return time.Time{}, apperr.Invalid("runAt must be an RFC 3339 time such as 2026-11-21T10:00:00Z, not %q", s)
+	}
+	return t.UTC().Truncate(time.Millisecond), nil
 }
 
 // ParseWait validates the result route's wait parameter (seconds, 0..60).
@@ -70,6 +148,7 @@ func parseBounded(name, s string, def, lo, hi int64) (int64, error) {
 func Item(j *model.Jobs) types.JobItem {
 	return types.JobItem{
 		Id:          j.Id,
+		TenantId:    j.TenantId,
 		FunctionId:  j.FunctionId,
 		Name:        j.Name,
 		Status:      j.Status,
@@ -84,6 +163,7 @@ func Item(j *model.Jobs) types.JobItem {
 		Attempt:     j.Attempt,
 		MaxAttempts: j.MaxAttempts,
 		CreatedAt:   FormatTime(j.CreatedAt),
+		RunAt:       nullTime(j.RunAt),
 		StartedAt:   nullTime(j.StartedAt),
 		FinishedAt:  nullTime(j.FinishedAt),
 	}

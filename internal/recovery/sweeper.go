@@ -1,5 +1,6 @@
 // Package recovery brings back work that a dead worker or a lost Redis left behind: it
-// reaps expired leases and enqueues pending jobs that are not on the stream.
+// reaps expired leases and enqueues pending jobs that are not on the stream, among them
+// delayed jobs once their run_at has passed.
 package recovery
 
 import (
@@ -23,6 +24,9 @@ type Config struct {
 	Interval time.Duration
 	// StaleEnqueue re-enqueues pending jobs last enqueued longer ago than this.
 	StaleEnqueue time.Duration
+	// DueInterval is the time between the cheap passes that only enqueue due, unenqueued
+	// jobs (delayed jobs whose run_at passed). 0 leaves them to the full sweep.
+	DueInterval time.Duration
 }
 
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
@@ -44,7 +48,8 @@ func NewSweeper(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Di
 		log: logx.WithContext(context.Background())}
 }
 
-// Start sweeps at once and then every Interval until Stop.
+// Start sweeps at once and then every Interval until Stop; between sweeps it enqueues
+// due jobs every DueInterval. One goroutine runs both, so passes never overlap.
 func (s *Sweeper) Start() {
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop, s.done = stop, make(chan struct{})
@@ -52,14 +57,27 @@ func (s *Sweeper) Start() {
 		defer close(s.done)
 		ticker := time.NewTicker(s.cfg.Interval)
 		defer ticker.Stop()
+		var dueC <-chan time.Time
+		if s.cfg.DueInterval > 0 {
+			dueTicker := time.NewTicker(s.cfg.DueInterval)
+			defer dueTicker.Stop()
+			dueC = dueTicker.C
+		}
+		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Errorf("recovery: sweep: %v", err)
+		}
 		for {
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Errorf("recovery: sweep: %v", err)
-			}
+			var err error
 			select {
 			case <-ticker.C:
+				err = s.Sweep(ctx)
+			case <-dueC:
+				err = s.enqueueMissing(ctx)
 			case <-ctx.Done():
 				return
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Errorf("recovery: sweep: %v", err)
 			}
 		}
 	}()

@@ -24,6 +24,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
+	"jobs/internal/auth"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/model"
@@ -54,6 +55,19 @@ func init() {
 // The database is dropped when the test ends.
 func NewDB(t testing.TB) string {
 	t.Helper()
+	dsn := NewEmptyDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := model.Migrate(ctx, dsn); err != nil {
+		t.Fatalf("migrate the test database: %v", err)
+	}
+	return dsn
+}
+
+// NewEmptyDB creates a database without tables and returns its normalized DSN. The database
+// is dropped when the test ends.
+func NewEmptyDB(t testing.TB) string {
+	t.Helper()
 	cfg, err := mysql.ParseDSN(MySQLDSN())
 	if err != nil {
 		t.Fatalf("TEST_MYSQL_DSN: %v", err)
@@ -63,9 +77,14 @@ func NewDB(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := model.Migrate(ctx, dsn); err != nil {
+	server := *cfg
+	server.DBName = ""
+	admin, err := sql.Open("mysql", server.FormatDSN())
+	if err == nil {
+		_, err = admin.Exec("CREATE DATABASE `" + cfg.DBName + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+		admin.Close()
+	}
+	if err != nil {
 		t.Fatalf("MariaDB at %s is not usable (%v); start it with: make services", cfg.Addr, err)
 	}
 	t.Cleanup(func() {
@@ -118,12 +137,20 @@ func RedisPrefix(t testing.TB) string {
 func DeleteKeys(t testing.TB, rdb *redis.Client, prefix string) {
 	t.Helper()
 	ctx := context.Background()
+	var keys []string
 	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
 	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
+		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
 		t.Errorf("delete keys %s:*: %v", prefix, err)
+	}
+	// One DEL, atomic like FLUSHALL: a sweeper must not see the epoch marker gone while
+	// the stream is still there.
+	if len(keys) > 0 {
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("delete keys %s:*: %v", prefix, err)
+		}
 	}
 }
 
@@ -157,11 +184,41 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	return c
 }
 
-// App is a running jobs process inside the test, serving HTTP on a real listener.
+// The identity the test harness's requests carry unless a test asks for another.
+const (
+	DefaultTenant = "tenant-a"
+	DefaultActor  = "tester"
+)
+
+// App is a running jobs process inside the test, serving HTTP on a real listener. Its
+// requests carry a token for DefaultTenant; As and WithToken give views that send others.
 type App struct {
 	*app.App
-	URL string // base URL, e.g. http://127.0.0.1:41234
-	t   testing.TB
+	URL   string // base URL, e.g. http://127.0.0.1:41234
+	t     testing.TB
+	token string // sent as "Authorization: Bearer <token>" unless empty
+}
+
+// Token mints a token for tenant and actor, valid for ttl, with the app's secret.
+func (a *App) Token(tenant, actor string, ttl time.Duration) string {
+	a.t.Helper()
+	token, err := auth.Mint(a.Config.Auth.AccessSecret, auth.Identity{Tenant: tenant, Actor: actor}, ttl)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return token
+}
+
+// As returns a view of the app whose requests act as tenant and actor.
+func (a *App) As(tenant, actor string) *App {
+	return a.WithToken(a.Token(tenant, actor, time.Hour))
+}
+
+// WithToken returns a view of the app whose requests carry token ("" sends none).
+func (a *App) WithToken(token string) *App {
+	view := *a
+	view.token = token
+	return &view
 }
 
 // StartApp builds and starts an app for c with the built-in functions plus extra; it is
@@ -177,6 +234,9 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 		t.Fatalf("start: %v", err)
 	}
 	ta := &App{App: a, t: t}
+	if c.Runs("api") {
+		ta.token = ta.Token(DefaultTenant, DefaultActor, time.Hour)
+	}
 	var srv *httptest.Server
 	if c.Runs("api") {
 		h, err := a.Handler()
@@ -195,10 +255,19 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 	return ta
 }
 
-// Client returns an App that only talks to the API at url (a process of its own, say).
-func Client(t testing.TB, url string) *App {
-	return &App{URL: url, t: t}
+// Client returns an App that only talks to the API at url (a process of its own, say, on
+// config c), acting as DefaultTenant.
+func Client(t testing.TB, url string, c config.Config) *App {
+	t.Helper()
+	token, err := auth.Mint(c.Auth.AccessSecret, auth.Identity{Tenant: DefaultTenant, Actor: DefaultActor}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &App{URL: url, t: t, token: token}
 }
+
+// BearerToken is the token the app's requests carry ("" for none).
+func (a *App) BearerToken() string { return a.token }
 
 // Response is a decoded HTTP response.
 type Response struct {
@@ -235,8 +304,15 @@ func (r Response) Data(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request to the app; body, if not nil and not []byte or string, is JSON-encoded.
+// Do sends a request to the app with its token; body, if not nil and not []byte or string,
+// is JSON-encoded.
 func (a *App) Do(method, path string, body any) Response {
+	a.t.Helper()
+	return a.DoWith(method, path, body, nil)
+}
+
+// DoWith is Do with extra request headers.
+func (a *App) DoWith(method, path string, body any, header http.Header) Response {
 	a.t.Helper()
 	var reader io.Reader
 	switch b := body.(type) {
@@ -259,6 +335,12 @@ func (a *App) Do(method, path string, body any) Response {
 	if reader != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
@@ -274,6 +356,7 @@ func (a *App) Do(method, path string, body any) Response {
 // Job is the subset of JobItem tests look at, plus the result.
 type Job struct {
 	Id          string          `json:"id"`
+	TenantId    string          `json:"tenantId"`
 	FunctionId  string          `json:"functionId"`
 	Name        string          `json:"name"`
 	Status      string          `json:"status"`
@@ -289,6 +372,7 @@ type Job struct {
 	Attempt     int64           `json:"attempt"`
 	MaxAttempts int64           `json:"maxAttempts"`
 	CreatedAt   string          `json:"createdAt"`
+	RunAt       *string         `json:"runAt"`
 	StartedAt   *string         `json:"startedAt"`
 	FinishedAt  *string         `json:"finishedAt"`
 }

@@ -28,10 +28,11 @@ type FunctionCallIdReq struct {
 }
 
 type FunctionCallList struct {
-	List  []FunctionCall `json:"list"`
-	Total int64          `json:"total"`
-	Page  int64          `json:"page"`
-	Size  int64          `json:"size"`
+	List            []FunctionCall `json:"list"`
+	Total           int64          `json:"total"`
+	TotalIsEstimate bool           `json:"totalIsEstimate"`
+	Page            int64          `json:"page"`
+	Size            int64          `json:"size"`
 }
 
 type FunctionInfo struct {
@@ -53,6 +54,7 @@ type JobIdReq struct {
 
 type JobItem struct {
 	Id          string      `json:"id"`
+	TenantId    string      `json:"tenantId"`
 	FunctionId  string      `json:"functionId"`
 	Name        string      `json:"name"`
 	Status      string      `json:"status"`
@@ -67,6 +69,7 @@ type JobItem struct {
 	Attempt     int64       `json:"attempt"`
 	MaxAttempts int64       `json:"maxAttempts"`
 	CreatedAt   string      `json:"createdAt"`
+	RunAt       *string     `json:"runAt"`
 	StartedAt   *string     `json:"startedAt"`
 	FinishedAt  *string     `json:"finishedAt"`
 }
@@ -85,29 +88,37 @@ type JobResultReq struct {
 }
 
 type ListJobsReq struct {
-	Status     string `form:"status,optional"`
-	FunctionId string `form:"function_id,optional"`
-	Actor      string `form:"actor,optional"`
-	GameId     string `form:"game_id,optional"`
-	Env        string `form:"env,optional"`
-	Page       string `form:"page,optional"`
-	Size       string `form:"size,optional"`
+	Status      string `form:"status,optional"`
+	FunctionId  string `form:"function_id,optional"`
+	Actor       string `form:"actor,optional"`
+	GameId      string `form:"game_id,optional"`
+	Env         string `form:"env,optional"`
+	Name        string `form:"name,optional"`
+	Ids         string `form:"ids,optional"`
+	CreatedFrom string `form:"created_from,optional"`
+	CreatedTo   string `form:"created_to,optional"`
+	Order       string `form:"order,optional"`
+	Page        string `form:"page,optional"`
+	Size        string `form:"size,optional"`
 }
 
 type ListJobsResp struct {
-	Jobs  []JobItem `json:"jobs"`
-	Total int64     `json:"total"`
-	Page  int64     `json:"page"`
-	Size  int64     `json:"size"`
+	Jobs            []JobItem `json:"jobs"`
+	Total           int64     `json:"total"`
+	TotalIsEstimate bool      `json:"totalIsEstimate"`
+	Page            int64     `json:"page"`
+	Size            int64     `json:"size"`
 }
 
 type StartJobReq struct {
-	FunctionId string      `json:"functionId,optional"`
-	Name       string      `json:"name,optional"`
-	Params     interface{} `json:"params,optional"`
-	Actor      string      `json:"actor,optional"`
-	GameId     string      `json:"gameId,optional"`
-	Env        string      `json:"env,optional"`
+	FunctionId     string      `json:"functionId,optional"`
+	Name           string      `json:"name,optional"`
+	Params         interface{} `json:"params,optional"`
+	Actor          string      `json:"actor,optional"`
+	GameId         string      `json:"gameId,optional"`
+	Env            string      `json:"env,optional"`
+	IdempotencyKey string      `json:"idempotencyKey,optional"`
+	RunAt          string      `json:"runAt,optional"`
 }
 
 type StreamEvent struct {

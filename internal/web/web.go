@@ -1,5 +1,6 @@
 // Package web adapts go-zero's HTTP layer to API.md: request parsing with messages that
-// name the field, the response envelope, the body limit and JSON 404/405 responses.
+// name the field, the response envelope, the body limit, JSON 401/404/405 responses and
+// the stream route's query-string token.
 package web
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zeromicro/go-zero/rest"
 	"github.com/zeromicro/go-zero/rest/httpx"
+	"github.com/zeromicro/go-zero/rest/router"
 
 	"jobs/internal/apperr"
 	"jobs/internal/types"
@@ -40,16 +42,29 @@ func wrapOk(_ context.Context, v any) any {
 	return apperr.Envelope{Message: "ok", Data: v}
 }
 
-// ServerOptions are the run options that keep even unrouted requests in the envelope.
-func ServerOptions() []rest.RunOption {
-	return []rest.RunOption{
+// ServerOptions are the run options that keep even unrouted and unauthorized requests in
+// the envelope, let the stream route take its token from the query string and, for
+// corsOrigins, answer CORS preflights and add CORS headers to every response.
+func ServerOptions(corsOrigins []string) []rest.RunOption {
+	opts := []rest.RunOption{rest.WithRouter(queryTokenRouter{router.NewRouter()})}
+	if len(corsOrigins) > 0 {
+		// go-zero's CORS wraps the router, so preflights are answered before routing and
+		// authentication, and 401s and 404s carry the headers too. EventSource resends
+		// Last-Event-ID when it reconnects.
+		opts = append(opts, rest.WithCustomCors(func(h http.Header) {
+			h.Add("Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control")
+		}, nil, corsOrigins...))
+	}
+	// After the CORS option, which installs its own (plain 404) not-allowed handler.
+	return append(opts,
 		rest.WithNotFoundHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.ErrorCtx(r.Context(), w, apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		})),
 		rest.WithNotAllowedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeEnvelope(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
 		})),
-	}
+		rest.WithUnauthorizedCallback(unauthorized),
+	)
 }
 
 // LimitBody rejects bodies over limit bytes with a 413 envelope. It replaces go-zero's

@@ -27,11 +27,11 @@ func NewListFunctionCallsLogic(ctx context.Context, svcCtx *svc.ServiceContext) 
 }
 
 func (l *ListFunctionCallsLogic) ListFunctionCalls(req *types.ListJobsReq) (*types.FunctionCallList, error) {
-	f, err := jobview.ParseListQuery(req)
+	f, err := jobview.ParseListQuery(req, l.svcCtx.Config.Limits.MaxPageSize)
 	if err != nil {
 		return nil, err
 	}
-	page, total, err := jobs.ListPage(l.ctx, l.svcCtx.Jobs, f, true)
+	page, total, err := jobs.ListPage(l.ctx, l.svcCtx, f, true)
 	if err != nil {
 		return nil, err
 	}
@@ -39,5 +39,5 @@ func (l *ListFunctionCallsLogic) ListFunctionCalls(req *types.ListJobsReq) (*typ
 	for i, j := range page {
 		calls[i] = jobview.FunctionCall(j)
 	}
-	return &types.FunctionCallList{List: calls, Total: total, Page: f.Page, Size: f.Size}, nil
+	return &types.FunctionCallList{List: calls, Total: total.N, TotalIsEstimate: !total.Exact, Page: f.Page, Size: f.Size}, nil
 }

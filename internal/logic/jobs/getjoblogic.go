@@ -7,6 +7,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -36,12 +37,17 @@ func (l *GetJobLogic) GetJob(req *types.JobIdReq) (*types.JobDetail, error) {
 	return jobview.Detail(job), nil
 }
 
-// FindJob validates id and loads the job, mapping a missing row to a 404 naming it.
+// FindJob validates id and loads the job if it belongs to the caller's tenant. A missing
+// job and another tenant's job are the same 404, so ids of other tenants reveal nothing.
 func FindJob(ctx context.Context, jobs model.JobsModel, id string) (*model.Jobs, error) {
+	tenant, err := auth.Tenant(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := jobview.ParseID(id); err != nil {
 		return nil, err
 	}
-	job, err := jobs.FindOne(ctx, id)
+	job, err := jobs.FindOneInTenant(ctx, tenant, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return nil, apperr.New(apperr.NotFound, "job %s not found", id)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/mr"
 
+	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -28,26 +29,38 @@ func NewListJobsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *ListJobs
 }
 
 func (l *ListJobsLogic) ListJobs(req *types.ListJobsReq) (*types.ListJobsResp, error) {
-	f, err := jobview.ParseListQuery(req)
+	f, err := jobview.ParseListQuery(req, l.svcCtx.Config.Limits.MaxPageSize)
 	if err != nil {
 		return nil, err
 	}
-	page, total, err := ListPage(l.ctx, l.svcCtx.Jobs, f, false)
+	page, total, err := ListPage(l.ctx, l.svcCtx, f, false)
 	if err != nil {
 		return nil, err
 	}
-	return &types.ListJobsResp{Jobs: jobview.Items(page), Total: total, Page: f.Page, Size: f.Size}, nil
+	return &types.ListJobsResp{Jobs: jobview.Items(page), Total: total.N, TotalIsEstimate: !total.Exact, Page: f.Page, Size: f.Size}, nil
 }
 
-// ListPage reads one page and the total count of matches concurrently.
-func ListPage(ctx context.Context, jobs model.JobsModel, f model.JobFilter, withResult bool) ([]*model.Jobs, int64, error) {
+// Total is a list's count of matches: exact, or a lower bound (Limits.ExactTotalUpTo).
+type Total struct {
+	N     int64
+	Exact bool
+}
+
+// ListPage reads one page of the caller's tenant's jobs and the total count of matches
+// concurrently.
+func ListPage(ctx context.Context, svcCtx *svc.ServiceContext, f model.JobFilter, withResult bool) ([]*model.Jobs, Total, error) {
+	var total Total
+	tenant, err := auth.Tenant(ctx)
+	if err != nil {
+		return nil, total, err
+	}
+	f.Tenant = tenant
 	var page []*model.Jobs
-	var total int64
-	err := mr.Finish(func() (err error) {
-		page, err = jobs.List(ctx, f, withResult)
+	err = mr.Finish(func() (err error) {
+		page, err = svcCtx.Jobs.List(ctx, f, withResult)
 		return err
 	}, func() (err error) {
-		total, err = jobs.Count(ctx, f)
+		total.N, total.Exact, err = svcCtx.Jobs.Count(ctx, f, svcCtx.Config.Limits.ExactTotalUpTo)
 		return err
 	})
 	return page, total, err

@@ -10,6 +10,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -33,7 +34,18 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 
 // StartJob commits the job as pending, then enqueues it. The job is durable before the
 // response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
+//
+// With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
+// insert that loses (MySQL error 1062) reads and returns the job that won, and enqueues
+// nothing. There is no read-before-write, so concurrent retries cannot both insert.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
+	caller, err := auth.FromContext(l.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Actor == "" {
+		req.Actor = caller.Actor
+	}
 	if req.FunctionId == "" {
 		return nil, apperr.Invalid("functionId is required")
 	}
@@ -41,14 +53,19 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if !ok {
 		return nil, apperr.Invalid("functionId %q is not a registered function", req.FunctionId)
 	}
-	params, err := encodeParams(req.Params)
+	runAt, err := jobview.ParseRunAt(req.RunAt)
+	if err != nil {
+		return nil, err
+	}
+	params, err := encodeParams(req.Params, l.svcCtx.Config.Limits.MaxParamsBytes)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
 		name, value string
 		max         int
-	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64}} {
+	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64},
+		{"idempotencyKey", req.IdempotencyKey, 255}} {
 		if utf8.RuneCountInString(f.value) > f.max {
 			return nil, apperr.Invalid("%s is longer than %d characters", f.name, f.max)
 		}
@@ -61,6 +78,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	job := &model.Jobs{
 		Id:          id.String(),
+		TenantId:    caller.Tenant,
 		FunctionId:  fn.ID,
 		Name:        req.Name,
 		Status:      model.StatusPending,
@@ -71,9 +89,24 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		MaxAttempts: int64(fn.MaxAttempts),
 		CreatedAt:   now,
 	}
-	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
+	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
+	// A delayed job is stored unenqueued; the scheduler (internal/recovery) enqueues it
+	// once it is due. Until then no stream entry exists that a worker could claim early.
+	delayed := runAt.After(now)
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, !delayed
+	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
-		return nil, err
+		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
+			return nil, err
+		}
+		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(l.ctx, job.TenantId, job.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		return jobview.Detail(first), nil
+	}
+	if delayed {
+		return jobview.Detail(job), nil
 	}
 	if err := l.svcCtx.Dispatcher.Enqueue(l.ctx, job.Id); err != nil {
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
@@ -81,8 +114,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	return jobview.Detail(job), nil
 }
 
-// encodeParams checks that params is a JSON object (absent means {}) and encodes it.
-func encodeParams(params any) (string, error) {
+// encodeParams checks that params is a JSON object (absent means {}) of at most limit
+// bytes and encodes it.
+func encodeParams(params any, limit int) (string, error) {
 	if params == nil {
 		return "{}", nil
 	}
@@ -92,6 +126,9 @@ func encodeParams(params any) (string, error) {
 	encoded, err := json.Marshal(params)
 	if err != nil {
 		return "", apperr.Wrap(apperr.InvalidArgument, err, "params cannot be encoded as JSON")
+	}
+	if len(encoded) > limit {
+		return "", apperr.New(apperr.TooLarge, "params is %d bytes as JSON, over the limit of %d bytes", len(encoded), limit)
 	}
 	return string(encoded), nil
 }
