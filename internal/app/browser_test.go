@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,15 +82,22 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	browser := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+	profile, err := os.MkdirTemp("", "jobs-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), site.URL+"/page?job="+job.Id+"&token="+url.QueryEscape(a.BearerToken()))
+		"--user-data-dir="+profile, site.URL+"/page?job="+job.Id+"&token="+url.QueryEscape(a.BearerToken()))
+	// Chromium forks helpers; its own process group lets the test stop all of them.
+	browser.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := browser.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		cancel()
+		_ = syscall.Kill(-browser.Process.Pid, syscall.SIGKILL)
 		_ = browser.Wait()
+		os.RemoveAll(profile)
 	}()
 
 	var rep report

@@ -60,6 +60,8 @@ type MySQLConf struct {
 	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs"`
 	// Migrate applies the schema at start-up (idempotent).
 	Migrate bool `json:",default=true"`
+	// MaxOpenConns bounds this process's MySQL connections.
+	MaxOpenConns int `json:",default=32,range=[1:10000]"`
 }
 
 // RedisConf says where work and signals travel.

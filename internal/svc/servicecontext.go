@@ -2,8 +2,10 @@
 package svc
 
 import (
+	"database/sql"
+	"errors"
+
 	"github.com/redis/go-redis/v9"
-	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
@@ -24,6 +26,7 @@ type ServiceContext struct {
 	// Hub fans events out to this process's streams; only processes with the API start it.
 	Hub   *events.Hub
 	Redis redis.UniversalClient
+	db    *sql.DB
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
@@ -34,8 +37,12 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	if err != nil {
 		return nil, err
 	}
+	db, conn, err := model.Open(c.MySQL.DataSource, c.MySQL.MaxOpenConns)
+	if err != nil {
+		return nil, err
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
-	jobs := model.NewJobsModel(sqlx.NewMysql(c.MySQL.DataSource))
+	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
 		RetainDone: c.Events.RetainDone})
@@ -48,11 +55,11 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Events:     bus,
 		Hub:        events.NewHub(bus, c.Events.ClientBuffer),
 		Redis:      rdb,
+		db:         db,
 	}, nil
 }
 
-// Close releases the Redis connections. go-zero's sqlx shares MySQL pools per DSN and
-// keeps them for the process's lifetime.
+// Close releases the Redis and MySQL connections.
 func (s *ServiceContext) Close() error {
-	return s.Redis.Close()
+	return errors.Join(s.Redis.Close(), s.db.Close())
 }

@@ -169,6 +169,7 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Log.Stat = false
 	c.MySQL.DataSource = NewDB(t)
 	c.MySQL.Migrate = false
+	c.MySQL.MaxOpenConns = 8
 	c.Redis.Addr = RedisAddr()
 	c.Redis.Prefix = RedisPrefix(t)
 	c.Worker.Concurrency = 8

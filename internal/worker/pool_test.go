@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
@@ -29,7 +28,12 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	jobs := model.NewJobsModel(sqlx.NewMysql(testutil.NewDB(t)))
+	db, conn, err := model.Open(testutil.NewDB(t), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	jobs := model.NewJobsModel(conn)
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	q := queue.New(rdb, prefix)
 	registry, err := functions.NewRegistry(functions.Builtins()...)
