@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +112,8 @@ type (
 		Result   sql.NullString
 		Error    string
 		Progress Progress
+		// LogTail is the attempt's last output lines (JSON); NULL when it logged nothing.
+		LogTail sql.NullString
 	}
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
@@ -145,13 +148,14 @@ const due = "(`run_at` is null or `run_at` <= now(3))"
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
 
-// listRows is every column but result, which job list items leave out.
-var listRows = strings.Join(removeField(jobsFieldNames, "`result`"), ",")
+// listRows is every column but result
+// and log_tail, which list items leave out.
+var listRows = strings.Join(removeFields(jobsFieldNames, "`result`", "`log_tail`"), ",")
 
-func removeField(fields []string, drop string) []string {
+func removeFields(fields []string, drop ...string) []string {
 	out := make([]string, 0, len(fields))
 	for _, f := range fields {
-		if f != drop {
+		if !slices.Contains(drop, f) {
 			out = append(out, f)
 		}
 	}
@@ -306,19 +310,21 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		return won, nil
 	}
 	terminal := fmt.Sprintf("update %s set `status` = ?, `result` = ?, `error` = ?, `progress` = ?, `total` = ?, "+
-		"`message` = ?, `finished_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'",
-		m.table, leaseReleased)
+		"`message` = ?, `log_tail` = ?, `finished_at` = now(3), %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
-		"`enqueued_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
+		"`log_tail` = ?, `enqueued_at` = now(3), %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
 		for i, o := range outcomes {
 			var res sql.Result
 			var err error
 			p := o.Progress
 			if o.Status == StatusPending {
-				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
+				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.LogTail, o.Id, o.Attempt)
 			} else {
-				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
+				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+					o.Id, o.Attempt)
 			}
 			if err != nil {
 				return err

@@ -43,9 +43,10 @@ type (
 		IdempotencyKey sql.NullString `db:"idempotency_key"` // caller key: one job per (tenant, key)
 		FunctionId     string         `db:"function_id"`
 		Name           string         `db:"name"`
-		Status         string         `db:"status"` // pending, running, completed, failed, cancelled
-		Params         string         `db:"params"` // JSON object
-		Result         sql.NullString `db:"result"` // JSON value of a completed job
+		Status         string         `db:"status"`   // pending, running, completed, failed, cancelled
+		Params         string         `db:"params"`   // JSON object
+		Result         sql.NullString `db:"result"`   // JSON value of a completed job
+		LogTail        sql.NullString `db:"log_tail"` // JSON array of the last output lines
 		Error          string         `db:"error"`
 		Progress       int64          `db:"progress"`
 		Total          int64          `db:"total"`
@@ -109,14 +110,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

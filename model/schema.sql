@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `status` varchar(16) CHARACTER SET ascii NOT NULL COMMENT 'pending, running, completed, failed, cancelled',
   `params` mediumtext NOT NULL COMMENT 'JSON object',
   `result` mediumtext NULL COMMENT 'JSON value of a completed job',
+  `log_tail` mediumtext NULL COMMENT 'JSON array of the last output lines',
   `error` text NOT NULL,
   `progress` bigint NOT NULL DEFAULT 0,
   `total` bigint NOT NULL DEFAULT 0,

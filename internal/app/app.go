@@ -86,7 +86,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			a.pool = worker.NewPool(worker.Config{
 				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
 				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
-				ShutdownGrace: w.ShutdownGrace,
+				ShutdownGrace: w.ShutdownGrace, LogTail: w.LogTail,
 			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
 		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,

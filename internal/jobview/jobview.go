@@ -180,7 +180,16 @@ func Items(jobs []*model.Jobs) []types.JobItem {
 
 // Detail is a job with its result.
 func Detail(j *model.Jobs) *types.JobDetail {
-	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result)}
+	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result), LogTail: logTail(j.LogTail)}
+}
+
+// logTail decodes the kept output lines; none is [] rather than null.
+func logTail(s sql.NullString) []types.LogLine {
+	lines := []types.LogLine{}
+	if s.Valid {
+		_ = json.Unmarshal([]byte(s.String), &lines)
+	}
+	return lines
 }
 
 // Result is the result route's view of a job.

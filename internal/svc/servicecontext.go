@@ -27,10 +27,24 @@ type ServiceContext struct {
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
-// the function registry from the built-ins plus extra. c.MySQL.DataSource must already be
-// normalized (model.NormalizeDSN).
+// the function registry from the built-ins, the configured functions (c.Functions) and
+// extra. Functions without a backoff of their own get c.Retry's. c.MySQL.DataSource must
+// already be normalized (model.NormalizeDSN).
 func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
-	registry, err := functions.NewRegistry(append(functions.Builtins(), extra...)...)
+	configured, err := functions.FromConfig(c.Functions)
+	if err != nil {
+		return nil, err
+	}
+	defs := append(append(functions.Builtins(), configured...), extra...)
+	for _, d := range defs {
+		if d.Backoff == 0 {
+			d.Backoff = c.Retry.Backoff
+		}
+		if d.MaxBackoff == 0 {
+			d.MaxBackoff = c.Retry.MaxBackoff
+		}
+	}
+	registry, err := functions.NewRegistry(defs...)
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,9 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Worker.ClaimIdle = time.Second
 	c.Worker.ShutdownGrace = 2 * time.Second
 	c.Recovery.Interval = 200 * time.Millisecond
+	c.Recovery.DueInterval = 50 * time.Millisecond
+	c.Retry.Backoff = 20 * time.Millisecond
+	c.Retry.MaxBackoff = 200 * time.Millisecond
 	for _, m := range mutate {
 		m(&c)
 	}
@@ -375,6 +378,13 @@ type Job struct {
 	RunAt       *string         `json:"runAt"`
 	StartedAt   *string         `json:"startedAt"`
 	FinishedAt  *string         `json:"finishedAt"`
+	LogTail     []LogLine       `json:"logTail"`
+}
+
+// LogLine is one kept output line of a job.
+type LogLine struct {
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
 }
 
 // StartJob starts a job through the API and returns it.

@@ -36,16 +36,18 @@ type FunctionCallList struct {
 }
 
 type FunctionInfo struct {
-	Id             string `json:"id"`
-	Kind           string `json:"kind"`
-	Description    string `json:"description"`
-	TimeoutSeconds int64  `json:"timeoutSeconds"`
-	MaxAttempts    int64  `json:"maxAttempts"`
+	Id             string   `json:"id"`
+	Kind           string   `json:"kind"`
+	Description    string   `json:"description"`
+	TimeoutSeconds float64  `json:"timeoutSeconds"`
+	MaxAttempts    int64    `json:"maxAttempts"`
+	RequiredParams []string `json:"requiredParams"`
 }
 
 type JobDetail struct {
 	JobItem
-	Result interface{} `json:"result"`
+	Result  interface{} `json:"result"`
+	LogTail []LogLine   `json:"logTail"`
 }
 
 type JobIdReq struct {
@@ -108,6 +110,11 @@ type ListJobsResp struct {
 	TotalIsEstimate bool      `json:"totalIsEstimate"`
 	Page            int64     `json:"page"`
 	Size            int64     `json:"size"`
+}
+
+type LogLine struct {
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
 }
 
 type StartJobReq struct {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type execution struct {
 	mu       sync.Mutex
 	progress model.Progress
 	dirty    bool
+	// logs keeps the attempt's last logTail output lines, stored with the outcome.
+	logs    []events.LogData
+	logTail int
 }
 
 func (e *execution) abandon(cause error) {
@@ -54,7 +58,33 @@ func (e *execution) Progress(done, total int64, message string) {
 
 // Log implements functions.Reporter.
 func (e *execution) Log(stream, line string) {
+	if e.logTail > 0 {
+		e.mu.Lock()
+		e.logs = append(e.logs, events.LogData{Stream: stream, Line: line})
+		if len(e.logs) > 2*e.logTail {
+			e.logs = append(e.logs[:0], e.logs[len(e.logs)-e.logTail:]...)
+		}
+		e.mu.Unlock()
+	}
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
+}
+
+// logTailJSON is the kept output lines as a JSON array; not valid when there are none.
+func (e *execution) logTailJSON() sql.NullString {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	logs := e.logs
+	if len(logs) > e.logTail {
+		logs = logs[len(logs)-e.logTail:]
+	}
+	if len(logs) == 0 {
+		return sql.NullString{}
+	}
+	encoded, err := json.Marshal(logs)
+	if err != nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(encoded), Valid: true}
 }
 
 func (e *execution) snapshot() model.Progress {
@@ -81,7 +111,7 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	call := functions.Call{JobID: e.job.Id, Attempt: e.job.Attempt, Params: json.RawMessage(e.job.Params)}
 	result, err := runSafely(ctx, def.Run, call, e)
 
-	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot()}
+	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot(), LogTail: e.logTailJSON()}
 	if err == nil {
 		encoded, encErr := json.Marshal(result)
 		if encErr == nil {

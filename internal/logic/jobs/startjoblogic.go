@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -11,6 +12,7 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
+	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -59,6 +61,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	}
 	params, err := encodeParams(req.Params, l.svcCtx.Config.Limits.MaxParamsBytes)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkParams(fn, req.Params); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
@@ -112,6 +117,21 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
 	}
 	return jobview.Detail(job), nil
+}
+
+// checkParams applies the function's own rules: required params, then its CheckParams
+// (a command's argument templates refuse values that would read as options, for one).
+func checkParams(fn *functions.Definition, raw any) error {
+	params, _ := raw.(map[string]any)
+	if missing := fn.MissingParams(params); len(missing) > 0 {
+		return apperr.Invalid("params is missing %s, required by function %q", strings.Join(missing, ", "), fn.ID)
+	}
+	if fn.CheckParams != nil {
+		if err := fn.CheckParams(params); err != nil {
+			return apperr.Invalid("%v (function %q)", err, fn.ID)
+		}
+	}
+	return nil
 }
 
 // encodeParams checks that params is a JSON object (absent means {}) of at most limit
