@@ -105,6 +105,9 @@ type (
 	}
 
 	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
+	// A pending outcome with a RetryDelay is a retry: the job gets run_at = now + RetryDelay
+	// and enqueued_at NULL, and the scheduler's due pass enqueues it then. Without one it is
+	// a hand-back (shutdown): enqueued at once by the caller, after the commit.
 	Outcome struct {
 		Id       string
 		Attempt  int64
@@ -113,7 +116,8 @@ type (
 		Error    string
 		Progress Progress
 		// LogTail is the attempt's last output lines (JSON); NULL when it logged nothing.
-		LogTail sql.NullString
+		LogTail    sql.NullString
+		RetryDelay time.Duration
 	}
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
@@ -312,17 +316,25 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 	terminal := fmt.Sprintf("update %s set `status` = ?, `result` = ?, `error` = ?, `progress` = ?, `total` = ?, "+
 		"`message` = ?, `log_tail` = ?, `finished_at` = now(3), %s "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
-	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
+	handBack := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
 		"`log_tail` = ?, `enqueued_at` = now(3), %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
+	// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
+	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
+		"`log_tail` = ?, `run_at` = now(3) + interval ? microsecond, `enqueued_at` = NULL, %s "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
 		for i, o := range outcomes {
 			var res sql.Result
 			var err error
 			p := o.Progress
-			if o.Status == StatusPending {
-				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.LogTail, o.Id, o.Attempt)
-			} else {
+			switch {
+			case o.Status == StatusPending && o.RetryDelay > 0:
+				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+					o.RetryDelay.Microseconds(), o.Id, o.Attempt)
+			case o.Status == StatusPending:
+				res, err = s.ExecCtx(ctx, handBack, o.Error, p.Progress, p.Total, p.Message, o.LogTail, o.Id, o.Attempt)
+			default:
 				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
 					o.Id, o.Attempt)
 			}

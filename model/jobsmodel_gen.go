@@ -56,6 +56,7 @@ type (
 		Env            string         `db:"env"`
 		Attempt        int64          `db:"attempt"` // attempts started so far
 		MaxAttempts    int64          `db:"max_attempts"`
+		TimeoutMs      int64          `db:"timeout_ms"`  // bound of one attempt; 0: the function''s
 		LeaseOwner     string         `db:"lease_owner"` // worker holding a running job
 		LeaseToken     string         `db:"lease_token"` // claim batch that won the job
 		LeaseExpiresAt sql.NullTime   `db:"lease_expires_at"`
@@ -110,14 +111,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `env` varchar(64) NOT NULL DEFAULT '',
   `attempt` int NOT NULL DEFAULT 0 COMMENT 'attempts started so far',
   `max_attempts` int NOT NULL DEFAULT 1,
+  `timeout_ms` bigint NOT NULL DEFAULT 0 COMMENT 'bound of one attempt; 0: the function''s',
   `lease_owner` varchar(64) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'worker holding a running job',
   `lease_token` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'claim batch that won the job',
   `lease_expires_at` datetime(3) NULL,

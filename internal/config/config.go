@@ -98,6 +98,10 @@ type LimitsConf struct {
 	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total
 	// is exact; beyond it the total is this number and totalIsEstimate is true.
 	ExactTotalUpTo int64 `json:",default=10000,range=[1:100000000]"`
+	// MaxAttempts bounds a start request's maxAttempts.
+	MaxAttempts int64 `json:",default=20,range=[1:1000]"`
+	// MaxTimeoutSeconds bounds a start request's timeoutSeconds.
+	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
 }
 
 // AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.

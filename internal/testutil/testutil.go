@@ -358,27 +358,28 @@ func (a *App) DoWith(method, path string, body any, header http.Header) Response
 
 // Job is the subset of JobItem tests look at, plus the result.
 type Job struct {
-	Id          string          `json:"id"`
-	TenantId    string          `json:"tenantId"`
-	FunctionId  string          `json:"functionId"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Params      json.RawMessage `json:"params"`
-	Result      json.RawMessage `json:"result"`
-	Error       string          `json:"error"`
-	Progress    int64           `json:"progress"`
-	Total       int64           `json:"total"`
-	Message     string          `json:"message"`
-	Actor       string          `json:"actor"`
-	GameId      string          `json:"gameId"`
-	Env         string          `json:"env"`
-	Attempt     int64           `json:"attempt"`
-	MaxAttempts int64           `json:"maxAttempts"`
-	CreatedAt   string          `json:"createdAt"`
-	RunAt       *string         `json:"runAt"`
-	StartedAt   *string         `json:"startedAt"`
-	FinishedAt  *string         `json:"finishedAt"`
-	LogTail     []LogLine       `json:"logTail"`
+	Id             string          `json:"id"`
+	TenantId       string          `json:"tenantId"`
+	FunctionId     string          `json:"functionId"`
+	Name           string          `json:"name"`
+	Status         string          `json:"status"`
+	Params         json.RawMessage `json:"params"`
+	Result         json.RawMessage `json:"result"`
+	Error          string          `json:"error"`
+	Progress       int64           `json:"progress"`
+	Total          int64           `json:"total"`
+	Message        string          `json:"message"`
+	Actor          string          `json:"actor"`
+	GameId         string          `json:"gameId"`
+	Env            string          `json:"env"`
+	Attempt        int64           `json:"attempt"`
+	MaxAttempts    int64           `json:"maxAttempts"`
+	TimeoutSeconds float64         `json:"timeoutSeconds"`
+	CreatedAt      string          `json:"createdAt"`
+	RunAt          *string         `json:"runAt"`
+	StartedAt      *string         `json:"startedAt"`
+	FinishedAt     *string         `json:"finishedAt"`
+	LogTail        []LogLine       `json:"logTail"`
 }
 
 // LogLine is one kept output line of a job.

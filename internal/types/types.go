@@ -55,25 +55,26 @@ type JobIdReq struct {
 }
 
 type JobItem struct {
-	Id          string      `json:"id"`
-	TenantId    string      `json:"tenantId"`
-	FunctionId  string      `json:"functionId"`
-	Name        string      `json:"name"`
-	Status      string      `json:"status"`
-	Params      interface{} `json:"params"`
-	Error       string      `json:"error"`
-	Progress    int64       `json:"progress"`
-	Total       int64       `json:"total"`
-	Message     string      `json:"message"`
-	Actor       string      `json:"actor"`
-	GameId      string      `json:"gameId"`
-	Env         string      `json:"env"`
-	Attempt     int64       `json:"attempt"`
-	MaxAttempts int64       `json:"maxAttempts"`
-	CreatedAt   string      `json:"createdAt"`
-	RunAt       *string     `json:"runAt"`
-	StartedAt   *string     `json:"startedAt"`
-	FinishedAt  *string     `json:"finishedAt"`
+	Id             string      `json:"id"`
+	TenantId       string      `json:"tenantId"`
+	FunctionId     string      `json:"functionId"`
+	Name           string      `json:"name"`
+	Status         string      `json:"status"`
+	Params         interface{} `json:"params"`
+	Error          string      `json:"error"`
+	Progress       int64       `json:"progress"`
+	Total          int64       `json:"total"`
+	Message        string      `json:"message"`
+	Actor          string      `json:"actor"`
+	GameId         string      `json:"gameId"`
+	Env            string      `json:"env"`
+	Attempt        int64       `json:"attempt"`
+	MaxAttempts    int64       `json:"maxAttempts"`
+	TimeoutSeconds float64     `json:"timeoutSeconds"`
+	CreatedAt      string      `json:"createdAt"`
+	RunAt          *string     `json:"runAt"`
+	StartedAt      *string     `json:"startedAt"`
+	FinishedAt     *string     `json:"finishedAt"`
 }
 
 type JobResult struct {
@@ -126,6 +127,8 @@ type StartJobReq struct {
 	Env            string      `json:"env,optional"`
 	IdempotencyKey string      `json:"idempotencyKey,optional"`
 	RunAt          string      `json:"runAt,optional"`
+	MaxAttempts    int64       `json:"maxAttempts,optional"`
+	TimeoutSeconds int64       `json:"timeoutSeconds,optional"`
 }
 
 type StreamEvent struct {

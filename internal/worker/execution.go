@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"jobs/internal/events"
 	"jobs/internal/functions"
@@ -104,9 +105,15 @@ func (e *execution) takeDirty() (model.Progress, bool) {
 	return e.snapshot(), dirty
 }
 
-// execute runs the function within its timeout and turns what it returns into an outcome.
+// execute runs the function within the job's timeout (the function's for jobs that carry
+// none) and turns what it returns into an outcome. A failed attempt with attempts left and
+// a retryable error goes back to pending, to run again after the function's backoff.
 func (e *execution) execute(ctx context.Context, def *functions.Definition) model.Outcome {
-	ctx, cancel := context.WithTimeoutCause(ctx, def.Timeout, errTimedOut)
+	timeout := def.Timeout
+	if e.job.TimeoutMs > 0 {
+		timeout = time.Duration(e.job.TimeoutMs) * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
 	defer cancel()
 	call := functions.Call{JobID: e.job.Id, Attempt: e.job.Attempt, Params: json.RawMessage(e.job.Params)}
 	result, err := runSafely(ctx, def.Run, call, e)
@@ -123,12 +130,14 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	}
 	message := err.Error()
 	if errors.Is(context.Cause(ctx), errTimedOut) {
-		message = "timed out after " + strconv.FormatFloat(def.Timeout.Seconds(), 'f', -1, 64) + "s"
+		message = "timed out after " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64) + "s"
 	}
 	outcome.Error = truncate(message, 4096)
 	outcome.Status = model.StatusFailed
 	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
 		outcome.Status = model.StatusPending
+		// At least a millisecond: a retry always waits for the scheduler (see Outcome).
+		outcome.RetryDelay = max(def.RetryDelay(e.job.Attempt), time.Millisecond)
 	}
 	return outcome
 }

@@ -66,6 +66,20 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err := checkParams(fn, req.Params); err != nil {
 		return nil, err
 	}
+	limits := l.svcCtx.Config.Limits
+	maxAttempts, timeout := int64(fn.MaxAttempts), fn.Timeout
+	if req.MaxAttempts != 0 {
+		if req.MaxAttempts < 1 || req.MaxAttempts > limits.MaxAttempts {
+			return nil, apperr.Invalid("maxAttempts must be from 1 to %d, not %d", limits.MaxAttempts, req.MaxAttempts)
+		}
+		maxAttempts = req.MaxAttempts
+	}
+	if req.TimeoutSeconds != 0 {
+		if req.TimeoutSeconds < 1 || req.TimeoutSeconds > limits.MaxTimeoutSeconds {
+			return nil, apperr.Invalid("timeoutSeconds must be from 1 to %d, not %d", limits.MaxTimeoutSeconds, req.TimeoutSeconds)
+		}
+		timeout = time.Duration(req.TimeoutSeconds) * time.Second
+	}
 	for _, f := range []struct {
 		name, value string
 		max         int
@@ -91,7 +105,8 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		Actor:       req.Actor,
 		GameId:      req.GameId,
 		Env:         req.Env,
-		MaxAttempts: int64(fn.MaxAttempts),
+		MaxAttempts: maxAttempts,
+		TimeoutMs:   timeout.Milliseconds(),
 		CreatedAt:   now,
 	}
 	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
