@@ -2,8 +2,11 @@
 package svc
 
 import (
+	"database/sql"
+	"errors"
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+	"time"
 
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
@@ -24,6 +27,7 @@ type ServiceContext struct {
 	// Hub fans events out to this process's streams; only processes with the API start it.
 	Hub   *events.Hub
 	Redis redis.UniversalClient
+	db    *sql.DB
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
@@ -49,7 +53,18 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		return nil, err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
-	jobs := model.NewJobsModel(sqlx.NewMysql(c.MySQL.DataSource))
+	// A pool of its own, closed by Close: go-zero's sqlx.NewMysql shares one pool per DSN for
+	// the life of the process, so processes (and tests) that build many contexts would keep
+	// every pool's idle connections. Settings as go-zero's; duplicate keys (1062) are
+	// expected outcomes (idempotency), not breaker failures.
+	db, err := sql.Open("mysql", c.MySQL.DataSource)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(64)
+	db.SetMaxIdleConns(64)
+	db.SetConnMaxLifetime(time.Minute)
+	jobs := model.NewJobsModel(sqlx.NewSqlConnFromDB(db, sqlx.WithAcceptable(model.IsDuplicate)))
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
 		RetainDone: c.Events.RetainDone})
@@ -62,11 +77,11 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Events:     bus,
 		Hub:        events.NewHub(bus, c.Events.ClientBuffer),
 		Redis:      rdb,
+		db:         db,
 	}, nil
 }
 
-// Close releases the Redis connections. go-zero's sqlx shares MySQL pools per DSN and
-// keeps them for the process's lifetime.
+// Close releases the Redis and MySQL connections.
 func (s *ServiceContext) Close() error {
-	return s.Redis.Close()
+	return errors.Join(s.Redis.Close(), s.db.Close())
 }
