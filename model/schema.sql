@@ -19,6 +19,14 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `actor` varchar(128) NOT NULL DEFAULT '',
   `game_id` varchar(128) NOT NULL DEFAULT '',
   `env` varchar(64) NOT NULL DEFAULT '',
+  `callback_url` varchar(2048) NOT NULL DEFAULT '' COMMENT 'POSTed the job once it is terminal; empty: none',
+  `callback_id` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'delivery id, the same on every attempt',
+  `callback_status` varchar(16) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'empty (no callback), pending, delivered, failed',
+  `callback_attempts` int NOT NULL DEFAULT 0,
+  `callback_error` varchar(1024) NOT NULL DEFAULT '',
+  `callback_due_at` datetime(3) NULL COMMENT 'next delivery attempt; NULL until the job is terminal',
+  `callback_token` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'claim of the attempt in flight',
+  `callback_delivered_at` datetime(3) NULL,
   `attempt` int NOT NULL DEFAULT 0 COMMENT 'attempts started so far',
   `max_attempts` int NOT NULL DEFAULT 1,
   `timeout_ms` bigint NOT NULL DEFAULT 0 COMMENT 'bound of one attempt; 0: the function''s',
@@ -43,6 +51,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   KEY `idx_status_enqueued_run` (`status`, `enqueued_at`, `run_at`),
   KEY `idx_status_lease` (`status`, `lease_expires_at`),
   KEY `idx_lease_token` (`lease_token`),
+  KEY `idx_callback_due` (`callback_status`, `callback_due_at`),
   CONSTRAINT `chk_status` CHECK (`status` IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
   CONSTRAINT `chk_finished_terminal` CHECK ((`finished_at` IS NOT NULL) = (`status` IN ('completed', 'failed', 'cancelled')))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

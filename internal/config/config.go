@@ -25,6 +25,8 @@ type Config struct {
 	Cors     CorsConf
 	// Retry is the default backoff between attempts; functions may set their own.
 	Retry RetryConf
+	// Callbacks delivers a job's final state to the callbackUrl given at start.
+	Callbacks CallbacksConf
 	// Functions are the command and HTTP functions this deployment runs, next to the
 	// built-ins. A bad entry fails start-up with a message naming it and the key.
 	Functions []FunctionConf `json:",optional"`
@@ -35,6 +37,27 @@ type Config struct {
 type RetryConf struct {
 	Backoff    time.Duration `json:",default=1s"`
 	MaxBackoff time.Duration `json:",default=5m"`
+}
+
+// CallbacksConf tunes completion callbacks (the callbackUrl of a start request).
+type CallbacksConf struct {
+	// Secret signs every callback body (HMAC-SHA256, header X-Jobs-Signature). The default
+	// is a development secret: set your own in production.
+	Secret string `json:",default=jobs-dev-callback-secret-do-not-use-in-production"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `json:",default=10s"`
+	// MaxAttempts is how many times a callback is tried before it is given up as failed.
+	MaxAttempts int `json:",default=8,range=[1:100]"`
+	// Backoff and MaxBackoff space the attempts exponentially, with jitter.
+	Backoff    time.Duration `json:",default=2s"`
+	MaxBackoff time.Duration `json:",default=10m"`
+	// Interval is how often due deliveries are looked for.
+	Interval time.Duration `json:",default=250ms"`
+	// Concurrency is how many deliveries one process makes at once.
+	Concurrency int `json:",default=8,range=[1:1000]"`
+	// AllowNetworks are CIDRs (e.g. 10.0.0.0/8, 127.0.0.1/32) that callbacks may reach
+	// although they are loopback, link-local or private. Empty: public addresses only.
+	AllowNetworks []string `json:",optional"`
 }
 
 // FunctionConf is one configured function. Every key is checked at start-up by

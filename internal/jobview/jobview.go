@@ -163,6 +163,7 @@ func Item(j *model.Jobs) types.JobItem {
 		Attempt:        j.Attempt,
 		MaxAttempts:    j.MaxAttempts,
 		TimeoutSeconds: float64(j.TimeoutMs) / 1000,
+		CallbackUrl:    j.CallbackUrl,
 		CreatedAt:      FormatTime(j.CreatedAt),
 		RunAt:          nullTime(j.RunAt),
 		StartedAt:      nullTime(j.StartedAt),
@@ -181,7 +182,16 @@ func Items(jobs []*model.Jobs) []types.JobItem {
 
 // Detail is a job with its result.
 func Detail(j *model.Jobs) *types.JobDetail {
-	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result), LogTail: logTail(j.LogTail)}
+	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result), LogTail: logTail(j.LogTail), Callback: callback(j)}
+}
+
+// callback is the job's callback delivery, nil without a callbackUrl.
+func callback(j *model.Jobs) *types.CallbackState {
+	if j.CallbackStatus == "" {
+		return nil
+	}
+	return &types.CallbackState{Status: j.CallbackStatus, Attempts: j.CallbackAttempts, LastError: j.CallbackError,
+		NextAttemptAt: nullTime(j.CallbackDueAt), DeliveredAt: nullTime(j.CallbackDeliveredAt)}
 }
 
 // logTail decodes the kept output lines; none is [] rather than null.

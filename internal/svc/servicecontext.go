@@ -4,10 +4,13 @@ package svc
 import (
 	"database/sql"
 	"errors"
-	"github.com/redis/go-redis/v9"
-	"github.com/zeromicro/go-zero/core/stores/sqlx"
+	"net/netip"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"jobs/internal/callbacks"
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
@@ -28,6 +31,8 @@ type ServiceContext struct {
 	Hub   *events.Hub
 	Redis redis.UniversalClient
 	db    *sql.DB
+	// CallbackAllow are the internal networks callbacks may reach (Callbacks.AllowNetworks).
+	CallbackAllow []netip.Prefix
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
@@ -52,6 +57,10 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	if err != nil {
 		return nil, err
 	}
+	allow, err := callbacks.ParseAllow(c.Callbacks.AllowNetworks)
+	if err != nil {
+		return nil, err
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
 	// A pool of its own, closed by Close: go-zero's sqlx.NewMysql shares one pool per DSN for
 	// the life of the process, so processes (and tests) that build many contexts would keep
@@ -69,15 +78,16 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
 		RetainDone: c.Events.RetainDone})
 	return &ServiceContext{
-		Config:     c,
-		Jobs:       jobs,
-		Queue:      q,
-		Dispatcher: dispatch.New(jobs, q),
-		Functions:  registry,
-		Events:     bus,
-		Hub:        events.NewHub(bus, c.Events.ClientBuffer),
-		Redis:      rdb,
-		db:         db,
+		Config:        c,
+		Jobs:          jobs,
+		Queue:         q,
+		Dispatcher:    dispatch.New(jobs, q),
+		Functions:     registry,
+		Events:        bus,
+		Hub:           events.NewHub(bus, c.Events.ClientBuffer),
+		Redis:         rdb,
+		CallbackAllow: allow,
+		db:            db,
 	}, nil
 }
 

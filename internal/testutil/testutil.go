@@ -181,6 +181,10 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Recovery.DueInterval = 50 * time.Millisecond
 	c.Retry.Backoff = 20 * time.Millisecond
 	c.Retry.MaxBackoff = 200 * time.Millisecond
+	c.Callbacks.Interval = 50 * time.Millisecond
+	c.Callbacks.Backoff = 50 * time.Millisecond
+	c.Callbacks.MaxBackoff = 200 * time.Millisecond
+	c.Callbacks.Timeout = 2 * time.Second
 	for _, m := range mutate {
 		m(&c)
 	}
@@ -380,6 +384,17 @@ type Job struct {
 	StartedAt      *string         `json:"startedAt"`
 	FinishedAt     *string         `json:"finishedAt"`
 	LogTail        []LogLine       `json:"logTail"`
+	CallbackUrl    string          `json:"callbackUrl"`
+	Callback       *Callback       `json:"callback"`
+}
+
+// Callback is a job's callback delivery state.
+type Callback struct {
+	Status        string  `json:"status"`
+	Attempts      int64   `json:"attempts"`
+	LastError     string  `json:"lastError"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
 }
 
 // LogLine is one kept output line of a job.

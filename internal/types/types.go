@@ -3,6 +3,14 @@
 
 package types
 
+type CallbackState struct {
+	Status        string  `json:"status"`
+	Attempts      int64   `json:"attempts"`
+	LastError     string  `json:"lastError"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
+}
+
 type CancelJobResp struct {
 	JobDetail
 }
@@ -46,8 +54,9 @@ type FunctionInfo struct {
 
 type JobDetail struct {
 	JobItem
-	Result  interface{} `json:"result"`
-	LogTail []LogLine   `json:"logTail"`
+	Result   interface{}    `json:"result"`
+	LogTail  []LogLine      `json:"logTail"`
+	Callback *CallbackState `json:"callback"`
 }
 
 type JobIdReq struct {
@@ -71,6 +80,7 @@ type JobItem struct {
 	Attempt        int64       `json:"attempt"`
 	MaxAttempts    int64       `json:"maxAttempts"`
 	TimeoutSeconds float64     `json:"timeoutSeconds"`
+	CallbackUrl    string      `json:"callbackUrl"`
 	CreatedAt      string      `json:"createdAt"`
 	RunAt          *string     `json:"runAt"`
 	StartedAt      *string     `json:"startedAt"`
@@ -129,6 +139,7 @@ type StartJobReq struct {
 	RunAt          string      `json:"runAt,optional"`
 	MaxAttempts    int64       `json:"maxAttempts,optional"`
 	TimeoutSeconds int64       `json:"timeoutSeconds,optional"`
+	CallbackUrl    string      `json:"callbackUrl,optional"`
 }
 
 type StreamEvent struct {

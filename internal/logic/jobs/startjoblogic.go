@@ -12,6 +12,7 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
+	"jobs/internal/callbacks"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
@@ -66,6 +67,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err := checkParams(fn, req.Params); err != nil {
 		return nil, err
 	}
+	if req.CallbackUrl != "" {
+		if err := callbacks.CheckURL(req.CallbackUrl, l.svcCtx.CallbackAllow); err != nil {
+			return nil, apperr.Invalid("%v", err)
+		}
+	}
 	limits := l.svcCtx.Config.Limits
 	maxAttempts, timeout := int64(fn.MaxAttempts), fn.Timeout
 	if req.MaxAttempts != 0 {
@@ -114,6 +120,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	// once it is due. Until then no stream entry exists that a worker could claim early.
 	delayed := runAt.After(now)
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, !delayed
+	if req.CallbackUrl != "" {
+		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
+	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
 		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
