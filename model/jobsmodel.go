@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,13 @@ type (
 		MarkUnenqueued(ctx context.Context, ids []string) error
 		// MarkAllUnenqueued marks every pending job for re-enqueueing (Redis lost its data).
 		MarkAllUnenqueued(ctx context.Context) (int64, error)
+		// ClaimCallbacks claims up to limit due callback deliveries for lease: their
+		// callback_due_at moves lease ahead (so a deliverer that dies frees them then) and
+		// they get a fresh callback_token, which FinishCallback must present.
+		ClaimCallbacks(ctx context.Context, limit int, lease time.Duration) ([]*Jobs, error)
+		// FinishCallback records a delivery attempt of the claim token: status delivered or
+		// failed ends the delivery; pending schedules the next attempt retryIn from now.
+		FinishCallback(ctx context.Context, id, token, status, errMsg string, retryIn time.Duration) (bool, error)
 	}
 
 	customJobsModel struct {
@@ -104,6 +112,9 @@ type (
 	}
 
 	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
+	// A pending outcome with a RetryDelay is a retry: the job gets run_at = now + RetryDelay
+	// and enqueued_at NULL, and the scheduler's due pass enqueues it then. Without one it is
+	// a hand-back (shutdown): enqueued at once by the caller, after the commit.
 	Outcome struct {
 		Id       string
 		Attempt  int64
@@ -111,6 +122,9 @@ type (
 		Result   sql.NullString
 		Error    string
 		Progress Progress
+		// LogTail is the attempt's last output lines (JSON); NULL when it logged nothing.
+		LogTail    sql.NullString
+		RetryDelay time.Duration
 	}
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
@@ -142,16 +156,28 @@ func NewJobsModel(conn sqlx.SqlConn) JobsModel {
 // pending and unenqueued, and the scheduler enqueues it when it is due.
 const due = "(`run_at` is null or `run_at` <= now(3))"
 
+// callbackDue schedules a job's callback delivery; every transition to a terminal status
+// includes it, so the delivery is scheduled in the same statement that ends the job.
+const callbackDue = "`callback_due_at` = if(`callback_url` = '', NULL, now(3))"
+
+// Callback delivery states (callback_status); "" means the job has no callback.
+const (
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	CallbackFailed    = "failed"
+)
+
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
 
-// listRows is every column but result, which job list items leave out.
-var listRows = strings.Join(removeField(jobsFieldNames, "`result`"), ",")
+// listRows is every column but result
+// and log_tail, which list items leave out.
+var listRows = strings.Join(removeFields(jobsFieldNames, "`result`", "`log_tail`"), ",")
 
-func removeField(fields []string, drop string) []string {
+func removeFields(fields []string, drop ...string) []string {
 	out := make([]string, 0, len(fields))
 	for _, f := range fields {
-		if f != drop {
+		if !slices.Contains(drop, f) {
 			out = append(out, f)
 		}
 	}
@@ -306,19 +332,29 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		return won, nil
 	}
 	terminal := fmt.Sprintf("update %s set `status` = ?, `result` = ?, `error` = ?, `progress` = ?, `total` = ?, "+
-		"`message` = ?, `finished_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'",
-		m.table, leaseReleased)
+		"`message` = ?, `log_tail` = ?, `finished_at` = now(3), %s, %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased, callbackDue)
+	handBack := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
+		"`log_tail` = ?, `enqueued_at` = now(3), %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
+	// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
 	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
-		"`enqueued_at` = now(3), %s where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
+		"`log_tail` = ?, `run_at` = now(3) + interval ? microsecond, `enqueued_at` = NULL, %s "+
+		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
 		for i, o := range outcomes {
 			var res sql.Result
 			var err error
 			p := o.Progress
-			if o.Status == StatusPending {
-				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
-			} else {
-				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.Id, o.Attempt)
+			switch {
+			case o.Status == StatusPending && o.RetryDelay > 0:
+				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+					o.RetryDelay.Microseconds(), o.Id, o.Attempt)
+			case o.Status == StatusPending:
+				res, err = s.ExecCtx(ctx, handBack, o.Error, p.Progress, p.Total, p.Message, o.LogTail, o.Id, o.Attempt)
+			default:
+				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+					o.Id, o.Attempt)
 			}
 			if err != nil {
 				return err
@@ -354,8 +390,8 @@ func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress)
 }
 
 func (m *customJobsModel) Cancel(ctx context.Context, id, from string) (bool, error) {
-	query := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s "+
-		"where `id` = ? and `status` = ?", m.table, leaseReleased)
+	query := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s, %s "+
+		"where `id` = ? and `status` = ?", m.table, leaseReleased, callbackDue)
 	return m.execWon(ctx, query, id, from)
 }
 
@@ -382,8 +418,8 @@ func (m *customJobsModel) ReapExpired(ctx context.Context, limit int) ([]Reaped,
 	guard := "where `id` = ? and `attempt` = ? and `status` = 'running' and `lease_expires_at` < now(3)"
 	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s %s",
 		m.table, leaseReleased, guard)
-	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s %s",
-		m.table, leaseReleased, guard)
+	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s, %s %s",
+		m.table, leaseReleased, callbackDue, guard)
 	var reaped []Reaped
 	for _, j := range expired {
 		query, status := fail, StatusFailed
@@ -447,4 +483,42 @@ func (m *customJobsModel) markEnqueued(ctx context.Context, ids []string, value 
 
 func (m *customJobsModel) MarkAllUnenqueued(ctx context.Context) (int64, error) {
 	return m.execCount(ctx, fmt.Sprintf("update %s set `enqueued_at` = NULL where `status` = 'pending'", m.table))
+}
+
+func (m *customJobsModel) ClaimCallbacks(ctx context.Context, limit int, lease time.Duration) ([]*Jobs, error) {
+	var ids []string
+	query := fmt.Sprintf("select `id` from %s where `callback_status` = 'pending' and `callback_due_at` <= now(3) "+
+		"order by `callback_due_at` limit ?", m.table)
+	if err := m.conn.QueryRowsCtx(ctx, &ids, query, limit); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	token := uuid.NewString()
+	update := fmt.Sprintf("update %s set `callback_token` = ?, `callback_due_at` = now(3) + interval ? microsecond "+
+		"where `id` in (%s) and `callback_status` = 'pending' and `callback_due_at` <= now(3)", m.table, inClause(len(ids)))
+	if _, err := m.conn.ExecCtx(ctx, update, append([]any{token, lease.Microseconds()}, stringArgs(ids)...)...); err != nil {
+		return nil, err
+	}
+	var won []*Jobs
+	query = fmt.Sprintf("select %s from %s where `id` in (%s) and `callback_token` = ?", jobsRows, m.table, inClause(len(ids)))
+	if err := m.conn.QueryRowsCtx(ctx, &won, query, stringArgs(ids, token)...); err != nil {
+		return nil, err
+	}
+	return won, nil
+}
+
+func (m *customJobsModel) FinishCallback(ctx context.Context, id, token, status, errMsg string, retryIn time.Duration) (bool, error) {
+	guard := "where `id` = ? and `callback_token` = ? and `callback_status` = 'pending'"
+	switch status {
+	case CallbackDelivered:
+		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_status` = 'delivered', `callback_attempts` = `callback_attempts` + 1, "+
+			"`callback_error` = '', `callback_due_at` = NULL, `callback_token` = '', `callback_delivered_at` = now(3) %s", m.table, guard),
+			id, token)
+	case CallbackFailed:
+		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_status` = 'failed', `callback_attempts` = `callback_attempts` + 1, "+
+			"`callback_error` = ?, `callback_due_at` = NULL, `callback_token` = '' %s", m.table, guard), errMsg, id, token)
+	default:
+		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_attempts` = `callback_attempts` + 1, `callback_error` = ?, "+
+			"`callback_due_at` = now(3) + interval ? microsecond, `callback_token` = '' %s", m.table, guard),
+			errMsg, retryIn.Microseconds(), id, token)
+	}
 }

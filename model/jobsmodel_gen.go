@@ -38,32 +38,42 @@ type (
 	}
 
 	Jobs struct {
-		Id             string         `db:"id"`              // UUIDv7, lowercase canonical form
-		TenantId       string         `db:"tenant_id"`       // tenant that started the job
-		IdempotencyKey sql.NullString `db:"idempotency_key"` // caller key: one job per (tenant, key)
-		FunctionId     string         `db:"function_id"`
-		Name           string         `db:"name"`
-		Status         string         `db:"status"` // pending, running, completed, failed, cancelled
-		Params         string         `db:"params"` // JSON object
-		Result         sql.NullString `db:"result"` // JSON value of a completed job
-		Error          string         `db:"error"`
-		Progress       int64          `db:"progress"`
-		Total          int64          `db:"total"`
-		Message        string         `db:"message"`
-		Actor          string         `db:"actor"`
-		GameId         string         `db:"game_id"`
-		Env            string         `db:"env"`
-		Attempt        int64          `db:"attempt"` // attempts started so far
-		MaxAttempts    int64          `db:"max_attempts"`
-		LeaseOwner     string         `db:"lease_owner"` // worker holding a running job
-		LeaseToken     string         `db:"lease_token"` // claim batch that won the job
-		LeaseExpiresAt sql.NullTime   `db:"lease_expires_at"`
-		EnqueuedAt     sql.NullTime   `db:"enqueued_at"` // NULL: pending but not (known to be) on the Redis stream
-		RunAt          sql.NullTime   `db:"run_at"`      // not started before this time; NULL: at once
-		CreatedAt      time.Time      `db:"created_at"`
-		StartedAt      sql.NullTime   `db:"started_at"`
-		FinishedAt     sql.NullTime   `db:"finished_at"`
-		UpdatedAt      time.Time      `db:"updated_at"`
+		Id                  string         `db:"id"`              // UUIDv7, lowercase canonical form
+		TenantId            string         `db:"tenant_id"`       // tenant that started the job
+		IdempotencyKey      sql.NullString `db:"idempotency_key"` // caller key: one job per (tenant, key)
+		FunctionId          string         `db:"function_id"`
+		Name                string         `db:"name"`
+		Status              string         `db:"status"`   // pending, running, completed, failed, cancelled
+		Params              string         `db:"params"`   // JSON object
+		Result              sql.NullString `db:"result"`   // JSON value of a completed job
+		LogTail             sql.NullString `db:"log_tail"` // JSON array of the last output lines
+		Error               string         `db:"error"`
+		Progress            int64          `db:"progress"`
+		Total               int64          `db:"total"`
+		Message             string         `db:"message"`
+		Actor               string         `db:"actor"`
+		GameId              string         `db:"game_id"`
+		Env                 string         `db:"env"`
+		CallbackUrl         string         `db:"callback_url"`    // POSTed the job once it is terminal; empty: none
+		CallbackId          string         `db:"callback_id"`     // delivery id, the same on every attempt
+		CallbackStatus      string         `db:"callback_status"` // empty (no callback), pending, delivered, failed
+		CallbackAttempts    int64          `db:"callback_attempts"`
+		CallbackError       string         `db:"callback_error"`
+		CallbackDueAt       sql.NullTime   `db:"callback_due_at"` // next delivery attempt; NULL until the job is terminal
+		CallbackToken       string         `db:"callback_token"`  // claim of the attempt in flight
+		CallbackDeliveredAt sql.NullTime   `db:"callback_delivered_at"`
+		Attempt             int64          `db:"attempt"` // attempts started so far
+		MaxAttempts         int64          `db:"max_attempts"`
+		TimeoutMs           int64          `db:"timeout_ms"`  // bound of one attempt; 0: the function''s
+		LeaseOwner          string         `db:"lease_owner"` // worker holding a running job
+		LeaseToken          string         `db:"lease_token"` // claim batch that won the job
+		LeaseExpiresAt      sql.NullTime   `db:"lease_expires_at"`
+		EnqueuedAt          sql.NullTime   `db:"enqueued_at"` // NULL: pending but not (known to be) on the Redis stream
+		RunAt               sql.NullTime   `db:"run_at"`      // not started before this time; NULL: at once
+		CreatedAt           time.Time      `db:"created_at"`
+		StartedAt           sql.NullTime   `db:"started_at"`
+		FinishedAt          sql.NullTime   `db:"finished_at"`
+		UpdatedAt           time.Time      `db:"updated_at"`
 	}
 )
 
@@ -109,14 +119,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.Attempt, data.MaxAttempts, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.Attempt, newData.MaxAttempts, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

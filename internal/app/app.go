@@ -16,6 +16,7 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 	"github.com/zeromicro/go-zero/rest"
 
+	"jobs/internal/callbacks"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
@@ -37,7 +38,9 @@ type App struct {
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
-	stop    sync.Once
+	// deliverer makes callback deliveries; nil unless the role includes workers.
+	deliverer *callbacks.Deliverer
+	stop      sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -86,12 +89,16 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			a.pool = worker.NewPool(worker.Config{
 				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
 				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
-				ShutdownGrace: w.ShutdownGrace,
+				ShutdownGrace: w.ShutdownGrace, LogTail: w.LogTail,
 			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
 		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
 			DueInterval: c.Recovery.DueInterval},
 			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
+		cb := c.Callbacks
+		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
+			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
+			Allow: sc.CallbackAllow}, sc.Jobs)
 	}
 	return a, nil
 }
@@ -120,12 +127,16 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.sweeper != nil {
 		a.sweeper.Start()
 	}
+	if a.deliverer != nil {
+		a.deliverer.Start()
+	}
 	return nil
 }
 
 // Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
 // HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
-// sweeper, then the connections. Later calls do nothing.
+// callback deliverer (deliveries in flight are made again later), then the sweeper, then
+// the connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -143,6 +154,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.pool != nil {
 		a.pool.Stop(ctx)
+	}
+	if a.deliverer != nil {
+		a.deliverer.Stop()
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()

@@ -23,6 +23,85 @@ type Config struct {
 	Events   EventsConf
 	Limits   LimitsConf
 	Cors     CorsConf
+	// Retry is the default backoff between attempts; functions may set their own.
+	Retry RetryConf
+	// Callbacks delivers a job's final state to the callbackUrl given at start.
+	Callbacks CallbacksConf
+	// Functions are the command and HTTP functions this deployment runs, next to the
+	// built-ins. A bad entry fails start-up with a message naming it and the key.
+	Functions []FunctionConf `json:",optional"`
+}
+
+// RetryConf is the default exponential backoff between a job's attempts: the n-th retry
+// waits about Backoff * 2^(n-1), at most MaxBackoff, with jitter (a random half of it).
+type RetryConf struct {
+	Backoff    time.Duration `json:",default=1s"`
+	MaxBackoff time.Duration `json:",default=5m"`
+}
+
+// CallbacksConf tunes completion callbacks (the callbackUrl of a start request).
+type CallbacksConf struct {
+	// Secret signs every callback body (HMAC-SHA256, header X-Jobs-Signature). The default
+	// is a development secret: set your own in production.
+	Secret string `json:",default=jobs-dev-callback-secret-do-not-use-in-production"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `json:",default=10s"`
+	// MaxAttempts is how many times a callback is tried before it is given up as failed.
+	MaxAttempts int `json:",default=8,range=[1:100]"`
+	// Backoff and MaxBackoff space the attempts exponentially, with jitter.
+	Backoff    time.Duration `json:",default=2s"`
+	MaxBackoff time.Duration `json:",default=10m"`
+	// Interval is how often due deliveries are looked for.
+	Interval time.Duration `json:",default=250ms"`
+	// Concurrency is how many deliveries one process makes at once.
+	Concurrency int `json:",default=8,range=[1:1000]"`
+	// AllowNetworks are CIDRs (e.g. 10.0.0.0/8, 127.0.0.1/32) that callbacks may reach
+	// although they are loopback, link-local or private. Empty: public addresses only.
+	AllowNetworks []string `json:",optional"`
+}
+
+// FunctionConf is one configured function. Every key is checked at start-up by
+// functions.FromConfig, which also fills the defaults documented here.
+type FunctionConf struct {
+	// Id is how jobs name the function (functionId).
+	Id string `json:",optional"`
+	// Kind is command or http.
+	Kind        string `json:",optional"`
+	Description string `json:",optional"`
+	// Timeout bounds one attempt (default 1m); a job may ask for another (timeoutSeconds).
+	Timeout time.Duration `json:",optional"`
+	// MaxAttempts is how many attempts a job gets (default 1); a job may ask for another.
+	MaxAttempts int `json:",optional"`
+	// Backoff and MaxBackoff override Retry for this function.
+	Backoff    time.Duration `json:",optional"`
+	MaxBackoff time.Duration `json:",optional"`
+	// RequiredParams are params a start request must carry (400 naming the missing ones).
+	// Params used in Command.Argv are required too.
+	RequiredParams []string    `json:",optional"`
+	Command        CommandConf `json:",optional"`
+	HTTP           HTTPConf    `json:",optional"`
+}
+
+// CommandConf runs a program without a shell (see README, "Command functions").
+type CommandConf struct {
+	// Argv is the program and its arguments. An argument that is exactly {{params.NAME}}
+	// is replaced by that param (a string, number or boolean); nothing else is expanded.
+	Argv []string `json:",optional"`
+	// Dir is the working directory (default: the service's). Relative program paths in
+	// Argv[0] are relative to it.
+	Dir string `json:",optional"`
+	// Env is the program's environment besides PATH, JOB_ID, JOB_ATTEMPT and JOB_PARAMS;
+	// nothing else of the service's environment is passed on.
+	Env map[string]string `json:",optional"`
+	// KillGrace is how long the process group has between SIGTERM and SIGKILL on cancel or
+	// timeout (default 5s).
+	KillGrace time.Duration `json:",optional"`
+}
+
+// HTTPConf calls a URL with the job (see README, "HTTP functions").
+type HTTPConf struct {
+	URL     string            `json:",optional"`
+	Headers map[string]string `json:",optional"`
 }
 
 // CorsConf lets browser pages on other origins (the Dashboard) call the API.
@@ -42,6 +121,10 @@ type LimitsConf struct {
 	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total
 	// is exact; beyond it the total is this number and totalIsEstimate is true.
 	ExactTotalUpTo int64 `json:",default=10000,range=[1:100000000]"`
+	// MaxAttempts bounds a start request's maxAttempts.
+	MaxAttempts int64 `json:",default=20,range=[1:1000]"`
+	// MaxTimeoutSeconds bounds a start request's timeoutSeconds.
+	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
 }
 
 // AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.
@@ -90,6 +173,8 @@ type WorkerConf struct {
 	ClaimIdle time.Duration `json:",default=15s"`
 	// ShutdownGrace is how long running jobs may finish after SIGTERM before they are handed back.
 	ShutdownGrace time.Duration `json:",default=10s"`
+	// LogTail is how many of the last output lines of an attempt are kept with the job.
+	LogTail int `json:",default=100,range=[0:10000]"`
 }
 
 // RecoveryConf tunes the sweeper that brings back work a dead worker or a lost Redis left behind.

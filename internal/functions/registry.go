@@ -1,5 +1,6 @@
-// Package functions owns the registry that maps function ids to the code that runs them,
-// and the built-in functions echo, sleep and fail.
+// Package functions owns the registry that maps function ids to the code that runs them:
+// the built-in functions echo, sleep and fail, and the command and HTTP functions
+// configured in etc/jobs.yaml (FromConfig).
 package functions
 
 import (
@@ -7,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 )
@@ -35,13 +37,58 @@ type RunFunc func(ctx context.Context, call Call, report Reporter) (result any, 
 // Definition is a registered function.
 type Definition struct {
 	ID          string
-	Kind        string // "builtin"; configured kinds arrive later
+	Kind        string // "builtin", "command" or "http" ("test" in tests)
 	Description string
-	// Timeout bounds one attempt; the attempt fails with "timed out after Ns".
+	// Timeout bounds one attempt; the attempt fails with "timed out after Ns". A job may
+	// carry its own (timeoutSeconds at start).
 	Timeout time.Duration
-	// MaxAttempts is how many attempts a job of this function gets.
+	// MaxAttempts is how many attempts a job of this function gets unless it asks for
+	// another number at start.
 	MaxAttempts int
+	// Backoff and MaxBackoff space retries: the n-th retry waits about Backoff*2^(n-1), at
+	// most MaxBackoff, with jitter. Zero takes the service's Retry defaults.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// RequiredParams must be present in a job's params; a start without them is a 400.
+	RequiredParams []string
+	// CheckParams, if set, vets params at start (a 400 with its message on error).
+	CheckParams func(params map[string]any) error
 	Run         RunFunc
+}
+
+// MissingParams returns the required params that params lacks, in declaration order.
+func (d *Definition) MissingParams(params map[string]any) []string {
+	var missing []string
+	for _, name := range d.RequiredParams {
+		if v, ok := params[name]; !ok || v == nil {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+// RetryDelay is how long to wait before the attempt after attempt (1-based) failed:
+// exponential from Backoff, capped at MaxBackoff, with the upper half jittered so that
+// jobs failing together do not retry together.
+func (d *Definition) RetryDelay(attempt int64) time.Duration {
+	return Backoff(d.Backoff, d.MaxBackoff, attempt)
+}
+
+// Backoff is base*2^(n-1) capped at maxDelay, of which a random upper half is kept
+// ("equal jitter"): the result lies in [d/2, d].
+func Backoff(base, maxDelay time.Duration, n int64) time.Duration {
+	if base <= 0 {
+		return 0
+	}
+	d := base
+	for i := int64(1); i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	if maxDelay > 0 && d > maxDelay {
+		d = maxDelay
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
 }
 
 // Registry maps function ids to definitions. It is filled at start-up and read-only after.

@@ -147,25 +147,27 @@ func parseBounded(name, s string, def, lo, hi int64) (int64, error) {
 // Item is a job as a list item (without result).
 func Item(j *model.Jobs) types.JobItem {
 	return types.JobItem{
-		Id:          j.Id,
-		TenantId:    j.TenantId,
-		FunctionId:  j.FunctionId,
-		Name:        j.Name,
-		Status:      j.Status,
-		Params:      json.RawMessage(j.Params),
-		Error:       j.Error,
-		Progress:    j.Progress,
-		Total:       j.Total,
-		Message:     j.Message,
-		Actor:       j.Actor,
-		GameId:      j.GameId,
-		Env:         j.Env,
-		Attempt:     j.Attempt,
-		MaxAttempts: j.MaxAttempts,
-		CreatedAt:   FormatTime(j.CreatedAt),
-		RunAt:       nullTime(j.RunAt),
-		StartedAt:   nullTime(j.StartedAt),
-		FinishedAt:  nullTime(j.FinishedAt),
+		Id:             j.Id,
+		TenantId:       j.TenantId,
+		FunctionId:     j.FunctionId,
+		Name:           j.Name,
+		Status:         j.Status,
+		Params:         json.RawMessage(j.Params),
+		Error:          j.Error,
+		Progress:       j.Progress,
+		Total:          j.Total,
+		Message:        j.Message,
+		Actor:          j.Actor,
+		GameId:         j.GameId,
+		Env:            j.Env,
+		Attempt:        j.Attempt,
+		MaxAttempts:    j.MaxAttempts,
+		TimeoutSeconds: float64(j.TimeoutMs) / 1000,
+		CallbackUrl:    j.CallbackUrl,
+		CreatedAt:      FormatTime(j.CreatedAt),
+		RunAt:          nullTime(j.RunAt),
+		StartedAt:      nullTime(j.StartedAt),
+		FinishedAt:     nullTime(j.FinishedAt),
 	}
 }
 
@@ -180,7 +182,25 @@ func Items(jobs []*model.Jobs) []types.JobItem {
 
 // Detail is a job with its result.
 func Detail(j *model.Jobs) *types.JobDetail {
-	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result)}
+	return &types.JobDetail{JobItem: Item(j), Result: result(j.Result), LogTail: logTail(j.LogTail), Callback: callback(j)}
+}
+
+// callback is the job's callback delivery, nil without a callbackUrl.
+func callback(j *model.Jobs) *types.CallbackState {
+	if j.CallbackStatus == "" {
+		return nil
+	}
+	return &types.CallbackState{Status: j.CallbackStatus, Attempts: j.CallbackAttempts, LastError: j.CallbackError,
+		NextAttemptAt: nullTime(j.CallbackDueAt), DeliveredAt: nullTime(j.CallbackDeliveredAt)}
+}
+
+// logTail decodes the kept output lines; none is [] rather than null.
+func logTail(s sql.NullString) []types.LogLine {
+	lines := []types.LogLine{}
+	if s.Valid {
+		_ = json.Unmarshal([]byte(s.String), &lines)
+	}
+	return lines
 }
 
 // Result is the result route's view of a job.

@@ -4,9 +4,11 @@ package svc
 import (
 	"database/sql"
 	"errors"
+	"net/netip"
 
 	"github.com/redis/go-redis/v9"
 
+	"jobs/internal/callbacks"
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
@@ -27,13 +29,33 @@ type ServiceContext struct {
 	Hub   *events.Hub
 	Redis redis.UniversalClient
 	db    *sql.DB
+	// CallbackAllow are the internal networks callbacks may reach (Callbacks.AllowNetworks).
+	CallbackAllow []netip.Prefix
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
-// the function registry from the built-ins plus extra. c.MySQL.DataSource must already be
-// normalized (model.NormalizeDSN).
+// the function registry from the built-ins, the configured functions (c.Functions) and
+// extra. Functions without a backoff of their own get c.Retry's. c.MySQL.DataSource must
+// already be normalized (model.NormalizeDSN).
 func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
-	registry, err := functions.NewRegistry(append(functions.Builtins(), extra...)...)
+	configured, err := functions.FromConfig(c.Functions)
+	if err != nil {
+		return nil, err
+	}
+	defs := append(append(functions.Builtins(), configured...), extra...)
+	for _, d := range defs {
+		if d.Backoff == 0 {
+			d.Backoff = c.Retry.Backoff
+		}
+		if d.MaxBackoff == 0 {
+			d.MaxBackoff = c.Retry.MaxBackoff
+		}
+	}
+	registry, err := functions.NewRegistry(defs...)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := callbacks.ParseAllow(c.Callbacks.AllowNetworks)
 	if err != nil {
 		return nil, err
 	}
@@ -47,15 +69,16 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
 		RetainDone: c.Events.RetainDone})
 	return &ServiceContext{
-		Config:     c,
-		Jobs:       jobs,
-		Queue:      q,
-		Dispatcher: dispatch.New(jobs, q),
-		Functions:  registry,
-		Events:     bus,
-		Hub:        events.NewHub(bus, c.Events.ClientBuffer),
-		Redis:      rdb,
-		db:         db,
+		Config:        c,
+		Jobs:          jobs,
+		Queue:         q,
+		Dispatcher:    dispatch.New(jobs, q),
+		Functions:     registry,
+		Events:        bus,
+		Hub:           events.NewHub(bus, c.Events.ClientBuffer),
+		Redis:         rdb,
+		CallbackAllow: allow,
+		db:            db,
 	}, nil
 }
 

@@ -179,6 +179,13 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Worker.ClaimIdle = time.Second
 	c.Worker.ShutdownGrace = 2 * time.Second
 	c.Recovery.Interval = 200 * time.Millisecond
+	c.Recovery.DueInterval = 50 * time.Millisecond
+	c.Retry.Backoff = 20 * time.Millisecond
+	c.Retry.MaxBackoff = 200 * time.Millisecond
+	c.Callbacks.Interval = 50 * time.Millisecond
+	c.Callbacks.Backoff = 50 * time.Millisecond
+	c.Callbacks.MaxBackoff = 200 * time.Millisecond
+	c.Callbacks.Timeout = 2 * time.Second
 	for _, m := range mutate {
 		m(&c)
 	}
@@ -356,26 +363,45 @@ func (a *App) DoWith(method, path string, body any, header http.Header) Response
 
 // Job is the subset of JobItem tests look at, plus the result.
 type Job struct {
-	Id          string          `json:"id"`
-	TenantId    string          `json:"tenantId"`
-	FunctionId  string          `json:"functionId"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Params      json.RawMessage `json:"params"`
-	Result      json.RawMessage `json:"result"`
-	Error       string          `json:"error"`
-	Progress    int64           `json:"progress"`
-	Total       int64           `json:"total"`
-	Message     string          `json:"message"`
-	Actor       string          `json:"actor"`
-	GameId      string          `json:"gameId"`
-	Env         string          `json:"env"`
-	Attempt     int64           `json:"attempt"`
-	MaxAttempts int64           `json:"maxAttempts"`
-	CreatedAt   string          `json:"createdAt"`
-	RunAt       *string         `json:"runAt"`
-	StartedAt   *string         `json:"startedAt"`
-	FinishedAt  *string         `json:"finishedAt"`
+	Id             string          `json:"id"`
+	TenantId       string          `json:"tenantId"`
+	FunctionId     string          `json:"functionId"`
+	Name           string          `json:"name"`
+	Status         string          `json:"status"`
+	Params         json.RawMessage `json:"params"`
+	Result         json.RawMessage `json:"result"`
+	Error          string          `json:"error"`
+	Progress       int64           `json:"progress"`
+	Total          int64           `json:"total"`
+	Message        string          `json:"message"`
+	Actor          string          `json:"actor"`
+	GameId         string          `json:"gameId"`
+	Env            string          `json:"env"`
+	Attempt        int64           `json:"attempt"`
+	MaxAttempts    int64           `json:"maxAttempts"`
+	TimeoutSeconds float64         `json:"timeoutSeconds"`
+	CreatedAt      string          `json:"createdAt"`
+	RunAt          *string         `json:"runAt"`
+	StartedAt      *string         `json:"startedAt"`
+	FinishedAt     *string         `json:"finishedAt"`
+	LogTail        []LogLine       `json:"logTail"`
+	CallbackUrl    string          `json:"callbackUrl"`
+	Callback       *Callback       `json:"callback"`
+}
+
+// Callback is a job's callback delivery state.
+type Callback struct {
+	Status        string  `json:"status"`
+	Attempts      int64   `json:"attempts"`
+	LastError     string  `json:"lastError"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
+}
+
+// LogLine is one kept output line of a job.
+type LogLine struct {
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
 }
 
 // StartJob starts a job through the API and returns it.

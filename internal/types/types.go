@@ -3,6 +3,14 @@
 
 package types
 
+type CallbackState struct {
+	Status        string  `json:"status"`
+	Attempts      int64   `json:"attempts"`
+	LastError     string  `json:"lastError"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
+}
+
 type CancelJobResp struct {
 	JobDetail
 }
@@ -36,16 +44,19 @@ type FunctionCallList struct {
 }
 
 type FunctionInfo struct {
-	Id             string `json:"id"`
-	Kind           string `json:"kind"`
-	Description    string `json:"description"`
-	TimeoutSeconds int64  `json:"timeoutSeconds"`
-	MaxAttempts    int64  `json:"maxAttempts"`
+	Id             string   `json:"id"`
+	Kind           string   `json:"kind"`
+	Description    string   `json:"description"`
+	TimeoutSeconds float64  `json:"timeoutSeconds"`
+	MaxAttempts    int64    `json:"maxAttempts"`
+	RequiredParams []string `json:"requiredParams"`
 }
 
 type JobDetail struct {
 	JobItem
-	Result interface{} `json:"result"`
+	Result   interface{}    `json:"result"`
+	LogTail  []LogLine      `json:"logTail"`
+	Callback *CallbackState `json:"callback"`
 }
 
 type JobIdReq struct {
@@ -53,25 +64,27 @@ type JobIdReq struct {
 }
 
 type JobItem struct {
-	Id          string      `json:"id"`
-	TenantId    string      `json:"tenantId"`
-	FunctionId  string      `json:"functionId"`
-	Name        string      `json:"name"`
-	Status      string      `json:"status"`
-	Params      interface{} `json:"params"`
-	Error       string      `json:"error"`
-	Progress    int64       `json:"progress"`
-	Total       int64       `json:"total"`
-	Message     string      `json:"message"`
-	Actor       string      `json:"actor"`
-	GameId      string      `json:"gameId"`
-	Env         string      `json:"env"`
-	Attempt     int64       `json:"attempt"`
-	MaxAttempts int64       `json:"maxAttempts"`
-	CreatedAt   string      `json:"createdAt"`
-	RunAt       *string     `json:"runAt"`
-	StartedAt   *string     `json:"startedAt"`
-	FinishedAt  *string     `json:"finishedAt"`
+	Id             string      `json:"id"`
+	TenantId       string      `json:"tenantId"`
+	FunctionId     string      `json:"functionId"`
+	Name           string      `json:"name"`
+	Status         string      `json:"status"`
+	Params         interface{} `json:"params"`
+	Error          string      `json:"error"`
+	Progress       int64       `json:"progress"`
+	Total          int64       `json:"total"`
+	Message        string      `json:"message"`
+	Actor          string      `json:"actor"`
+	GameId         string      `json:"gameId"`
+	Env            string      `json:"env"`
+	Attempt        int64       `json:"attempt"`
+	MaxAttempts    int64       `json:"maxAttempts"`
+	TimeoutSeconds float64     `json:"timeoutSeconds"`
+	CallbackUrl    string      `json:"callbackUrl"`
+	CreatedAt      string      `json:"createdAt"`
+	RunAt          *string     `json:"runAt"`
+	StartedAt      *string     `json:"startedAt"`
+	FinishedAt     *string     `json:"finishedAt"`
 }
 
 type JobResult struct {
@@ -110,6 +123,11 @@ type ListJobsResp struct {
 	Size            int64     `json:"size"`
 }
 
+type LogLine struct {
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
+}
+
 type StartJobReq struct {
 	FunctionId     string      `json:"functionId,optional"`
 	Name           string      `json:"name,optional"`
@@ -119,6 +137,9 @@ type StartJobReq struct {
 	Env            string      `json:"env,optional"`
 	IdempotencyKey string      `json:"idempotencyKey,optional"`
 	RunAt          string      `json:"runAt,optional"`
+	MaxAttempts    int64       `json:"maxAttempts,optional"`
+	TimeoutSeconds int64       `json:"timeoutSeconds,optional"`
+	CallbackUrl    string      `json:"callbackUrl,optional"`
 }
 
 type StreamEvent struct {

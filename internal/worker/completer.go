@@ -63,8 +63,9 @@ func (c *completer) flush(batch []model.Outcome) {
 	}
 }
 
-// write commits outcomes, announces the ones that took effect, and enqueues the jobs that
-// went back to pending.
+// write commits outcomes, announces the ones that took effect, and enqueues the jobs handed
+// back to pending. Retries (a RetryDelay) are not enqueued here: they wait, unenqueued,
+// until their run_at, when the scheduler's due pass (internal/recovery) enqueues them.
 func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
 	won, err := c.jobs.Finish(ctx, outcomes)
 	if err != nil {
@@ -78,7 +79,7 @@ func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
 		for _, ev := range events.StatusChange(o.Id, o.Status, o.Attempt, o.Error) {
 			c.emitter.Emit(ev)
 		}
-		if o.Status == model.StatusPending {
+		if o.Status == model.StatusPending && o.RetryDelay == 0 {
 			requeue = append(requeue, o.Id)
 		}
 	}

@@ -7,13 +7,14 @@
 //	          claim: pending→running, attempt+1, lease
 //	pending ─────────────────────────────────────────▶ running ──▶ completed (returned a result)
 //	   │    ◀─────────────────────────────────────────    │  └───▶ failed (error, no attempts left)
-//	   │      error with attempts left, lease expired,    │
-//	   │      handed back on shutdown                     │
+//	   │      error with attempts left (run_at = now +    │
+//	   │      backoff), lease expired, handed back        │
 //	   └──── cancel ──▶ cancelled ◀──── cancel ───────────┘
 //
 // Every arrow is an UPDATE whose WHERE clause names the status it leaves (and, from
 // running, the attempt), so a duplicate delivery, a late worker or a race with cancel
-// changes nothing: the loser's UPDATE matches no row and its result is discarded.
+// changes nothing: the loser's UPDATE matches no row and its result is discarded. Every
+// arrow into a terminal status also schedules the job's callback (internal/callbacks).
 //
 // # Failure
 //

@@ -2,12 +2,14 @@ package worker
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"jobs/internal/events"
 	"jobs/internal/functions"
@@ -33,6 +35,9 @@ type execution struct {
 	mu       sync.Mutex
 	progress model.Progress
 	dirty    bool
+	// logs keeps the attempt's last logTail output lines, stored with the outcome.
+	logs    []events.LogData
+	logTail int
 }
 
 func (e *execution) abandon(cause error) {
@@ -54,7 +59,33 @@ func (e *execution) Progress(done, total int64, message string) {
 
 // Log implements functions.Reporter.
 func (e *execution) Log(stream, line string) {
+	if e.logTail > 0 {
+		e.mu.Lock()
+		e.logs = append(e.logs, events.LogData{Stream: stream, Line: line})
+		if len(e.logs) > 2*e.logTail {
+			e.logs = append(e.logs[:0], e.logs[len(e.logs)-e.logTail:]...)
+		}
+		e.mu.Unlock()
+	}
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
+}
+
+// logTailJSON is the kept output lines as a JSON array; not valid when there are none.
+func (e *execution) logTailJSON() sql.NullString {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	logs := e.logs
+	if len(logs) > e.logTail {
+		logs = logs[len(logs)-e.logTail:]
+	}
+	if len(logs) == 0 {
+		return sql.NullString{}
+	}
+	encoded, err := json.Marshal(logs)
+	if err != nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(encoded), Valid: true}
 }
 
 func (e *execution) snapshot() model.Progress {
@@ -74,14 +105,20 @@ func (e *execution) takeDirty() (model.Progress, bool) {
 	return e.snapshot(), dirty
 }
 
-// execute runs the function within its timeout and turns what it returns into an outcome.
+// execute runs the function within the job's timeout (the function's for jobs that carry
+// none) and turns what it returns into an outcome. A failed attempt with attempts left and
+// a retryable error goes back to pending, to run again after the function's backoff.
 func (e *execution) execute(ctx context.Context, def *functions.Definition) model.Outcome {
-	ctx, cancel := context.WithTimeoutCause(ctx, def.Timeout, errTimedOut)
+	timeout := def.Timeout
+	if e.job.TimeoutMs > 0 {
+		timeout = time.Duration(e.job.TimeoutMs) * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
 	defer cancel()
 	call := functions.Call{JobID: e.job.Id, Attempt: e.job.Attempt, Params: json.RawMessage(e.job.Params)}
 	result, err := runSafely(ctx, def.Run, call, e)
 
-	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot()}
+	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot(), LogTail: e.logTailJSON()}
 	if err == nil {
 		encoded, encErr := json.Marshal(result)
 		if encErr == nil {
@@ -93,12 +130,14 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	}
 	message := err.Error()
 	if errors.Is(context.Cause(ctx), errTimedOut) {
-		message = "timed out after " + strconv.FormatFloat(def.Timeout.Seconds(), 'f', -1, 64) + "s"
+		message = "timed out after " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64) + "s"
 	}
 	outcome.Error = truncate(message, 4096)
 	outcome.Status = model.StatusFailed
 	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
 		outcome.Status = model.StatusPending
+		// At least a millisecond: a retry always waits for the scheduler (see Outcome).
+		outcome.RetryDelay = max(def.RetryDelay(e.job.Attempt), time.Millisecond)
 	}
 	return outcome
 }

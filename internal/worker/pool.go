@@ -36,6 +36,8 @@ type Config struct {
 	ProgressFlush time.Duration
 	ClaimIdle     time.Duration
 	ShutdownGrace time.Duration
+	// LogTail is how many last output lines of an attempt are kept with the job.
+	LogTail int
 }
 
 // NewID returns a pool id unique to this process.
@@ -160,7 +162,8 @@ func (p *Pool) handBack() {
 	}
 	outcomes := make([]model.Outcome, len(execs))
 	for i, e := range execs {
-		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot()}
+		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot(),
+			LogTail: e.logTailJSON()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -278,7 +281,7 @@ func (p *Pool) run(job *model.Jobs) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(p.runCtx)
-	e := &execution{job: job, cancel: cancel, emitter: p.emitter,
+	e := &execution{job: job, cancel: cancel, emitter: p.emitter, logTail: p.cfg.LogTail,
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
 	p.running[job.Id] = e

@@ -32,8 +32,9 @@ func (l *ListFunctionsLogic) ListFunctions() ([]types.FunctionInfo, error) {
 			Id:             d.ID,
 			Kind:           d.Kind,
 			Description:    d.Description,
-			TimeoutSeconds: int64(d.Timeout.Seconds()),
+			TimeoutSeconds: d.Timeout.Seconds(),
 			MaxAttempts:    int64(d.MaxAttempts),
+			RequiredParams: append([]string{}, d.RequiredParams...),
 		}
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -11,6 +12,8 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
+	"jobs/internal/callbacks"
+	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -61,6 +64,28 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := checkParams(fn, req.Params); err != nil {
+		return nil, err
+	}
+	if req.CallbackUrl != "" {
+		if err := callbacks.CheckURL(req.CallbackUrl, l.svcCtx.CallbackAllow); err != nil {
+			return nil, apperr.Invalid("%v", err)
+		}
+	}
+	limits := l.svcCtx.Config.Limits
+	maxAttempts, timeout := int64(fn.MaxAttempts), fn.Timeout
+	if req.MaxAttempts != 0 {
+		if req.MaxAttempts < 1 || req.MaxAttempts > limits.MaxAttempts {
+			return nil, apperr.Invalid("maxAttempts must be from 1 to %d, not %d", limits.MaxAttempts, req.MaxAttempts)
+		}
+		maxAttempts = req.MaxAttempts
+	}
+	if req.TimeoutSeconds != 0 {
+		if req.TimeoutSeconds < 1 || req.TimeoutSeconds > limits.MaxTimeoutSeconds {
+			return nil, apperr.Invalid("timeoutSeconds must be from 1 to %d, not %d", limits.MaxTimeoutSeconds, req.TimeoutSeconds)
+		}
+		timeout = time.Duration(req.TimeoutSeconds) * time.Second
+	}
 	for _, f := range []struct {
 		name, value string
 		max         int
@@ -86,7 +111,8 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		Actor:       req.Actor,
 		GameId:      req.GameId,
 		Env:         req.Env,
-		MaxAttempts: int64(fn.MaxAttempts),
+		MaxAttempts: maxAttempts,
+		TimeoutMs:   timeout.Milliseconds(),
 		CreatedAt:   now,
 	}
 	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
@@ -94,6 +120,9 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	// once it is due. Until then no stream entry exists that a worker could claim early.
 	delayed := runAt.After(now)
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, !delayed
+	if req.CallbackUrl != "" {
+		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
+	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
 		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
@@ -112,6 +141,21 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
 	}
 	return jobview.Detail(job), nil
+}
+
+// checkParams applies the function's own rules: required params, then its CheckParams
+// (a command's argument templates refuse values that would read as options, for one).
+func checkParams(fn *functions.Definition, raw any) error {
+	params, _ := raw.(map[string]any)
+	if missing := fn.MissingParams(params); len(missing) > 0 {
+		return apperr.Invalid("params is missing %s, required by function %q", strings.Join(missing, ", "), fn.ID)
+	}
+	if fn.CheckParams != nil {
+		if err := fn.CheckParams(params); err != nil {
+			return apperr.Invalid("%v (function %q)", err, fn.ID)
+		}
+	}
+	return nil
 }
 
 // encodeParams checks that params is a JSON object (absent means {}) of at most limit

@@ -1,0 +1,372 @@
+package functions
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The line protocol a command speaks on stdout (README, "Command functions"). Every other
+// line of stdout and stderr is a log line.
+const (
+	// ProgressPrefix starts a progress line: "::progress DONE/TOTAL message" or
+	// "::progress DONE message" (total unknown).
+	ProgressPrefix = "::progress "
+	// ResultPrefix starts the result line: "::result <one JSON value>". The last one wins;
+	// without one the result is null.
+	ResultPrefix = "::result "
+)
+
+const (
+	// maxLine bounds one output line; the rest of a longer line is dropped.
+	maxLine = 1 << 20
+	// maxLogLine bounds a line as a log event.
+	maxLogLine = 4096
+	// stderrTailLines is how many last stderr lines a failed command's error carries.
+	stderrTailLines = 20
+	// stderrTailBytes bounds them.
+	stderrTailBytes = 3000
+	// pipeDrain is how long output is still read after the process group is gone (a
+	// process that left the group may hold the pipes open).
+	pipeDrain = 2 * time.Second
+)
+
+// placeholder matches an argument that is a whole template: {{params.NAME}}.
+var placeholder = regexp.MustCompile(`^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$`)
+
+// argTemplate is one argv entry: a literal, or the name of the param that fills it.
+type argTemplate struct {
+	literal string
+	param   string
+}
+
+// command runs a configured program; see CommandConf in internal/config.
+type command struct {
+	argv      []argTemplate
+	dir       string
+	env       []string
+	killGrace time.Duration
+}
+
+// params returns the names of the params the templates use.
+func (c *command) params() []string {
+	var names []string
+	for _, a := range c.argv {
+		if a.param != "" {
+			names = append(names, a.param)
+		}
+	}
+	return names
+}
+
+// check vets params for the argument templates (at start, so a caller learns at once).
+func (c *command) check(params map[string]any) error {
+	_, err := c.render(params)
+	return err
+}
+
+// render builds the argv. A param fills exactly one argument and may be a string, number
+// or boolean; a value that starts with "-" (it would read as an option) or holds a control
+// character (a newline, say) is refused. No shell ever sees the arguments, so ";", "|",
+// "$(...)" and quotes are plain characters.
+func (c *command) render(params map[string]any) ([]string, error) {
+	args := make([]string, len(c.argv))
+	for i, a := range c.argv {
+		if a.param == "" {
+			args[i] = a.literal
+			continue
+		}
+		v, err := argValue(a.param, params[a.param])
+		if err != nil {
+			return nil, err
+		}
+		args[i] = v
+	}
+	return args, nil
+}
+
+func argValue(name string, v any) (string, error) {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return "", fmt.Errorf("params.%s is required", name)
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		s = strconv.FormatBool(x)
+	default:
+		return "", fmt.Errorf("params.%s must be a string, number or boolean", name)
+	}
+	switch {
+	case strings.HasPrefix(s, "-"):
+		return "", fmt.Errorf("params.%s must not start with \"-\" (it would be read as an option)", name)
+	case !utf8.ValidString(s):
+		return "", fmt.Errorf("params.%s is not valid UTF-8", name)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", fmt.Errorf("params.%s must not contain control characters such as newlines", name)
+	}
+	return s, nil
+}
+
+// run runs one attempt: the process gets the job as environment and as JSON on stdin,
+// speaks the line protocol on stdout, and its exit status decides the outcome.
+func (c *command) run(ctx context.Context, call Call, report Reporter) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(call.Params))
+	dec.UseNumber()
+	var params map[string]any
+	if err := dec.Decode(&params); err != nil {
+		return nil, Permanent(fmt.Errorf("params: %v", err))
+	}
+	args, err := c.render(params)
+	if err != nil {
+		return nil, Permanent(err)
+	}
+	stdin, err := json.Marshal(map[string]any{"id": call.JobID, "attempt": call.Attempt, "params": call.Params})
+	if err != nil {
+		return nil, Permanent(err)
+	}
+
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = c.dir
+	cmd.Env = append(append([]string{}, c.env...),
+		"JOB_ID="+call.JobID, "JOB_ATTEMPT="+strconv.FormatInt(call.Attempt, 10), "JOB_PARAMS="+string(call.Params))
+	cmd.Stdin = bytes.NewReader(stdin)
+	// Its own process group, so cancel and timeout reach every process it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		outR.Close()
+		errR.Close()
+		err := fmt.Errorf("start %s: %w", args[0], startErr)
+		if errors.Is(startErr, fs.ErrNotExist) || errors.Is(startErr, fs.ErrPermission) || errors.Is(startErr, exec.ErrNotFound) {
+			return nil, Permanent(err)
+		}
+		return nil, err
+	}
+	pgid := cmd.Process.Pid
+
+	var out stdoutState
+	stderr := &tail{max: stderrTailLines}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() {
+		defer readers.Done()
+		readLines(outR, func(line string) { out.handle(line, report) })
+	}()
+	go func() {
+		defer readers.Done()
+		readLines(errR, func(line string) {
+			stderr.add(line)
+			report.Log("stderr", truncateUTF8(line, maxLogLine))
+		})
+	}()
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-ctx.Done():
+		waitErr = stopGroup(pgid, c.killGrace, exited)
+	}
+	// Whatever the command left running in its group goes with it.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	drained := make(chan struct{})
+	go func() {
+		readers.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(pipeDrain):
+		// A process outside the group still holds the pipes: stop reading.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if waitErr != nil {
+		msg := waitErr.Error()
+		var exit *exec.ExitError
+		if errors.As(waitErr, &exit) {
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				msg = "killed by signal " + ws.Signal().String()
+			} else {
+				msg = "exit status " + strconv.Itoa(exit.ExitCode())
+			}
+		}
+		if t := stderr.text(stderrTailBytes); t != "" {
+			msg += ": " + t
+		}
+		return nil, errors.New(msg)
+	}
+	if out.resultErr != nil {
+		return nil, Permanent(out.resultErr)
+	}
+	if out.result == nil {
+		return nil, nil
+	}
+	return out.result, nil
+}
+
+// stopGroup sends SIGTERM to the process group, then SIGKILL after grace, and returns
+// the leader's exit.
+func stopGroup(pgid int, grace time.Duration, exited <-chan error) error {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-exited:
+		return err
+	case <-timer.C:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		return <-exited
+	}
+}
+
+// stdoutState follows the protocol lines of stdout; only its reader goroutine writes it,
+// and the runner reads it after that goroutine ended.
+type stdoutState struct {
+	result    json.RawMessage
+	resultErr error
+}
+
+func (s *stdoutState) handle(line string, report Reporter) {
+	switch {
+	case strings.HasPrefix(line, ResultPrefix):
+		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
+		if !json.Valid([]byte(raw)) {
+			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, truncateUTF8(raw, 200))
+			return
+		}
+		s.result, s.resultErr = json.RawMessage(raw), nil
+	case strings.HasPrefix(line, ProgressPrefix):
+		if done, total, msg, ok := parseProgress(strings.TrimPrefix(line, ProgressPrefix)); ok {
+			report.Progress(done, total, msg)
+			return
+		}
+		report.Log("stdout", truncateUTF8(line, maxLogLine))
+	default:
+		report.Log("stdout", truncateUTF8(line, maxLogLine))
+	}
+}
+
+// parseProgress reads "DONE/TOTAL message" or "DONE message".
+func parseProgress(s string) (done, total int64, message string, ok bool) {
+	counts, message, _ := strings.Cut(strings.TrimLeft(s, " "), " ")
+	doneText, totalText, hasTotal := strings.Cut(counts, "/")
+	done, err := strconv.ParseInt(doneText, 10, 64)
+	if err != nil || done < 0 {
+		return 0, 0, "", false
+	}
+	if hasTotal {
+		if total, err = strconv.ParseInt(totalText, 10, 64); err != nil || total < 0 {
+			return 0, 0, "", false
+		}
+	}
+	return done, total, strings.TrimSpace(message), true
+}
+
+// readLines calls fn with each line of r (without its newline, trailing \r removed).
+// Lines over maxLine are cut there. It returns at EOF or on a read error.
+func readLines(r io.Reader, fn func(string)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) <= maxLine {
+			buf = append(buf, chunk...)
+		} else if len(buf) < maxLine {
+			buf = append(buf, chunk[:maxLine-len(buf)]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if len(buf) > 0 {
+			fn(strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r"))
+		}
+		buf = buf[:0]
+		if err != nil {
+			return
+		}
+	}
+}
+
+// tail keeps the last max lines added to it.
+type tail struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+func (t *tail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[len(t.lines)-t.max:]
+	}
+}
+
+// text joins the kept lines with newlines, keeping at most maxBytes from the end.
+func (t *tail) text(maxBytes int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(strings.Join(t.lines, "\n"))
+	if len(s) > maxBytes {
+		s = s[len(s)-maxBytes:]
+		for len(s) > 0 && !utf8.RuneStart(s[0]) {
+			s = s[1:]
+		}
+		s = "…" + s
+	}
+	return s
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
