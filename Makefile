@@ -18,9 +18,10 @@ test: services
 	go vet ./...
 	go test -race -count=1 -timeout 9m ./...
 
-## bench: throughput and latency numbers written up in docs/BENCHMARKS.md.
+## bench: throughput and latency numbers written up in docs/BENCHMARKS.md (a few minutes);
+## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
 bench: services
-	go run ./cmd/jobsbench
+	go run ./cmd/jobsbench $(BENCHFLAGS)
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.

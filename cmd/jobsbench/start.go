@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// benchStart measures POST /api/v1/jobs: `clients` closed-loop clients for `duration`
+// against an app of role api, so no worker competes with the starts.
+func benchStart(ctx context.Context, e *env) (row, error) {
+	o := e.opts
+	prefix, err := e.reset(ctx, "start")
+	if err != nil {
+		return row{}, err
+	}
+	c, err := e.config("api", prefix)
+	if err != nil {
+		return row{}, err
+	}
+	a, err := startApp(ctx, c)
+	if err != nil {
+		return row{}, err
+	}
+	defer a.stop()
+	cl, err := newClient(a.URL, o.clients, c)
+	if err != nil {
+		return row{}, err
+	}
+	defer cl.close()
+
+	// Warm up: open the keep-alive connections and the MySQL pool.
+	warm := closedLoop(ctx, cl, o.clients, time.Time{}, o.clients*20)
+	if warm.errors > 0 {
+		return row{}, fmt.Errorf("warm-up: %d errors, first: %v", warm.errors, warm.firstErr)
+	}
+	before, err := e.count(ctx, "SELECT COUNT(*) FROM jobs")
+	if err != nil {
+		return row{}, err
+	}
+
+	logf("start: %d clients for %s", o.clients, o.duration)
+	stopProfile := startProfile(o, "start")
+	cpu0 := readCPU()
+	res := closedLoop(ctx, cl, o.clients, time.Now().Add(o.duration), 0)
+	cpu1 := readCPU()
+	stopProfile()
+	if ctx.Err() != nil {
+		return row{}, ctx.Err()
+	}
+
+	after, err := e.count(ctx, "SELECT COUNT(*) FROM jobs")
+	if err != nil {
+		return row{}, err
+	}
+	backlog, err := e.rdb.XLen(ctx, prefix+":stream").Result()
+	if err != nil {
+		return row{}, err
+	}
+	s := summarize(res.latencies)
+	rate := float64(res.ok) / res.elapsed.Seconds()
+	r := row{
+		name: "1. Start throughput",
+		setup: fmt.Sprintf("POST /api/v1/jobs `echo`, %d closed-loop clients, %s, role `api` (no workers)",
+			o.clients, o.duration),
+		result: fmt.Sprintf("**%s jobs/s**; latency p50 %s, p99 %s", thousands(int64(rate)), ms(s.p50), ms(s.p99)),
+		floor:  "≥ 2,000 jobs/s",
+		pass:   rate >= 2000 && res.errors == 0,
+		notes: []string{
+			fmt.Sprintf("%s jobs started in %.2f s, %d errors, %d requests shed (HTTP 503, retried)", thousands(int64(res.ok)), res.elapsed.Seconds(), res.errors, res.shed),
+			fmt.Sprintf("request latency: mean %s, p50 %s, p90 %s, p99 %s, max %s", ms(s.mean), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max)),
+			cpuUse(cpu0, cpu1),
+			fmt.Sprintf("rows inserted during the run: %s; stream entries after warm-up and run: %s", thousands(after-before), thousands(backlog)),
+		},
+	}
+	if res.errors > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("first error: %v", res.firstErr))
+	}
+	if after-before != int64(res.ok) {
+		r.pass = false
+		r.notes = append(r.notes, fmt.Sprintf("MISMATCH: %d successful responses but %d new rows", res.ok, after-before))
+	}
+	return r, nil
+}
