@@ -196,7 +196,7 @@ type EventsConf struct {
 	// Retain is how long a job's events are kept after its latest event.
 	Retain time.Duration `json:",default=24h"`
 	// RetainDone is how long they are kept once the job is done.
-	RetainDone time.Duration `json:",default=15m"`
+	RetainDone time.Duration `json:",default=5m"`
 	// ClientBuffer is how many events a stream may fall behind before it is closed
 	// (the client resumes with Last-Event-ID).
 	ClientBuffer int `json:",default=256,range=[1:100000]"`

@@ -79,22 +79,26 @@ func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
 }
 
 // The keys of one job share a hash tag, so the script's keys live in one cluster slot.
-func (b *Bus) logKey(jobID string) string { return b.prefix + ":ev:{" + jobID + "}" }
+func (b *Bus) logKey(jobID string) string { return b.prefix + ":evlog:{" + jobID + "}" }
 func (b *Bus) seqKey(jobID string) string { return b.prefix + ":evseq:{" + jobID + "}" }
 
 // publishScript numbers an event, appends it to the job's event log and announces it, in one
 // atomic step, so the numbers of a job's events increase in the order they are published.
+// The log is a list of "id name data" entries: a few hundred bytes for a typical job, where
+// a stream would preallocate a 4 KiB node per job.
 //
-// KEYS[1] the job's event log (a stream), KEYS[2] the job's event counter
+// KEYS[1] the job's event log (a list), KEYS[2] the job's event counter
 // ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
 // ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
 // Returns the event's number.
 var publishScript = redis.NewScript(`
 local id = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], id .. '-0', 'n', ARGV[2], 'd', ARGV[3])
+local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
+redis.call('RPUSH', KEYS[1], entry)
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
 return id
 `)
 
@@ -158,32 +162,40 @@ func (b *Bus) Range(ctx context.Context, jobID string, after, upTo int64) ([]Eve
 	if upTo <= after {
 		return nil, nil
 	}
-	msgs, err := b.rdb.XRange(ctx, b.logKey(jobID), "("+strconv.FormatInt(after, 10)+"-0",
-		strconv.FormatInt(upTo, 10)+"-0").Result()
+	entries, err := b.rdb.LRange(ctx, b.logKey(jobID), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Event, 0, len(msgs))
-	for _, m := range msgs {
-		id, _ := strconv.ParseInt(strings.TrimSuffix(m.ID, "-0"), 10, 64)
-		name, _ := m.Values["n"].(string)
-		data, _ := m.Values["d"].(string)
-		out = append(out, Event{JobID: jobID, ID: id, Name: name, Data: json.RawMessage(data)})
+	var out []Event
+	for _, entry := range entries {
+		ev, ok := parseEntry(jobID, entry)
+		if ok && ev.ID > after && ev.ID <= upTo {
+			out = append(out, ev)
+		}
 	}
 	return out, nil
 }
 
-// parseAnnouncement reads "jobID id name data" as published by publishScript.
-func parseAnnouncement(payload string) (Event, bool) {
-	parts := strings.SplitN(payload, " ", 4)
-	if len(parts) != 4 {
+// parseEntry reads a log entry, "id name data".
+func parseEntry(jobID, entry string) (Event, bool) {
+	parts := strings.SplitN(entry, " ", 3)
+	if len(parts) != 3 {
 		return Event{}, false
 	}
-	id, err := strconv.ParseInt(parts[1], 10, 64)
+	id, err := strconv.ParseInt(parts[0], 10, 64)
 	if err != nil {
 		return Event{}, false
 	}
-	return Event{JobID: parts[0], ID: id, Name: parts[2], Data: json.RawMessage(parts[3])}, true
+	return Event{JobID: jobID, ID: id, Name: parts[1], Data: json.RawMessage(parts[2])}, true
+}
+
+// parseAnnouncement reads "jobID id name data" as published by publishScript.
+func parseAnnouncement(payload string) (Event, bool) {
+	jobID, entry, ok := strings.Cut(payload, " ")
+	if !ok {
+		return Event{}, false
+	}
+	return parseEntry(jobID, entry)
 }
 
 // StatusChange returns the events announcing that a job moved to status: a status event,
