@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -82,8 +83,9 @@ type (
 		MarkEnqueued(ctx context.Context, ids []string) error
 		// MarkUnenqueued records that pending jobs among ids may not be on the stream.
 		MarkUnenqueued(ctx context.Context, ids []string) error
-		// MarkAllUnenqueued marks every pending job for re-enqueueing (Redis lost its data).
-		MarkAllUnenqueued(ctx context.Context) (int64, error)
+		// EnqueuedIDs returns up to limit ids, after afterID in id order, of pending jobs
+		// recorded as enqueued.
+		EnqueuedIDs(ctx context.Context, afterID string, limit int) ([]string, error)
 		// ClaimCallbacks claims up to limit due callback deliveries for lease: their
 		// callback_due_at moves lease ahead (so a deliverer that dies frees them then) and
 		// they get a fresh callback_token, which FinishCallback must present.
@@ -342,7 +344,8 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		"`log_tail` = ?, `run_at` = now(3) + interval ? microsecond, `enqueued_at` = NULL, %s "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		for i, o := range outcomes {
+		for _, i := range byID(len(outcomes), func(i int) string { return outcomes[i].Id }) {
+			o := outcomes[i]
 			var res sql.Result
 			var err error
 			p := o.Progress
@@ -373,6 +376,18 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 	return won, nil
 }
 
+// byID returns the indexes 0..n-1 ordered by the id of each. Transactions that update
+// several rows do so in primary-key order, the order claims and the sweeper lock them in,
+// so they cannot deadlock one another.
+func byID(n int, id func(int) string) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return id(order[a]) < id(order[b]) })
+	return order
+}
+
 func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress) error {
 	if len(progress) == 0 {
 		return nil
@@ -380,7 +395,8 @@ func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress)
 	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ? "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table)
 	return m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		for _, p := range progress {
+		for _, i := range byID(len(progress), func(i int) string { return progress[i].Id }) {
+			p := progress[i]
 			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.Id, p.Attempt); err != nil {
 				return err
 			}
@@ -481,8 +497,14 @@ func (m *customJobsModel) markEnqueued(ctx context.Context, ids []string, value 
 	return err
 }
 
-func (m *customJobsModel) MarkAllUnenqueued(ctx context.Context) (int64, error) {
-	return m.execCount(ctx, fmt.Sprintf("update %s set `enqueued_at` = NULL where `status` = 'pending'", m.table))
+func (m *customJobsModel) EnqueuedIDs(ctx context.Context, afterID string, limit int) ([]string, error) {
+	var ids []string
+	query := fmt.Sprintf("select `id` from %s where `id` > ? and `status` = 'pending' and `enqueued_at` is not null "+
+		"order by `id` limit ?", m.table)
+	if err := m.conn.QueryRowsCtx(ctx, &ids, query, afterID, limit); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func (m *customJobsModel) ClaimCallbacks(ctx context.Context, limit int, lease time.Duration) ([]*Jobs, error) {

@@ -143,3 +143,28 @@ func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
 		t.Fatalf("handed-back job not on the stream: backlog %d, %v", n, err)
 	}
 }
+
+func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, func(c *config.Config) { c.Role = "api" }) // no sweeper, so no epoch marker yet
+	api := testutil.StartApp(t, c)
+	var ids []string
+	for range 30 {
+		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
+	}
+
+	wc := c
+	wc.Role = "worker"
+	testutil.StartApp(t, wc)
+	for _, id := range ids {
+		api.WaitStatus(id, "completed", 10*time.Second)
+	}
+	info, err := testutil.Redis(t).XInfoStream(context.Background(), c.Redis.Prefix+":stream").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.EntriesAdded != int64(len(ids)) {
+		t.Fatalf("%d entries were added to the stream for %d jobs: the first sweep enqueued the backlog again",
+			info.EntriesAdded, len(ids))
+	}
+}

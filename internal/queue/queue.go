@@ -138,6 +138,25 @@ func (q *Queue) Backlog(ctx context.Context) (int64, error) {
 	return q.rdb.XLen(ctx, q.stream).Result()
 }
 
+// JobIDs returns the job ids of every entry on the stream, read or not.
+func (q *Queue) JobIDs(ctx context.Context) (map[string]bool, error) {
+	ids := make(map[string]bool)
+	start := "-"
+	for {
+		msgs, err := q.rdb.XRangeN(ctx, q.stream, start, "+", 10000).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range appendDeliveries(nil, msgs) {
+			ids[d.JobID] = true
+		}
+		if len(msgs) < 10000 {
+			return ids, nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
 // PublishCancel tells every worker that jobID was cancelled.
 func (q *Queue) PublishCancel(ctx context.Context, jobID string) error {
 	return q.rdb.Publish(ctx, q.cancel, jobID).Err()

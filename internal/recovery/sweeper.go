@@ -124,14 +124,14 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 }
 
 // recoverLostRedis notices a Redis that restarted empty or was flushed (its epoch marker
-// is gone) and marks every pending job for re-enqueueing. The mark is written before the
+// is gone) and marks the pending jobs missing from the stream for re-enqueueing. The mark is written before the
 // marker, so a sweeper that dies in between leaves the marker missing for the next one.
 func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 	lost, err := s.queue.EpochLost(ctx)
 	if err != nil || !lost {
 		return err
 	}
-	n, err := s.jobs.MarkAllUnenqueued(ctx)
+	n, err := s.markMissing(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,6 +142,41 @@ func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 		s.log.Infof("recovery: Redis has no dispatch state (restarted or flushed); re-enqueueing %d pending jobs", n)
 	}
 	return s.queue.SetEpoch(ctx)
+}
+
+// markMissing marks for re-enqueueing the pending jobs recorded as enqueued that are not on
+// the stream. Pending jobs are read before the stream, so a job enqueued in between is at
+// worst enqueued twice; a worker's first start on a Redis that the API already filled
+// therefore re-enqueues nothing. It returns how many it marked.
+func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
+	var pending []string
+	for after := ""; ; {
+		page, err := s.jobs.EnqueuedIDs(ctx, after, 10000)
+		if err != nil {
+			return 0, err
+		}
+		pending = append(pending, page...)
+		if len(page) < 10000 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	onStream, err := s.queue.JobIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var missing []string
+	for _, id := range pending {
+		if !onStream[id] {
+			missing = append(missing, id)
+		}
+	}
+	for start := 0; start < len(missing); start += sweepBatch {
+		if err := s.jobs.MarkUnenqueued(ctx, missing[start:min(start+sweepBatch, len(missing))]); err != nil {
+			return 0, err
+		}
+	}
+	return len(missing), nil
 }
 
 // enqueueMissing enqueues pending jobs not known to be on the stream. Each batch is marked
