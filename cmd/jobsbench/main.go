@@ -42,6 +42,7 @@ type options struct {
 	redisAddr       string
 	cpuProfile      string
 	cpuThreshold    int64
+	streams         int
 }
 
 var parts = []struct {
@@ -51,6 +52,8 @@ var parts = []struct {
 	{"start", benchStart},
 	{"burndown", benchBurndown},
 	{"latency", benchLatency},
+	{"sse-one", benchStreamsOneJob},
+	{"sse-many", benchStreamsManyJobs},
 }
 
 func main() {
@@ -59,13 +62,14 @@ func main() {
 
 func run() int {
 	o := &options{}
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: start, burndown, latency (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: start, burndown, latency, sse-one, sse-many (default all)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "start: how long the clients post")
 	flag.IntVar(&o.clients, "clients", 32, "start and burndown submission: concurrent HTTP clients")
 	flag.IntVar(&o.jobs, "jobs", 100000, "burndown: jobs queued before the worker starts")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "burndown and latency: Worker.Concurrency")
 	flag.IntVar(&o.batch, "batch", 64, "burndown and latency: Worker.BatchSize")
 	flag.IntVar(&o.rate, "rate", 200, "latency: jobs started per second")
+	flag.IntVar(&o.streams, "streams", 2000, "sse-one, sse-many: concurrent event streams")
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "latency: how long jobs are started at -rate")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "burndown: give up after this long")
 	flag.BoolVar(&o.firstStart, "first-start", false, "burndown: leave out the Redis epoch marker, as on the very first worker start, so the sweep re-enqueues the backlog")
@@ -90,12 +94,12 @@ func run() int {
 			known = known || q.name == p
 		}
 		if !known {
-			fmt.Fprintf(os.Stderr, "-only: unknown part %q (want start, burndown, latency)\n", p)
+			fmt.Fprintf(os.Stderr, "-only: unknown part %q (want start, burndown, latency, sse-one, sse-many)\n", p)
 			return 2
 		}
 	}
-	if o.clients < 1 || o.jobs < 1 || o.rate < 1 || o.concurrency < 1 || o.batch < 1 {
-		fmt.Fprintln(os.Stderr, "-clients, -jobs, -rate, -concurrency and -batch must be positive")
+	if o.clients < 1 || o.jobs < 1 || o.rate < 1 || o.concurrency < 1 || o.batch < 1 || o.streams < 1 {
+		fmt.Fprintln(os.Stderr, "-clients, -jobs, -rate, -concurrency, -batch and -streams must be positive")
 		return 2
 	}
 

@@ -335,3 +335,22 @@ func readStatus(t *testing.T, conn net.Conn) (string, time.Duration) {
 	}
 	return strings.TrimSpace(line), time.Since(start)
 }
+
+func TestStreamPingsWhileIdle(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
+		c.Worker.Concurrency = 0 // the job stays pending: nothing but pings on the stream
+		c.Events.PingInterval = 100 * time.Millisecond
+	}))
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	s := a.OpenStream(job.Id, "")
+	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+		t.Fatalf("snapshot: %+v %v", ev, err)
+	}
+	if ev, err := s.Next(time.Second); err == nil || err.Error() != "no event within 1s" {
+		t.Fatalf("an idle stream sent %+v (%v)", ev, err)
+	}
+	if s.Pings < 5 {
+		t.Fatalf("%d pings in a second at a 100ms interval", s.Pings)
+	}
+}

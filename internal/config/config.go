@@ -199,7 +199,10 @@ type EventsConf struct {
 	RetainDone time.Duration `json:",default=5m"`
 	// ClientBuffer is how many events a stream may fall behind before it is closed
 	// (the client resumes with Last-Event-ID).
-	ClientBuffer int `json:",default=256,range=[1:100000]"`
+	ClientBuffer int `json:",default=64,range=[1:100000]"`
+	// PingInterval is how often an open stream gets a ": ping" comment (API.md: at least
+	// every 15 s), which also keeps proxies from closing idle streams.
+	PingInterval time.Duration `json:",default=10s"`
 	// HeaderTimeout bounds how long a client may take to send its request headers, on every
 	// connection (streams have no overall timeout).
 	HeaderTimeout time.Duration `json:",default=10s"`

@@ -26,9 +26,10 @@ type Hub struct {
 // Subscription receives the live events of one job until it is closed.
 type Subscription struct {
 	// C delivers events in the order they were announced; it is closed when the
-	// subscriber falls too far behind or the hub shuts down.
-	C     <-chan Event
-	c     chan Event
+	// subscriber falls too far behind or the hub shuts down. Every subscriber of a job gets
+	// the same *Event: read it, never change it.
+	C     <-chan *Event
+	c     chan *Event
 	jobID string
 	hub   *Hub
 }
@@ -58,11 +59,11 @@ func (h *Hub) run(ch <-chan *redis.Message) {
 			logx.Errorf("events: malformed announcement %q", msg.Payload)
 			continue
 		}
-		h.deliver(ev)
+		h.deliver(&ev)
 	}
 }
 
-func (h *Hub) deliver(ev Event) {
+func (h *Hub) deliver(ev *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[ev.JobID] {
@@ -77,7 +78,7 @@ func (h *Hub) deliver(ev Event) {
 // Subscribe returns a subscription to jobID's live events. After Close of the hub it
 // returns an already closed subscription.
 func (h *Hub) Subscribe(jobID string) *Subscription {
-	s := &Subscription{c: make(chan Event, h.buffer), jobID: jobID, hub: h}
+	s := &Subscription{c: make(chan *Event, h.buffer), jobID: jobID, hub: h}
 	s.C = s.c
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -14,85 +15,91 @@ import (
 )
 
 const (
-	// PingInterval is how often a stream gets a ": ping" comment (API.md: at least every 15 s).
-	PingInterval = 10 * time.Second
 	// writeTimeout bounds one write to a stream, so a client that stopped reading is cut off
-	// instead of holding its goroutines forever.
+	// instead of holding its connection forever.
 	writeTimeout = 30 * time.Second
 )
 
-// ServeEvents runs produce, which sends events on client until the stream is over, and
-// writes them as Server-Sent Events. An error returned before the first event is answered
+// ServeEvents runs produce on the request's goroutine; produce calls send for each event
+// and returns when the stream is over. A ": ping" comment goes out every ping. An error returned before the first send is answered
 // as a JSON envelope (a 404 for an unknown job, say): the stream only starts once there is
-// something to stream. produce's context ends when the client goes away or the stream ends.
-func ServeEvents(w http.ResponseWriter, r *http.Request, produce func(ctx context.Context, client chan<- *types.StreamEvent) error) {
-	ctx, cancel := context.WithCancel(r.Context())
-	client := make(chan *types.StreamEvent, 16)
-	produced := make(chan error, 1)
-	go func() {
-		defer close(client)
-		produced <- produce(ctx, client)
-	}()
-	defer func() {
-		cancel()
-		for range client { // let the producer finish before the handler returns
-		}
-	}()
-
-	var first *types.StreamEvent
-	select {
-	case ev, ok := <-client:
-		if !ok {
-			if err := <-produced; err != nil {
-				httpx.ErrorCtx(r.Context(), w, err)
-			}
-			return
-		}
-		first = ev
-	case <-ctx.Done():
-		return
-	}
-
-	rc := http.NewResponseController(w)
-	w.WriteHeader(http.StatusOK)
-	ping := time.NewTicker(PingInterval)
-	defer ping.Stop()
-	for ev := first; ; {
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		var err error
-		if ev != nil {
-			err = writeEvent(w, ev)
-		} else {
-			_, err = fmt.Fprint(w, ": ping\n\n")
-		}
-		if err == nil {
-			err = rc.Flush()
-		}
-		if err != nil {
-			return
-		}
-		select {
-		case next, ok := <-client:
-			if !ok {
-				if err := <-produced; err != nil {
-					logx.WithContext(ctx).Errorf("event stream ended: %v", err)
-				}
-				return
-			}
-			ev = next
-		case <-ping.C:
-			ev = nil
-		case <-ctx.Done():
-			return
-		}
+// something to stream. Pings come from a timer, so an idle stream costs no goroutine of its
+// own. send fails once the client is gone; produce should then return.
+func ServeEvents(w http.ResponseWriter, r *http.Request, ping time.Duration,
+	produce func(ctx context.Context, send func(*types.StreamEvent) error) error) {
+	s := &eventWriter{w: w, rc: http.NewResponseController(w), interval: ping}
+	err := produce(r.Context(), s.send)
+	started := s.close()
+	switch {
+	case err == nil:
+	case !started:
+		httpx.ErrorCtx(r.Context(), w, err)
+	case r.Context().Err() == nil:
+		logx.WithContext(r.Context()).Errorf("event stream ended: %v", err)
 	}
 }
 
-func writeEvent(w http.ResponseWriter, ev *types.StreamEvent) error {
+// eventWriter serializes the writes of events and pings to one response.
+type eventWriter struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	interval time.Duration
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	failed   error
+	ping     *time.Timer
+}
+
+func (s *eventWriter) send(ev *types.StreamEvent) error {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Id, ev.Event, data)
-	return err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		s.started = true
+		s.w.WriteHeader(http.StatusOK)
+		s.ping = time.AfterFunc(s.interval, s.pingNow)
+	}
+	return s.writeLocked(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", ev.Id, ev.Event, data))
+}
+
+func (s *eventWriter) pingNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.failed != nil {
+		return
+	}
+	if s.writeLocked(": ping\n\n") == nil {
+		s.ping.Reset(s.interval)
+	}
+}
+
+func (s *eventWriter) writeLocked(text string) error {
+	if s.failed != nil {
+		return s.failed
+	}
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := fmt.Fprint(s.w, text); err != nil {
+		s.failed = err
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.failed = err
+	}
+	return s.failed
+}
+
+// close stops the pings (the response must not be written after the handler returns) and
+// reports whether the stream had started.
+func (s *eventWriter) close() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.ping != nil {
+		s.ping.Stop()
+	}
+	return s.started
 }

@@ -21,9 +21,9 @@ func {{.HandlerName}}(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		{{end}}web.ServeEvents(w, r, func(ctx context.Context, client chan<- {{.ResponseType}}) error {
+		{{end}}web.ServeEvents(w, r, svcCtx.Config.Events.PingInterval, func(ctx context.Context, send func({{.ResponseType}}) error) error {
 			l := {{.LogicName}}.New{{.LogicType}}(ctx, svcCtx)
-			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}client)
+			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}send)
 		})
 	}
 }

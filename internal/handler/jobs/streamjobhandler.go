@@ -23,9 +23,9 @@ func StreamJobHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		web.ServeEvents(w, r, func(ctx context.Context, client chan<- *types.StreamEvent) error {
+		web.ServeEvents(w, r, svcCtx.Config.Events.PingInterval, func(ctx context.Context, send func(*types.StreamEvent) error) error {
 			l := jobs.NewStreamJobLogic(ctx, svcCtx)
-			return l.StreamJob(&req, client)
+			return l.StreamJob(&req, send)
 		})
 	}
 }

@@ -43,7 +43,7 @@ var errStreamDone = errors.New("stream done")
 // client missed, then live events until the job is done. It subscribes before reading the
 // job and the latest event number, so nothing falls between replay and live; numbers
 // already sent are skipped, and a gap in the live numbers is filled from Redis.
-func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, client chan<- *types.StreamEvent) error {
+func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, send func(*types.StreamEvent) error) error {
 	if _, err := FindJob(l.ctx, l.svcCtx.Jobs, req.JobId); err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, client chan<- *types
 	if !resuming || resumeFrom > latest {
 		resumeFrom = latest
 	}
-	s := &stream{logic: l, client: client, jobID: job.Id, sent: resumeFrom}
+	s := &stream{logic: l, write: send, jobID: job.Id, sent: resumeFrom}
 	if err := s.send(resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
 		return ignoreDone(err)
 	}
@@ -89,7 +89,7 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, client chan<- *types
 			if err := s.catchUp(ev.ID - 1); err != nil {
 				return ignoreDone(err)
 			}
-			if err := s.forward(ev); err != nil {
+			if err := s.forward(*ev); err != nil {
 				return ignoreDone(err)
 			}
 		case <-check.C:
@@ -123,20 +123,18 @@ func parseLastEventID(s string) (int64, bool, error) {
 
 // stream is one client's position in a job's events.
 type stream struct {
-	logic  *StreamJobLogic
-	client chan<- *types.StreamEvent
-	jobID  string
-	sent   int64 // number of the last event sent
+	logic *StreamJobLogic
+	write func(*types.StreamEvent) error
+	jobID string
+	sent  int64 // number of the last event sent
 }
 
 func (s *stream) send(id int64, name string, data any) error {
-	select {
-	case s.client <- &types.StreamEvent{Id: id, Event: name, Data: data}:
-		s.sent = max(s.sent, id)
-		return nil
-	case <-s.logic.ctx.Done():
-		return s.logic.ctx.Err()
+	if err := s.write(&types.StreamEvent{Id: id, Event: name, Data: data}); err != nil {
+		return err
 	}
+	s.sent = max(s.sent, id)
+	return nil
 }
 
 // forward sends ev unless it was sent already; a done event carries the job as MySQL has it.
