@@ -333,40 +333,55 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 	if len(outcomes) == 0 {
 		return won, nil
 	}
-	terminal := fmt.Sprintf("update %s set `status` = ?, `result` = ?, `error` = ?, `progress` = ?, `total` = ?, "+
-		"`message` = ?, `log_tail` = ?, `finished_at` = now(3), %s, %s "+
-		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased, callbackDue)
-	handBack := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
-		"`log_tail` = ?, `enqueued_at` = now(3), %s "+
-		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
-	// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
-	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `progress` = ?, `total` = ?, `message` = ?, "+
-		"`log_tail` = ?, `run_at` = now(3) + interval ? microsecond, `enqueued_at` = NULL, %s "+
-		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table, leaseReleased)
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		for _, i := range byID(len(outcomes), func(i int) string { return outcomes[i].Id }) {
-			o := outcomes[i]
-			var res sql.Result
-			var err error
-			p := o.Progress
+		// Lock the attempts still running, in primary-key order (the order claims and sweeps
+		// lock in); an outcome wins only if its attempt is among them. The updates below
+		// then touch only locked rows, so they cannot miss.
+		ids := make([]string, len(outcomes))
+		for i, o := range outcomes {
+			ids[i] = o.Id
+		}
+		var running []struct {
+			Id      string `db:"id"`
+			Attempt int64  `db:"attempt"`
+		}
+		lock := fmt.Sprintf("select `id`, `attempt` from %s where `id` in (%s) and `status` = 'running' "+
+			"order by `id` for update", m.table, inClause(len(ids)))
+		if err := s.QueryRowsCtx(ctx, &running, lock, stringArgs(ids)...); err != nil {
+			return err
+		}
+		attempts := make(map[string]int64, len(running))
+		for _, r := range running {
+			attempts[r.Id] = r.Attempt
+		}
+		var terminal, handBack, retry []Outcome
+		for i, o := range outcomes {
+			if attempt, ok := attempts[o.Id]; !ok || attempt != o.Attempt {
+				continue
+			}
+			delete(attempts, o.Id) // a second outcome of the same attempt loses
+			won[i] = true
 			switch {
 			case o.Status == StatusPending && o.RetryDelay > 0:
-				res, err = s.ExecCtx(ctx, retry, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
-					o.RetryDelay.Microseconds(), o.Id, o.Attempt)
+				retry = append(retry, o)
 			case o.Status == StatusPending:
-				res, err = s.ExecCtx(ctx, handBack, o.Error, p.Progress, p.Total, p.Message, o.LogTail, o.Id, o.Attempt)
+				handBack = append(handBack, o)
 			default:
-				res, err = s.ExecCtx(ctx, terminal, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
-					o.Id, o.Attempt)
+				terminal = append(terminal, o)
 			}
-			if err != nil {
+		}
+		for _, group := range []struct {
+			outcomes []Outcome
+			set      string
+		}{
+			{terminal, "`status` = v.v_status, `result` = v.v_result, `finished_at` = now(3), " + leaseReleased + ", " + callbackDue},
+			{handBack, "`status` = 'pending', `enqueued_at` = now(3), " + leaseReleased},
+			// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
+			{retry, "`status` = 'pending', `run_at` = now(3) + interval v.v_delay microsecond, `enqueued_at` = NULL, " + leaseReleased},
+		} {
+			if err := m.finishGroup(ctx, s, group.outcomes, group.set); err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			won[i] = n == 1
 		}
 		return nil
 	})
@@ -374,6 +389,28 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		return nil, err
 	}
 	return won, nil
+}
+
+// finishGroup applies outcomes of one kind in a single UPDATE joined to their values. The
+// caller holds the rows' locks and has checked each attempt is still running.
+func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outcomes []Outcome, set string) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	row := "select ? as v_id, ? as v_status, ? as v_result, ? as v_error, ? as v_progress, ? as v_total, " +
+		"? as v_message, ? as v_log_tail, ? as v_delay"
+	values := strings.TrimSuffix(strings.Repeat(row+" union all ", len(outcomes)), " union all ")
+	args := make([]any, 0, 9*len(outcomes))
+	for _, o := range outcomes {
+		p := o.Progress
+		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+			o.RetryDelay.Microseconds())
+	}
+	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+
+		"`progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
+		"where `status` = 'running'", m.table, values, set)
+	_, err := s.ExecCtx(ctx, query, args...)
+	return err
 }
 
 // byID returns the indexes 0..n-1 ordered by the id of each. Transactions that update
