@@ -133,6 +133,14 @@ func TestStreamResumeAfterTheJobEndedReplaysTheMissedEvents(t *testing.T) {
 	}
 	s.Close()
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
+	// Events are published just after the outcome commits; wait for the stored done, so the
+	// replay below has the whole log to match (until then a stream ends with a done of its own).
+	if !testutil.Eventually(5*time.Second, func() bool {
+		evs, err := a.Svc.Events.Range(context.Background(), job.Id, 0, 1<<62)
+		return err == nil && len(evs) > 0 && evs[len(evs)-1].Name == "done"
+	}) {
+		t.Fatal("the done event was never stored")
+	}
 
 	evs := a.OpenStream(job.Id, strconv.FormatInt(snapshot.ID, 10)).Collect(t, 2*time.Second)
 	checkIncreasing(t, evs)
