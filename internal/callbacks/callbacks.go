@@ -40,7 +40,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
@@ -277,7 +276,7 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	}
 	status, msg, retryIn := model.CallbackDelivered, "", time.Duration(0)
 	if err != nil {
-		msg = truncate(err.Error(), 1024)
+		msg = functions.Truncate(err.Error(), 1024)
 		switch {
 		case errors.Is(err, errRefused), attempt >= int64(d.cfg.MaxAttempts):
 			status = model.CallbackFailed
@@ -322,15 +321,4 @@ func (d *Deliverer) post(ctx context.Context, job *model.Jobs, attempt int64) er
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet)))
 	}
 	return nil
-}
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

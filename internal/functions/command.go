@@ -189,7 +189,7 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 		defer readers.Done()
 		readLines(errR, func(line string) {
 			stderr.add(line)
-			report.Log("stderr", truncateUTF8(line, maxLogLine))
+			report.Log("stderr", Truncate(line, maxLogLine))
 		})
 	}()
 
@@ -273,7 +273,7 @@ func (s *stdoutState) handle(line string, report Reporter) {
 	case strings.HasPrefix(line, ResultPrefix):
 		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
 		if !json.Valid([]byte(raw)) {
-			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, truncateUTF8(raw, 200))
+			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, Truncate(raw, 200))
 			return
 		}
 		s.result, s.resultErr = json.RawMessage(raw), nil
@@ -282,9 +282,9 @@ func (s *stdoutState) handle(line string, report Reporter) {
 			report.Progress(done, total, msg)
 			return
 		}
-		report.Log("stdout", truncateUTF8(line, maxLogLine))
+		report.Log("stdout", Truncate(line, maxLogLine))
 	default:
-		report.Log("stdout", truncateUTF8(line, maxLogLine))
+		report.Log("stdout", Truncate(line, maxLogLine))
 	}
 }
 
@@ -360,8 +360,9 @@ func (t *tail) text(maxBytes int) string {
 	return s
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
+// Truncate cuts s to at most n bytes without splitting a UTF-8 character, so what it keeps
+// still fits a utf8mb4 column.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

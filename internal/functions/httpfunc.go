@@ -76,7 +76,7 @@ func (h *httpFunction) run(ctx context.Context, functionID string, call Call) (a
 
 // snippet is the start of a response body, for an error message.
 func snippet(data []byte) string {
-	return strings.TrimSpace(truncateUTF8(string(data), 500))
+	return strings.TrimSpace(Truncate(string(data), 500))
 }
 
 // unwrapURLError drops the "Post "url":" prefix net/http adds, which the caller adds itself.

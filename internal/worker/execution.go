@@ -48,7 +48,7 @@ func (e *execution) abandon(cause error) {
 
 // Progress implements functions.Reporter.
 func (e *execution) Progress(done, total int64, message string) {
-	message = truncate(message, 1024)
+	message = functions.Truncate(message, 1024)
 	e.mu.Lock()
 	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, message
 	e.dirty = true
@@ -132,7 +132,7 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	if errors.Is(context.Cause(ctx), errTimedOut) {
 		message = "timed out after " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64) + "s"
 	}
-	outcome.Error = truncate(message, 4096)
+	outcome.Error = functions.Truncate(message, 4096)
 	outcome.Status = model.StatusFailed
 	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
 		outcome.Status = model.StatusPending
@@ -150,11 +150,4 @@ func runSafely(ctx context.Context, run functions.RunFunc, call functions.Call, 
 		}
 	}()
 	return run(ctx, call, r)
-}
-
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return s[:max]
 }
