@@ -124,8 +124,9 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 }
 
 // recoverLostRedis notices a Redis that restarted empty or was flushed (its epoch marker
-// is gone) and marks the pending jobs missing from the stream for re-enqueueing. The mark is written before the
-// marker, so a sweeper that dies in between leaves the marker missing for the next one.
+// is gone) and marks the pending jobs missing from the stream for re-enqueueing. The marks
+// are written before the marker, so a sweeper that dies in between leaves the marker missing
+// for the next one.
 func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 	lost, err := s.queue.EpochLost(ctx)
 	if err != nil || !lost {

@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"jobs/internal/apperr"
 )
 
 // ReadBodyWithin wraps the whole router: it reads a request's body (at most limit+1 bytes;
@@ -33,7 +31,7 @@ func ReadBodyWithin(timeout time.Duration, limit int64, next http.Handler) http.
 				writeEnvelope(w, http.StatusRequestTimeout, "request body not received within "+timeout.String())
 				return
 			}
-			writeEnvelope(w, http.StatusBadRequest, apperr.Invalid("cannot read request body").Message)
+			writeEnvelope(w, http.StatusBadRequest, "cannot read request body")
 			return
 		}
 		_ = rc.SetReadDeadline(time.Time{})
