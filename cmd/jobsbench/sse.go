@@ -117,7 +117,11 @@ func benchStreams(ctx context.Context, e *env, part string, jobs, reports int, i
 		return r, err
 	}
 
-	before, err := rss(api.cmd.Process.Pid)
+	goBefore, err := api.goMemory()
+	if err != nil {
+		return r, err
+	}
+	before, err := procMemory(api.cmd.Process.Pid, "VmRSS")
 	if err != nil {
 		return r, err
 	}
@@ -147,12 +151,20 @@ func benchStreams(ctx context.Context, e *env, part string, jobs, reports int, i
 			return r, err
 		}
 	}
-	time.Sleep(2 * time.Second) // let them idle
-	after, err := rss(api.cmd.Process.Pid)
+	peak, err := procMemory(api.cmd.Process.Pid, "VmHWM")
+	if err != nil {
+		return r, err
+	}
+	after, settled, err := settledRSS(ctx, api.cmd.Process.Pid)
+	if err != nil {
+		return r, err
+	}
+	goAfter, err := api.goMemory()
 	if err != nil {
 		return r, err
 	}
 	perStream := float64(after-before) / float64(streams)
+	kib := func(bytes int64) string { return strconv.FormatFloat(float64(bytes)/float64(streams)/1024, 'f', 1, 64) }
 
 	if err := w.StartBackground(ctx); err != nil {
 		return r, err
@@ -168,9 +180,11 @@ func benchStreams(ctx context.Context, e *env, part string, jobs, reports int, i
 	}
 	s := summarize(latencies)
 	want := streams * reports
-	r.result = fmt.Sprintf("report→client p50 %s, p99 %s (max %s) over %s deliveries; API process %.1f KiB per idle stream (RSS %s → %s MiB)",
+	r.result = fmt.Sprintf("report→client p50 %s, p99 %s (max %s) over %s deliveries; API process %.1f KiB RSS per idle stream (RSS %s → %s MiB); Go heap and stacks live after a GC %s KiB per stream; peak RSS while opening %s KiB per stream",
 		ms(s.p50), ms(s.p99), ms(s.max), thousands(int64(s.n)), perStream/1024,
-		strconv.FormatFloat(float64(before)/(1<<20), 'f', 1, 64), strconv.FormatFloat(float64(after)/(1<<20), 'f', 1, 64))
+		strconv.FormatFloat(float64(before)/(1<<20), 'f', 1, 64), strconv.FormatFloat(float64(after)/(1<<20), 'f', 1, 64),
+		kib(goAfter-goBefore), kib(peak-before))
+	r.notes = append(r.notes, fmt.Sprintf("RSS per idle stream is read once the API process's RSS has settled (%s after the last stream opened): Go returns the memory of the opening burst to the OS over a few seconds", settled.Round(time.Second)))
 	r.pass = s.n == want && s.p99 <= sseP99Floor && perStream <= sseBytesPerStream
 	if s.n != want {
 		r.notes = append(r.notes, fmt.Sprintf("%d progress events reached the clients, want %d", s.n, want))
@@ -218,26 +232,78 @@ func readStream(ctx context.Context, client *http.Client, url, token string, ope
 	}
 }
 
-// rss returns a process's resident memory in bytes.
-func rss(pid int) (int64, error) {
+// procMemory returns a process's memory figure field ("VmRSS", "VmHWM") in bytes.
+func procMemory(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field+":") {
 			kb, err := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
+}
+
+// settledRSS waits until a process's RSS has stopped falling (by less than 1% over 10 s,
+// at most 2 minutes) and returns it with the time waited.
+func settledRSS(ctx context.Context, pid int) (int64, time.Duration, error) {
+	start := time.Now()
+	var samples []int64
+	for {
+		cur, err := procMemory(pid, "VmRSS")
+		if err != nil {
+			return 0, 0, err
+		}
+		samples = append(samples, cur)
+		const window = 5 // samples, 2 s apart
+		if n := len(samples); n > window && float64(samples[n-1-window]-cur) < 0.01*float64(cur) || time.Since(start) > 2*time.Minute {
+			return cur, time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // apiProcess is the jobs binary serving the API alone.
 type apiProcess struct {
-	cmd *exec.Cmd
-	url string
-	dir string
+	cmd      *exec.Cmd
+	url      string
+	pprofURL string // go-zero's dev server: runtime profiles
+	dir      string
+}
+
+// goMemory returns the API process's live Go heap plus goroutine stacks, read from its
+// heap profile right after the garbage collection the profile asks for.
+func (p *apiProcess) goMemory() (int64, error) {
+	resp, err := http.Get(p.pprofURL + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var heap, stack int64 = -1, -1
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(nil, 1<<20)
+	for lines.Scan() {
+		f := strings.Fields(lines.Text())
+		if len(f) >= 4 && f[0] == "#" && f[2] == "=" {
+			switch f[1] {
+			case "HeapAlloc":
+				heap, _ = strconv.ParseInt(f[3], 10, 64)
+			case "Stack":
+				stack, _ = strconv.ParseInt(f[3], 10, 64)
+			}
+		}
+	}
+	if heap < 0 || stack < 0 {
+		return 0, fmt.Errorf("no HeapAlloc and Stack in the heap profile of %s (%v)", p.pprofURL, lines.Err())
+	}
+	return heap + stack, nil
 }
 
 func (p *apiProcess) stop() {
@@ -260,21 +326,22 @@ func startAPIProcess(ctx context.Context, e *env, prefix string) (*apiProcess, e
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("build jobs: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(2)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port, pprofPort := ports[0], ports[1]
 	yaml := fmt.Sprintf("Name: jobsbench-api\nHost: 127.0.0.1\nPort: %d\nLog:\n  Mode: console\n  Level: error\n  Stat: false\n"+
-		"MySQL:\n  DataSource: %q\n  Migrate: false\nRedis:\n  Addr: %q\n  Prefix: %q\n", port, e.dsn, e.opts.redisAddr, prefix)
+		"DevServer:\n  Enabled: true\n  Host: 127.0.0.1\n  Port: %d\n  EnableMetrics: false\n"+
+		"MySQL:\n  DataSource: %q\n  Migrate: false\nRedis:\n  Addr: %q\n  Prefix: %q\n", port, pprofPort, e.dsn, e.opts.redisAddr, prefix)
 	file := filepath.Join(dir, "api.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &apiProcess{cmd: exec.Command(binary, "-f", file, "-role", "api"), url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir}
+	p := &apiProcess{cmd: exec.Command(binary, "-f", file, "-role", "api"), url: fmt.Sprintf("http://127.0.0.1:%d", port),
+		pprofURL: fmt.Sprintf("http://127.0.0.1:%d", pprofPort), dir: dir}
 	p.cmd.Stderr = os.Stderr
 	if err := p.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
@@ -283,9 +350,25 @@ func startAPIProcess(ctx context.Context, e *env, prefix string) (*apiProcess, e
 	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(p.url + "/api/v1/functions"); err == nil {
 			resp.Body.Close()
-			return p, nil
+			if _, err := p.goMemory(); err == nil {
+				return p, nil
+			}
 		}
 	}
 	p.stop()
 	return nil, fmt.Errorf("API process never answered on %s", p.url)
+}
+
+// freePorts returns n ports free on 127.0.0.1 right now.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }

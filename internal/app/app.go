@@ -143,6 +143,7 @@ func (a *App) Stop(ctx context.Context) {
 
 func (a *App) stopOnce(ctx context.Context) {
 	if a.handler != nil {
+		a.Svc.Streams.Close()
 		a.Svc.Hub.Close()
 	}
 	if a.http != nil {

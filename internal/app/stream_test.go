@@ -45,6 +45,10 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 	if cc := s.Resp.Header.Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("Cache-Control = %q", cc)
 	}
+	// The stream is the connection's last response: it ends when the connection does.
+	if !s.Resp.Close {
+		t.Errorf("an HTTP/1.1 stream without Connection: close (headers %v)", s.Resp.Header)
+	}
 	evs := s.Collect(t, 5*time.Second)
 	checkIncreasing(t, evs)
 	if evs[0].Name != "snapshot" || decode[testutil.Job](t, evs[0].Data).Id != job.Id {
@@ -74,6 +78,33 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 	doneJob := decode[testutil.Job](t, done.Data)
 	if doneJob.Status != "completed" || string(doneJob.Result) != `{"slept":2}` {
 		t.Errorf("done event: %s", done.Data)
+	}
+}
+
+// Over HTTP/2 the connection cannot be taken over: the stream is written through net/http
+// and still gets every event, and a disconnect still frees it.
+func TestStreamOverHTTP2(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t)).OverHTTP2()
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	s := a.OpenStream(job.Id, "")
+	if s.Resp.ProtoMajor != 2 {
+		t.Fatalf("stream over %s, want HTTP/2", s.Resp.Proto)
+	}
+	evs := s.Collect(t, 5*time.Second)
+	checkIncreasing(t, evs)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); evs[len(evs)-1].Name != "done" || done.Status != "completed" {
+		t.Fatalf("last event: %+v", evs[len(evs)-1])
+	}
+
+	pending := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
+	open := a.OpenStream(pending.Id, "")
+	if ev, err := open.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+		t.Fatalf("snapshot: %+v %v", ev, err)
+	}
+	open.Close()
+	if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 0 }) {
+		t.Fatalf("%d streams open after the client left", a.Svc.Streams.Open())
 	}
 }
 
@@ -193,6 +224,27 @@ func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 	}
 }
 
+func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
+		c.Worker.Concurrency = 0
+		c.Events.MaxStreams = 2
+	}))
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	first := a.OpenStream(job.Id, "")
+	a.OpenStream(job.Id, "")
+	s, status, body := a.TryStream(job.Id, "")
+	if s != nil || status != http.StatusServiceUnavailable || !strings.Contains(body, "Events.MaxStreams") {
+		t.Fatalf("third stream: %d %s", status, body)
+	}
+	// A closed stream makes room.
+	first.Close()
+	if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 1 }) {
+		t.Fatalf("%d streams open", a.Svc.Streams.Open())
+	}
+	a.OpenStream(job.Id, "")
+}
+
 func TestStreamFromSeparateAPIProcessSeesWorkerProcessEvents(t *testing.T) {
 	t.Parallel()
 	c := testutil.Config(t, noWorkers) // this process: API only
@@ -252,10 +304,10 @@ func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
 		s.Close()
 	}
 	if !testutil.Eventually(5*time.Second, func() bool {
-		return a.Svc.Hub.Subscribers() == 1 && runtime.NumGoroutine() <= baseline+10
+		return a.Svc.Hub.Subscribers() == 1 && a.Svc.Streams.Open() == 1 && runtime.NumGoroutine() <= baseline+10
 	}) {
-		t.Fatalf("after disconnects: %d subscribers, %d goroutines (baseline %d)",
-			a.Svc.Hub.Subscribers(), runtime.NumGoroutine(), baseline)
+		t.Fatalf("after disconnects: %d subscribers, %d streams, %d goroutines (baseline %d)",
+			a.Svc.Hub.Subscribers(), a.Svc.Streams.Open(), runtime.NumGoroutine(), baseline)
 	}
 
 	// Shutdown ends the last open stream promptly instead of waiting for the job.

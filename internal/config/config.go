@@ -200,6 +200,10 @@ type EventsConf struct {
 	// ClientBuffer is how many events a stream may fall behind before it is closed
 	// (the client resumes with Last-Event-ID).
 	ClientBuffer int `json:",default=64,range=[1:100000]"`
+	// MaxStreams is how many event streams one API process keeps open; a stream asked for
+	// beyond it is answered 503. (Open streams are not go-zero requests: MaxConns does not
+	// count them.)
+	MaxStreams int `json:",default=10000,range=[1:10000000]"`
 	// PingInterval is how often an open stream gets a ": ping" comment (API.md: at least
 	// every 15 s), which also keeps proxies from closing idle streams.
 	PingInterval time.Duration `json:",default=10s"`

@@ -9,8 +9,9 @@ import (
 )
 
 // Hub fans announced events out to this process's subscribers from a single Redis
-// subscription. Delivery never blocks: a subscriber whose buffer is full is closed, and its
-// client resumes with Last-Event-ID.
+// subscription. Delivery never blocks: events are queued per subscriber and the subscriber
+// is notified by a call, so an idle subscriber costs no goroutine and no buffer. A
+// subscriber whose queue is full is closed, and its client resumes with Last-Event-ID.
 type Hub struct {
 	bus    *Bus
 	buffer int
@@ -25,13 +26,12 @@ type Hub struct {
 
 // Subscription receives the live events of one job until it is closed.
 type Subscription struct {
-	// C delivers events in the order they were announced; it is closed when the
-	// subscriber falls too far behind or the hub shuts down. Every subscriber of a job gets
-	// the same *Event: read it, never change it.
-	C     <-chan *Event
-	c     chan *Event
-	jobID string
-	hub   *Hub
+	notify func()
+	jobID  string
+	hub    *Hub
+	// guarded by hub.mu
+	queue  []*Event
+	closed bool
 }
 
 // NewHub returns a hub giving each subscriber a buffer of buffer events.
@@ -67,23 +67,24 @@ func (h *Hub) deliver(ev *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[ev.JobID] {
-		select {
-		case s.c <- ev:
-		default:
+		if len(s.queue) == h.buffer {
 			h.removeLocked(s) // too far behind: the client resumes from its last id
+			continue
 		}
+		s.queue = append(s.queue, ev)
+		s.notify()
 	}
 }
 
-// Subscribe returns a subscription to jobID's live events. After Close of the hub it
-// returns an already closed subscription.
-func (h *Hub) Subscribe(jobID string) *Subscription {
-	s := &Subscription{c: make(chan *Event, h.buffer), jobID: jobID, hub: h}
-	s.C = s.c
+// Subscribe returns a subscription to jobID's live events. notify is called after each
+// event is queued and once the subscription is closed, with the hub locked: it must not
+// block or call the hub. After Close of the hub it returns a closed subscription.
+func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {
+	s := &Subscription{notify: notify, jobID: jobID, hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		close(s.c)
+		s.closed = true
 		return s
 	}
 	if h.subs[jobID] == nil {
@@ -91,6 +92,18 @@ func (h *Hub) Subscribe(jobID string) *Subscription {
 	}
 	h.subs[jobID][s] = struct{}{}
 	return s
+}
+
+// Take returns the events queued since the last call, in the order they were announced,
+// and whether the subscription is still open: it is closed when the subscriber fell too
+// far behind or the hub shut down. Every subscriber of a job gets the same *Event: read
+// it, never change it.
+func (s *Subscription) Take() ([]*Event, bool) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	evs := s.queue
+	s.queue = nil
+	return evs, !s.closed
 }
 
 // Close ends the subscription; it is safe to call more than once.
@@ -101,18 +114,17 @@ func (s *Subscription) Close() {
 }
 
 func (h *Hub) removeLocked(s *Subscription) {
-	set, ok := h.subs[s.jobID]
-	if !ok {
+	if s.closed {
 		return
 	}
-	if _, ok := set[s]; !ok {
-		return
+	s.closed = true
+	if set := h.subs[s.jobID]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.subs, s.jobID)
+		}
 	}
-	delete(set, s)
-	if len(set) == 0 {
-		delete(h.subs, s.jobID)
-	}
-	close(s.c)
+	s.notify()
 }
 
 // Subscribers returns how many subscriptions are open.

@@ -20,54 +20,51 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 	}
 	defer hub.Close()
 
-	slow := hub.Subscribe("job-1")  // never reads
-	quick := hub.Subscribe("job-1") // reads everything
-	other := hub.Subscribe("job-2") // another job: sees none of job-1's events
+	slow := hub.Subscribe("job-1", func() {}) // never takes its events
+	quickWake := make(chan struct{}, 1)
+	quick := hub.Subscribe("job-1", func() { // takes everything
+		select {
+		case quickWake <- struct{}{}:
+		default:
+		}
+	})
+	other := hub.Subscribe("job-2", func() {}) // another job: sees none of job-1's events
 	defer slow.Close()
 	defer quick.Close()
 	defer other.Close()
 
+	// One event at a time, each taken by the quick subscriber before the next is
+	// published: the slow one fills its queue and is closed, the quick one never falls behind.
 	const n = 50
-	var evs []events.Pending
+	var ids []int64
 	for i := range n {
-		evs = append(evs, events.Pending{JobID: "job-1", Name: events.Progress, Data: events.ProgressData{Progress: int64(i)}})
-	}
-	received := make(chan []int64)
-	go func() {
-		var ids []int64
-		for ev := range quick.C {
+		if err := bus.Publish(ctx, events.Pending{JobID: "job-1", Name: events.Progress, Data: events.ProgressData{Progress: int64(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-quickWake:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the quick subscriber was not notified of event %d", i+1)
+		}
+		evs, open := quick.Take()
+		if !open {
+			t.Fatalf("the quick subscriber was closed at event %d", i+1)
+		}
+		for _, ev := range evs {
 			ids = append(ids, ev.ID)
-			if len(ids) == n {
-				break
-			}
 		}
-		received <- ids
-	}()
-	if err := bus.Publish(ctx, evs...); err != nil {
-		t.Fatal(err)
 	}
-	select {
-	case ids := <-received:
-		for i, id := range ids {
-			if id != int64(i+1) {
-				t.Fatalf("quick subscriber got ids %v, want 1..%d in order", ids, n)
-			}
+	for i, id := range ids {
+		if len(ids) != n || id != int64(i+1) {
+			t.Fatalf("quick subscriber got ids %v, want 1..%d in order", ids, n)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the quick subscriber was held up")
 	}
 	// The slow one got its buffer's worth, then was closed.
-	got := 0
-	for range slow.C {
-		got++
+	if got, open := slow.Take(); len(got) != 8 || open {
+		t.Errorf("slow subscriber: %d events queued, open %v; want its buffer of 8, closed", len(got), open)
 	}
-	if got != 8 {
-		t.Errorf("slow subscriber received %d events before being closed, want its buffer of 8", got)
-	}
-	select {
-	case ev := <-other.C:
-		t.Fatalf("job-2's subscriber got %+v", ev)
-	default:
+	if got, open := other.Take(); len(got) != 0 || !open {
+		t.Fatalf("job-2's subscriber: %d events, open %v", len(got), open)
 	}
 	if last, err := bus.LastID(ctx, "job-1"); err != nil || last != n {
 		t.Fatalf("LastID = %d, %v", last, err)

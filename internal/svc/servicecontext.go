@@ -14,6 +14,7 @@ import (
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
+	"jobs/internal/sse"
 	"jobs/model"
 )
 
@@ -26,9 +27,11 @@ type ServiceContext struct {
 	Functions  *functions.Registry
 	Events     *events.Bus
 	// Hub fans events out to this process's streams; only processes with the API start it.
-	Hub   *events.Hub
-	Redis redis.UniversalClient
-	db    *sql.DB
+	Hub *events.Hub
+	// Streams serves this process's event streams.
+	Streams *sse.Streams
+	Redis   redis.UniversalClient
+	db      *sql.DB
 	// CallbackAllow are the internal networks callbacks may reach (Callbacks.AllowNetworks).
 	CallbackAllow []netip.Prefix
 }
@@ -76,6 +79,7 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Functions:     registry,
 		Events:        bus,
 		Hub:           events.NewHub(bus, c.Events.ClientBuffer),
+		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,
 		db:            db,

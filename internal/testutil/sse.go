@@ -54,7 +54,7 @@ func (a *App) TryStream(jobID, lastEventID string) (*Stream, int, string) {
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.httpClient().Do(req)
 	if err != nil {
 		cancel()
 		a.t.Fatalf("open stream: %v", err)

@@ -202,9 +202,10 @@ const (
 // requests carry a token for DefaultTenant; As and WithToken give views that send others.
 type App struct {
 	*app.App
-	URL   string // base URL, e.g. http://127.0.0.1:41234
-	t     testing.TB
-	token string // sent as "Authorization: Bearer <token>" unless empty
+	URL    string // base URL, e.g. http://127.0.0.1:41234
+	t      testing.TB
+	token  string       // sent as "Authorization: Bearer <token>" unless empty
+	client *http.Client // http.DefaultClient if nil
 }
 
 // Token mints a token for tenant and actor, valid for ttl, with the app's secret.
@@ -261,6 +262,30 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 		a.Stop(context.Background())
 	})
 	return ta
+}
+
+// OverHTTP2 returns a view of the app whose requests go over HTTP/2 (with TLS) to a server
+// of their own, serving the same handler; it is closed when the test ends.
+func (a *App) OverHTTP2() *App {
+	a.t.Helper()
+	h, err := a.Handler()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	a.t.Cleanup(srv.Close)
+	view := *a
+	view.URL, view.client = srv.URL, srv.Client()
+	return &view
+}
+
+func (a *App) httpClient() *http.Client {
+	if a.client != nil {
+		return a.client
+	}
+	return http.DefaultClient
 }
 
 // Client returns an App that only talks to the API at url (a process of its own, say, on
@@ -349,7 +374,7 @@ func (a *App) DoWith(method, path string, body any, header http.Header) Response
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.httpClient().Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -8,7 +8,8 @@ import (
 	"net/http"
 
 	{{if .HasRequest}}"github.com/zeromicro/go-zero/rest/httpx"
-	{{end}}"jobs/internal/web"
+	{{end}}"jobs/internal/sse"
+	"jobs/internal/web"
 	{{.ImportPackages}}
 )
 
@@ -21,9 +22,9 @@ func {{.HandlerName}}(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		{{end}}web.ServeEvents(w, r, svcCtx.Config.Events.PingInterval, func(ctx context.Context, send func({{.ResponseType}}) error) error {
+		{{end}}svcCtx.Streams.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
 			l := {{.LogicName}}.New{{.LogicType}}(ctx, svcCtx)
-			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}send)
+			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}stream)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zeromicro/go-zero/rest/httpx"
 	"jobs/internal/logic/jobs"
+	"jobs/internal/sse"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/internal/web"
@@ -23,9 +24,9 @@ func StreamJobHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		web.ServeEvents(w, r, svcCtx.Config.Events.PingInterval, func(ctx context.Context, send func(*types.StreamEvent) error) error {
+		svcCtx.Streams.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
 			l := jobs.NewStreamJobLogic(ctx, svcCtx)
-			return l.StreamJob(&req, send)
+			return l.StreamJob(&req, stream)
 		})
 	}
 }

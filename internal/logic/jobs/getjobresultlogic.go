@@ -44,7 +44,13 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	if err != nil || wait == 0 || model.IsTerminal(job.Status) {
 		return resultOf(job, err)
 	}
-	sub := l.svcCtx.Hub.Subscribe(job.Id)
+	announced := make(chan struct{}, 1)
+	sub := l.svcCtx.Hub.Subscribe(job.Id, func() {
+		select {
+		case announced <- struct{}{}:
+		default:
+		}
+	})
 	defer sub.Close()
 	// Read again after subscribing: an end from here on is announced on sub.
 	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || model.IsTerminal(job.Status) {
@@ -54,18 +60,16 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	defer deadline.Stop()
 	recheck := time.NewTicker(resultRecheck)
 	defer recheck.Stop()
-	announced := sub.C
 	for !model.IsTerminal(job.Status) {
 		select {
 		case <-deadline.C:
 			return resultOf(job, nil)
 		case <-l.ctx.Done():
 			return nil, l.ctx.Err()
-		case ev, ok := <-announced:
-			if !ok {
-				announced = nil // closed (fell behind or shutting down): rechecks carry on
-			}
-			if ok && ev.Name != events.Done {
+		case <-announced:
+			// Only a done makes the job worth rereading; a closed subscription (fell
+			// behind, shutdown) leaves it to the rechecks.
+			if evs, _ := sub.Take(); !hasDone(evs) {
 				continue
 			}
 		case <-recheck.C:
@@ -75,6 +79,15 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 		}
 	}
 	return resultOf(job, nil)
+}
+
+func hasDone(evs []*events.Event) bool {
+	for _, ev := range evs {
+		if ev.Name == events.Done {
+			return true
+		}
+	}
+	return false
 }
 
 func resultOf(job *model.Jobs, err error) (*types.JobResult, error) {

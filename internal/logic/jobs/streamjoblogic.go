@@ -2,9 +2,9 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -12,6 +12,7 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/events"
 	"jobs/internal/jobview"
+	"jobs/internal/sse"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -36,77 +37,30 @@ func NewStreamJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StreamJ
 	}
 }
 
-// errStreamDone ends a stream after its done event.
-var errStreamDone = errors.New("stream done")
-
 // StreamJob sends a snapshot, then (on reconnect) the events after Last-Event-ID that the
-// client missed, then live events until the job is done. It subscribes before reading the
-// job and the latest event number, so nothing falls between replay and live; numbers
-// already sent are skipped, and a gap in the live numbers is filled from Redis.
-func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, send func(*types.StreamEvent) error) error {
-	if _, err := FindJob(l.ctx, l.svcCtx.Jobs, req.JobId); err != nil {
-		return err
-	}
+// client missed, and returns the source of the live events that follow, until the job is
+// done. It subscribes before reading the job and the latest event number, so nothing falls
+// between replay and live; numbers already sent are skipped, and a gap in the live numbers
+// is filled from Redis.
+func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (sse.Source, error) {
 	resumeFrom, resuming, err := parseLastEventID(req.LastEventId)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sub := l.svcCtx.Hub.Subscribe(req.JobId)
-	defer sub.Close()
-	latest, err := l.svcCtx.Events.LastID(l.ctx, req.JobId)
-	if err != nil {
-		return err
+	if err := jobview.ParseID(req.JobId); err != nil {
+		return nil, err
 	}
-	job, err := l.svcCtx.Jobs.FindOne(l.ctx, req.JobId)
-	if err != nil {
-		return err
+	s := &jobStream{svcCtx: l.svcCtx, jobID: req.JobId}
+	s.sub = l.svcCtx.Hub.Subscribe(req.JobId, out.Wake)
+	if err := s.open(l.ctx, out, resumeFrom, resuming); err != nil {
+		s.Close()
+		return nil, err
 	}
-
-	// A resume point past the latest number means Redis lost the job's events: start afresh.
-	if !resuming || resumeFrom > latest {
-		resumeFrom = latest
-	}
-	s := &stream{logic: l, write: send, jobID: job.Id, sent: resumeFrom}
-	if err := s.send(resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
-		return ignoreDone(err)
-	}
-	if err := s.catchUp(latest); err != nil {
-		return ignoreDone(err)
-	}
-	if model.IsTerminal(job.Status) {
-		// Replayed events end with the stored done, if it is still kept; otherwise it is now.
-		return ignoreDone(s.sendDone(s.sent + 1))
-	}
-
-	check := time.NewTicker(streamCheck)
-	defer check.Stop()
-	for {
-		select {
-		case ev, ok := <-sub.C:
-			if !ok {
-				return nil // fell too far behind, or shutdown: the client resumes from its last id
-			}
-			if err := s.catchUp(ev.ID - 1); err != nil {
-				return ignoreDone(err)
-			}
-			if err := s.forward(*ev); err != nil {
-				return ignoreDone(err)
-			}
-		case <-check.C:
-			if err := s.check(); err != nil {
-				return ignoreDone(err)
-			}
-		case <-l.ctx.Done():
-			return nil
-		}
-	}
-}
-
-func ignoreDone(err error) error {
-	if errors.Is(err, errStreamDone) {
-		return nil
-	}
-	return err
+	s.check = time.AfterFunc(streamCheck, func() {
+		s.checkDue.Store(true)
+		out.Wake()
+	})
+	return s, nil
 }
 
 func parseLastEventID(s string) (int64, bool, error) {
@@ -121,16 +75,81 @@ func parseLastEventID(s string) (int64, bool, error) {
 	return n, true, nil
 }
 
-// stream is one client's position in a job's events.
-type stream struct {
-	logic *StreamJobLogic
-	write func(*types.StreamEvent) error
-	jobID string
-	sent  int64 // number of the last event sent
+// jobStream is one client's position in a job's events. It holds no request state, so
+// an idle stream keeps little memory.
+type jobStream struct {
+	svcCtx   *svc.ServiceContext
+	jobID    string
+	sub      *events.Subscription
+	check    *time.Timer
+	checkDue atomic.Bool
+	sent     int64 // number of the last event sent
 }
 
-func (s *stream) send(id int64, name string, data any) error {
-	if err := s.write(&types.StreamEvent{Id: id, Event: name, Data: data}); err != nil {
+// open sends the snapshot and the events after resumeFrom, and the done event if the
+// job has ended (returning sse.ErrDone).
+func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64, resuming bool) error {
+	// The latest number first: the job read after it is at least as new as that event.
+	latest, err := s.svcCtx.Events.LastID(ctx, s.jobID)
+	if err != nil {
+		return err
+	}
+	job, err := FindJob(ctx, s.svcCtx.Jobs, s.jobID)
+	if err != nil {
+		return err
+	}
+	// A resume point past the latest number means Redis lost the job's events: start afresh.
+	if !resuming || resumeFrom > latest {
+		resumeFrom = latest
+	}
+	s.sent = resumeFrom
+	if err := s.send(out, resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
+		return err
+	}
+	if err := s.catchUp(ctx, out, latest); err != nil {
+		return err
+	}
+	if model.IsTerminal(job.Status) {
+		// Replayed events end with the stored done, if it is still kept; otherwise it is now.
+		return s.sendDone(ctx, out, s.sent+1)
+	}
+	return nil
+}
+
+// Continue forwards the live events delivered since the last call and, every streamCheck,
+// catches up with what the subscription may have missed.
+func (s *jobStream) Continue(ctx context.Context, out *sse.Stream) error {
+	evs, open := s.sub.Take()
+	for _, ev := range evs {
+		if err := s.catchUp(ctx, out, ev.ID-1); err != nil {
+			return err
+		}
+		if err := s.forward(ctx, out, *ev); err != nil {
+			return err
+		}
+	}
+	if !open {
+		return sse.ErrDone // fell too far behind, or shutdown: the client resumes from its last id
+	}
+	if s.checkDue.CompareAndSwap(true, false) {
+		if err := s.checkMissed(ctx, out); err != nil {
+			return err
+		}
+		s.check.Reset(streamCheck)
+	}
+	return nil
+}
+
+// Close ends the subscription and the periodic check.
+func (s *jobStream) Close() {
+	s.sub.Close()
+	if s.check != nil {
+		s.check.Stop()
+	}
+}
+
+func (s *jobStream) send(out *sse.Stream, id int64, name string, data any) error {
+	if err := out.Send(&types.StreamEvent{Id: id, Event: name, Data: data}); err != nil {
 		return err
 	}
 	s.sent = max(s.sent, id)
@@ -138,61 +157,61 @@ func (s *stream) send(id int64, name string, data any) error {
 }
 
 // forward sends ev unless it was sent already; a done event carries the job as MySQL has it.
-func (s *stream) forward(ev events.Event) error {
+func (s *jobStream) forward(ctx context.Context, out *sse.Stream, ev events.Event) error {
 	if ev.ID <= s.sent {
 		return nil
 	}
 	if ev.Name == events.Done {
-		return s.sendDone(ev.ID)
+		return s.sendDone(ctx, out, ev.ID)
 	}
-	return s.send(ev.ID, ev.Name, ev.Data)
+	return s.send(out, ev.ID, ev.Name, ev.Data)
 }
 
-// sendDone sends the job with its result as the done event, then ends the stream.
-func (s *stream) sendDone(id int64) error {
-	job, err := s.logic.svcCtx.Jobs.FindOne(s.logic.ctx, s.jobID)
+// sendDone sends the job with its result as the done event, which ends the stream.
+func (s *jobStream) sendDone(ctx context.Context, out *sse.Stream, id int64) error {
+	job, err := s.svcCtx.Jobs.FindOne(ctx, s.jobID)
 	if err != nil {
 		return err
 	}
-	if err := s.send(id, events.Done, jobview.Detail(job)); err != nil {
+	if err := s.send(out, id, events.Done, jobview.Detail(job)); err != nil {
 		return err
 	}
-	return errStreamDone
+	return sse.ErrDone
 }
 
 // catchUp sends the kept events numbered after the last one sent, up to upTo.
-func (s *stream) catchUp(upTo int64) error {
+func (s *jobStream) catchUp(ctx context.Context, out *sse.Stream, upTo int64) error {
 	if upTo <= s.sent {
 		return nil
 	}
-	missed, err := s.logic.svcCtx.Events.Range(s.logic.ctx, s.jobID, s.sent, upTo)
+	missed, err := s.svcCtx.Events.Range(ctx, s.jobID, s.sent, upTo)
 	if err != nil {
 		return err
 	}
 	for _, ev := range missed {
-		if err := s.forward(ev); err != nil {
+		if err := s.forward(ctx, out, ev); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// check catches up with events the subscription missed, and ends the stream if the job
-// is terminal although no done event came.
-func (s *stream) check() error {
-	latest, err := s.logic.svcCtx.Events.LastID(s.logic.ctx, s.jobID)
+// checkMissed catches up with events the subscription missed (a dropped pub/sub message),
+// and ends the stream if the job is terminal although no done event came.
+func (s *jobStream) checkMissed(ctx context.Context, out *sse.Stream) error {
+	latest, err := s.svcCtx.Events.LastID(ctx, s.jobID)
 	if err != nil {
 		return err
 	}
-	if err := s.catchUp(latest); err != nil {
+	if err := s.catchUp(ctx, out, latest); err != nil {
 		return err
 	}
-	job, err := s.logic.svcCtx.Jobs.FindOne(s.logic.ctx, s.jobID)
+	job, err := s.svcCtx.Jobs.FindOne(ctx, s.jobID)
 	if err != nil {
 		return err
 	}
 	if model.IsTerminal(job.Status) {
-		return s.sendDone(s.sent + 1)
+		return s.sendDone(ctx, out, s.sent+1)
 	}
 	return nil
 }
