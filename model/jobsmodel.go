@@ -53,6 +53,8 @@ type (
 		jobsModel
 		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
 		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
+		// Ended returns those of ids whose jobs are terminal.
+		Ended(ctx context.Context, ids []string) ([]string, error)
 		// List returns one page of jobs matching f, newest first; results only withResult.
 		List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error)
 		// Count returns how many jobs match f across all pages, counting at most upTo: exact
@@ -227,6 +229,23 @@ func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string
 		return nil, err
 	}
 	return &job, nil
+}
+
+// endedBatch bounds the ids of one Ended query.
+const endedBatch = 1000
+
+func (m *customJobsModel) Ended(ctx context.Context, ids []string) ([]string, error) {
+	var ended []string
+	for batch := range slices.Chunk(ids, endedBatch) {
+		query := fmt.Sprintf("select `id` from %s where `id` in (%s) and `status` in (?, ?, ?)", m.table, inClause(len(batch)))
+		args := stringArgs(batch, StatusCompleted, StatusFailed, StatusCancelled)
+		var found []string
+		if err := m.conn.QueryRowsCtx(ctx, &found, query, args...); err != nil {
+			return nil, err
+		}
+		ended = append(ended, found...)
+	}
+	return ended, nil
 }
 
 func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool) ([]*Jobs, error) {

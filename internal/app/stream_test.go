@@ -224,6 +224,60 @@ func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 	}
 }
 
+// idleStream starts an app whose jobs stay pending and whose hub checks every 200 ms, and
+// opens a stream on a new job, read up to its snapshot.
+func idleStream(t *testing.T) (config.Config, testutil.Job, *testutil.Stream) {
+	t.Helper()
+	c := testutil.Config(t, func(c *config.Config) {
+		c.Worker.Concurrency = 0
+		c.Events.CheckInterval = 200 * time.Millisecond
+	})
+	a := testutil.StartApp(t, c)
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	s := a.OpenStream(job.Id, "")
+	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+		t.Fatalf("snapshot: %+v %v", ev, err)
+	}
+	return c, job, s
+}
+
+// An event stored in Redis whose announcement never arrived (pub/sub drops what is
+// published while the subscription reconnects) reaches the stream at the hub's next check.
+func TestStreamGetsAnEventWhoseAnnouncementWasLost(t *testing.T) {
+	t.Parallel()
+	c, job, s := idleStream(t)
+	// What the publish script does, without the PUBLISH.
+	ctx, rdb := context.Background(), testutil.Redis(t)
+	id, err := rdb.Incr(ctx, c.Redis.Prefix+":evseq:{"+job.Id+"}").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := strconv.FormatInt(id, 10) + ` progress {"progress":1,"total":2,"message":"unannounced"}`
+	if err := rdb.RPush(ctx, c.Redis.Prefix+":evlog:{"+job.Id+"}", entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Next(3 * time.Second)
+	if err != nil || ev.Name != "progress" || ev.ID != id || !strings.Contains(string(ev.Data), "unannounced") {
+		t.Fatalf("after a lost announcement: %+v %v, want progress %d", ev, err, id)
+	}
+}
+
+// A job that ended without its done being announced (Redis refused the publish) still ends
+// its streams, at the hub's next check.
+func TestStreamEndsWhenTheJobEndedUnannounced(t *testing.T) {
+	t.Parallel()
+	c, job, s := idleStream(t)
+	db := testutil.DB(t, c.MySQL.DataSource)
+	if _, err := db.Exec("update jobs set status = 'cancelled', finished_at = now(3) where id = ?", job.Id); err != nil {
+		t.Fatal(err)
+	}
+	evs := s.Collect(t, 3*time.Second)
+	last := evs[len(evs)-1]
+	if last.Name != "done" || decode[testutil.Job](t, last.Data).Status != "cancelled" {
+		t.Fatalf("events after the unannounced end: %+v", evs)
+	}
+}
+
 func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
 	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {

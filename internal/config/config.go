@@ -200,6 +200,9 @@ type EventsConf struct {
 	// ClientBuffer is how many events a stream may fall behind before it is closed
 	// (the client resumes with Last-Event-ID).
 	ClientBuffer int `json:",default=64,range=[1:100000]"`
+	// CheckInterval is how often an API process checks, for all its streams' jobs at once,
+	// for events its subscription missed and for jobs that ended unannounced.
+	CheckInterval time.Duration `json:",default=5s"`
 	// MaxStreams is how many event streams one API process keeps open; a stream asked for
 	// beyond it is answered 503. (Open streams are not go-zero requests: MaxConns does not
 	// count them.)

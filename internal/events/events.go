@@ -157,6 +157,28 @@ func (b *Bus) LastID(ctx context.Context, jobID string) (int64, error) {
 	return n, err
 }
 
+// LastIDs returns the number of each job's latest event, 0 where none is kept, in one
+// round trip.
+func (b *Bus) LastIDs(ctx context.Context, jobIDs []string) ([]int64, error) {
+	cmds := make([]*redis.StringCmd, len(jobIDs))
+	// Pipelined reports a missing key as an error too; each command is read below.
+	_, _ = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range jobIDs {
+			cmds[i] = p.Get(ctx, b.seqKey(id))
+		}
+		return nil
+	})
+	ids := make([]int64, len(jobIDs))
+	for i, cmd := range cmds {
+		n, err := cmd.Int64()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		ids[i] = n
+	}
+	return ids, nil
+}
+
 // Range returns the kept events of jobID numbered after `after` up to and including upTo.
 func (b *Bus) Range(ctx context.Context, jobID string, after, upTo int64) ([]Event, error) {
 	if upTo <= after {

@@ -3,25 +3,49 @@ package events
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 )
 
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Buffer is how many events a subscriber may have queued before it is closed.
+	Buffer int
+	// CheckInterval is how often the hub looks for what its subscription may have missed.
+	CheckInterval time.Duration
+	// Ended returns those of the jobs that have ended, as the source of truth has it.
+	Ended func(ctx context.Context, jobIDs []string) ([]string, error)
+}
+
 // Hub fans announced events out to this process's subscribers from a single Redis
 // subscription. Delivery never blocks: events are queued per subscriber and the subscriber
 // is notified by a call, so an idle subscriber costs no goroutine and no buffer. A
 // subscriber whose queue is full is closed, and its client resumes with Last-Event-ID.
+//
+// Announcements can be lost (pub/sub drops what is published while the subscription
+// reconnects) and a job can end without one (its done failed to publish). So every
+// CheckInterval the hub compares, for all subscribed jobs at once, the latest event number
+// in Redis with the latest it delivered, and asks which jobs have ended; the subscribers of a
+// job that is behind or ended are asked to check (Delivery.Check).
 type Hub struct {
-	bus    *Bus
-	buffer int
+	bus *Bus
+	cfg HubConfig
 
 	mu     sync.Mutex
-	subs   map[string]map[*Subscription]struct{}
+	jobs   map[string]*jobSubscribers
 	closed bool
 
-	pubsub *redis.PubSub
-	done   chan struct{}
+	pubsub  *redis.PubSub
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// jobSubscribers are the subscriptions to one job.
+type jobSubscribers struct {
+	subs map[*Subscription]struct{}
+	last int64 // the latest event number delivered, or known to the subscribers by a check
 }
 
 // Subscription receives the live events of one job until it is closed.
@@ -31,28 +55,44 @@ type Subscription struct {
 	hub    *Hub
 	// guarded by hub.mu
 	queue  []*Event
+	check  bool
 	closed bool
 }
 
-// NewHub returns a hub giving each subscriber a buffer of buffer events.
-func NewHub(bus *Bus, buffer int) *Hub {
-	return &Hub{bus: bus, buffer: buffer, subs: make(map[string]map[*Subscription]struct{})}
+// Delivery is what a subscription received since the last Take.
+type Delivery struct {
+	// Events in the order they were announced. Every subscriber of a job gets the same
+	// *Event: read it, never change it.
+	Events []*Event
+	// Check asks the subscriber to compare what it has sent with Redis and the job: an
+	// announcement was missed, or the job has ended.
+	Check bool
+	// Closed reports that the subscription has ended: the subscriber fell too far behind,
+	// or the hub shut down.
+	Closed bool
 }
 
-// Start subscribes to the announce channel and starts delivering.
+// NewHub returns a hub that is started by Start.
+func NewHub(bus *Bus, cfg HubConfig) *Hub {
+	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers)}
+}
+
+// Start subscribes to the announce channel and starts delivering and checking.
 func (h *Hub) Start(ctx context.Context) error {
 	h.pubsub = h.bus.rdb.Subscribe(ctx, h.bus.channel)
 	if _, err := h.pubsub.Receive(ctx); err != nil {
 		_ = h.pubsub.Close()
 		return err
 	}
-	h.done = make(chan struct{})
+	h.stop = make(chan struct{})
+	h.stopped.Add(2)
 	go h.run(h.pubsub.Channel(redis.WithChannelSize(4096)))
+	go h.checkEvery(h.cfg.CheckInterval)
 	return nil
 }
 
 func (h *Hub) run(ch <-chan *redis.Message) {
-	defer close(h.done)
+	defer h.stopped.Done()
 	for msg := range ch {
 		ev, ok := parseAnnouncement(msg.Payload)
 		if !ok {
@@ -66,8 +106,13 @@ func (h *Hub) run(ch <-chan *redis.Message) {
 func (h *Hub) deliver(ev *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs[ev.JobID] {
-		if len(s.queue) == h.buffer {
+	j := h.jobs[ev.JobID]
+	if j == nil {
+		return
+	}
+	j.last = max(j.last, ev.ID)
+	for s := range j.subs {
+		if len(s.queue) == h.cfg.Buffer {
 			h.removeLocked(s) // too far behind: the client resumes from its last id
 			continue
 		}
@@ -76,9 +121,67 @@ func (h *Hub) deliver(ev *Event) {
 	}
 }
 
-// Subscribe returns a subscription to jobID's live events. notify is called after each
-// event is queued and once the subscription is closed, with the hub locked: it must not
-// block or call the hub. After Close of the hub it returns a closed subscription.
+func (h *Hub) checkEvery(interval time.Duration) {
+	defer h.stopped.Done()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-ticker.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			if err := h.check(ctx); err != nil {
+				logx.Errorf("events: check: %v", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// check asks the subscribers of each job that Redis has newer events of than the hub
+// delivered, or that has ended, to check.
+func (h *Hub) check(ctx context.Context) error {
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.jobs))
+	for id := range h.jobs {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	latest, err := h.bus.LastIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	ended, err := h.cfg.Ended(ctx, ids)
+	if err != nil {
+		return err
+	}
+	isEnded := make(map[string]bool, len(ended))
+	for _, id := range ended {
+		isEnded[id] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, id := range ids {
+		j := h.jobs[id]
+		if j == nil || (latest[i] <= j.last && !isEnded[id]) {
+			continue
+		}
+		j.last = max(j.last, latest[i])
+		for s := range j.subs {
+			s.check = true
+			s.notify()
+		}
+	}
+	return nil
+}
+
+// Subscribe returns a subscription to jobID's live events. notify is called whenever there
+// is something to Take, with the hub locked: it must not block or call the hub. After
+// Close of the hub it returns a closed subscription.
 func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {
 	s := &Subscription{notify: notify, jobID: jobID, hub: h}
 	h.mu.Lock()
@@ -87,23 +190,22 @@ func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {
 		s.closed = true
 		return s
 	}
-	if h.subs[jobID] == nil {
-		h.subs[jobID] = make(map[*Subscription]struct{})
+	j := h.jobs[jobID]
+	if j == nil {
+		j = &jobSubscribers{subs: make(map[*Subscription]struct{})}
+		h.jobs[jobID] = j
 	}
-	h.subs[jobID][s] = struct{}{}
+	j.subs[s] = struct{}{}
 	return s
 }
 
-// Take returns the events queued since the last call, in the order they were announced,
-// and whether the subscription is still open: it is closed when the subscriber fell too
-// far behind or the hub shut down. Every subscriber of a job gets the same *Event: read
-// it, never change it.
-func (s *Subscription) Take() ([]*Event, bool) {
+// Take returns what the subscription received since the last call.
+func (s *Subscription) Take() Delivery {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	evs := s.queue
-	s.queue = nil
-	return evs, !s.closed
+	d := Delivery{Events: s.queue, Check: s.check, Closed: s.closed}
+	s.queue, s.check = nil, false
+	return d
 }
 
 // Close ends the subscription; it is safe to call more than once.
@@ -118,10 +220,10 @@ func (h *Hub) removeLocked(s *Subscription) {
 		return
 	}
 	s.closed = true
-	if set := h.subs[s.jobID]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
-			delete(h.subs, s.jobID)
+	if j := h.jobs[s.jobID]; j != nil {
+		delete(j.subs, s)
+		if len(j.subs) == 0 {
+			delete(h.jobs, s.jobID)
 		}
 	}
 	s.notify()
@@ -132,8 +234,8 @@ func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, set := range h.subs {
-		n += len(set)
+	for _, j := range h.jobs {
+		n += len(j.subs)
 	}
 	return n
 }
@@ -142,14 +244,15 @@ func (h *Hub) Subscribers() int {
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
-	for _, set := range h.subs {
-		for s := range set {
+	for _, j := range h.jobs {
+		for s := range j.subs {
 			h.removeLocked(s)
 		}
 	}
 	h.mu.Unlock()
 	if h.pubsub != nil {
+		close(h.stop)
 		_ = h.pubsub.Close()
-		<-h.done
+		h.stopped.Wait()
 	}
 }

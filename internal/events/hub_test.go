@@ -13,7 +13,8 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 	t.Parallel()
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
 		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
-	hub := events.NewHub(bus, 8)
+	hub := events.NewHub(bus, events.HubConfig{Buffer: 8, CheckInterval: time.Hour,
+		Ended: func(context.Context, []string) ([]string, error) { return nil, nil }})
 	ctx := context.Background()
 	if err := hub.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -46,11 +47,11 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("the quick subscriber was not notified of event %d", i+1)
 		}
-		evs, open := quick.Take()
-		if !open {
+		d := quick.Take()
+		if d.Closed {
 			t.Fatalf("the quick subscriber was closed at event %d", i+1)
 		}
-		for _, ev := range evs {
+		for _, ev := range d.Events {
 			ids = append(ids, ev.ID)
 		}
 	}
@@ -60,11 +61,11 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 		}
 	}
 	// The slow one got its buffer's worth, then was closed.
-	if got, open := slow.Take(); len(got) != 8 || open {
-		t.Errorf("slow subscriber: %d events queued, open %v; want its buffer of 8, closed", len(got), open)
+	if d := slow.Take(); len(d.Events) != 8 || !d.Closed {
+		t.Errorf("slow subscriber: %d events queued, closed %v; want its buffer of 8, closed", len(d.Events), d.Closed)
 	}
-	if got, open := other.Take(); len(got) != 0 || !open {
-		t.Fatalf("job-2's subscriber: %d events, open %v", len(got), open)
+	if d := other.Take(); len(d.Events) != 0 || d.Closed {
+		t.Fatalf("job-2's subscriber: %d events, closed %v", len(d.Events), d.Closed)
 	}
 	if last, err := bus.LastID(ctx, "job-1"); err != nil || last != n {
 		t.Fatalf("LastID = %d, %v", last, err)

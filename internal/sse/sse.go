@@ -5,10 +5,10 @@
 // Once its first events are out, a stream leaves net/http: the connection is hijacked and
 // the handler returns, so net/http's goroutine, buffers and request objects are freed. An
 // idle stream then costs a small struct, a ping timer and an entry in the epoll set that
-// notices disconnects for all streams; it has no goroutine. Work for a stream (a live event, a periodic check,
-// a ping) runs on a goroutine started when the stream is woken, one at a time per stream.
-// Where the connection cannot be hijacked (HTTP/2), the stream runs the same way while the
-// handler waits for it to end.
+// notices disconnects for all streams; it has no goroutine. Work for a stream (whatever its
+// Source has to send, a ping) runs on a goroutine started when the stream is woken, one at a
+// time per stream. Where the connection cannot be hijacked (HTTP/2), the stream runs the
+// same way while the handler waits for it to end.
 package sse
 
 import (

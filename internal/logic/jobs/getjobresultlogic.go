@@ -67,9 +67,9 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 		case <-l.ctx.Done():
 			return nil, l.ctx.Err()
 		case <-announced:
-			// Only a done makes the job worth rereading; a closed subscription (fell
-			// behind, shutdown) leaves it to the rechecks.
-			if evs, _ := sub.Take(); !hasDone(evs) {
+			// A done or a check makes the job worth rereading; a closed subscription
+			// (fell behind, shutdown) leaves it to the rechecks.
+			if d := sub.Take(); !d.Check && !hasDone(d.Events) {
 				continue
 			}
 		case <-recheck.C:

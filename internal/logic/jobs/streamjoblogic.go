@@ -4,8 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
@@ -17,10 +15,6 @@ import (
 	"jobs/internal/types"
 	"jobs/model"
 )
-
-// streamCheck is how often a stream checks Redis and MySQL for what its subscription may
-// have missed (a dropped pub/sub message, a done that was never announced).
-const streamCheck = 5 * time.Second
 
 type StreamJobLogic struct {
 	logx.Logger
@@ -56,10 +50,6 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (ss
 		s.Close()
 		return nil, err
 	}
-	s.check = time.AfterFunc(streamCheck, func() {
-		s.checkDue.Store(true)
-		out.Wake()
-	})
 	return s, nil
 }
 
@@ -78,12 +68,10 @@ func parseLastEventID(s string) (int64, bool, error) {
 // jobStream is one client's position in a job's events. It holds no request state, so
 // an idle stream keeps little memory.
 type jobStream struct {
-	svcCtx   *svc.ServiceContext
-	jobID    string
-	sub      *events.Subscription
-	check    *time.Timer
-	checkDue atomic.Bool
-	sent     int64 // number of the last event sent
+	svcCtx *svc.ServiceContext
+	jobID  string
+	sub    *events.Subscription
+	sent   int64 // number of the last event sent
 }
 
 // open sends the snapshot and the events after resumeFrom, and the done event if the
@@ -116,11 +104,11 @@ func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64,
 	return nil
 }
 
-// Continue forwards the live events delivered since the last call and, every streamCheck,
-// catches up with what the subscription may have missed.
+// Continue forwards the live events delivered since the last call, and checks Redis and
+// MySQL when the hub asks it to.
 func (s *jobStream) Continue(ctx context.Context, out *sse.Stream) error {
-	evs, open := s.sub.Take()
-	for _, ev := range evs {
+	d := s.sub.Take()
+	for _, ev := range d.Events {
 		if err := s.catchUp(ctx, out, ev.ID-1); err != nil {
 			return err
 		}
@@ -128,25 +116,17 @@ func (s *jobStream) Continue(ctx context.Context, out *sse.Stream) error {
 			return err
 		}
 	}
-	if !open {
+	switch {
+	case d.Closed:
 		return sse.ErrDone // fell too far behind, or shutdown: the client resumes from its last id
-	}
-	if s.checkDue.CompareAndSwap(true, false) {
-		if err := s.checkMissed(ctx, out); err != nil {
-			return err
-		}
-		s.check.Reset(streamCheck)
+	case d.Check:
+		return s.checkMissed(ctx, out)
 	}
 	return nil
 }
 
-// Close ends the subscription and the periodic check.
-func (s *jobStream) Close() {
-	s.sub.Close()
-	if s.check != nil {
-		s.check.Stop()
-	}
-}
+// Close ends the subscription.
+func (s *jobStream) Close() { s.sub.Close() }
 
 func (s *jobStream) send(out *sse.Stream, id int64, name string, data any) error {
 	if err := out.Send(&types.StreamEvent{Id: id, Event: name, Data: data}); err != nil {
