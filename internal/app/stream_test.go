@@ -81,30 +81,34 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 	}
 }
 
-// Over HTTP/2 the connection cannot be taken over: the stream is written through net/http
-// and still gets every event, and a disconnect still frees it.
-func TestStreamOverHTTP2(t *testing.T) {
+// Over TLS with HTTP/1.1 the connection is taken over as over plain HTTP; over HTTP/2 it
+// cannot be, and the stream is written through net/http. Either way the stream gets every
+// event, and a disconnect frees it.
+func TestStreamOverTLS(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t)).OverHTTP2()
-	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
-	s := a.OpenStream(job.Id, "")
-	if s.Resp.ProtoMajor != 2 {
-		t.Fatalf("stream over %s, want HTTP/2", s.Resp.Proto)
-	}
-	evs := s.Collect(t, 5*time.Second)
-	checkIncreasing(t, evs)
-	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); evs[len(evs)-1].Name != "done" || done.Status != "completed" {
-		t.Fatalf("last event: %+v", evs[len(evs)-1])
-	}
+	app := testutil.StartApp(t, testutil.Config(t))
+	for _, http2 := range []bool{false, true} {
+		a := app.OverTLS(http2)
+		job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+		s := a.OpenStream(job.Id, "")
+		if wantMajor := map[bool]int{false: 1, true: 2}[http2]; s.Resp.ProtoMajor != wantMajor || s.Resp.Close == http2 {
+			t.Fatalf("stream over %s (connection close %v), want HTTP/%d", s.Resp.Proto, s.Resp.Close, wantMajor)
+		}
+		evs := s.Collect(t, 5*time.Second)
+		checkIncreasing(t, evs)
+		if done := decode[testutil.Job](t, evs[len(evs)-1].Data); evs[len(evs)-1].Name != "done" || done.Status != "completed" {
+			t.Fatalf("HTTP/2 %v: last event: %+v", http2, evs[len(evs)-1])
+		}
 
-	pending := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
-	open := a.OpenStream(pending.Id, "")
-	if ev, err := open.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
-		t.Fatalf("snapshot: %+v %v", ev, err)
-	}
-	open.Close()
-	if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 0 }) {
-		t.Fatalf("%d streams open after the client left", a.Svc.Streams.Open())
+		pending := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
+		open := a.OpenStream(pending.Id, "")
+		if ev, err := open.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
+			t.Fatalf("HTTP/2 %v: snapshot: %+v %v", http2, ev, err)
+		}
+		open.Close()
+		if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 0 }) {
+			t.Fatalf("HTTP/2 %v: %d streams open after the client left", http2, a.Svc.Streams.Open())
+		}
 	}
 }
 

@@ -40,7 +40,16 @@ func newHangups() (*hangups, error) {
 // watch closes s when the client hangs up conn. It returns the function that stops
 // watching, to be called before conn is closed.
 func (h *hangups) watch(conn net.Conn, s *Stream) (func(), error) {
-	raw, err := conn.(syscall.Conn).SyscallConn()
+	tcp := conn
+	if tlsConn, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		tcp = tlsConn.NetConn() // a hangup shows on the TCP connection underneath
+	}
+	sc, ok := tcp.(syscall.Conn)
+	if !ok {
+		watchByReading(conn, s)
+		return func() {}, nil
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -233,16 +234,26 @@ func (s *Stream) Send(ev *types.StreamEvent) error {
 
 // Wake asks for the Source's Continue to run soon. It never blocks.
 func (s *Stream) Wake() {
+	if s.claim(false) {
+		go s.run()
+	}
+}
+
+// claim records that there is work (a ping, if ping) and reports whether the caller now
+// holds the stream and must run it.
+func (s *Stream) claim(ping bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	s.woken = true
-	if !s.busy {
-		s.busy = true
-		go s.run()
+	s.pingDue = s.pingDue || ping
+	if s.busy {
+		return false
 	}
+	s.busy = true
+	return true
 }
 
 // Close ends the stream; it is safe to call at any time and more than once. A write in
@@ -290,7 +301,9 @@ func (s *Stream) start() error {
 			return err
 		}
 	}
-	s.ping = time.AfterFunc(s.streams.ping, s.pingSoon)
+	// The first ping comes after a random half to whole interval, so streams opened together
+	// do not all ping together ever after.
+	s.ping = time.AfterFunc(s.streams.ping/2+rand.N(s.streams.ping/2+1), s.pingNow)
 	return nil
 }
 
@@ -307,11 +320,11 @@ func head(h http.Header) []byte {
 	return b.Bytes()
 }
 
-func (s *Stream) pingSoon() {
-	s.mu.Lock()
-	s.pingDue = true
-	s.mu.Unlock()
-	s.Wake()
+// pingNow runs on the ping timer's own goroutine, which does the work if the stream is idle.
+func (s *Stream) pingNow() {
+	if s.claim(true) {
+		s.run()
+	}
 }
 
 // run does the stream's work until none is left; the next Wake starts another run. The

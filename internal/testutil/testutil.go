@@ -264,16 +264,16 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 	return ta
 }
 
-// OverHTTP2 returns a view of the app whose requests go over HTTP/2 (with TLS) to a server
-// of their own, serving the same handler; it is closed when the test ends.
-func (a *App) OverHTTP2() *App {
+// OverTLS returns a view of the app whose requests go over TLS, with HTTP/2 if http2, to a
+// server of their own serving the same handler; it is closed when the test ends.
+func (a *App) OverTLS(http2 bool) *App {
 	a.t.Helper()
 	h, err := a.Handler()
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
+	srv.EnableHTTP2 = http2
 	srv.StartTLS()
 	a.t.Cleanup(srv.Close)
 	view := *a
