@@ -53,7 +53,10 @@ type Subscription struct {
 	notify func()
 	jobID  string
 	hub    *Hub
-	// guarded by hub.mu
+
+	// mu guards what follows; the hub takes it while holding its own lock, so a Take does
+	// not wait for a delivery to the job's other subscribers.
+	mu     sync.Mutex
 	queue  []*Event
 	check  bool
 	closed bool
@@ -112,11 +115,16 @@ func (h *Hub) deliver(ev *Event) {
 	}
 	j.last = max(j.last, ev.ID)
 	for s := range j.subs {
-		if len(s.queue) == h.cfg.Buffer {
+		s.mu.Lock()
+		full := len(s.queue) == h.cfg.Buffer
+		if !full {
+			s.queue = append(s.queue, ev)
+		}
+		s.mu.Unlock()
+		if full {
 			h.removeLocked(s) // too far behind: the client resumes from its last id
 			continue
 		}
-		s.queue = append(s.queue, ev)
 		s.notify()
 	}
 }
@@ -172,7 +180,9 @@ func (h *Hub) check(ctx context.Context) error {
 		}
 		j.last = max(j.last, latest[i])
 		for s := range j.subs {
+			s.mu.Lock()
 			s.check = true
+			s.mu.Unlock()
 			s.notify()
 		}
 	}
@@ -201,8 +211,8 @@ func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {
 
 // Take returns what the subscription received since the last call.
 func (s *Subscription) Take() Delivery {
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	d := Delivery{Events: s.queue, Check: s.check, Closed: s.closed}
 	s.queue, s.check = nil, false
 	return d
@@ -216,10 +226,13 @@ func (s *Subscription) Close() {
 }
 
 func (h *Hub) removeLocked(s *Subscription) {
-	if s.closed {
+	s.mu.Lock()
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if closed {
 		return
 	}
-	s.closed = true
 	if j := h.jobs[s.jobID]; j != nil {
 		delete(j.subs, s)
 		if len(j.subs) == 0 {
