@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
 	"jobs/internal/auth"
 	"jobs/internal/config"
+	"jobs/internal/web"
 )
 
 var (
@@ -40,6 +42,9 @@ func main() {
 		os.Exit(2)
 	}
 	c.MustSetUp()
+	if w := logx.Reset(); w != nil {
+		logx.SetWriter(web.RedactTokens(w))
+	}
 
 	ctx := context.Background()
 	a, err := app.New(ctx, c)

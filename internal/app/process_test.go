@@ -1,12 +1,16 @@
 package app_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +42,29 @@ func TestMain(m *testing.M) {
 // process is the jobs binary running as a child process.
 type process struct {
 	*exec.Cmd
-	URL string // its API, when its role has one
+	URL  string // its API, when its role has one
+	logs *syncBuffer
+}
+
+// Logs returns what the process has written so far (it is also copied to the test's stderr).
+func (p *process) Logs() string { return p.logs.String() }
+
+// syncBuffer is a bytes.Buffer safe for the process's two output pipes and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startProcess runs the jobs binary on c with the given role; it is killed when the test
@@ -79,7 +105,9 @@ Events:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "-f", file, "-role", role)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	logs := &syncBuffer{}
+	cmd.Stdout = io.MultiWriter(os.Stderr, logs)
+	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +117,7 @@ Events:
 			_ = cmd.Wait()
 		}
 	})
-	p := &process{Cmd: cmd}
+	p := &process{Cmd: cmd, logs: logs}
 	if role != "worker" {
 		p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 		if !testutil.Eventually(20*time.Second, func() bool {
@@ -113,4 +141,34 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// go-zero's JWT middleware logs a rejected request with its headers; the token in it (or
+// in the stream route's access_token) is redacted.
+func TestRejectedTokensAreRedactedInTheLogs(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t)
+	c.Worker.Concurrency = 0
+	p := startProcess(t, c, "api")
+	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
+	for _, path := range []string{"/api/v1/jobs", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
+		req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
+		if !strings.Contains(path, "access_token") {
+			req.Header.Set("Authorization", "Bearer "+forged)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET %s with a forged token: %d", path, resp.StatusCode)
+		}
+	}
+	if !testutil.Eventually(5*time.Second, func() bool { return strings.Count(p.Logs(), "authorize failed") >= 2 }) {
+		t.Fatalf("no authorize failures logged:\n%s", p.Logs())
+	}
+	if logs := p.Logs(); strings.Contains(logs, "forgedsignature") || !strings.Contains(logs, "[redacted]") {
+		t.Fatalf("logs carry the token, or redact nothing:\n%s", logs)
+	}
 }

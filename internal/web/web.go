@@ -1,6 +1,6 @@
 // Package web adapts go-zero's HTTP layer to API.md: request parsing with messages that
-// name the field, the response envelope, the body limit, JSON 401/404/405 responses and
-// the stream route's query-string token.
+// name the field, the response envelope, the body limit, JSON 401/404/405 responses, the
+// stream route's query-string token, and keeping tokens out of go-zero's request logs.
 package web
 
 import (
