@@ -93,7 +93,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
 		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
-			DueInterval: c.Recovery.DueInterval},
+			DueInterval: c.Recovery.DueInterval, ConsumerIdle: c.Recovery.ConsumerIdle},
 			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
 		cb := c.Callbacks
 		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,

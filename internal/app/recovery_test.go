@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/conf"
 
 	"jobs/internal/config"
@@ -166,5 +167,41 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 	if info.EntriesAdded != int64(len(ids)) {
 		t.Fatalf("%d entries were added to the stream for %d jobs: the first sweep enqueued the backlog again",
 			info.EntriesAdded, len(ids))
+	}
+}
+
+// A worker that is gone (idle past Recovery.ConsumerIdle with nothing pending) leaves the
+// stream's consumer group; one holding an entry stays, so the entry can be taken over.
+func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
+	ctx, rdb := context.Background(), testutil.Redis(t)
+	stream := c.Redis.Prefix + ":stream"
+	if err := rdb.XGroupCreateMkStream(ctx, stream, "workers", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XGroupCreateConsumer(ctx, stream, "workers", "gone").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"job", "01900000-0000-7000-8000-000000000000"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "holding", Streams: []string{stream, ">"}, Count: 1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.StartApp(t, c)
+	var names []string
+	if !testutil.Eventually(5*time.Second, func() bool {
+		consumers, err := rdb.XInfoConsumers(ctx, stream, "workers").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = names[:0]
+		for _, c := range consumers {
+			names = append(names, c.Name)
+		}
+		return len(names) == 1 && names[0] == "holding"
+	}) {
+		t.Fatalf("consumers %v, want only the one holding an entry", names)
 	}
 }

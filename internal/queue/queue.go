@@ -112,6 +112,31 @@ func (q *Queue) ClaimIdle(ctx context.Context, consumer string, minIdle time.Dur
 	return appendDeliveries(nil, msgs), nil
 }
 
+// RemoveIdleConsumers removes from the group the consumers that have been idle for at
+// least idle and have no entries pending, and returns their names. An entry a consumer
+// reads between the check and the removal leaves with it; its job is still pending in
+// MySQL and is enqueued again once its enqueue is stale.
+func (q *Queue) RemoveIdleConsumers(ctx context.Context, idle time.Duration) ([]string, error) {
+	consumers, err := q.rdb.XInfoConsumers(ctx, q.stream, group).Result()
+	if isNoGroup(err) || (err != nil && strings.Contains(err.Error(), "no such key")) {
+		return nil, nil // no stream or group yet: no consumers either
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, c := range consumers {
+		if c.Pending > 0 || c.Idle < idle {
+			continue
+		}
+		if err := q.rdb.XGroupDelConsumer(ctx, q.stream, group, c.Name).Err(); err != nil {
+			return removed, err
+		}
+		removed = append(removed, c.Name)
+	}
+	return removed, nil
+}
+
 func appendDeliveries(out []Delivery, msgs []redis.XMessage) []Delivery {
 	for _, m := range msgs {
 		id, _ := m.Values[jobField].(string)

@@ -27,6 +27,8 @@ type Config struct {
 	// DueInterval is the time between the cheap passes that only enqueue due, unenqueued
 	// jobs (delayed jobs whose run_at passed). 0 leaves them to the full sweep.
 	DueInterval time.Duration
+	// ConsumerIdle removes consumers idle this long with nothing pending from the group.
+	ConsumerIdle time.Duration
 }
 
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
@@ -99,7 +101,15 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 	if err := s.reapExpired(ctx); err != nil {
 		return err
 	}
-	return s.enqueueMissing(ctx)
+	if err := s.enqueueMissing(ctx); err != nil {
+		return err
+	}
+	removed, err := s.queue.RemoveIdleConsumers(ctx, s.cfg.ConsumerIdle)
+	if len(removed) > 0 {
+		s.log.Infof("recovery: removed %d consumers idle for %s with nothing pending (workers that are gone): %v",
+			len(removed), s.cfg.ConsumerIdle, removed)
+	}
+	return err
 }
 
 // reapExpired moves the jobs of lost workers on and announces each move.
