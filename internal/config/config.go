@@ -188,8 +188,8 @@ type RecoveryConf struct {
 	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
 	StaleEnqueue time.Duration `json:",default=5m"`
 	// ConsumerIdle removes a consumer (a worker) from the stream's group once it has been
-	// idle this long with nothing pending: a worker that is gone. A live worker reads far
-	// more often, and one removed by mistake is added again by its next read.
+	// idle this long with nothing pending: a worker that is gone. A worker with a free slot
+	// reads every 0.5 s, and one removed while busy is added again by its next read.
 	ConsumerIdle time.Duration `json:",default=1h"`
 }
 
