@@ -166,6 +166,24 @@ func TestCommandNonZeroExitFailsWithTheStderrTail(t *testing.T) {
 	}
 }
 
+func TestCommandPermanentExitCodesAreNotRetried(t *testing.T) {
+	t.Parallel()
+	// fail.sh exits 3.
+	permanent, retried := commandFunction("permanent", "fail.sh"), commandFunction("retried", "fail.sh")
+	permanent.MaxAttempts, retried.MaxAttempts = 3, 3
+	permanent.Command.PermanentExitCodes = []int{2, 3}
+	retried.Command.PermanentExitCodes = []int{2}
+	a := testutil.StartApp(t, testutil.Config(t, withFunctions(permanent, retried)))
+
+	for id, attempts := range map[string]int64{"permanent": 1, "retried": 3} {
+		job := a.StartJob(map[string]any{"functionId": id})
+		failed := a.WaitStatus(job.Id, "failed", 10*time.Second)
+		if failed.Attempt != attempts || !strings.HasPrefix(failed.Error, "exit status 3: ") {
+			t.Errorf("%s: failed after %d attempts with %q, want %d attempts", id, failed.Attempt, failed.Error, attempts)
+		}
+	}
+}
+
 func TestCommandLogTailKeepsTheLastLines(t *testing.T) {
 	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t, withFunctions(commandFunction("fails", "fail.sh")),

@@ -96,6 +96,9 @@ type CommandConf struct {
 	// KillGrace is how long the process group has between SIGTERM and SIGKILL on cancel or
 	// timeout (default 5s).
 	KillGrace time.Duration `json:",optional"`
+	// PermanentExitCodes are exit codes that fail the job at once, whatever attempts are
+	// left (say 2, for arguments the program rejects); other non-zero exits are retried.
+	PermanentExitCodes []int `json:",optional"`
 }
 
 // HTTPConf calls a URL with the job (see README, "HTTP functions").

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ type command struct {
 	dir       string
 	env       []string
 	killGrace time.Duration
+	// permanentExits are the exit codes that fail a job without further attempts.
+	permanentExits []int
 }
 
 // params returns the names of the params the templates use.
@@ -223,17 +226,21 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 		return nil, ctx.Err()
 	}
 	if waitErr != nil {
-		msg := waitErr.Error()
+		msg, permanent := waitErr.Error(), false
 		var exit *exec.ExitError
 		if errors.As(waitErr, &exit) {
 			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				msg = "killed by signal " + ws.Signal().String()
 			} else {
 				msg = "exit status " + strconv.Itoa(exit.ExitCode())
+				permanent = slices.Contains(c.permanentExits, exit.ExitCode())
 			}
 		}
 		if t := stderr.text(stderrTailBytes); t != "" {
 			msg += ": " + t
+		}
+		if permanent {
+			return nil, Permanent(errors.New(msg))
 		}
 		return nil, errors.New(msg)
 	}

@@ -136,6 +136,12 @@ func commandFromConfig(cc config.CommandConf) (*command, error) {
 			return nil, fmt.Errorf("Command.Dir %q is not a directory", cc.Dir)
 		}
 	}
+	for _, code := range cc.PermanentExitCodes {
+		if code < 1 || code > 255 {
+			return nil, fmt.Errorf("Command.PermanentExitCodes: %d is not an exit code of a failure (1 to 255)", code)
+		}
+	}
+	c.permanentExits = cc.PermanentExitCodes
 	switch {
 	case cc.KillGrace < 0:
 		return nil, fmt.Errorf("Command.KillGrace must not be negative")

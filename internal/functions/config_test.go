@@ -31,6 +31,8 @@ func TestFromConfigNamesTheBadFunctionAndKey(t *testing.T) {
 			`Functions[1] (id "x"): Command.Env key "A=B" is not a variable name`},
 		{"reserved env", config.FunctionConf{Id: "x", Kind: "command", Command: config.CommandConf{Argv: []string{"true"}, Env: map[string]string{"JOB_ID": "c"}}},
 			`Functions[1] (id "x"): Command.Env must not set JOB_ID (the job sets it)`},
+		{"exit code 0", config.FunctionConf{Id: "x", Kind: "command", Command: config.CommandConf{Argv: []string{"true"}, PermanentExitCodes: []int{0}}},
+			`Functions[1] (id "x"): Command.PermanentExitCodes: 0 is not an exit code of a failure (1 to 255)`},
 		{"no url", config.FunctionConf{Id: "hook", Kind: "http"}, `Functions[1] (id "hook"): HTTP.URL is required`},
 		{"bad url", config.FunctionConf{Id: "hook", Kind: "http", HTTP: config.HTTPConf{URL: "ftp://x"}},
 			`Functions[1] (id "hook"): HTTP.URL "ftp://x" must be an absolute http or https URL`},
