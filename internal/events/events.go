@@ -150,11 +150,11 @@ func (b *Bus) runPublish(ctx context.Context, evs []Pending, args [][]any) error
 
 // LastID returns the number of the job's latest event, 0 if none is kept.
 func (b *Bus) LastID(ctx context.Context, jobID string) (int64, error) {
-	n, err := b.rdb.Get(ctx, b.seqKey(jobID)).Int64()
-	if err == redis.Nil {
-		return 0, nil
+	ids, err := b.LastIDs(ctx, []string{jobID})
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	return ids[0], nil
 }
 
 // LastIDs returns the number of each job's latest event, 0 where none is kept, in one
