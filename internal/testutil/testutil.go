@@ -77,29 +77,28 @@ func NewEmptyDB(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := *cfg
-	server.DBName = ""
-	admin, err := sql.Open("mysql", server.FormatDSN())
-	if err == nil {
-		_, err = admin.Exec("CREATE DATABASE `" + cfg.DBName + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-		admin.Close()
-	}
-	if err != nil {
+	if err := execOnServer(cfg, "CREATE DATABASE `"+cfg.DBName+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
 		t.Fatalf("MariaDB at %s is not usable (%v); start it with: make services", cfg.Addr, err)
 	}
 	t.Cleanup(func() {
-		server := *cfg
-		server.DBName = ""
-		db, err := sql.Open("mysql", server.FormatDSN())
-		if err == nil {
-			_, err = db.Exec("DROP DATABASE IF EXISTS `" + cfg.DBName + "`")
-			db.Close()
-		}
-		if err != nil {
+		if err := execOnServer(cfg, "DROP DATABASE IF EXISTS `"+cfg.DBName+"`"); err != nil {
 			t.Errorf("drop test database %s: %v", cfg.DBName, err)
 		}
 	})
 	return dsn
+}
+
+// execOnServer runs query on cfg's server, outside any database.
+func execOnServer(cfg *mysql.Config, query string) error {
+	server := *cfg
+	server.DBName = ""
+	db, err := sql.Open("mysql", server.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(query)
+	return err
 }
 
 // DB opens the test database for direct inspection.
