@@ -232,10 +232,7 @@ func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 // opens a stream on a new job, read up to its snapshot.
 func idleStream(t *testing.T) (config.Config, testutil.Job, *testutil.Stream) {
 	t.Helper()
-	c := testutil.Config(t, func(c *config.Config) {
-		c.Worker.Concurrency = 0
-		c.Events.CheckInterval = 200 * time.Millisecond
-	})
+	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond })
 	a := testutil.StartApp(t, c)
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	s := a.OpenStream(job.Id, "")
@@ -284,10 +281,7 @@ func TestStreamEndsWhenTheJobEndedUnannounced(t *testing.T) {
 
 func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
-		c.Worker.Concurrency = 0
-		c.Events.MaxStreams = 2
-	}))
+	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.MaxStreams = 2 }))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	first := a.OpenStream(job.Id, "")
 	a.OpenStream(job.Id, "")
