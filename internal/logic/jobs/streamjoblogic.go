@@ -41,6 +41,8 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (ss
 	if err != nil {
 		return nil, err
 	}
+	// FindJob (in open) checks the id too, but only after the subscription and a Redis
+	// read, which a malformed id should not cost.
 	if err := jobview.ParseID(req.JobId); err != nil {
 		return nil, err
 	}
