@@ -2,7 +2,7 @@ GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
 
-.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint
+.PHONY: all build run test test-race chaos bench bench-list gen goctl vet fmt services lint
 
 all: build
 
@@ -17,6 +17,11 @@ run: build services
 test: services
 	go vet ./...
 	go test -race -count=1 -timeout 9m ./...
+
+## chaos: the fault battery (README, "Chaos battery"): its own MariaDB (3316) and Redis (6386),
+## never the local ones; a few minutes.
+chaos: build
+	go run ./cmd/chaos -bin bin/jobs
 
 ## bench: throughput and latency numbers written up in docs/BENCHMARKS.md (a few minutes);
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
