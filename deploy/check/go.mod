@@ -1,0 +1,3 @@
+module jobs/deploy/check
+
+go 1.26.0
