@@ -22,7 +22,7 @@ run: build services
 	@$(RUN_ENV) exec $(BIN) -f $(CONFIG)
 
 ## test: every test, against the local MariaDB and Redis (started if not running), then the
-## checks of deploy/ (their own Go module).
+## checks of deploy/ (their own Go module: Kubernetes, compose, Dockerfile, services.sh).
 test: services
 	go vet ./...
 	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
