@@ -1,22 +1,37 @@
 GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
+BIN ?= bin/jobs
 
-.PHONY: all build run test test-race chaos bench bench-list gen goctl vet fmt services lint
+# local.env (git-ignored) holds the MariaDB user deploy/services.sh creates where root cannot
+# log in over TCP without a password (README, "On a fresh machine"): the service reads
+# JOBS_MYSQL_DSN, the tests and benchmarks TEST_MYSQL_DSN.
+RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
+TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
+
+.PHONY: all build run test test-race test-fresh chaos bench bench-list gen goctl vet fmt services lint
 
 all: build
 
+## build: the static binary deploy/Dockerfile builds too (deploy/build.sh), in $(BIN).
 build:
-	go build -o bin/jobs .
+	./deploy/build.sh $(BIN)
 
 ## run: build and start the service (API + workers) on the default config.
 run: build services
-	./bin/jobs -f $(CONFIG)
+	@$(RUN_ENV) exec $(BIN) -f $(CONFIG)
 
-## test: every test, against the local MariaDB and Redis (started if not running).
+## test: every test, against the local MariaDB and Redis (started if not running), then the
+## checks of deploy/ (their own Go module: Kubernetes, compose, Dockerfile, services.sh).
 test: services
 	go vet ./...
-	go test -race -count=1 -timeout 9m ./...
+	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
+	cd deploy/check && go vet ./... && go test -count=1 -timeout 9m ./...
+
+## test-fresh: make run's set-up on a freshly debootstrapped Debian, in a network namespace
+## of its own (root; minutes: it downloads Debian and the packages).
+test-fresh:
+	./deploy/test-fresh-machine.sh
 
 ## chaos: the fault battery (README, "Chaos battery"): its own MariaDB (3316) and Redis (6386),
 ## never the local ones; a few minutes.
@@ -26,12 +41,12 @@ chaos: build
 ## bench: throughput and latency numbers written up in docs/BENCHMARKS.md (a few minutes);
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
 bench: services
-	go run ./cmd/jobsbench $(BENCHFLAGS)
+	$(TEST_ENV) go run ./cmd/jobsbench $(BENCHFLAGS)
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.
 bench-list: services
-	go run ./cmd/listbench
+	$(TEST_ENV) go run ./cmd/listbench
 
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -81,25 +82,19 @@ func Migrate(ctx context.Context, dsn string) error {
 		"`applied_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE = InnoDB"); err != nil {
 		return err
 	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	list, err := embeddedMigrations()
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
-	for _, file := range files {
-		name := strings.TrimPrefix(file, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", name)
-		}
+	for _, m := range list {
 		var applied int
-		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM `schema_migrations` WHERE `version` = ?", version).Scan(&applied); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM `schema_migrations` WHERE `version` = ?", m.version).Scan(&applied); err != nil {
 			return err
 		}
 		if applied > 0 {
 			continue
 		}
-		body, err := migrations.ReadFile(file)
+		body, err := migrations.ReadFile("migrations/" + m.name)
 		if err != nil {
 			return err
 		}
@@ -107,14 +102,74 @@ func Migrate(ctx context.Context, dsn string) error {
 		// (IF NOT EXISTS) and the version is recorded last.
 		for _, stmt := range splitStatements(string(body)) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %s: %w", name, err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO `schema_migrations` (`version`, `name`) VALUES (?, ?)", version, name); err != nil {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO `schema_migrations` (`version`, `name`) VALUES (?, ?)", m.version, m.name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// CheckMigrated returns nil if db answers and has every embedded migration applied, else an
+// error naming the first migration missing (or the reason MySQL did not answer). One small
+// query: cheap enough for a readiness probe.
+func CheckMigrated(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT `version` FROM `schema_migrations`")
+	var mysqlErr *mysql.MySQLError
+	if errors.As(err, &mysqlErr) && mysqlErr.Number == 1146 { // no such table
+		return errors.New("schema not migrated (no schema_migrations table)")
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var version int
+		if err := rows.Scan(&version); err != nil {
+			return err
+		}
+		applied[version] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	list, err := embeddedMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		if !applied[m.version] {
+			return fmt.Errorf("migration %s not applied", m.name)
+		}
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string // file name in migrations/
+}
+
+// embeddedMigrations lists the embedded migrations in the order they apply.
+func embeddedMigrations() ([]migration, error) {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	list := make([]migration, 0, len(files))
+	for _, file := range files {
+		name := strings.TrimPrefix(file, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		list = append(list, migration{version: version, name: name})
+	}
+	return list, nil
 }
 
 // splitStatements splits a migration file on semicolons that end a line.

@@ -20,6 +20,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/probe"
 	"jobs/internal/recovery"
 	"jobs/internal/svc"
 	"jobs/internal/web"
@@ -27,8 +28,15 @@ import (
 	"jobs/model"
 )
 
-// httpDrain bounds how long shutdown waits for in-flight requests (a result wait included).
-const httpDrain = 10 * time.Second
+// HTTPDrain bounds how long shutdown waits for in-flight requests (a result wait included).
+const HTTPDrain = 10 * time.Second
+
+// Readiness (/readyz) checks MySQL and Redis within readyTimeout, at most once per
+// readyCacheFor however often it is probed.
+const (
+	readyTimeout  = time.Second
+	readyCacheFor = time.Second
+)
 
 // App is one process: API, workers, or both.
 type App struct {
@@ -81,7 +89,12 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		a.handler = web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		api := web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		// In front of the router: probes need no token and stay out of its request log.
+		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
+			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
+			{Name: "redis", Check: func(ctx context.Context) error { return sc.Redis.Ping(ctx).Err() }},
+		}, api)
 	}
 	if c.Runs("worker") {
 		w := c.Worker
@@ -147,7 +160,7 @@ func (a *App) stopOnce(ctx context.Context) {
 		a.Svc.Hub.Close()
 	}
 	if a.http != nil {
-		shutdownCtx, cancel := context.WithTimeout(ctx, httpDrain)
+		shutdownCtx, cancel := context.WithTimeout(ctx, HTTPDrain)
 		if err := a.http.Shutdown(shutdownCtx); err != nil {
 			logx.Errorf("http shutdown: %v", err)
 		}
@@ -179,7 +192,7 @@ func (a *App) workers() int {
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
 	// the HTTP drain and the shutdown grace.
-	proc.SetTimeToForceQuit(httpDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
+	proc.SetTimeToForceQuit(HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
 	var listener net.Listener
 	if a.handler != nil {
 		var err error

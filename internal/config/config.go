@@ -9,6 +9,9 @@ import (
 
 // Config is the whole service configuration. Every key has a working default,
 // so an empty file (plus Name) starts a service against the local MariaDB and Redis.
+// The secrets can come from the environment instead (a Kubernetes Secret, local.env): a
+// non-empty JOBS_MYSQL_DSN, JOBS_REDIS_PASSWORD, JOBS_ACCESS_SECRET or JOBS_CALLBACK_SECRET
+// overrides its key (env= tags).
 type Config struct {
 	rest.RestConf
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
@@ -43,7 +46,7 @@ type RetryConf struct {
 type CallbacksConf struct {
 	// Secret signs every callback body (HMAC-SHA256, header X-Jobs-Signature). The default
 	// is a development secret: set your own in production.
-	Secret string `json:",default=jobs-dev-callback-secret-do-not-use-in-production"`
+	Secret string `json:",default=jobs-dev-callback-secret-do-not-use-in-production,env=JOBS_CALLBACK_SECRET"`
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration `json:",default=10s"`
 	// MaxAttempts is how many times a callback is tried before it is given up as failed.
@@ -134,7 +137,7 @@ type LimitsConf struct {
 type AuthConf struct {
 	// AccessSecret signs and verifies tokens (at least 8 characters). The default is a
 	// development secret known to everyone who reads this file: set your own in production.
-	AccessSecret string `json:",default=jobs-dev-secret-do-not-use-in-production"`
+	AccessSecret string `json:",default=jobs-dev-secret-do-not-use-in-production,env=JOBS_ACCESS_SECRET"`
 	// AccessExpire is the lifetime, in seconds, of tokens minted by "jobs token".
 	AccessExpire int64 `json:",default=86400"`
 }
@@ -143,7 +146,7 @@ type AuthConf struct {
 type MySQLConf struct {
 	// DataSource is a go-sql-driver DSN. The database in it is created if missing;
 	// parseTime, loc=UTC, time_zone and interpolateParams are always set.
-	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs"`
+	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs,env=JOBS_MYSQL_DSN"`
 	// Migrate applies the schema at start-up (idempotent).
 	Migrate bool `json:",default=true"`
 	// MaxOpenConns bounds this process's MySQL connections.
@@ -153,7 +156,7 @@ type MySQLConf struct {
 // RedisConf says where work and signals travel.
 type RedisConf struct {
 	Addr     string `json:",default=127.0.0.1:6379"`
-	Password string `json:",optional"`
+	Password string `json:",optional,env=JOBS_REDIS_PASSWORD"`
 	DB       int    `json:",default=0"`
 	// Prefix namespaces every key and channel, so several deployments (or tests) share one Redis.
 	Prefix string `json:",default=jobs"`

@@ -91,3 +91,6 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 func (s *ServiceContext) Close() error {
 	return errors.Join(s.Redis.Close(), s.db.Close())
 }
+
+// MySQL is the connection pool behind Jobs, for checks that need no model (readiness).
+func (s *ServiceContext) MySQL() *sql.DB { return s.db }
