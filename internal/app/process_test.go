@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -46,7 +45,7 @@ type process struct {
 	logs *syncBuffer
 }
 
-// Logs returns what the process has written so far (it is also copied to the test's stderr).
+// Logs returns what the process has written so far (a failing test prints it last).
 func (p *process) Logs() string { return p.logs.String() }
 
 // syncBuffer is a bytes.Buffer safe for the process's two output pipes and the test.
@@ -77,6 +76,7 @@ func startProcess(t *testing.T, c config.Config, role string) *process {
 Host: 127.0.0.1
 Port: %d
 Timeout: %d
+CpuThreshold: %d
 Log:
   Mode: console
   Level: error
@@ -98,7 +98,7 @@ Recovery:
   Interval: %s
 Events:
   HeaderTimeout: %s
-`, port, c.Timeout, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
+`, port, c.Timeout, c.CpuThreshold, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
 		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
 		c.Events.HeaderTimeout)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
@@ -106,8 +106,8 @@ Events:
 	}
 	cmd := exec.Command(binary, "-f", file, "-role", role)
 	logs := &syncBuffer{}
-	cmd.Stdout = io.MultiWriter(os.Stderr, logs)
-	cmd.Stderr = cmd.Stdout
+	cmd.Stdout, cmd.Stderr = logs, logs
+	testutil.LogsOnFailure(t, "output of jobs -role "+role, logs.String)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
