@@ -69,6 +69,10 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
 		limit := c.MaxBytes
 		c.Middlewares.MaxBytes = false
+		// go-zero's per-route breaker answers empty 503s once a route has failed often, and
+		// went on refusing for seconds after the database was back; the failures it counts
+		// are outages, which answer 503 on their own (docs/ARCHITECTURE.md, "Outages").
+		c.Middlewares.Breaker = false
 		server, err := rest.NewServer(c.RestConf, web.ServerOptions(c.Cors.AllowOrigins)...)
 		if err != nil {
 			return nil, err
@@ -81,7 +85,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		a.handler = web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		a.handler = web.EnvelopeErrors(web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve)))
 	}
 	if c.Runs("worker") {
 		w := c.Worker

@@ -67,6 +67,7 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		return nil, err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
+	queue.TypeOutages(rdb)
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
