@@ -3,14 +3,12 @@ package model
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -25,12 +23,6 @@ const (
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
 )
-
-// IsDuplicate reports whether err is MySQL's duplicate-key error (1062).
-func IsDuplicate(err error) bool {
-	var my *mysql.MySQLError
-	return errors.As(err, &my) && my.Number == 1062
-}
 
 // ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
 const ErrorWorkerLost = "worker lost"
@@ -51,6 +43,9 @@ type (
 	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
 	JobsModel interface {
 		jobsModel
+		// InsertOnce inserts job unless its tenant has a job with its idempotency key
+		// already, and reports whether it inserted it.
+		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
 		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
 		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// Ended returns those of ids whose jobs are terminal.
@@ -219,6 +214,28 @@ func (f JobFilter) where() (string, []any) {
 		args = append(args, f.CreatedTo)
 	}
 	return " where " + strings.Join(conds, " and "), args
+}
+
+// InsertOnce runs goctl's INSERT with ON DUPLICATE KEY UPDATE `id` = `id`: a key already
+// taken (a retry, or a concurrent start with the same key) leaves the row as it is and
+// affects no row. A retry is an expected outcome, not a failed statement that go-zero's
+// sqlx would log in full at error level.
+func (m *customJobsModel) InsertOnce(ctx context.Context, job *Jobs) (bool, error) {
+	res, err := newJobsModel(keepExisting{m.conn}).Insert(ctx, job)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// keepExisting turns an INSERT into one that leaves the row whose unique key it meets alone.
+type keepExisting struct {
+	sqlx.SqlConn
+}
+
+func (c keepExisting) ExecCtx(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.SqlConn.ExecCtx(ctx, query+" on duplicate key update `id` = `id`", args...)
 }
 
 func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error) {

@@ -73,6 +73,9 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// went on refusing for seconds after the database was back; the failures it counts
 		// are outages, which answer 503 on their own (docs/ARCHITECTURE.md, "Outages").
 		c.Middlewares.Breaker = false
+		// go-zero's request log counts a result request's wait as a slow call; LogRequests
+		// does not.
+		c.Middlewares.Log = false
 		server, err := rest.NewServer(c.RestConf, web.ServerOptions(c.Cors.AllowOrigins)...)
 		if err != nil {
 			return nil, err
@@ -85,7 +88,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		a.handler = web.EnvelopeErrors(web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve)))
+		a.handler = web.LogRequests(web.EnvelopeErrors(
+			web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))))
 	}
 	if c.Runs("worker") {
 		w := c.Worker

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -80,7 +81,7 @@ Timeout: %d
 CpuThreshold: %d
 Log:
   Mode: console
-  Level: error
+  Level: %s
   Stat: false
 MySQL:
   DataSource: %q
@@ -99,7 +100,7 @@ Recovery:
   Interval: %s
 Events:
   HeaderTimeout: %s
-`, port, c.Timeout, c.CpuThreshold, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
+`, port, c.Timeout, c.CpuThreshold, c.Log.Level, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
 		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
 		c.Events.HeaderTimeout)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
@@ -144,13 +145,16 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// A rejected token is an expected client error: it is answered, not logged at error level
-// with the whole request (go-zero's JWT middleware did, token and all).
-func TestRejectedTokensAreNotLogged(t *testing.T) {
+// Expected client errors are answered, not logged at error level with the whole request:
+// rejected tokens (go-zero's JWT middleware logged them, token and all), idempotent retries
+// (go-zero's sqlx logged the duplicate-key insert, params and all), bad input, unknown ids.
+// A result request that waits as asked is not a slow call.
+func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 	t.Parallel()
 	c := testutil.Config(t)
-	c.Worker.Concurrency = 0
+	c.Worker.Concurrency = 0 // jobs stay pending: the result request waits its whole wait
 	p := startProcess(t, c, "api")
+	client := testutil.Client(t, p.URL, c)
 	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
 	for _, path := range []string{"/api/v1/jobs", "/api/v1/functions", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
 		req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
@@ -166,11 +170,89 @@ func TestRejectedTokensAreNotLogged(t *testing.T) {
 			t.Fatalf("GET %s with a forged token: %d", path, resp.StatusCode)
 		}
 	}
+	retry := map[string]any{"functionId": "echo", "idempotencyKey": "nightly", "params": map[string]any{"secret-ish": "params"}}
+	first := client.StartJob(retry)
+	for range 5 {
+		if again := client.StartJob(retry); again.Id != first.Id {
+			t.Fatalf("retry started %s, want %s", again.Id, first.Id)
+		}
+	}
+	if res := client.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": 7}`); res.Status != http.StatusBadRequest {
+		t.Fatalf("bad start: %d %s", res.Status, res.Body)
+	}
+	if res := client.Do(http.MethodGet, "/api/v1/jobs/01900000-0000-7000-8000-000000000000", nil); res.Status != http.StatusNotFound {
+		t.Fatalf("unknown job: %d %s", res.Status, res.Body)
+	}
+	start := time.Now()
+	var result testutil.Job
+	client.Do(http.MethodGet, "/api/v1/jobs/"+first.Id+"/result?wait=1", nil).Data(t, &result)
+	if d := time.Since(start); result.Status != "pending" || d < time.Second {
+		t.Fatalf("result?wait=1 of a pending job: %s after %s", result.Status, d)
+	}
 	// Stop the process, so everything it would log is out.
 	_ = p.Process.Signal(syscall.SIGTERM)
 	_ = p.Wait()
-	if logs := p.Logs(); strings.Contains(logs, "forgedsignature") || strings.Contains(logs, "authorize failed") || strings.Contains(logs, `"level":"error"`) {
-		t.Fatalf("rejected tokens were logged:\n%s", logs)
+	logs := p.Logs()
+	for _, unwanted := range []string{"forgedsignature", "authorize failed", "Duplicate entry", "secret-ish", `"level":"error"`, `"level":"slow"`} {
+		if strings.Contains(logs, unwanted) {
+			t.Fatalf("the logs hold %q:\n%s", unwanted, logs)
+		}
+	}
+}
+
+// Credentials never reach the logs, wherever a request carries them. A failing request
+// (MySQL is cut off) is logged with its headers, which are redacted.
+func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t)
+	c.Worker.Concurrency = 0
+	c.Log.Level = "info"
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	p := startProcess(t, c, "api")
+	token := testutil.Client(t, p.URL, c).BearerToken()
+	signature := token[strings.LastIndex(token, ".")+1:]
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + token))
+
+	proxy.Cut()
+	for _, req := range []struct {
+		path   string
+		header http.Header
+	}{
+		{"/api/v1/jobs?token=" + token, nil},
+		{"/api/v1/jobs?jwt=" + token + "&size=1", nil},
+		{"/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + token, nil},
+		{"/api/v1/jobs", http.Header{"X-Access-Token": {token}}},
+		{"/api/v1/jobs", http.Header{"Cookie": {"theme=dark; session=" + token}}},
+		{"/api/v1/jobs", http.Header{"Proxy-Authorization": {"Basic " + basic}}},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, p.URL+req.path, nil)
+		for k, v := range req.header {
+			r.Header[k] = v
+		}
+		if !strings.Contains(req.path, "access_token") {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("GET %s with MySQL cut off: %d, want 503", req.path, resp.StatusCode)
+		}
+	}
+	_ = p.Process.Signal(syscall.SIGTERM)
+	_ = p.Wait()
+	logs := p.Logs()
+	if strings.Contains(logs, signature) || strings.Contains(logs, basic) || strings.Count(logs, "[redacted]") < 12 {
+		t.Fatalf("the logs hold a credential, or redact too little (%d times):\n%s", strings.Count(logs, "[redacted]"), logs)
+	}
+	for _, logged := range []string{"X-Access-Token: [redacted]", "session=[redacted]", "Proxy-Authorization: Basic [redacted]",
+		"jwt=[redacted]", "token=[redacted]", "Authorization: Bearer [redacted]"} {
+		if !strings.Contains(logs, logged) {
+			t.Errorf("the logs do not show %q:\n%s", logged, logs)
+		}
 	}
 }
 

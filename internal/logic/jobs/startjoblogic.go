@@ -46,8 +46,9 @@ const commitTimeout = 10 * time.Second
 // stream (it would wait for Recovery.StaleEnqueue).
 //
 // With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
-// insert that loses (MySQL error 1062) reads and returns the job that won, and enqueues
-// nothing. There is no read-before-write, so concurrent retries cannot both insert.
+// insert that loses (it meets the key and inserts nothing) reads and returns the job that
+// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
+// both insert.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
 	caller, err := auth.FromContext(l.ctx)
 	if err != nil {
@@ -133,10 +134,12 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
 	defer cancel()
-	if _, err := l.svcCtx.Jobs.Insert(ctx, job); err != nil {
-		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
-			return nil, err
-		}
+	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if !inserted {
+		// Another start with this idempotency key got there first.
 		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
 		if err != nil {
 			return nil, err
