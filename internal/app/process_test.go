@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -273,6 +274,34 @@ func TestTokenCommandMintsOnlyWellFormedIdentities(t *testing.T) {
 		out, err := exec.Command(binary, append([]string{"token", "-f", file}, args...)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "must be") {
 			t.Errorf("jobs token %q: %v %s, want a refusal saying what the name must be", args, err, out)
+		}
+	}
+}
+
+// A config key go-zero would ignore stops start-up, naming it; the development secrets are
+// warned about at start-up.
+func TestConfigMistakesAreNotIgnored(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "jobs.yaml")
+	yaml := "Name: jobs\nHost: 127.0.0.1\nPort: 1\nMySQL:\n  DataSouce: root:@tcp(127.0.0.1:3306)/elsewhere\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "-f", file).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "unknown config key MySQL.DataSouce (did you mean DataSource?)") {
+		t.Fatalf("start with a misspelt key: %v\n%s", err, out)
+	}
+
+	c := testutil.Config(t)
+	c.Worker.Concurrency = 0
+	c.Log.Level = "severe" // the warnings are shown whatever the level
+	p := startProcess(t, c, "all")
+	_ = p.Process.Signal(syscall.SIGTERM)
+	_ = p.Wait()
+	for _, key := range []string{"Auth.AccessSecret", "Callbacks.Secret"} {
+		if !strings.Contains(p.Logs(), "warning: "+key+" is the development secret") {
+			t.Errorf("no warning about %s at start-up:\n%s", key, p.Logs())
 		}
 	}
 }
