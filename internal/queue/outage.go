@@ -16,8 +16,9 @@ func TypeOutages(rdb redis.UniversalClient) {
 	rdb.AddHook(outageHook{})
 }
 
-// unavailablePrefixes start Redis error replies that mean it cannot serve now.
-var unavailablePrefixes = []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "MISCONF", "BUSY"}
+// unavailablePrefixes start Redis error replies that mean it cannot serve now (the space
+// keeps BUSY from matching BUSYGROUP).
+var unavailablePrefixes = []string{"LOADING ", "READONLY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "MISCONF ", "BUSY "}
 
 // IsUnavailable reports whether err means Redis could not serve a command: it could not be
 // reached, dropped the connection, ran out of pooled connections, or replied with one of
