@@ -56,7 +56,7 @@ type (
 		// is false when more match, and the count is then upTo.
 		Count(ctx context.Context, f JobFilter, upTo int64) (n int64, exact bool, err error)
 		// Claim moves the pending, due jobs among ids to running for owner (attempt+1, a lease
-		// of lease from now) and returns those it won. Ids that are not pending, or whose
+		// of lease from now, no output lines yet) and returns those it won. Ids that are not pending, or whose
 		// run_at is still ahead, are skipped.
 		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
 		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
@@ -65,7 +65,8 @@ type (
 		// Finish applies outcomes in one transaction; won[i] says whether outcome i still
 		// found its attempt running (a cancel or a reap may have got there first).
 		Finish(ctx context.Context, outcomes []Outcome) (won []bool, err error)
-		// SaveProgress writes the latest progress of running attempts in one transaction.
+		// SaveProgress writes the latest progress (and output lines, where given) of running
+		// attempts in one transaction.
 		SaveProgress(ctx context.Context, progress []Progress) error
 		// Cancel moves job id from status from to cancelled.
 		Cancel(ctx context.Context, id, from string) (bool, error)
@@ -115,14 +116,12 @@ type (
 	// and enqueued_at NULL, and the scheduler's due pass enqueues it then. Without one it is
 	// a hand-back (shutdown): enqueued at once by the caller, after the commit.
 	Outcome struct {
-		Id       string
-		Attempt  int64
-		Status   string
-		Result   sql.NullString
-		Error    string
-		Progress Progress
-		// LogTail is the attempt's last output lines (JSON); NULL when it logged nothing.
-		LogTail    sql.NullString
+		Id         string
+		Attempt    int64
+		Status     string
+		Result     sql.NullString
+		Error      string
+		Progress   Progress
 		RetryDelay time.Duration
 	}
 
@@ -133,13 +132,16 @@ type (
 		Status  string
 	}
 
-	// Progress is the latest progress report of one attempt.
+	// Progress is the latest progress report of one attempt, with its last output lines.
 	Progress struct {
 		Id       string
 		Attempt  int64
 		Progress int64
 		Total    int64
 		Message  string
+		// LogTail is the attempt's last output lines (JSON). NULL: it logged nothing (in an
+		// Outcome) or nothing new (SaveProgress keeps what is stored).
+		LogTail sql.NullString
 	}
 )
 
@@ -318,7 +320,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	}
 	// The token tells this claim's winners apart from jobs the same owner claimed before.
 	token := uuid.NewString()
-	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', "+
+	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', `log_tail` = NULL, "+
 		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
 		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.table, inClause(len(ids)), due)
 	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
@@ -439,7 +441,7 @@ func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outco
 	args := make([]any, 0, 9*len(outcomes))
 	for _, o := range outcomes {
 		p := o.Progress
-		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
 			o.RetryDelay.Microseconds())
 	}
 	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+
@@ -465,12 +467,12 @@ func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress)
 	if len(progress) == 0 {
 		return nil
 	}
-	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ? "+
+	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ?, `log_tail` = coalesce(?, `log_tail`) "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table)
 	return m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
 		for _, i := range byID(len(progress), func(i int) string { return progress[i].Id }) {
 			p := progress[i]
-			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.Id, p.Attempt); err != nil {
+			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.LogTail, p.Id, p.Attempt); err != nil {
 				return err
 			}
 		}
