@@ -2,7 +2,7 @@ GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
 
-.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint
+.PHONY: all build run test test-race fuzz bench bench-list gen goctl vet fmt services lint
 
 all: build
 
@@ -13,10 +13,26 @@ build:
 run: build services
 	./bin/jobs -f $(CONFIG)
 
-## test: every test, against the local MariaDB and Redis (started if not running).
+## test: every test, against the local MariaDB and Redis (started if not running), then
+## each fuzz target briefly.
 test: services
 	go vet ./...
 	go test -race -count=1 -timeout 9m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Package and name of every fuzz target; go test -fuzz runs one target at a time.
+FUZZ_TARGETS := ./internal/web:FuzzParseStartJob ./internal/jobview:FuzzParseListQuery \
+	./internal/jobview:FuzzParseRunAt ./internal/functions:FuzzCommandTemplating ./internal/config:FuzzConfig
+FUZZTIME ?= 3s
+
+## fuzz: run each fuzz target for FUZZTIME (3s); a crasher is saved under the package's
+## testdata/fuzz, where it stays as a regression case of the plain tests.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		out=$$(go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
 
 ## bench: throughput and latency numbers written up in docs/BENCHMARKS.md (a few minutes);
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
