@@ -33,7 +33,6 @@ func Open(dsn string, maxOpen int) (*sql.DB, sqlx.SqlConn, error) {
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(maxOpen)
 	db.SetConnMaxIdleTime(time.Minute)
-	_ = mysql.SetLogger(driverLog{})
 	neverTrip := sqlx.WithAcceptable(func(error) bool { return true })
 	return db, outageConn{sqlx.NewSqlConnFromDB(db, neverTrip)}, nil
 }
@@ -134,8 +133,10 @@ func (c outageConn) Transact(fn func(sqlx.Session) error) error {
 	return c.TransactCtx(context.Background(), func(_ context.Context, s sqlx.Session) error { return fn(s) })
 }
 
-// driverLog sends the MySQL driver's own messages (a connection lost mid-packet, say) to
-// the service's log instead of stderr.
+// The MySQL driver's own messages (a connection lost mid-packet, say) go to the service's
+// log instead of stderr. Its logger is a package variable: set before any connection.
+func init() { _ = mysql.SetLogger(driverLog{}) }
+
 type driverLog struct{}
 
 func (driverLog) Print(v ...any) { logx.Error(append([]any{"mysql driver: "}, v...)...) }
