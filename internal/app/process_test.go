@@ -158,17 +158,8 @@ func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 	client := testutil.Client(t, p.URL, c)
 	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
 	for _, path := range []string{"/api/v1/jobs", "/api/v1/functions", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
-		req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
-		if !strings.Contains(path, "access_token") {
-			req.Header.Set("Authorization", "Bearer "+forged)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("GET %s with a forged token: %d", path, resp.StatusCode)
+		if res := getWith(client, forged, path, nil); res.Status != http.StatusUnauthorized {
+			t.Fatalf("GET %s with a forged token: %d", path, res.Status)
 		}
 	}
 	retry := map[string]any{"functionId": "echo", "idempotencyKey": "nightly", "params": map[string]any{"secret-ish": "params"}}
@@ -211,7 +202,8 @@ func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	p := startProcess(t, c, "api")
-	token := testutil.Client(t, p.URL, c).BearerToken()
+	client := testutil.Client(t, p.URL, c)
+	token := client.BearerToken()
 	signature := token[strings.LastIndex(token, ".")+1:]
 	basic := base64.StdEncoding.EncodeToString([]byte("user:" + token))
 
@@ -227,20 +219,8 @@ func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 		{"/api/v1/jobs", http.Header{"Cookie": {"theme=dark; session=" + token}}},
 		{"/api/v1/jobs", http.Header{"Proxy-Authorization": {"Basic " + basic}}},
 	} {
-		r, _ := http.NewRequest(http.MethodGet, p.URL+req.path, nil)
-		for k, v := range req.header {
-			r.Header[k] = v
-		}
-		if !strings.Contains(req.path, "access_token") {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("GET %s with MySQL cut off: %d, want 503", req.path, resp.StatusCode)
+		if res := getWith(client, token, req.path, req.header); res.Status != http.StatusServiceUnavailable {
+			t.Fatalf("GET %s with MySQL cut off: %d, want 503", req.path, res.Status)
 		}
 	}
 	_ = p.Process.Signal(syscall.SIGTERM)
@@ -255,6 +235,15 @@ func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 			t.Errorf("the logs do not show %q:\n%s", logged, logs)
 		}
 	}
+}
+
+// getWith GETs path with token as the bearer token (unless path carries access_token) and
+// the extra header.
+func getWith(a *testutil.App, token, path string, header http.Header) testutil.Response {
+	if strings.Contains(path, "access_token=") {
+		token = ""
+	}
+	return a.WithToken(token).DoWith(http.MethodGet, path, nil, header)
 }
 
 func TestTokenCommandMintsOnlyWellFormedIdentities(t *testing.T) {
