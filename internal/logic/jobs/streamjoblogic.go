@@ -112,10 +112,13 @@ func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64,
 		}
 		return nil
 	}
+	// A fresh stream, or a resume point past the latest number: Redis lost the job's events.
 	if model.IsTerminal(job.Status) {
-		done, err := s.ensureDone(ctx, job)
-		if err != nil {
-			return err
+		done := doneID(kept)
+		if done == 0 {
+			if done, err = s.ensureDone(ctx, job); err != nil {
+				return err
+			}
 		}
 		if err := s.send(out, done-1, events.Snapshot, jobview.Item(job)); err != nil {
 			return err
