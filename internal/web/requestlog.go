@@ -21,7 +21,8 @@ const slowRequest = 500 * time.Millisecond
 
 // LogRequests logs every request once it is answered, in place of go-zero's log middleware
 // (off, see app.New), whose slow-call threshold is one for all routes: a result request
-// that waits, as asked, is not slow. A request is logged at info level; a slow one also
+// that waits, as asked, is not slow, nor is an event stream, which lasts as long as its job
+// where net/http keeps it (HTTP/2). A request is logged at info level; a slow one also
 // as a slow call; a 5xx at error level, with its headers (RedactTokens keeps the
 // credentials out). A 4xx is the client's mistake, answered with a message: it is not
 // logged as an error.
@@ -37,7 +38,7 @@ func LogRequests(next http.Handler) http.Handler {
 		}
 		line := fmt.Sprintf("[HTTP] %d - %s %s - %s - %s", status, r.Method, r.RequestURI, httpx.GetRemoteAddr(r), r.UserAgent())
 		logger := logx.WithContext(r.Context()).WithDuration(took)
-		if took > slowRequest+longPoll(r) {
+		if took > slowRequest+longPoll(r) && !isStreamPath(r.URL.Path) {
 			logger.Slowf("%s - slowcall(%s)", line, took.Round(time.Millisecond))
 		}
 		if status >= http.StatusInternalServerError {
