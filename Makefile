@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-race test-fresh chaos bench bench-list gen goctl vet fmt services lint
+.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint
 
 all: build
 
@@ -22,11 +22,13 @@ run: build services
 	@$(RUN_ENV) exec $(BIN) -f $(CONFIG)
 
 ## test: every test, against the local MariaDB and Redis (started if not running), then the
-## checks of deploy/ (their own Go module: Kubernetes, compose, Dockerfile, services.sh).
+## checks of deploy/ (their own Go module: Kubernetes, compose, Dockerfile, services.sh), then
+## each fuzz target briefly.
 test: services
 	go vet ./...
 	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
 	cd deploy/check && go vet ./... && go test -count=1 -timeout 9m ./...
+	@$(MAKE) --no-print-directory fuzz
 
 ## test-fresh: make run's set-up on a freshly debootstrapped Debian, in a network namespace
 ## of its own (root; minutes: it downloads Debian and the packages).
@@ -37,6 +39,20 @@ test-fresh:
 ## never the local ones; a few minutes.
 chaos: build
 	go run ./cmd/chaos -bin bin/jobs
+
+# Package and name of every fuzz target; go test -fuzz runs one target at a time.
+FUZZ_TARGETS := ./internal/web:FuzzParseStartJob ./internal/jobview:FuzzParseListQuery \
+	./internal/jobview:FuzzParseRunAt ./internal/functions:FuzzCommandTemplating ./internal/config:FuzzConfig
+FUZZTIME ?= 3s
+
+## fuzz: run each fuzz target for FUZZTIME (3s); a crasher is saved under the package's
+## testdata/fuzz, where it stays as a regression case of the plain tests.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		out=$$(go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
 
 ## bench: throughput and latency numbers written up in docs/BENCHMARKS.md (a few minutes);
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".

@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/zeromicro/go-zero/core/conf"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
@@ -33,7 +32,10 @@ func main() {
 	flag.Parse()
 
 	var c config.Config
-	conf.MustLoad(*configFile, &c)
+	if err := config.Load(*configFile, &c); err != nil {
+		fmt.Fprintf(os.Stderr, "jobs: %v\n", err)
+		os.Exit(2)
+	}
 	if *role != "" {
 		c.Role = *role
 	}
@@ -44,6 +46,9 @@ func main() {
 	c.MustSetUp()
 	if w := logx.Reset(); w != nil {
 		logx.SetWriter(web.RedactTokens(w))
+	}
+	for _, warning := range c.DevSecretWarnings() {
+		logx.Alert("warning: " + warning)
 	}
 
 	ctx := context.Background()
@@ -74,7 +79,7 @@ func tokenCommand(args []string) int {
 		return 2
 	}
 	var c config.Config
-	if err := conf.Load(*file, &c); err != nil {
+	if err := config.Load(*file, &c); err != nil {
 		fmt.Fprintf(os.Stderr, "jobs token: %v\n", err)
 		return 1
 	}

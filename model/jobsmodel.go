@@ -3,14 +3,12 @@ package model
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -25,12 +23,6 @@ const (
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
 )
-
-// IsDuplicate reports whether err is MySQL's duplicate-key error (1062).
-func IsDuplicate(err error) bool {
-	var my *mysql.MySQLError
-	return errors.As(err, &my) && my.Number == 1062
-}
 
 // ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
 const ErrorWorkerLost = "worker lost"
@@ -51,6 +43,9 @@ type (
 	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
 	JobsModel interface {
 		jobsModel
+		// InsertOnce inserts job unless its tenant has a job with its idempotency key
+		// already, and reports whether it inserted it.
+		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
 		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
 		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// Ended returns those of ids whose jobs are terminal.
@@ -61,7 +56,7 @@ type (
 		// is false when more match, and the count is then upTo.
 		Count(ctx context.Context, f JobFilter, upTo int64) (n int64, exact bool, err error)
 		// Claim moves the pending, due jobs among ids to running for owner (attempt+1, a lease
-		// of lease from now) and returns those it won. Ids that are not pending, or whose
+		// of lease from now, no output lines yet) and returns those it won. Ids that are not pending, or whose
 		// run_at is still ahead, are skipped.
 		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
 		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
@@ -70,7 +65,8 @@ type (
 		// Finish applies outcomes in one transaction; won[i] says whether outcome i still
 		// found its attempt running (a cancel or a reap may have got there first).
 		Finish(ctx context.Context, outcomes []Outcome) (won []bool, err error)
-		// SaveProgress writes the latest progress of running attempts in one transaction.
+		// SaveProgress writes the latest progress (and output lines, where given) of running
+		// attempts in one transaction.
 		SaveProgress(ctx context.Context, progress []Progress) error
 		// Cancel moves job id from status from to cancelled.
 		Cancel(ctx context.Context, id, from string) (bool, error)
@@ -120,14 +116,12 @@ type (
 	// and enqueued_at NULL, and the scheduler's due pass enqueues it then. Without one it is
 	// a hand-back (shutdown): enqueued at once by the caller, after the commit.
 	Outcome struct {
-		Id       string
-		Attempt  int64
-		Status   string
-		Result   sql.NullString
-		Error    string
-		Progress Progress
-		// LogTail is the attempt's last output lines (JSON); NULL when it logged nothing.
-		LogTail    sql.NullString
+		Id         string
+		Attempt    int64
+		Status     string
+		Result     sql.NullString
+		Error      string
+		Progress   Progress
 		RetryDelay time.Duration
 	}
 
@@ -138,13 +132,16 @@ type (
 		Status  string
 	}
 
-	// Progress is the latest progress report of one attempt.
+	// Progress is the latest progress report of one attempt, with its last output lines.
 	Progress struct {
 		Id       string
 		Attempt  int64
 		Progress int64
 		Total    int64
 		Message  string
+		// LogTail is the attempt's last output lines (JSON). NULL: it logged nothing (in an
+		// Outcome) or nothing new (SaveProgress keeps what is stored).
+		LogTail sql.NullString
 	}
 )
 
@@ -219,6 +216,28 @@ func (f JobFilter) where() (string, []any) {
 		args = append(args, f.CreatedTo)
 	}
 	return " where " + strings.Join(conds, " and "), args
+}
+
+// InsertOnce runs goctl's INSERT with ON DUPLICATE KEY UPDATE `id` = `id`: a key already
+// taken (a retry, or a concurrent start with the same key) leaves the row as it is and
+// affects no row. A retry is an expected outcome, not a failed statement that go-zero's
+// sqlx would log in full at error level.
+func (m *customJobsModel) InsertOnce(ctx context.Context, job *Jobs) (bool, error) {
+	res, err := newJobsModel(keepExisting{m.conn}).Insert(ctx, job)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// keepExisting turns an INSERT into one that leaves the row whose unique key it meets alone.
+type keepExisting struct {
+	sqlx.SqlConn
+}
+
+func (c keepExisting) ExecCtx(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.SqlConn.ExecCtx(ctx, query+" on duplicate key update `id` = `id`", args...)
 }
 
 func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error) {
@@ -301,7 +320,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	}
 	// The token tells this claim's winners apart from jobs the same owner claimed before.
 	token := uuid.NewString()
-	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', "+
+	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', `log_tail` = NULL, "+
 		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
 		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.table, inClause(len(ids)), due)
 	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
@@ -422,7 +441,7 @@ func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outco
 	args := make([]any, 0, 9*len(outcomes))
 	for _, o := range outcomes {
 		p := o.Progress
-		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, o.LogTail,
+		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
 			o.RetryDelay.Microseconds())
 	}
 	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+
@@ -448,12 +467,12 @@ func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress)
 	if len(progress) == 0 {
 		return nil
 	}
-	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ? "+
+	update := fmt.Sprintf("update %s set `progress` = ?, `total` = ?, `message` = ?, `log_tail` = coalesce(?, `log_tail`) "+
 		"where `id` = ? and `attempt` = ? and `status` = 'running'", m.table)
 	return m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
 		for _, i := range byID(len(progress), func(i int) string { return progress[i].Id }) {
 			p := progress[i]
-			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.Id, p.Attempt); err != nil {
+			if _, err := s.ExecCtx(ctx, update, p.Progress, p.Total, p.Message, p.LogTail, p.Id, p.Attempt); err != nil {
 				return err
 			}
 		}

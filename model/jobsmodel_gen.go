@@ -39,7 +39,7 @@ type (
 
 	Jobs struct {
 		Id                  string         `db:"id"`              // UUIDv7, lowercase canonical form
-		TenantId            string         `db:"tenant_id"`       // tenant that started the job
+		TenantId            string         `db:"tenant_id"`       // tenant that started the job (compared byte for byte: NO PAD)
 		IdempotencyKey      sql.NullString `db:"idempotency_key"` // caller key: one job per (tenant, key)
 		FunctionId          string         `db:"function_id"`
 		Name                string         `db:"name"`

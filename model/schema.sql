@@ -4,8 +4,8 @@
 -- Every status change is a compare-and-set on this table (see model/jobsmodel.go).
 CREATE TABLE IF NOT EXISTS `jobs` (
   `id` char(36) CHARACTER SET ascii NOT NULL COMMENT 'UUIDv7, lowercase canonical form',
-  `tenant_id` varchar(64) NOT NULL DEFAULT 'default' COMMENT 'tenant that started the job',
-  `idempotency_key` varchar(255) NULL COMMENT 'caller key: one job per (tenant, key)',
+  `tenant_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL DEFAULT 'default' COMMENT 'tenant that started the job (compared byte for byte: NO PAD)',
+  `idempotency_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL COMMENT 'caller key: one job per (tenant, key)',
   `function_id` varchar(128) NOT NULL,
   `name` varchar(255) NOT NULL DEFAULT '',
   `status` varchar(16) CHARACTER SET ascii NOT NULL COMMENT 'pending, running, completed, failed, cancelled',

@@ -77,6 +77,13 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
 		limit := c.MaxBytes
 		c.Middlewares.MaxBytes = false
+		// go-zero's per-route breaker answers empty 503s once a route has failed often, and
+		// went on refusing for seconds after the database was back; the failures it counts
+		// are outages, which answer 503 on their own (docs/ARCHITECTURE.md, "Outages").
+		c.Middlewares.Breaker = false
+		// go-zero's request log counts a result request's wait as a slow call; LogRequests
+		// does not.
+		c.Middlewares.Log = false
 		server, err := rest.NewServer(c.RestConf, web.ServerOptions(c.Cors.AllowOrigins)...)
 		if err != nil {
 			return nil, err
@@ -89,7 +96,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		api := web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		api := web.LogRequests(web.EnvelopeErrors(
+			web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))))
 		// In front of the router: probes need no token and stay out of its request log.
 		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},

@@ -81,6 +81,8 @@ func TestBadListParametersAre400sNamingThem(t *testing.T) {
 		"ids=" + strings.ToUpper(uuid.NewString()):            "ids",
 		"created_from=yesterday":                              "created_from",
 		"created_to=2026-13-01T00:00:00Z":                     "created_to",
+		"created_from=0001-01-01T00:30:00%2B01:00":            "created_from",
+		"created_to=0000-01-01T00:00:00Z":                     "created_to",
 		"created_from=1700000000000&created_to=1600000000000": "created_from",
 		"order=newest": "order",
 		"size=51":      "size",

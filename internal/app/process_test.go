@@ -2,8 +2,9 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +48,7 @@ type process struct {
 	logs *syncBuffer
 }
 
-// Logs returns what the process has written so far (it is also copied to the test's stderr).
+// Logs returns what the process has written so far (a failing test prints it last).
 func (p *process) Logs() string { return p.logs.String() }
 
 // syncBuffer is a bytes.Buffer safe for the process's two output pipes and the test.
@@ -77,9 +79,10 @@ func startProcess(t *testing.T, c config.Config, role string) *process {
 Host: 127.0.0.1
 Port: %d
 Timeout: %d
+CpuThreshold: %d
 Log:
   Mode: console
-  Level: error
+  Level: %s
   Stat: false
 MySQL:
   DataSource: %q
@@ -98,7 +101,7 @@ Recovery:
   Interval: %s
 Events:
   HeaderTimeout: %s
-`, port, c.Timeout, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
+`, port, c.Timeout, c.CpuThreshold, c.Log.Level, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
 		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
 		c.Events.HeaderTimeout)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
@@ -106,8 +109,8 @@ Events:
 	}
 	cmd := exec.Command(binary, "-f", file, "-role", role)
 	logs := &syncBuffer{}
-	cmd.Stdout = io.MultiWriter(os.Stderr, logs)
-	cmd.Stderr = cmd.Stdout
+	cmd.Stdout, cmd.Stderr = logs, logs
+	testutil.LogsOnFailure(t, "output of jobs -role "+role, logs.String)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,32 +146,151 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// go-zero's JWT middleware logs a rejected request with its headers; the token in it (or
-// in the stream route's access_token) is redacted.
-func TestRejectedTokensAreRedactedInTheLogs(t *testing.T) {
+// Expected client errors are answered, not logged at error level with the whole request:
+// rejected tokens (go-zero's JWT middleware logged them, token and all), idempotent retries
+// (go-zero's sqlx logged the duplicate-key insert, params and all), bad input, unknown ids.
+// A result request that waits as asked is not a slow call.
+func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t)
+	c.Worker.Concurrency = 0 // jobs stay pending: the result request waits its whole wait
+	p := startProcess(t, c, "api")
+	client := testutil.Client(t, p.URL, c)
+	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
+	for _, path := range []string{"/api/v1/jobs", "/api/v1/functions", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
+		if res := getWith(client, forged, path, nil); res.Status != http.StatusUnauthorized {
+			t.Fatalf("GET %s with a forged token: %d", path, res.Status)
+		}
+	}
+	retry := map[string]any{"functionId": "echo", "idempotencyKey": "nightly", "params": map[string]any{"secret-ish": "params"}}
+	first := client.StartJob(retry)
+	for range 5 {
+		if again := client.StartJob(retry); again.Id != first.Id {
+			t.Fatalf("retry started %s, want %s", again.Id, first.Id)
+		}
+	}
+	if res := client.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": 7}`); res.Status != http.StatusBadRequest {
+		t.Fatalf("bad start: %d %s", res.Status, res.Body)
+	}
+	if res := client.Do(http.MethodGet, "/api/v1/jobs/01900000-0000-7000-8000-000000000000", nil); res.Status != http.StatusNotFound {
+		t.Fatalf("unknown job: %d %s", res.Status, res.Body)
+	}
+	start := time.Now()
+	var result testutil.Job
+	client.Do(http.MethodGet, "/api/v1/jobs/"+first.Id+"/result?wait=1", nil).Data(t, &result)
+	if d := time.Since(start); result.Status != "pending" || d < time.Second {
+		t.Fatalf("result?wait=1 of a pending job: %s after %s", result.Status, d)
+	}
+	// Stop the process, so everything it would log is out.
+	_ = p.Process.Signal(syscall.SIGTERM)
+	_ = p.Wait()
+	logs := p.Logs()
+	for _, unwanted := range []string{"forgedsignature", "authorize failed", "Duplicate entry", "secret-ish", `"level":"error"`, `"level":"slow"`} {
+		if strings.Contains(logs, unwanted) {
+			t.Fatalf("the logs hold %q:\n%s", unwanted, logs)
+		}
+	}
+}
+
+// Credentials never reach the logs, wherever a request carries them. A failing request
+// (MySQL is cut off) is logged with its headers, which are redacted.
+func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 	t.Parallel()
 	c := testutil.Config(t)
 	c.Worker.Concurrency = 0
+	c.Log.Level = "info"
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
 	p := startProcess(t, c, "api")
-	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
-	for _, path := range []string{"/api/v1/jobs", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
-		req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
-		if !strings.Contains(path, "access_token") {
-			req.Header.Set("Authorization", "Bearer "+forged)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("GET %s with a forged token: %d", path, resp.StatusCode)
+	client := testutil.Client(t, p.URL, c)
+	token := client.BearerToken()
+	signature := token[strings.LastIndex(token, ".")+1:]
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + token))
+
+	proxy.Cut()
+	for _, req := range []struct {
+		path   string
+		header http.Header
+	}{
+		{"/api/v1/jobs?token=" + token, nil},
+		{"/api/v1/jobs?jwt=" + token + "&size=1", nil},
+		{"/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + token, nil},
+		{"/api/v1/jobs", http.Header{"X-Access-Token": {token}}},
+		{"/api/v1/jobs", http.Header{"Cookie": {"theme=dark; session=" + token}}},
+		{"/api/v1/jobs", http.Header{"Proxy-Authorization": {"Basic " + basic}}},
+	} {
+		if res := getWith(client, token, req.path, req.header); res.Status != http.StatusServiceUnavailable {
+			t.Fatalf("GET %s with MySQL cut off: %d, want 503", req.path, res.Status)
 		}
 	}
-	if !testutil.Eventually(5*time.Second, func() bool { return strings.Count(p.Logs(), "authorize failed") >= 2 }) {
-		t.Fatalf("no authorize failures logged:\n%s", p.Logs())
+	_ = p.Process.Signal(syscall.SIGTERM)
+	_ = p.Wait()
+	logs := p.Logs()
+	if strings.Contains(logs, signature) || strings.Contains(logs, basic) || strings.Count(logs, "[redacted]") < 12 {
+		t.Fatalf("the logs hold a credential, or redact too little (%d times):\n%s", strings.Count(logs, "[redacted]"), logs)
 	}
-	if logs := p.Logs(); strings.Contains(logs, "forgedsignature") || !strings.Contains(logs, "[redacted]") {
-		t.Fatalf("logs carry the token, or redact nothing:\n%s", logs)
+	for _, logged := range []string{"X-Access-Token: [redacted]", "session=[redacted]", "Proxy-Authorization: Basic [redacted]",
+		"jwt=[redacted]", "token=[redacted]", "Authorization: Bearer [redacted]"} {
+		if !strings.Contains(logs, logged) {
+			t.Errorf("the logs do not show %q:\n%s", logged, logs)
+		}
+	}
+}
+
+// getWith GETs path with token as the bearer token (unless path carries access_token) and
+// the extra header.
+func getWith(a *testutil.App, token, path string, header http.Header) testutil.Response {
+	if strings.Contains(path, "access_token=") {
+		token = ""
+	}
+	return a.WithToken(token).DoWith(http.MethodGet, path, nil, header)
+}
+
+func TestTokenCommandMintsOnlyWellFormedIdentities(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t, noWorkers)
+	a := testutil.StartApp(t, c)
+	file := filepath.Join(t.TempDir(), "jobs.yaml")
+	if err := os.WriteFile(file, []byte("Name: jobs\nHost: 127.0.0.1\nPort: 8888\nAuth:\n  AccessSecret: "+c.Auth.AccessSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "token", "-f", file, "-tenant", "t1", "-actor", "alice@example.com").Output()
+	if err != nil {
+		t.Fatalf("jobs token: %v", err)
+	}
+	a.WithToken(strings.TrimSpace(string(out))).Do(http.MethodGet, "/api/v1/functions", nil).Data(t, nil)
+	for _, args := range [][]string{{"-tenant", "t1 "}, {"-tenant", "-t1"}, {"-tenant", strings.Repeat("t", 65)}, {"-tenant", "t1", "-actor", "a b"}} {
+		out, err := exec.Command(binary, append([]string{"token", "-f", file}, args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "must be") {
+			t.Errorf("jobs token %q: %v %s, want a refusal saying what the name must be", args, err, out)
+		}
+	}
+}
+
+// A config key go-zero would ignore stops start-up, naming it; the development secrets are
+// warned about at start-up.
+func TestConfigMistakesAreNotIgnored(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "jobs.yaml")
+	yaml := "Name: jobs\nHost: 127.0.0.1\nPort: 1\nMySQL:\n  DataSouce: root:@tcp(127.0.0.1:3306)/elsewhere\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "-f", file).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "unknown config key MySQL.DataSouce (did you mean DataSource?)") {
+		t.Fatalf("start with a misspelt key: %v\n%s", err, out)
+	}
+
+	c := testutil.Config(t)
+	c.Worker.Concurrency = 0
+	c.Log.Level = "severe" // the warnings are shown whatever the level
+	p := startProcess(t, c, "all")
+	_ = p.Process.Signal(syscall.SIGTERM)
+	_ = p.Wait()
+	for _, key := range []string{"Auth.AccessSecret", "Callbacks.Secret"} {
+		if !strings.Contains(p.Logs(), "warning: "+key+" is the development secret") {
+			t.Errorf("no warning about %s at start-up:\n%s", key, p.Logs())
+		}
 	}
 }

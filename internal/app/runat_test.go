@@ -107,10 +107,17 @@ func TestDelayedJobSurvivesARestart(t *testing.T) {
 func TestBadRunAtIs400(t *testing.T) {
 	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
-	for _, v := range []any{"tomorrow", "2026-11-21 10:00:00", 1700000000000} {
+	for _, v := range []any{"tomorrow", "2026-11-21 10:00:00", 1700000000000, "0000-01-01T00:00:00Z",
+		"0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00"} {
 		res := a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "echo", "runAt": v})
 		if _, msg, _ := res.Envelope(t); res.Status != http.StatusBadRequest || !strings.HasPrefix(msg, "runAt") {
 			t.Errorf("runAt %v: %d %q, want 400 naming runAt", v, res.Status, msg)
+		}
+	}
+	// The ends of the range are storable.
+	for _, v := range []string{"0001-01-01T00:00:01.000Z", "9999-12-31T23:59:59.999Z"} {
+		if job := a.StartJob(map[string]any{"functionId": "echo", "runAt": v}); job.RunAt == nil || *job.RunAt != v {
+			t.Errorf("runAt %s: stored as %v", v, job.RunAt)
 		}
 	}
 }

@@ -230,23 +230,23 @@ func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 
 // idleStream starts an app whose jobs stay pending and whose hub checks every 200 ms, and
 // opens a stream on a new job, read up to its snapshot.
-func idleStream(t *testing.T) (config.Config, testutil.Job, *testutil.Stream) {
+func idleStream(t *testing.T) (*testutil.App, testutil.Job, *testutil.Stream) {
 	t.Helper()
-	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond })
-	a := testutil.StartApp(t, c)
+	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond }))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	s := a.OpenStream(job.Id, "")
 	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
 		t.Fatalf("snapshot: %+v %v", ev, err)
 	}
-	return c, job, s
+	return a, job, s
 }
 
 // An event stored in Redis whose announcement never arrived (pub/sub drops what is
 // published while the subscription reconnects) reaches the stream at the hub's next check.
 func TestStreamGetsAnEventWhoseAnnouncementWasLost(t *testing.T) {
 	t.Parallel()
-	c, job, s := idleStream(t)
+	a, job, s := idleStream(t)
+	c := a.Config
 	// What the publish script does, without the PUBLISH.
 	ctx, rdb := context.Background(), testutil.Redis(t)
 	id, err := rdb.Incr(ctx, c.Redis.Prefix+":evseq:{"+job.Id+"}").Result()
@@ -267,8 +267,8 @@ func TestStreamGetsAnEventWhoseAnnouncementWasLost(t *testing.T) {
 // its streams, at the hub's next check.
 func TestStreamEndsWhenTheJobEndedUnannounced(t *testing.T) {
 	t.Parallel()
-	c, job, s := idleStream(t)
-	db := testutil.DB(t, c.MySQL.DataSource)
+	a, job, s := idleStream(t)
+	db := testutil.DB(t, a.Config.MySQL.DataSource)
 	if _, err := db.Exec("update jobs set status = 'cancelled', finished_at = now(3) where id = ?", job.Id); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"syscall"
 
 	"github.com/zeromicro/go-zero/core/logx"
 )
@@ -60,6 +63,24 @@ func New(kind Kind, format string, args ...any) *Error {
 // Wrap returns an error of the given kind that keeps err as its (unshown) cause.
 func Wrap(kind Kind, err error, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Outage returns err, an error of a dependency (mysql, redis) that could not serve, as an
+// Unavailable error whose message names it: "mysql unavailable". The clients of each
+// dependency type their errors this way where they are made (model, queue), so that one
+// mapping answers every route with a 503 naming what failed.
+func Outage(dependency string, err error) *Error {
+	return &Error{Kind: Unavailable, Message: dependency + " unavailable", Err: err}
+}
+
+// IsConnectionFailure reports whether err says a server could not be reached, dropped the
+// connection or did not answer in time: a network error (refused, reset, timed out; a
+// context deadline counts too), or a connection closed mid-answer.
+func IsConnectionFailure(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // Invalid is shorthand for an InvalidArgument error.

@@ -1,27 +1,41 @@
-// Package auth mints the service's access tokens and reads the caller's identity from a
-// request context once go-zero's JWT middleware has verified the token.
+// Package auth mints and verifies the service's access tokens and carries the verified
+// caller's identity in a request's context.
 package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v4"
 
 	"jobs/internal/apperr"
 )
 
-// Claim names. go-zero's JWT middleware puts every non-standard claim into the request
-// context under its name.
+// Claim names of an access token.
 const (
 	ClaimTenant = "tenant"
 	ClaimActor  = "actor"
 )
 
-// MaxTenantLen is the longest tenant id (the tenant_id column).
-const MaxTenantLen = 64
+// Algorithm is the only signing algorithm tokens may use: HMAC-SHA256 with Auth.AccessSecret.
+const Algorithm = "HS256"
+
+// What a tenant and an actor may be (README, "Tokens and tenants"). Both are ASCII, so a
+// tenant compares byte for byte in MySQL and in every log and URL it appears in.
+const (
+	// TenantRule describes tenantPattern for error messages.
+	TenantRule = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+	// ActorRule describes actorPattern for error messages.
+	ActorRule = "at most 128 characters: letters, digits, '.', '_', '@', '+' or '-'"
+)
+
+var (
+	tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	actorPattern  = regexp.MustCompile(`^[A-Za-z0-9._@+-]{0,128}$`)
+)
 
 // Identity is who is calling: the tenant whose jobs they see, and their name.
 type Identity struct {
@@ -29,9 +43,20 @@ type Identity struct {
 	Actor  string
 }
 
+// Check reports whether id's tenant and actor follow TenantRule and ActorRule.
+func (id Identity) Check() error {
+	if !tenantPattern.MatchString(id.Tenant) {
+		return fmt.Errorf("tenant must be %s", TenantRule)
+	}
+	if !actorPattern.MatchString(id.Actor) {
+		return fmt.Errorf("actor must be %s", ActorRule)
+	}
+	return nil
+}
+
 // Mint returns an HS256 token for id, signed with secret and valid for ttl.
 func Mint(secret string, id Identity, ttl time.Duration) (string, error) {
-	if err := checkTenant(id.Tenant); err != nil {
+	if err := id.Check(); err != nil {
 		return "", err
 	}
 	if ttl <= 0 {
@@ -47,29 +72,75 @@ func Mint(secret string, id Identity, ttl time.Duration) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
 }
 
-// FromContext returns the identity of a verified request. A token without a usable
-// tenant claim is an Unauthenticated error: such a caller can see no job.
-func FromContext(ctx context.Context) (Identity, error) {
-	tenant, ok := ctx.Value(ClaimTenant).(string)
+var parser = jwt.NewParser(jwt.WithValidMethods([]string{Algorithm}))
+
+// Verify checks token (HS256, signed with secret, not expired, with a tenant and an actor
+// as Identity.Check wants them) and returns its identity. Every failure is an
+// Unauthenticated error saying what was wrong.
+func Verify(secret, token string) (Identity, error) {
+	if token == "" {
+		return Identity{}, unauthenticated("missing access token: send Authorization: Bearer <token> (mint one with: jobs token -tenant <tenant>)")
+	}
+	parsed, err := parser.Parse(token, func(*jwt.Token) (any, error) { return []byte(secret), nil })
+	if err != nil {
+		return Identity{}, unauthenticated(describeTokenError(parsed, err))
+	}
+	claims, _ := parsed.Claims.(jwt.MapClaims)
+	tenant, ok := claims[ClaimTenant].(string)
 	if !ok {
-		return Identity{}, apperr.New(apperr.Unauthenticated, "the token has no tenant claim")
+		if claims[ClaimTenant] == nil {
+			return Identity{}, unauthenticated("the access token has no tenant claim")
+		}
+		return Identity{}, unauthenticated("the access token's tenant claim must be a string")
 	}
-	if err := checkTenant(tenant); err != nil {
-		return Identity{}, apperr.Wrap(apperr.Unauthenticated, err, "the token's tenant claim is not usable: %v", err)
+	actor, ok := claims[ClaimActor].(string)
+	if !ok && claims[ClaimActor] != nil {
+		return Identity{}, unauthenticated("the access token's actor claim must be a string")
 	}
-	actor, _ := ctx.Value(ClaimActor).(string)
-	return Identity{Tenant: tenant, Actor: actor}, nil
+	id := Identity{Tenant: tenant, Actor: actor}
+	if err := id.Check(); err != nil {
+		return Identity{}, unauthenticated("the access token's " + err.Error())
+	}
+	return id, nil
+}
+
+func unauthenticated(message string) *apperr.Error {
+	return apperr.New(apperr.Unauthenticated, "%s", message)
+}
+
+func describeTokenError(parsed *jwt.Token, err error) string {
+	var invalid *jwt.ValidationError
+	if parsed != nil && parsed.Header["alg"] != Algorithm && errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed == 0 {
+		return fmt.Sprintf("the access token must be signed with %s, not %v", Algorithm, parsed.Header["alg"])
+	}
+	switch {
+	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorExpired != 0:
+		return "the access token has expired"
+	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed != 0:
+		return "the access token is malformed"
+	}
+	return "the access token is not valid"
+}
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying the verified caller's identity.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the identity of a verified request (see WithIdentity). A context
+// without one is an Unauthenticated error: such a caller can see no job.
+func FromContext(ctx context.Context) (Identity, error) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	if !ok {
+		return Identity{}, unauthenticated("the request carries no verified access token")
+	}
+	return id, nil
 }
 
 // Tenant returns the caller's tenant (see FromContext).
 func Tenant(ctx context.Context) (string, error) {
 	id, err := FromContext(ctx)
 	return id.Tenant, err
-}
-
-func checkTenant(tenant string) error {
-	if tenant == "" || utf8.RuneCountInString(tenant) > MaxTenantLen {
-		return fmt.Errorf("tenant must be 1 to %d characters, not %q", MaxTenantLen, tenant)
-	}
-	return nil
 }

@@ -17,7 +17,7 @@ type Config struct {
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
 	// The -role flag overrides it.
 	Role string `json:",default=all,options=api|worker|all"`
-	// Auth verifies the bearer tokens of every /api/v1 route (go-zero's JWT middleware).
+	// Auth verifies the bearer tokens of every /api/v1 route (the Authenticate middleware).
 	Auth     AuthConf
 	MySQL    MySQLConf
 	Redis    RedisConf

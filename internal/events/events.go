@@ -79,25 +79,40 @@ func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
 }
 
 // The keys of one job share a hash tag, so the script's keys live in one cluster slot.
-func (b *Bus) logKey(jobID string) string { return b.prefix + ":evlog:{" + jobID + "}" }
-func (b *Bus) seqKey(jobID string) string { return b.prefix + ":evseq:{" + jobID + "}" }
+func (b *Bus) logKey(jobID string) string  { return b.prefix + ":evlog:{" + jobID + "}" }
+func (b *Bus) seqKey(jobID string) string  { return b.prefix + ":evseq:{" + jobID + "}" }
+func (b *Bus) doneKey(jobID string) string { return b.prefix + ":evdone:{" + jobID + "}" }
 
 // publishScript numbers an event, appends it to the job's event log and announces it, in one
 // atomic step, so the numbers of a job's events increase in the order they are published.
 // The log is a list of "id name data" entries: a few hundred bytes for a typical job, where
 // a stream would preallocate a 4 KiB node per job.
 //
-// KEYS[1] the job's event log (a list), KEYS[2] the job's event counter
+// A job's done is its last event: once one is stored (its number is kept in the done key),
+// nothing more is published for the job, and the script returns the done's number. So a
+// stream that sends a done it had to store itself (the job ended without one) and the late
+// done of the worker cannot both be stored, and a client that has had the done has had
+// everything.
+//
+// KEYS[1] the job's event log (a list), KEYS[2] the job's event counter, KEYS[3] the number
+// of the job's done
 // ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
 // ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
-// Returns the event's number.
+// Returns the event's number, or the done's if the job has one already.
 var publishScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[3])
+if done then
+  return tonumber(done)
+end
 local id = redis.call('INCR', KEYS[2])
 local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
 redis.call('RPUSH', KEYS[1], entry)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+if ARGV[2] == 'done' then
+  redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
+end
 redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
 return id
 `)
@@ -110,22 +125,17 @@ type Pending struct {
 }
 
 // Publish numbers, stores and announces events in one round trip. Events of one job are
-// numbered in the order given.
+// numbered in the order given; none is stored after the job's done.
 func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	args := make([][]any, len(evs))
 	for i, ev := range evs {
-		data, err := json.Marshal(ev.Data)
-		if err != nil {
-			return fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
+		var err error
+		if args[i], err = b.scriptArgs(ev); err != nil {
+			return err
 		}
-		retain := b.cfg.Retain
-		if ev.Name == Done {
-			retain = b.cfg.RetainDone
-		}
-		args[i] = []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel}
 	}
 	err := b.runPublish(ctx, evs, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -138,14 +148,42 @@ func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	return err
 }
 
+func (b *Bus) scriptArgs(ev Pending) ([]any, error) {
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
+	}
+	retain := b.cfg.Retain
+	if ev.Name == Done {
+		retain = b.cfg.RetainDone
+	}
+	return []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel}, nil
+}
+
+func (b *Bus) scriptKeys(jobID string) []string {
+	return []string{b.logKey(jobID), b.seqKey(jobID), b.doneKey(jobID)}
+}
+
 func (b *Bus) runPublish(ctx context.Context, evs []Pending, args [][]any) error {
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, ev := range evs {
-			publishScript.EvalSha(ctx, p, []string{b.logKey(ev.JobID), b.seqKey(ev.JobID)}, args[i]...)
+			publishScript.EvalSha(ctx, p, b.scriptKeys(ev.JobID), args[i]...)
 		}
 		return nil
 	})
 	return err
+}
+
+// EnsureDone stores and announces a done event for a job that has ended, unless the job has
+// one already, and returns the number of the job's done. Streams call it when the job ended
+// without its done being published, or after its events expired, so that every done a client
+// sees is stored and a reconnect after it can be told there is nothing more.
+func (b *Bus) EnsureDone(ctx context.Context, jobID string, data StatusData) (int64, error) {
+	args, err := b.scriptArgs(Pending{JobID: jobID, Name: Done, Data: data})
+	if err != nil {
+		return 0, err
+	}
+	return publishScript.Run(ctx, b.rdb, b.scriptKeys(jobID), args...).Int64()
 }
 
 // LastID returns the number of the job's latest event, 0 if none is kept.

@@ -88,3 +88,29 @@ func TestRangeReturnsTheKeptEventsInOrder(t *testing.T) {
 		t.Fatalf("Range after 1 = %+v, %v", after, err)
 	}
 }
+
+// A job's done is its last event: a second done, or anything after the first, is not
+// stored, and EnsureDone returns the stored done's number or stores one.
+func TestNothingIsStoredAfterADone(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	ctx := context.Background()
+	if err := bus.Publish(ctx, events.Pending{JobID: "j", Name: events.Log, Data: events.LogData{Line: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := bus.EnsureDone(ctx, "j", events.StatusData{Status: "cancelled"}); err != nil || id != 2 {
+		t.Fatalf("EnsureDone of a job without a done: %d, %v; want 2", id, err)
+	}
+	late := append(events.StatusChange("j", "completed", 1, ""), events.Pending{JobID: "j", Name: events.Progress})
+	if err := bus.Publish(ctx, late...); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := bus.EnsureDone(ctx, "j", events.StatusData{Status: "completed"}); err != nil || id != 2 {
+		t.Fatalf("EnsureDone of a job with a done: %d, %v; want 2", id, err)
+	}
+	evs, err := bus.Range(ctx, "j", 0, 100)
+	if last, lerr := bus.LastID(ctx, "j"); err != nil || lerr != nil || len(evs) != 2 || evs[1].Name != events.Done || last != 2 {
+		t.Fatalf("events %+v (latest %d): %v %v; want the log line and one done", evs, last, err, lerr)
+	}
+}

@@ -17,92 +17,102 @@ import (
 
 func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 	server.AddRoutes(
-		[]rest.Route{
-			{
-				// Function-call history: a read-only view over jobs
-				Method:  http.MethodGet,
-				Path:    "/function-calls",
-				Handler: functioncalls.ListFunctionCallsHandler(serverCtx),
-			},
-			{
-				// One function call
-				Method:  http.MethodGet,
-				Path:    "/function-calls/:id",
-				Handler: functioncalls.GetFunctionCallHandler(serverCtx),
-			},
-		},
-		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Function-call history: a read-only view over jobs
+					Method:  http.MethodGet,
+					Path:    "/function-calls",
+					Handler: functioncalls.ListFunctionCallsHandler(serverCtx),
+				},
+				{
+					// One function call
+					Method:  http.MethodGet,
+					Path:    "/function-calls/:id",
+					Handler: functioncalls.GetFunctionCallHandler(serverCtx),
+				},
+			}...,
+		),
 		rest.WithPrefix("/api/v1"),
 	)
 
 	server.AddRoutes(
-		[]rest.Route{
-			{
-				// Registered functions
-				Method:  http.MethodGet,
-				Path:    "/functions",
-				Handler: functions.ListFunctionsHandler(serverCtx),
-			},
-		},
-		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Registered functions
+					Method:  http.MethodGet,
+					Path:    "/functions",
+					Handler: functions.ListFunctionsHandler(serverCtx),
+				},
+			}...,
+		),
 		rest.WithPrefix("/api/v1"),
 	)
 
 	server.AddRoutes(
-		[]rest.Route{
-			{
-				// Start a job
-				Method:  http.MethodPost,
-				Path:    "/jobs",
-				Handler: jobs.StartJobHandler(serverCtx),
-			},
-			{
-				// List jobs, newest first
-				Method:  http.MethodGet,
-				Path:    "/jobs",
-				Handler: jobs.ListJobsHandler(serverCtx),
-			},
-			{
-				// Job detail with result
-				Method:  http.MethodGet,
-				Path:    "/jobs/:id",
-				Handler: jobs.GetJobHandler(serverCtx),
-			},
-			{
-				// Cancel a pending or running job
-				Method:  http.MethodPost,
-				Path:    "/jobs/:id/cancel",
-				Handler: jobs.CancelJobHandler(serverCtx),
-			},
-		},
-		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Start a job
+					Method:  http.MethodPost,
+					Path:    "/jobs",
+					Handler: jobs.StartJobHandler(serverCtx),
+				},
+				{
+					// List jobs, newest first
+					Method:  http.MethodGet,
+					Path:    "/jobs",
+					Handler: jobs.ListJobsHandler(serverCtx),
+				},
+				{
+					// Job detail with result
+					Method:  http.MethodGet,
+					Path:    "/jobs/:id",
+					Handler: jobs.GetJobHandler(serverCtx),
+				},
+				{
+					// Cancel a pending or running job
+					Method:  http.MethodPost,
+					Path:    "/jobs/:id/cancel",
+					Handler: jobs.CancelJobHandler(serverCtx),
+				},
+			}...,
+		),
 		rest.WithPrefix("/api/v1"),
 	)
 
 	server.AddRoutes(
-		[]rest.Route{
-			{
-				// Job result; wait holds the request until the job is terminal
-				Method:  http.MethodGet,
-				Path:    "/jobs/:id/result",
-				Handler: jobs.GetJobResultHandler(serverCtx),
-			},
-		},
-		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Job result; wait holds the request until the job is terminal
+					Method:  http.MethodGet,
+					Path:    "/jobs/:id/result",
+					Handler: jobs.GetJobResultHandler(serverCtx),
+				},
+			}...,
+		),
 		rest.WithPrefix("/api/v1"),
 		rest.WithTimeout(75000*time.Millisecond),
 	)
 
 	server.AddRoutes(
-		[]rest.Route{
-			{
-				// Live progress as Server-Sent Events
-				Method:  http.MethodGet,
-				Path:    "/jobs/:jobId/stream",
-				Handler: jobs.StreamJobHandler(serverCtx),
-			},
-		},
-		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Live progress as Server-Sent Events
+					Method:  http.MethodGet,
+					Path:    "/jobs/:jobId/stream",
+					Handler: jobs.StreamJobHandler(serverCtx),
+				},
+			}...,
+		),
 		rest.WithPrefix("/api/v1"),
 		rest.WithTimeout(0*time.Nanosecond),
 		rest.WithSSE(),

@@ -109,10 +109,17 @@ func parseListTime(name, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, apperr.Invalid("%s must be an RFC 3339 time (2026-11-21T10:00:00Z) or Unix milliseconds, not %q", name, s)
 	}
-	if t.Year() < 1 || t.Year() > 9999 {
-		return time.Time{}, apperr.Invalid("%s %q is out of range", name, s)
+	if !inStorableRange(t) {
+		return time.Time{}, apperr.Invalid("%s %q is out of range (years 0001 to 9999 in UTC)", name, s)
 	}
 	return t.UTC(), nil
+}
+
+// inStorableRange reports whether t, in UTC, falls in the years a DATETIME column (and the
+// MySQL driver) takes: 0001 to 9999. An offset can move a time across either end.
+func inStorableRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }
 
 // ParseRunAt reads the start request's runAt: an RFC 3339 time, or "" for none.
@@ -121,8 +128,11 @@ func ParseRunAt(s string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.Year() > 9999 {
+	if err != nil {
 		return time.Time{}, apperr.Invalid("runAt must be an RFC 3339 time such as 2026-11-21T10:00:00Z, not %q", s)
+	}
+	if !inStorableRange(t) {
+		return time.Time{}, apperr.Invalid("runAt %q is out of range (years 0001 to 9999 in UTC)", s)
 	}
 	return t.UTC().Truncate(time.Millisecond), nil
 }

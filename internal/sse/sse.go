@@ -42,6 +42,10 @@ const (
 // ErrDone ends a stream normally: a Source returns it after the last event.
 var ErrDone = errors.New("event stream done")
 
+// ErrNoContent, returned by open before anything is sent, answers 204 No Content: there is
+// nothing more to stream, and an EventSource stops reconnecting.
+var ErrNoContent = errors.New("nothing more to stream")
+
 // A Source continues a stream after its first events.
 type Source interface {
 	// Continue sends whatever is due. It runs each time the stream is woken, never twice
@@ -75,8 +79,8 @@ func NewStreams(ping time.Duration, max int) *Streams {
 // Serve answers r with an event stream. open runs on the request's goroutine with the
 // request's context: it sends the first events and returns the Source that continues the
 // stream, or ErrDone if there is nothing more to send. An error returned before anything
-// was sent is answered as a JSON envelope (a 404 for an unknown job, say): the stream only
-// starts once there is something to stream.
+// was sent is answered as a JSON envelope (a 404 for an unknown job, say), ErrNoContent as
+// 204 No Content: the stream only starts once there is something to stream.
 func (ss *Streams) Serve(w http.ResponseWriter, r *http.Request, open func(ctx context.Context, s *Stream) (Source, error)) {
 	s := &Stream{streams: ss, w: w, busy: true}
 	if err := ss.add(s); err != nil {
@@ -93,6 +97,11 @@ func (ss *Streams) Serve(w http.ResponseWriter, r *http.Request, open func(ctx c
 	switch {
 	case err == nil:
 		s.source = src
+	case s.out == nil && errors.Is(err, ErrNoContent):
+		ss.remove(s)
+		w.Header().Del("Content-Type")
+		w.WriteHeader(http.StatusNoContent)
+		return
 	case s.out == nil && !errors.Is(err, ErrDone):
 		ss.remove(s)
 		httpx.ErrorCtx(r.Context(), w, err)

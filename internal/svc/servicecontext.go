@@ -7,12 +7,14 @@ import (
 	"net/netip"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/rest"
 
 	"jobs/internal/callbacks"
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/functions"
+	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/sse"
 	"jobs/model"
@@ -34,6 +36,8 @@ type ServiceContext struct {
 	db      *sql.DB
 	// CallbackAllow are the internal networks callbacks may reach (Callbacks.AllowNetworks).
 	CallbackAllow []netip.Prefix
+	// Authenticate verifies the access token of every /api/v1 route (api/jobs.api).
+	Authenticate rest.Middleware
 }
 
 // NewServiceContext connects to MySQL and Redis (lazily, as both clients do) and builds
@@ -67,6 +71,7 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		return nil, err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
+	queue.TypeOutages(rdb)
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
@@ -83,6 +88,7 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,
+		Authenticate:  middleware.NewAuthenticateMiddleware(c.Auth.AccessSecret).Handle,
 		db:            db,
 	}, nil
 }

@@ -141,13 +141,14 @@ func (s *Stream) Collect(t testing.TB, timeout time.Duration) []Event {
 			if len(evs) > 0 && evs[len(evs)-1].Name == "done" && err.Error() == "stream ended" {
 				return evs
 			}
-			t.Fatalf("after %d events (%v): %v", len(evs), names(evs), err)
+			t.Fatalf("after %d events (%v): %v", len(evs), EventNames(evs), err)
 		}
 		evs = append(evs, ev)
 	}
 }
 
-func names(evs []Event) []string {
+// EventNames describes events as "id:name", for failure messages.
+func EventNames(evs []Event) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = fmt.Sprintf("%d:%s", e.ID, e.Name)

@@ -21,7 +21,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/conf"
-	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
 	"jobs/internal/auth"
@@ -44,11 +43,6 @@ func RedisAddr() string {
 		return addr
 	}
 	return "127.0.0.1:6379"
-}
-
-func init() {
-	logx.DisableStat()
-	logx.SetLevel(logx.ErrorLevel)
 }
 
 // NewDB creates an empty database with the schema applied and returns its normalized DSN.
@@ -166,6 +160,12 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Log.Mode = "console"
 	c.Log.Level = "error"
 	c.Log.Stat = false
+	// go-zero's CPU load shedding is off, as in the shipped config: on a busy machine it
+	// would answer tests' requests with 503s (the database's CPU counts too).
+	c.CpuThreshold = 0
+	// A generous request timeout: with -race on a busy machine a megabyte body can take
+	// seconds to parse and store. Tests of the timeout set their own.
+	c.Timeout = 10000
 	c.MySQL.DataSource = NewDB(t)
 	c.MySQL.Migrate = false
 	c.MySQL.MaxOpenConns = 8
@@ -242,6 +242,7 @@ func StartApp(t testing.TB, c config.Config, extra ...*functions.Definition) *Ap
 		t.Fatalf("start: %v", err)
 	}
 	ta := &App{App: a, t: t}
+	NameLogsOnFailure(t)
 	if c.Runs("api") {
 		ta.token = ta.Token(DefaultTenant, DefaultActor, time.Hour)
 	}

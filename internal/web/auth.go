@@ -1,39 +1,15 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/golang-jwt/jwt/v4"
-	"github.com/golang-jwt/jwt/v4/request"
 	"github.com/zeromicro/go-zero/rest/httpx"
-
-	"jobs/internal/apperr"
 )
 
 // QueryTokenParam is the query parameter that carries the token on the stream route, for
 // browsers' EventSource, which cannot set headers.
 const QueryTokenParam = "access_token"
-
-// unauthorized answers a request go-zero's JWT middleware rejected with a 401 envelope.
-func unauthorized(w http.ResponseWriter, _ *http.Request, err error) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="jobs"`)
-	httpx.WriteJson(w, http.StatusUnauthorized, apperr.Envelope{Code: http.StatusUnauthorized, Message: describeTokenError(err)})
-}
-
-func describeTokenError(err error) string {
-	var invalid *jwt.ValidationError
-	switch {
-	case errors.Is(err, request.ErrNoTokenInRequest):
-		return "missing access token: send Authorization: Bearer <token> (mint one with: jobs token -tenant <tenant>)"
-	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorExpired != 0:
-		return "the access token has expired"
-	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed != 0:
-		return "the access token is malformed"
-	}
-	return "the access token is not valid"
-}
 
 // isStreamPath reports whether path is GET /api/v1/jobs/:jobId/stream.
 func isStreamPath(path string) bool {
@@ -47,7 +23,8 @@ func isStreamPath(path string) bool {
 
 // queryTokenRouter lets the stream route take its token from the access_token query
 // parameter. It sits in front of go-zero's router, so the token is a header by the time
-// the JWT middleware looks; the parameter is removed so that request logs do not hold it.
+// the Authenticate middleware looks; the parameter is removed so that request logs do not
+// hold it.
 // Other routes take the header only: tokens in URLs end up in logs and browser history.
 type queryTokenRouter struct {
 	httpx.Router

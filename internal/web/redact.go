@@ -6,12 +6,31 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 )
 
-// tokenInLog matches what carries an access token in a logged request: go-zero's JWT
-// middleware dumps a rejected request, headers included.
-var tokenInLog = regexp.MustCompile(`(?i)(authorization:\s*bearer\s+|` + QueryTokenParam + `=)[^\s&]+`)
+// Redacted replaces a credential in the logs.
+const Redacted = "[redacted]"
 
-// RedactTokens returns a log writer that writes through w with access tokens replaced by
-// "[redacted]", so a leaked log does not hand out working or forged tokens to read.
+var (
+	// jwtShaped matches a JWT wherever it appears (a query parameter of any name, a header,
+	// a cookie, a user agent): three base64url parts, the first an encoded JSON object
+	// ("eyJ" is `{"`), the last empty for an unsigned token.
+	jwtShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+	// credentialHeader matches the credentials of an Authorization header of any scheme
+	// (Basic hides a token inside base64).
+	credentialHeader = regexp.MustCompile(`(?i)((?:proxy-)?authorization:[ \t]*(?:[A-Za-z0-9._~+/-]+[ \t]+)?)[^\s"\\]+`)
+	// queryToken matches the stream route's token parameter, whatever its value looks like.
+	queryToken = regexp.MustCompile(`(` + QueryTokenParam + `=)[^\s&"\\]+`)
+)
+
+// Redact returns s with every credential it holds replaced by Redacted.
+func Redact(s string) string {
+	s = credentialHeader.ReplaceAllString(s, "${1}"+Redacted)
+	s = queryToken.ReplaceAllString(s, "${1}"+Redacted)
+	return jwtShaped.ReplaceAllString(s, Redacted)
+}
+
+// RedactTokens returns a log writer that writes through w with credentials replaced (see
+// Redact), so a leaked log hands out no working token, whether a request carried it in a
+// header, a cookie or the URL.
 func RedactTokens(w logx.Writer) logx.Writer {
 	return redactingWriter{w}
 }
@@ -22,19 +41,31 @@ type redactingWriter struct {
 
 func redact(v any) any {
 	if s, ok := v.(string); ok {
-		return tokenInLog.ReplaceAllString(s, "${1}[redacted]")
+		return Redact(s)
 	}
 	return v
 }
 
+func redactFields(fields []logx.LogField) []logx.LogField {
+	out := make([]logx.LogField, len(fields))
+	for i, f := range fields {
+		out[i] = logx.LogField{Key: f.Key, Value: redact(f.Value)}
+	}
+	return out
+}
+
 func (w redactingWriter) Alert(v any) { w.Writer.Alert(redact(v)) }
 func (w redactingWriter) Debug(v any, fields ...logx.LogField) {
-	w.Writer.Debug(redact(v), fields...)
+	w.Writer.Debug(redact(v), redactFields(fields)...)
 }
 func (w redactingWriter) Error(v any, fields ...logx.LogField) {
-	w.Writer.Error(redact(v), fields...)
+	w.Writer.Error(redact(v), redactFields(fields)...)
 }
-func (w redactingWriter) Info(v any, fields ...logx.LogField) { w.Writer.Info(redact(v), fields...) }
-func (w redactingWriter) Severe(v any)                        { w.Writer.Severe(redact(v)) }
-func (w redactingWriter) Slow(v any, fields ...logx.LogField) { w.Writer.Slow(redact(v), fields...) }
-func (w redactingWriter) Stack(v any)                         { w.Writer.Stack(redact(v)) }
+func (w redactingWriter) Info(v any, fields ...logx.LogField) {
+	w.Writer.Info(redact(v), redactFields(fields)...)
+}
+func (w redactingWriter) Severe(v any) { w.Writer.Severe(redact(v)) }
+func (w redactingWriter) Slow(v any, fields ...logx.LogField) {
+	w.Writer.Slow(redact(v), redactFields(fields)...)
+}
+func (w redactingWriter) Stack(v any) { w.Writer.Stack(redact(v)) }

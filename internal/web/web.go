@@ -1,6 +1,7 @@
 // Package web adapts go-zero's HTTP layer to API.md: request parsing with messages that
-// name the field, the response envelope, the body limit, JSON 401/404/405 responses, the
-// stream route's query-string token, and keeping tokens out of go-zero's request logs.
+// name the field, the response envelope (also for go-zero's own bodiless answers), the body
+// limit, JSON 404/405 responses, the stream route's query-string token, and keeping tokens
+// out of the logs.
 package web
 
 import (
@@ -42,8 +43,7 @@ func wrapOk(_ context.Context, v any) any {
 	return apperr.Envelope{Message: "ok", Data: v}
 }
 
-// ServerOptions are the run options that keep even unrouted and unauthorized requests in
-// the envelope, let the stream route take its token from the query string and, for
+// ServerOptions are the run options that keep even unrouted requests in the envelope, let the stream route take its token from the query string and, for
 // corsOrigins, answer CORS preflights and add CORS headers to every response.
 func ServerOptions(corsOrigins []string) []rest.RunOption {
 	opts := []rest.RunOption{rest.WithRouter(queryTokenRouter{router.NewRouter()})}
@@ -63,7 +63,6 @@ func ServerOptions(corsOrigins []string) []rest.RunOption {
 		rest.WithNotAllowedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeEnvelope(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
 		})),
-		rest.WithUnauthorizedCallback(unauthorized),
 	)
 }
 

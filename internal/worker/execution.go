@@ -34,10 +34,12 @@ type execution struct {
 
 	mu       sync.Mutex
 	progress model.Progress
-	dirty    bool
-	// logs keeps the attempt's last logTail output lines, stored with the outcome.
-	logs    []events.LogData
-	logTail int
+	dirty    bool // progress changed since the last flush
+	// logs keeps the attempt's last logTail output lines, flushed with progress and stored
+	// with the outcome.
+	logs      []events.LogData
+	logsDirty bool // logs changed since the last flush
+	logTail   int
 }
 
 func (e *execution) abandon(cause error) {
@@ -65,15 +67,15 @@ func (e *execution) Log(stream, line string) {
 		if len(e.logs) > 2*e.logTail {
 			e.logs = append(e.logs[:0], e.logs[len(e.logs)-e.logTail:]...)
 		}
+		e.logsDirty = true
 		e.mu.Unlock()
 	}
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
 }
 
 // logTailJSON is the kept output lines as a JSON array; not valid when there are none.
+// The caller holds mu.
 func (e *execution) logTailJSON() sql.NullString {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	logs := e.logs
 	if len(logs) > e.logTail {
 		logs = logs[len(logs)-e.logTail:]
@@ -88,21 +90,30 @@ func (e *execution) logTailJSON() sql.NullString {
 	return sql.NullString{String: string(encoded), Valid: true}
 }
 
+// snapshot returns the attempt's progress and its kept output lines.
 func (e *execution) snapshot() model.Progress {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.progress
-	p.Id, p.Attempt = e.job.Id, e.job.Attempt
-	return p
+	return e.progressLocked(true)
 }
 
-// takeDirty returns the progress if it changed since the last call.
+// takeDirty returns the progress if it or the output lines changed since the last call; the
+// lines are left out (NULL, which SaveProgress keeps as stored) unless they changed.
 func (e *execution) takeDirty() (model.Progress, bool) {
 	e.mu.Lock()
-	dirty := e.dirty
-	e.dirty = false
-	e.mu.Unlock()
-	return e.snapshot(), dirty
+	defer e.mu.Unlock()
+	p, dirty := e.progressLocked(e.logsDirty), e.dirty || e.logsDirty
+	e.dirty, e.logsDirty = false, false
+	return p, dirty
+}
+
+func (e *execution) progressLocked(withLogs bool) model.Progress {
+	p := e.progress
+	p.Id, p.Attempt = e.job.Id, e.job.Attempt
+	if withLogs {
+		p.LogTail = e.logTailJSON()
+	}
+	return p
 }
 
 // execute runs the function within the job's timeout (the function's for jobs that carry
@@ -118,7 +129,7 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	call := functions.Call{JobID: e.job.Id, Attempt: e.job.Attempt, Params: json.RawMessage(e.job.Params)}
 	result, err := runSafely(ctx, def.Run, call, e)
 
-	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot(), LogTail: e.logTailJSON()}
+	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot()}
 	if err == nil {
 		encoded, encErr := json.Marshal(result)
 		if encErr == nil {

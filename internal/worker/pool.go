@@ -162,8 +162,7 @@ func (p *Pool) handBack() {
 	}
 	outcomes := make([]model.Outcome, len(execs))
 	for i, e := range execs {
-		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot(),
-			LogTail: e.logTailJSON()}
+		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()

@@ -1,10 +1,11 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
+	"sync"
 
 	"github.com/zeromicro/go-zero/core/logx"
-	"github.com/zeromicro/go-zero/core/mr"
 
 	"jobs/internal/auth"
 	"jobs/internal/jobview"
@@ -47,7 +48,8 @@ type Total struct {
 }
 
 // ListPage reads one page of the caller's tenant's jobs and the total count of matches
-// concurrently.
+// concurrently. Both reads end before it returns, failed or not (go-zero's mr.Finish returns
+// at the first error while the other read still writes its result).
 func ListPage(ctx context.Context, svcCtx *svc.ServiceContext, f model.JobFilter, withResult bool) ([]*model.Jobs, Total, error) {
 	var total Total
 	tenant, err := auth.Tenant(ctx)
@@ -56,12 +58,11 @@ func ListPage(ctx context.Context, svcCtx *svc.ServiceContext, f model.JobFilter
 	}
 	f.Tenant = tenant
 	var page []*model.Jobs
-	err = mr.Finish(func() (err error) {
-		page, err = svcCtx.Jobs.List(ctx, f, withResult)
-		return err
-	}, func() (err error) {
-		total.N, total.Exact, err = svcCtx.Jobs.Count(ctx, f, svcCtx.Config.Limits.ExactTotalUpTo)
-		return err
-	})
-	return page, total, err
+	var listErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { page, listErr = svcCtx.Jobs.List(ctx, f, withResult) })
+	var countErr error
+	total.N, total.Exact, countErr = svcCtx.Jobs.Count(ctx, f, svcCtx.Config.Limits.ExactTotalUpTo)
+	wg.Wait()
+	return page, total, cmp.Or(listErr, countErr)
 }

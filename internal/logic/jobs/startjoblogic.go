@@ -35,12 +35,20 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 	}
 }
 
+// commitTimeout bounds the insert and the enqueue of a start, which no longer follow the
+// request once they begin.
+const commitTimeout = 10 * time.Second
+
 // StartJob commits the job as pending, then enqueues it. The job is durable before the
 // response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
+// Once the request is valid, the insert and the enqueue run to the end whatever the client
+// does: a client that hangs up mid-insert must not leave a job committed but not on the
+// stream (it would wait for Recovery.StaleEnqueue).
 //
 // With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
-// insert that loses (MySQL error 1062) reads and returns the job that won, and enqueues
-// nothing. There is no read-before-write, so concurrent retries cannot both insert.
+// insert that loses (it meets the key and inserts nothing) reads and returns the job that
+// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
+// both insert.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
 	caller, err := auth.FromContext(l.ctx)
 	if err != nil {
@@ -124,11 +132,15 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
 	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
-	if _, err := l.svcCtx.Jobs.Insert(l.ctx, job); err != nil {
-		if !job.IdempotencyKey.Valid || !model.IsDuplicate(err) {
-			return nil, err
-		}
-		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(l.ctx, job.TenantId, job.IdempotencyKey)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
+	defer cancel()
+	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if !inserted {
+		// Another start with this idempotency key got there first.
+		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +149,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if delayed {
 		return jobview.Detail(job), nil
 	}
-	if err := l.svcCtx.Dispatcher.Enqueue(l.ctx, job.Id); err != nil {
+	if err := l.svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
 		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
 	}
 	return jobview.Detail(job), nil

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,10 +33,11 @@ func NewStreamJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StreamJ
 }
 
 // StreamJob sends a snapshot, then (on reconnect) the events after Last-Event-ID that the
-// client missed, and returns the source of the live events that follow, until the job is
-// done. It subscribes before reading the job and the latest event number, so nothing falls
-// between replay and live; numbers already sent are skipped, and a gap in the live numbers
-// is filled from Redis.
+// client missed, or (on a fresh stream) the job's recent log lines, and returns the source
+// of the live events that follow, until the job is done. It subscribes before reading the
+// job and the latest event number, so nothing falls between replay and live; numbers already
+// sent are skipped, and a gap in the live numbers is filled from Redis. A reconnect after the
+// job's done is answered 204 No Content.
 func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (sse.Source, error) {
 	resumeFrom, resuming, err := parseLastEventID(req.LastEventId)
 	if err != nil {
@@ -76,8 +78,11 @@ type jobStream struct {
 	sent   int64 // number of the last event sent
 }
 
-// open sends the snapshot and the events after resumeFrom, and the done event if the
-// job has ended (returning sse.ErrDone).
+// open sends the first events. A resume (Last-Event-ID at or before the latest kept event)
+// gets a snapshot numbered with the client's id and every kept event after it; a client
+// that has had the job's done gets ErrNoContent. A fresh stream (or one whose events Redis
+// lost) gets a snapshot and, while the job runs, its last log lines (Worker.LogTail of
+// them); a terminal job's done ends it at once (sse.ErrDone).
 func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64, resuming bool) error {
 	// The latest number first: the job read after it is at least as new as that event.
 	latest, err := s.svcCtx.Events.LastID(ctx, s.jobID)
@@ -88,22 +93,77 @@ func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64,
 	if err != nil {
 		return err
 	}
-	// A resume point past the latest number means Redis lost the job's events: start afresh.
-	if !resuming || resumeFrom > latest {
-		resumeFrom = latest
-	}
-	s.sent = resumeFrom
-	if err := s.send(out, resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
+	kept, err := s.svcCtx.Events.Range(ctx, s.jobID, 0, latest)
+	if err != nil {
 		return err
 	}
-	if err := s.catchUp(ctx, out, latest); err != nil {
-		return err
+	if done := doneID(kept); resuming && done > 0 && resumeFrom >= done {
+		return sse.ErrNoContent
 	}
+	if resuming && resumeFrom <= latest {
+		if err := s.send(out, resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
+			return err
+		}
+		if err := s.replay(ctx, out, kept); err != nil {
+			return err
+		}
+		if model.IsTerminal(job.Status) {
+			return s.finish(ctx, out, job)
+		}
+		return nil
+	}
+	// A fresh stream, or a resume point past the latest number: Redis lost the job's events.
 	if model.IsTerminal(job.Status) {
-		// Replayed events end with the stored done, if it is still kept; otherwise it is now.
-		return s.sendDone(ctx, out, s.sent+1)
+		done := doneID(kept)
+		if done == 0 {
+			if done, err = s.ensureDone(ctx, job); err != nil {
+				return err
+			}
+		}
+		if err := s.send(out, done-1, events.Snapshot, jobview.Item(job)); err != nil {
+			return err
+		}
+		return s.sendDone(ctx, out, done)
 	}
+	// The snapshot stands for every event up to latest; the log lines are what it cannot
+	// show. It takes the number just before the first of them, so a client that resumes
+	// from any of them misses nothing.
+	logs := recentLogs(kept, s.svcCtx.Config.Worker.LogTail)
+	snapshotID := latest
+	if len(logs) > 0 {
+		snapshotID = logs[0].ID - 1
+	}
+	if err := s.send(out, snapshotID, events.Snapshot, jobview.Item(job)); err != nil {
+		return err
+	}
+	for _, ev := range logs {
+		if err := s.send(out, ev.ID, ev.Name, ev.Data); err != nil {
+			return err
+		}
+	}
+	s.sent = latest
 	return nil
+}
+
+// doneID returns the number of the done among evs, 0 if there is none.
+func doneID(evs []events.Event) int64 {
+	for _, ev := range slices.Backward(evs) {
+		if ev.Name == events.Done {
+			return ev.ID
+		}
+	}
+	return 0
+}
+
+// recentLogs returns the last n log events of evs.
+func recentLogs(evs []events.Event, n int) []events.Event {
+	var logs []events.Event
+	for _, ev := range evs {
+		if ev.Name == events.Log {
+			logs = append(logs, ev)
+		}
+	}
+	return logs[max(len(logs)-n, 0):]
 }
 
 // Continue forwards the live events delivered since the last call, and checks Redis and
@@ -161,6 +221,24 @@ func (s *jobStream) sendDone(ctx context.Context, out *sse.Stream, id int64) err
 	return sse.ErrDone
 }
 
+// ensureDone returns the number of the terminal job's done, storing one if Redis has none
+// (the job ended without its done being published, or its events expired).
+func (s *jobStream) ensureDone(ctx context.Context, job *model.Jobs) (int64, error) {
+	return s.svcCtx.Events.EnsureDone(ctx, s.jobID, events.StatusData{Status: job.Status, Attempt: job.Attempt, Error: job.Error})
+}
+
+// finish ends the stream of a terminal job: the kept events up to its done, then the done.
+func (s *jobStream) finish(ctx context.Context, out *sse.Stream, job *model.Jobs) error {
+	done, err := s.ensureDone(ctx, job)
+	if err != nil {
+		return err
+	}
+	if err := s.catchUp(ctx, out, done-1); err != nil {
+		return err
+	}
+	return s.sendDone(ctx, out, max(done, s.sent+1))
+}
+
 // catchUp sends the kept events numbered after the last one sent, up to upTo.
 func (s *jobStream) catchUp(ctx context.Context, out *sse.Stream, upTo int64) error {
 	if upTo <= s.sent {
@@ -170,7 +248,12 @@ func (s *jobStream) catchUp(ctx context.Context, out *sse.Stream, upTo int64) er
 	if err != nil {
 		return err
 	}
-	for _, ev := range missed {
+	return s.replay(ctx, out, missed)
+}
+
+// replay sends those of evs numbered after the last one sent.
+func (s *jobStream) replay(ctx context.Context, out *sse.Stream, evs []events.Event) error {
+	for _, ev := range evs {
 		if err := s.forward(ctx, out, ev); err != nil {
 			return err
 		}
@@ -193,7 +276,7 @@ func (s *jobStream) checkMissed(ctx context.Context, out *sse.Stream) error {
 		return err
 	}
 	if model.IsTerminal(job.Status) {
-		return s.sendDone(ctx, out, s.sent+1)
+		return s.finish(ctx, out, job)
 	}
 	return nil
 }

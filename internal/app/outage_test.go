@@ -1,0 +1,143 @@
+package app_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"testing"
+	"time"
+
+	"jobs/internal/testutil"
+)
+
+// checkOutageAnswer fails unless res is an answer of a route that does not need
+// dependency (below 500) or the 503 envelope naming dependency, with a Retry-After.
+func checkOutageAnswer(t *testing.T, what string, res testutil.Response, dependency string) {
+	t.Helper()
+	if res.Status < http.StatusInternalServerError {
+		return
+	}
+	code, msg, _ := res.Envelope(t)
+	if res.Status != http.StatusServiceUnavailable || code != http.StatusServiceUnavailable || msg != dependency+" unavailable" ||
+		res.Header.Get("Retry-After") == "" {
+		t.Errorf("%s during the %s outage: %d %s (Retry-After %q), want 503 %q with Retry-After",
+			what, dependency, res.Status, res.Body, res.Header.Get("Retry-After"), dependency+" unavailable")
+	}
+}
+
+// serves reports whether a start and a list both succeed.
+func serves(a *testutil.App) bool {
+	start := a.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": "echo"}`)
+	list := a.Do(http.MethodGet, "/api/v1/jobs?size=1", nil)
+	return start.Status == http.StatusOK && list.Status == http.StatusOK
+}
+
+// MySQL goes away under a running app (a proxy between them is cut): every route that
+// needs it answers the 503 envelope naming it, and the service is back within 2 s of MySQL.
+// The outage lasts long enough, with enough failing requests and worker queries, that a
+// circuit breaker would have opened.
+func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := testutil.StartApp(t, c)
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	a.WaitStatus(job.Id, "completed", 5*time.Second)
+
+	proxy.Cut()
+	failures := 0
+	for round := range 10 {
+		for _, route := range everyRoute(job.Id) {
+			res := a.Do(route[0], route[1], `{"functionId": "echo"}`)
+			if route[1] == "/api/v1/functions" {
+				if res.Status != http.StatusOK {
+					t.Errorf("functions need no MySQL, yet: %d %s", res.Status, res.Body)
+				}
+				continue
+			}
+			if res.Status != http.StatusServiceUnavailable && round == 0 {
+				t.Errorf("%s %s during the MySQL outage: %d %s, want 503", route[0], route[1], res.Status, res.Body)
+			}
+			checkOutageAnswer(t, route[0]+" "+route[1], res, "mysql")
+			failures++
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	proxy.Restore()
+	back := time.Now()
+	if !testutil.Eventually(5*time.Second, func() bool { return serves(a) }) {
+		t.Fatalf("the service did not come back within 5 s of MySQL (after %d failed requests)", failures)
+	}
+	if d := time.Since(back); d > 2*time.Second {
+		t.Fatalf("the service came back %s after MySQL (after %d failed requests), want within 2 s", d, failures)
+	}
+	after := a.StartJob(map[string]any{"functionId": "echo"})
+	a.WaitStatus(after.Id, "completed", 5*time.Second)
+}
+
+// Redis goes away: the stream, which needs it, is a 503 naming it; the other routes keep
+// answering from MySQL (a start is stored and enqueued by the sweep once Redis is back).
+func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
+	t.Parallel()
+	c := testutil.Config(t)
+	proxy := testutil.NewProxy(t, c.Redis.Addr)
+	c.Redis.Addr = proxy.Addr()
+	a := testutil.StartApp(t, c)
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	a.WaitStatus(job.Id, "completed", 5*time.Second)
+
+	proxy.Cut()
+	var started testutil.Job
+	for _, route := range everyRoute(job.Id) {
+		res := a.Do(route[0], route[1], `{"functionId": "echo"}`)
+		checkOutageAnswer(t, route[0]+" "+route[1], res, "redis")
+		if route == [2]string{http.MethodGet, "/api/v1/jobs/" + job.Id + "/stream"} && res.Status != http.StatusServiceUnavailable {
+			t.Errorf("stream during the Redis outage: %d %s, want 503", res.Status, res.Body)
+		}
+		if route == [2]string{http.MethodPost, "/api/v1/jobs"} {
+			res.Data(t, &started)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	proxy.Restore()
+	back := time.Now()
+	if !testutil.Eventually(5*time.Second, func() bool {
+		_, status, _ := a.TryStream(job.Id, "")
+		return status == http.StatusOK && serves(a)
+	}) {
+		t.Fatal("the service did not come back within 5 s of Redis")
+	}
+	if d := time.Since(back); d > 2*time.Second {
+		t.Fatalf("the service came back %s after Redis, want within 2 s", d)
+	}
+	// The job started during the outage was kept, and runs once Redis is back.
+	a.WaitStatus(started.Id, "completed", 5*time.Second)
+}
+
+// go-zero's own middleware answers some requests with a status and no body; those answers
+// leave in the envelope too.
+func TestGoZerosBodilessAnswersAreEnvelopes(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	gzipped := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write([]byte(s))
+		_ = zw.Close()
+		return b.Bytes()
+	}
+	header := http.Header{"Content-Encoding": {"gzip"}}
+	res := a.DoWith(http.MethodPost, "/api/v1/jobs", "this is not gzip", header)
+	if code, msg, _ := res.Envelope(t); res.Status != http.StatusBadRequest || code != http.StatusBadRequest || msg != "request body is not valid gzip (Content-Encoding: gzip)" {
+		t.Errorf("a body that is not gzip: %d %s", res.Status, res.Body)
+	}
+	res = a.DoWith(http.MethodPost, "/api/v1/jobs", gzipped(`{"functionId": "echo"}`), header)
+	res.Data(t, nil)
+}
