@@ -1,5 +1,6 @@
-// Package cli is the jobs command line: serving (the API, the workers or both) and minting
-// tokens.
+// Package cli is the jobs command line: serving (the API, the workers or both), minting
+// tokens, and the subcommands that start, list, read, watch and cancel jobs through the
+// Go client (jobs/client).
 package cli
 
 import (
@@ -8,11 +9,14 @@ import (
 	"strings"
 )
 
-// Exit statuses.
+// Exit statuses. A job's own outcome has statuses of its own, so that a script can tell
+// "the job failed" from "jobs could not ask".
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK        = 0
+	exitError     = 1 // the service said no (its message is printed), or could not be reached
+	exitUsage     = 2
+	exitFailed    = 3 // jobs watch: the job failed
+	exitCancelled = 4 // jobs watch: the job was cancelled
 )
 
 // Env is what a command gets from the process: arguments aside, its standard streams and
@@ -29,10 +33,22 @@ type command struct {
 	run                 func(env Env, args []string) int
 }
 
-// commands are listed by `jobs -h` in this order.
-var commands = []command{
-	{"serve", "[-f etc/jobs.yaml] [-role api|worker|all]", "run the service (the default command)", serve},
-	{"token", "-tenant T [-actor A] [-ttl 24h] [-f etc/jobs.yaml]", "print an access token signed with the config's secret", token},
+// commands are listed by `jobs -h` in this order. They are set in init because the client
+// commands look their own entry up (for their usage line), which a variable's initializer
+// may not lead back to.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", "[-f etc/jobs.yaml] [-role api|worker|all]", "run the service (the default command)", serve},
+		{"token", "-tenant T [-actor A] [-ttl 24h] [-f etc/jobs.yaml]", "print an access token signed with the config's secret", token},
+		{"start", "FUNCTION ['PARAMS_JSON'|-] [options]", "start a job and print it", start},
+		{"list", "[filters]", "list jobs, newest first", list},
+		{"get", "ID", "print a job with its result", get},
+		{"watch", "ID", "follow a job until it ends (exit 0 if it completed)", watch},
+		{"cancel", "ID", "cancel a pending or running job", cancel},
+		{"functions", "", "list the functions the service runs", functions},
+	}
 }
 
 // Main runs the command line args (without the program name) and returns the exit status.
@@ -60,13 +76,18 @@ func isHelp(arg string) bool {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "jobs runs the job orchestration service.")
+	fmt.Fprintln(w, "jobs runs the job orchestration service, and starts, watches and cancels its jobs.")
 	fmt.Fprintln(w, "\nUsage:")
 	for _, c := range commands {
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  jobs %-9s %s", c.name, c.args), " "))
 		fmt.Fprintf(w, "        %s\n", c.summary)
 	}
 	fmt.Fprint(w, `
+start, list, get, watch, cancel and functions talk to the service at -url or $JOBS_URL
+(default `+defaultURL+`) with the token of -token or $JOBS_TOKEN.
 "jobs COMMAND -h" lists a command's options.
+
+Exit status: 0 done; 1 the service refused (its message is printed) or could not be reached;
+2 a usage error; jobs watch: 3 the job failed, 4 it was cancelled.
 `)
 }
