@@ -11,6 +11,7 @@ import (
 
 	"jobs/client"
 	"jobs/internal/events"
+	"jobs/internal/testutil"
 )
 
 // watching is a Watch running on its own goroutine; its events arrive on a channel.
@@ -265,6 +266,41 @@ func TestWatchResumesAcrossDroppedConnectionsWithoutGapOrDuplicate(t *testing.T)
 	}
 	b.checkAgainstLog(t, pw.jobID, evs)
 	if w.job.Status != client.StatusCompleted || string(w.job.Result) != `{"steps":6}` {
+		t.Fatalf("Watch returned %+v", w.job)
+	}
+}
+
+func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pw := b.watchThroughProxy(t, 4, nil)
+	w, p, evs := pw.watching, pw.proxy, pw.evs
+	b.step(t, 2)
+	evs = append(evs, w.until(t, "progress 2", isProgress(2))...)
+
+	// While the watch is away, Redis loses the job's events and their numbering.
+	p.holdNew()
+	p.cut()
+	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j testutil.Job) bool { return j.Progress == 2 })
+	prefix := b.app.Config.Redis.Prefix
+	if err := testutil.Redis(t).Del(b.ctx, prefix+":evlog:{"+pw.jobID+"}", prefix+":evseq:{"+pw.jobID+"}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p.release()
+	// The service numbers afresh: the resume's snapshot stands for what was lost.
+	again := w.until(t, "a second snapshot", isSnapshot)
+	evs = append(evs, again...)
+	snap := again[len(again)-1].(*client.SnapshotEvent)
+	if snap.Job.Progress != 2 || snap.EventID() >= evs[0].EventID()+4 {
+		t.Fatalf("the second snapshot: %d, %+v", snap.EventID(), snap.Job)
+	}
+	b.step(t, 2)
+	rest := append(again[len(again)-1:], w.finish(t)...)
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	b.checkAgainstLog(t, pw.jobID, rest)
+	if w.job.Status != client.StatusCompleted || string(w.job.Result) != `{"steps":4}` {
 		t.Fatalf("Watch returned %+v", w.job)
 	}
 }
