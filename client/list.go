@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Order is the order of a list by creation time.
+type Order string
+
+const (
+	NewestFirst Order = "desc" // the service's default
+	OldestFirst Order = "asc"
+)
+
+// ListFilter selects and pages jobs; zero fields do not filter.
+type ListFilter struct {
+	Status     Status
+	FunctionID string
+	Actor      string
+	GameID     string
+	Env        string
+	Name       string
+	// IDs lists up to 100 job ids: the batch status query.
+	IDs []string
+	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound the creation time.
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	Order       Order
+	// Page (from 1) and Size (1..100) page the list; 0 keeps the service's defaults (1, 20).
+	Page int
+	Size int
+}
+
+// query is the filter as the list route's query parameters.
+func (f ListFilter) query() url.Values {
+	q := url.Values{}
+	set := func(key, value string) {
+		if value != "" {
+			q.Set(key, value)
+		}
+	}
+	setTime := func(key string, t time.Time) {
+		if !t.IsZero() {
+			q.Set(key, t.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	setInt := func(key string, n int) {
+		if n != 0 {
+			q.Set(key, strconv.Itoa(n))
+		}
+	}
+	set("status", string(f.Status))
+	set("function_id", f.FunctionID)
+	set("actor", f.Actor)
+	set("game_id", f.GameID)
+	set("env", f.Env)
+	set("name", f.Name)
+	set("ids", strings.Join(f.IDs, ","))
+	setTime("created_from", f.CreatedFrom)
+	setTime("created_to", f.CreatedTo)
+	set("order", string(f.Order))
+	setInt("page", f.Page)
+	setInt("size", f.Size)
+	return q
+}
+
+// List returns one page of the caller's jobs that match f.
+func (c *Client) List(ctx context.Context, f ListFilter) (*JobList, error) {
+	return fetch[JobList](ctx, c, call{method: http.MethodGet, path: "/jobs", query: f.query(), bare: true})
+}
+
+// ListAll yields every job that matches f, page after page from f.Page (of f.Size jobs),
+// until a page comes back short. An error is yielded once and ends the iteration.
+//
+// Jobs started during the iteration push older ones onto later pages (newest first);
+// ListAll skips the jobs it has already yielded, so each comes once and none that existed
+// when it began is missed.
+func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[JobItem, error] {
+	return func(yield func(JobItem, error) bool) {
+		seen := make(map[string]bool)
+		f.Page = max(f.Page, 1)
+		for {
+			list, err := c.List(ctx, f)
+			if err != nil {
+				yield(JobItem{}, err)
+				return
+			}
+			for _, job := range list.Jobs {
+				if seen[job.ID] {
+					continue
+				}
+				seen[job.ID] = true
+				if !yield(job, nil) {
+					return
+				}
+			}
+			if int64(len(list.Jobs)) < list.Size || len(list.Jobs) == 0 {
+				return
+			}
+			f.Page++
+		}
+	}
+}
