@@ -79,7 +79,8 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	site := httptest.NewServer(mux)
 	defer site.Close()
 
-	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 2}})
+	// Long enough for a browser starting on a loaded machine to connect before the end.
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 6}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	profile, err := os.MkdirTemp("", "jobs-chromium")
