@@ -39,13 +39,7 @@ es.onerror = () => { if (es.readyState === EventSource.CLOSED) report({error: 's
 
 func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	t.Parallel()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; .ci/run installs it (apt-get install chromium)")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium)")
-	}
+	chromium := testutil.Chromium(t)
 	a := testutil.StartApp(t, testutil.Config(t))
 	api, err := a.Handler()
 	if err != nil {
