@@ -118,6 +118,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
+		if err := a.Svc.TenantHub.Start(ctx); err != nil {
+			return fmt.Errorf("subscribe to tenant events: %w", err)
+		}
 	}
 	if a.pool != nil {
 		if err := a.pool.Start(ctx); err != nil {
@@ -145,6 +148,7 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.handler != nil {
 		a.Svc.Streams.Close()
 		a.Svc.Hub.Close()
+		a.Svc.TenantHub.Close()
 	}
 	if a.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(ctx, httpDrain)

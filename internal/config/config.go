@@ -200,6 +200,9 @@ type RecoveryConf struct {
 type EventsConf struct {
 	// MaxLen is how many recent events per job Redis keeps for Last-Event-ID replay.
 	MaxLen int64 `json:",default=1000,range=[10:1000000]"`
+	// TenantMaxLen is how many recent events per tenant (GET /api/v1/events) Redis keeps
+	// for Last-Event-ID replay; a resume from before them starts with a reset event.
+	TenantMaxLen int64 `json:",default=10000,range=[10:10000000]"`
 	// Retain is how long a job's events are kept after its latest event.
 	Retain time.Duration `json:",default=24h"`
 	// RetainDone is how long they are kept once the job is done.

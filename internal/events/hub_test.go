@@ -77,7 +77,7 @@ func TestRangeReturnsTheKeptEventsInOrder(t *testing.T) {
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
 		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
 	ctx := context.Background()
-	if err := bus.Publish(ctx, events.StatusChange("j", "completed", 1, "")...); err != nil {
+	if err := bus.Publish(ctx, events.StatusChange("j", events.Owner{}, "completed", 1, "")...); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := bus.Range(ctx, "j", 0, 10)

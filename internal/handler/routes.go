@@ -7,15 +7,32 @@ import (
 	"net/http"
 	"time"
 
+	events "jobs/internal/handler/events"
 	functioncalls "jobs/internal/handler/functioncalls"
 	functions "jobs/internal/handler/functions"
 	jobs "jobs/internal/handler/jobs"
+	stats "jobs/internal/handler/stats"
 	"jobs/internal/svc"
 
 	"github.com/zeromicro/go-zero/rest"
 )
 
 func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
+	server.AddRoutes(
+		[]rest.Route{
+			{
+				// The caller's tenant's job changes (status, progress) as Server-Sent Events
+				Method:  http.MethodGet,
+				Path:    "/events",
+				Handler: events.StreamEventsHandler(serverCtx),
+			},
+		},
+		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithPrefix("/api/v1"),
+		rest.WithTimeout(0*time.Nanosecond),
+		rest.WithSSE(),
+	)
+
 	server.AddRoutes(
 		[]rest.Route{
 			{
@@ -106,5 +123,18 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 		rest.WithPrefix("/api/v1"),
 		rest.WithTimeout(0*time.Nanosecond),
 		rest.WithSSE(),
+	)
+
+	server.AddRoutes(
+		[]rest.Route{
+			{
+				// Overview numbers: jobs by status, finished per minute, pending backlog by function
+				Method:  http.MethodGet,
+				Path:    "/stats",
+				Handler: stats.GetStatsHandler(serverCtx),
+			},
+		},
+		rest.WithJwt(serverCtx.Config.Auth.AccessSecret),
+		rest.WithPrefix("/api/v1"),
 	)
 }
