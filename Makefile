@@ -2,7 +2,7 @@ GOCTL_VERSION ?= v1.10.2
 GOCTL := $(shell go env GOPATH)/bin/goctl
 CONFIG ?= etc/jobs.yaml
 
-.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint
+.PHONY: all build run test test-race bench bench-list gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -27,6 +27,12 @@ bench: services
 ## numbers in docs/BENCHMARKS-list.md.
 bench-list: services
 	go run ./cmd/listbench
+
+## screenshots: the dashboard's pages as its browser tests see them, in docs/screenshots/
+## (needs chromium).
+screenshots: services
+	mkdir -p docs/screenshots
+	JOBS_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run 'TestDashboard$$|TestDashboardNarrowWindowAndKeyboard' ./internal/ui/
 
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl

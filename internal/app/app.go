@@ -22,6 +22,7 @@ import (
 	"jobs/internal/handler"
 	"jobs/internal/recovery"
 	"jobs/internal/svc"
+	"jobs/internal/ui"
 	"jobs/internal/web"
 	"jobs/internal/worker"
 	"jobs/model"
@@ -81,7 +82,9 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		if err != nil {
 			return nil, err
 		}
-		a.handler = web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		api := web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))
+		a.handler = ui.Handler(ui.Config{DevTokens: c.DevAuth(), Secret: c.Auth.AccessSecret,
+			TTL: time.Duration(c.Auth.AccessExpire) * time.Second}, api)
 	}
 	if c.Runs("worker") {
 		w := c.Worker

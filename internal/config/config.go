@@ -130,6 +130,13 @@ type LimitsConf struct {
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
 }
 
+// DevAccessSecret is the development secret that ships as Auth.AccessSecret (the default,
+// and etc/jobs.yaml's). With it, anyone can mint tokens, so the dashboard may hand them out.
+const DevAccessSecret = "jobs-dev-secret-do-not-use-in-production"
+
+// DevAuth reports whether the config signs tokens with the shipped development secret.
+func (c Config) DevAuth() bool { return c.Auth.AccessSecret == DevAccessSecret }
+
 // AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.
 type AuthConf struct {
 	// AccessSecret signs and verifies tokens (at least 8 characters). The default is a
