@@ -195,7 +195,7 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 	lines <- "line 4"
 	b.waitFor("the lines logged while disconnected, once each", logText+` === 'line 1\nline 2\nline 3\nline 4\n'`, 20*time.Second)
 	close(lines)
-	b.waitFor("completed", `document.querySelector('#job-status [data-status]').dataset.status === 'completed'`, 10*time.Second)
+	b.waitFor("completed", `document.querySelector('#job-status [data-status]').dataset.status === 'completed'`, 20*time.Second)
 	if got := eval[string](b, logText); got != "line 1\nline 2\nline 3\nline 4\n" {
 		t.Errorf("log after the end: %q", got)
 	}
