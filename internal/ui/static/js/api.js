@@ -87,8 +87,8 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
-// devToken asks the service for a development token (GET: is one available, and for whom;
-// POST: mint it). Outside a development config the route answers 404.
+// devTokenInfo asks whether the service hands out development tokens, and for whom (null if
+// not: outside a development config the route answers 404); fetchDevToken gets one.
 export async function devTokenInfo() {
   try {
     const resp = await fetch('/ui/dev-token');

@@ -28,7 +28,7 @@ function route() {
 }
 
 function show() {
-  if (location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor (the skip link)
+  if (current && location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor (the skip link)
   if (current && current.leave) current.leave();
   current = null;
   if (!api.token()) {
