@@ -98,8 +98,9 @@ func TestDashboard(t *testing.T) {
 	b.waitFor("its row completed", rowSelector(live.Id)+`.dataset.status === 'completed'`, 10*time.Second)
 	b.notReloaded()
 
-	// Its detail opens from the row.
-	b.run(chromedp.Click(fmt.Sprintf(`tr[data-id=%q] a`, live.Id), chromedp.ByQuery))
+	// Its detail opens from the row. (The list may be redrawing the row as it ends, so the
+	// link is followed from the page rather than by a mouse click on a node that may be gone.)
+	b.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelector('tr[data-id=%q] a').click()`, live.Id), nil))
 	b.waitFor("the detail", `document.querySelector('h1').textContent === 'live-row'`, 10*time.Second)
 	b.waitFor("its timeline", `document.querySelectorAll('#job-timeline li').length >= 3`, 5*time.Second)
 	b.screenshot("job")

@@ -14,6 +14,7 @@ export function mount(main, { id }) {
   let callbackTimer = null;
   let left = false;
   let logCount = 0;
+  let confirming = false; // the cancel confirmation is open: live updates leave it be
   const seen = []; // status changes seen live: {at, status, attempt, error}
 
   const title = h('h1', null, 'Job');
@@ -52,7 +53,7 @@ export function mount(main, { id }) {
     replace(progress, progressCell(job, `Progress of ${label()}`));
     renderFacts();
     renderTimeline();
-    renderActions();
+    if (!confirming || TERMINAL.has(job.status)) renderActions();
     replace(errorBox, job.error
       ? h('section', { class: 'notice error', 'aria-labelledby': 'h-error' }, h('h2', { id: 'h-error' }, 'Error'), h('pre', { class: 'json' }, job.error))
       : null);
@@ -110,6 +111,7 @@ export function mount(main, { id }) {
   }
 
   function renderActions() {
+    confirming = false;
     if (TERMINAL.has(job.status)) {
       // Rerun (POST /api/v1/jobs/:id/rerun, a later route) goes here for terminal jobs.
       replace(actions);
@@ -132,6 +134,7 @@ export function mount(main, { id }) {
         }
       });
       replace(actions, h('span', null, 'Cancel this job?'), yes, no);
+      confirming = true;
       yes.focus();
     });
     replace(actions, cancel);
