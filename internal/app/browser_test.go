@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/functions"
 	"jobs/internal/testutil"
 )
 
@@ -40,7 +41,21 @@ es.onerror = () => { if (es.readyState === EventSource.CLOSED) report({error: 's
 func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	t.Parallel()
 	chromium := testutil.Chromium(t)
-	a := testutil.StartApp(t, testutil.Config(t))
+	// The job waits for the page's stream before it reports progress and ends, so a browser
+	// that starts slowly on a loaded machine still sees every event.
+	connected := make(chan struct{})
+	gated := &functions.Definition{ID: "gated", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
+		Run: func(ctx context.Context, _ functions.Call, r functions.Reporter) (any, error) {
+			select {
+			case <-connected:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			r.Progress(1, 2, "half")
+			r.Progress(2, 2, "all")
+			return map[string]any{"steps": 2}, nil
+		}}
+	a := testutil.StartApp(t, testutil.Config(t), gated)
 	api, err := a.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +88,7 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	site := httptest.NewServer(mux)
 	defer site.Close()
 
-	// Long enough for a browser starting on a loaded machine to connect before the end.
-	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 6}})
+	job := a.StartJob(map[string]any{"functionId": "gated"})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	profile, err := os.MkdirTemp("", "jobs-chromium")
@@ -94,6 +108,12 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 		_ = browser.Wait()
 		os.RemoveAll(profile)
 	}()
+
+	// Subscribed: whatever the job does from now on reaches the page.
+	if !testutil.Eventually(30*time.Second, func() bool { return a.Svc.Hub.Subscribers() > 0 }) {
+		t.Fatal("the page never opened its event stream")
+	}
+	close(connected)
 
 	var rep report
 	select {
