@@ -24,8 +24,10 @@ var kathmandu = time.FixedZone("Asia/Kathmandu", 5*3600+45*60)
 // status and cancelling selected rows. Times are shown in the browser's time zone, and the
 // page asks nothing of any host but the app. With JOBS_SCREENSHOTS set, it saves a
 // screenshot of each page (make screenshots).
+//
+// The browser tests of this package run one at a time (no t.Parallel): each runs a Chromium,
+// and several at once next to the other packages' tests overload a 2-core machine.
 func TestDashboard(t *testing.T) {
-	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	first := api.StartJob(map[string]any{"functionId": "echo", "name": "nightly-report", "params": map[string]any{"day": "2026-11-20"}})
@@ -172,7 +174,6 @@ func talker(lines chan string) *functions.Definition {
 // live; when every connection drops, the page reconnects, resumes where it was (lines logged
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
-	t.Parallel()
 	lines := make(chan string)
 	a := testutil.StartApp(t, testutil.Config(t), talker(lines))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
@@ -214,7 +215,6 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,
 // and the dashboard works from the keyboard alone, with the focus visible.
 func TestDashboardNarrowWindowAndKeyboard(t *testing.T) {
-	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "keyboard-job"})
