@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint
+.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -63,6 +63,12 @@ bench: services
 ## numbers in docs/BENCHMARKS-list.md.
 bench-list: services
 	$(TEST_ENV) go run ./cmd/listbench
+
+## screenshots: the dashboard's pages as its browser tests see them, in docs/screenshots/
+## (needs chromium).
+screenshots: services
+	mkdir -p docs/screenshots
+	JOBS_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run 'TestDashboard$$|TestDashboardNarrowWindowAndKeyboard' ./internal/ui/
 
 ## gen: regenerate the goctl API and model code; it must leave no diff.
 gen: goctl

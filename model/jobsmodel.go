@@ -127,9 +127,12 @@ type (
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
 	Reaped struct {
-		Id      string
-		Attempt int64
-		Status  string
+		Id         string
+		TenantId   string
+		FunctionId string
+		Name       string
+		Attempt    int64
+		Status     string
 	}
 
 	// Progress is the latest progress report of one attempt, with its last output lines.
@@ -498,10 +501,13 @@ func (m *customJobsModel) execWon(ctx context.Context, query string, args ...any
 func (m *customJobsModel) ReapExpired(ctx context.Context, limit int) ([]Reaped, error) {
 	var expired []struct {
 		Id          string `db:"id"`
+		TenantId    string `db:"tenant_id"`
+		FunctionId  string `db:"function_id"`
+		Name        string `db:"name"`
 		Attempt     int64  `db:"attempt"`
 		MaxAttempts int64  `db:"max_attempts"`
 	}
-	query := fmt.Sprintf("select `id`, `attempt`, `max_attempts` from %s where `status` = 'running' "+
+	query := fmt.Sprintf("select `id`, `tenant_id`, `function_id`, `name`, `attempt`, `max_attempts` from %s where `status` = 'running' "+
 		"and `lease_expires_at` < now(3) order by `lease_expires_at` limit ?", m.table)
 	if err := m.conn.QueryRowsCtx(ctx, &expired, query, limit); err != nil {
 		return nil, err
@@ -522,7 +528,8 @@ func (m *customJobsModel) ReapExpired(ctx context.Context, limit int) ([]Reaped,
 			return reaped, err
 		}
 		if won {
-			reaped = append(reaped, Reaped{Id: j.Id, Attempt: j.Attempt, Status: status})
+			reaped = append(reaped, Reaped{Id: j.Id, TenantId: j.TenantId, FunctionId: j.FunctionId, Name: j.Name,
+				Attempt: j.Attempt, Status: status})
 		}
 	}
 	return reaped, nil

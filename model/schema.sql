@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   UNIQUE KEY `uk_tenant_idempotency` (`tenant_id`, `idempotency_key`),
   KEY `idx_tenant_created` (`tenant_id`, `created_at`, `id`, `status`),
   KEY `idx_tenant_status_created` (`tenant_id`, `status`, `created_at`),
+  KEY `idx_tenant_status_finished` (`tenant_id`, `status`, `finished_at`, `function_id`, `run_at`, `created_at`),
   KEY `idx_tenant_function_created` (`tenant_id`, `function_id`, `created_at`, `id`, `status`),
   KEY `idx_tenant_name_created` (`tenant_id`, `name`, `created_at`, `id`, `status`),
   KEY `idx_tenant_actor_created` (`tenant_id`, `actor`, `created_at`, `id`, `status`),

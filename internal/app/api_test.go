@@ -259,7 +259,7 @@ func TestQueryAndIdValidation(t *testing.T) {
 		{"GET", "/api/v1/function-calls/" + unknown, 404, notFound},
 
 		{"GET", "/api/v1/nope", 404, "no route for GET /api/v1/nope"},
-		{"GET", "/", 404, "no route for GET /"},
+		{"GET", "/nope", 404, "no route for GET /nope"}, // "/" is the dashboard
 		{"POST", "/api/v1/jobs/" + id + "/retry", 404, "no route for POST /api/v1/jobs/" + id + "/retry"},
 		{"DELETE", "/api/v1/jobs", 405, "method DELETE is not allowed on /api/v1/jobs"},
 		{"PUT", "/api/v1/jobs/" + id, 405, "method PUT is not allowed on /api/v1/jobs/" + id},

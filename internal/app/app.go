@@ -23,6 +23,7 @@ import (
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
 	"jobs/internal/svc"
+	"jobs/internal/ui"
 	"jobs/internal/web"
 	"jobs/internal/worker"
 	"jobs/model"
@@ -98,11 +99,14 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}
 		api := web.LogRequests(web.EnvelopeErrors(
 			web.ReadBodyWithin(time.Duration(c.Timeout)*time.Millisecond, limit, http.HandlerFunc(serverless.Serve))))
-		// In front of the router: probes need no token and stay out of its request log.
+		// The dashboard's files need no token; the API calls it makes carry one.
+		site := ui.Handler(ui.Config{DevTokens: c.DevAuth(), Secret: c.Auth.AccessSecret,
+			TTL: time.Duration(c.Auth.AccessExpire) * time.Second}, api)
+		// In front of everything: probes need no token and stay out of the request log.
 		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
 			{Name: "redis", Check: func(ctx context.Context) error { return sc.Redis.Ping(ctx).Err() }},
-		}, api)
+		}, site)
 	}
 	if c.Runs("worker") {
 		w := c.Worker
@@ -139,6 +143,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
+		if err := a.Svc.TenantHub.Start(ctx); err != nil {
+			return fmt.Errorf("subscribe to tenant events: %w", err)
+		}
 	}
 	if a.pool != nil {
 		if err := a.pool.Start(ctx); err != nil {
@@ -166,6 +173,7 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.handler != nil {
 		a.Svc.Streams.Close()
 		a.Svc.Hub.Close()
+		a.Svc.TenantHub.Close()
 	}
 	if a.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(ctx, HTTPDrain)

@@ -44,13 +44,7 @@ es.onerror = () => { if (es.readyState === EventSource.CLOSED) report({events: s
 
 func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 	t.Parallel()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; .ci/run installs it (apt-get install chromium)")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium)")
-	}
+	chromium := testutil.Chromium(t)
 	// The job reports its progress only once the page's stream is open, however long the
 	// browser takes to start.
 	opened := make(chan struct{})

@@ -133,6 +133,10 @@ type LimitsConf struct {
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
 }
 
+// DevAuth reports whether the config signs tokens with the shipped development secret
+// (DevAccessSecret). With it, anyone can mint tokens, so the dashboard may hand them out.
+func (c Config) DevAuth() bool { return c.Auth.AccessSecret == DevAccessSecret }
+
 // AuthConf is the HS256 secret that signs access tokens and how long minted tokens live.
 type AuthConf struct {
 	// AccessSecret signs and verifies tokens (at least 8 characters). The default is a
@@ -203,6 +207,9 @@ type RecoveryConf struct {
 type EventsConf struct {
 	// MaxLen is how many recent events per job Redis keeps for Last-Event-ID replay.
 	MaxLen int64 `json:",default=1000,range=[10:1000000]"`
+	// TenantMaxLen is how many recent events per tenant (GET /api/v1/events) Redis keeps
+	// for Last-Event-ID replay; a resume from before them starts with a reset event.
+	TenantMaxLen int64 `json:",default=10000,range=[10:10000000]"`
 	// Retain is how long a job's events are kept after its latest event.
 	Retain time.Duration `json:",default=24h"`
 	// RetainDone is how long they are kept once the job is done.

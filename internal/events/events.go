@@ -55,27 +55,37 @@ type LogData struct {
 	Line   string `json:"line"`
 }
 
-// Config bounds what Redis keeps per job.
+// Config bounds what Redis keeps per job and per tenant.
 type Config struct {
 	// MaxLen is how many recent events of a job are kept for replay.
 	MaxLen int64
 	// Retain is how long a job's events are kept after its last event; a done event
-	// shortens it to RetainDone.
+	// shortens it to RetainDone. A tenant's events are kept Retain after its latest.
 	Retain     time.Duration
 	RetainDone time.Duration
+	// TenantMaxLen is how many recent events of a tenant are kept for replay
+	// (DefaultTenantMaxLen if 0).
+	TenantMaxLen int64
 }
+
+// DefaultTenantMaxLen is the default of Config.TenantMaxLen.
+const DefaultTenantMaxLen = 10000
 
 // Bus publishes events and reads them back. It is safe for concurrent use.
 type Bus struct {
-	rdb     redis.UniversalClient
-	cfg     Config
-	prefix  string
-	channel string
+	rdb           redis.UniversalClient
+	cfg           Config
+	prefix        string
+	channel       string
+	tenantChannel string
 }
 
 // NewBus returns a bus whose keys start with prefix + ":".
 func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
-	return &Bus{rdb: rdb, cfg: cfg, prefix: prefix, channel: prefix + ":events"}
+	if cfg.TenantMaxLen <= 0 {
+		cfg.TenantMaxLen = DefaultTenantMaxLen
+	}
+	return &Bus{rdb: rdb, cfg: cfg, prefix: prefix, channel: prefix + ":events", tenantChannel: prefix + ":tenant-events"}
 }
 
 // The keys of one job share a hash tag, so the script's keys live in one cluster slot.
@@ -86,34 +96,63 @@ func (b *Bus) doneKey(jobID string) string { return b.prefix + ":evdone:{" + job
 // publishScript numbers an event, appends it to the job's event log and announces it, in one
 // atomic step, so the numbers of a job's events increase in the order they are published.
 // The log is a list of "id name data" entries: a few hundred bytes for a typical job, where
-// a stream would preallocate a 4 KiB node per job.
+// a stream would preallocate a 4 KiB node per job. A status or progress event of a job whose
+// tenant is known goes to the tenant's log too, in the same step (see tenant.go), so the
+// tenant's numbers follow the same order.
 //
 // A job's done is its last event: once one is stored (its number is kept in the done key),
-// nothing more is published for the job, and the script returns the done's number. So a
-// stream that sends a done it had to store itself (the job ended without one) and the late
-// done of the worker cannot both be stored, and a client that has had the done has had
-// everything.
+// nothing more is stored in or announced for the job's log, and the script returns the done's
+// number. (The tenant's log still gets the event: a stream may have stored the done of a job
+// that ended before its worker's own status change was published, and the tenant's clients
+// must still hear of that change.) So a stream that sends a done it had to store itself (the job ended
+// without one) and the late done of the worker cannot both be stored, and a client that has
+// had the done has had everything.
 //
 // KEYS[1] the job's event log (a list), KEYS[2] the job's event counter, KEYS[3] the number
-// of the job's done
+// of the job's done; with a tenant also KEYS[4] the tenant's event log, KEYS[5] the tenant's
+// event counter
 // ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
-// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
-// Returns the event's number, or the done's if the job has one already.
+// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel, ARGV[7] "1" to add the
+// event to the job's log, "0" for the tenant's only; with a tenant also ARGV[8] the tenant's
+// JSON data, ARGV[9] the tenant's max log length, ARGV[10] seconds to keep the tenant's keys,
+// ARGV[11] the tenant announce channel, ARGV[12] the tenant
+// Returns the event's number in the job's log (0 if it went to the tenant's only), or the
+// done's if the job has one already.
+//
+// A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
+// increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
+// for a recent one. (Lua numbers are doubles, exact to 2^53; '%.0f' writes them without an
+// exponent.)
 var publishScript = redis.NewScript(`
+local id = 0
 local done = redis.call('GET', KEYS[3])
 if done then
-  return tonumber(done)
+  id = tonumber(done)
+elseif ARGV[7] == '1' then
+  id = redis.call('INCR', KEYS[2])
+  local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
+  redis.call('RPUSH', KEYS[1], entry)
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  if ARGV[2] == 'done' then
+    redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
+  end
+  redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
 end
-local id = redis.call('INCR', KEYS[2])
-local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
-redis.call('RPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[2] == 'done' then
-  redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
+if #KEYS == 5 then
+  if redis.call('EXISTS', KEYS[5]) == 0 then
+    local now = redis.call('TIME')
+    redis.call('SET', KEYS[5], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
+  end
+  local tid = redis.call('INCR', KEYS[5])
+  local entry = string.format('%.0f', tid) .. ' ' .. ARGV[2] .. ' ' .. ARGV[8]
+  redis.call('RPUSH', KEYS[4], entry)
+  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[9]), -1)
+  redis.call('EXPIRE', KEYS[4], ARGV[10])
+  redis.call('EXPIRE', KEYS[5], ARGV[10])
+  redis.call('PUBLISH', ARGV[11], #ARGV[12] .. ' ' .. ARGV[12] .. ' ' .. entry)
 end
-redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
 return id
 `)
 
@@ -122,32 +161,50 @@ type Pending struct {
 	JobID string
 	Name  string
 	Data  any
+	// Owner is whose job it is. With a tenant, status and progress events also go to the
+	// tenant's log (GET /api/v1/events).
+	Owner Owner
+	// TenantOnly leaves the job's own log out: the tenant's lists learn of a new job, while
+	// the job's stream starts with the job as it is.
+	TenantOnly bool
 }
 
 // Publish numbers, stores and announces events in one round trip. Events of one job are
-// numbered in the order given; none is stored after the job's done.
+// numbered in the order given, and so are the events of one tenant; none is stored after
+// the job's done.
 func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	keys := make([][]string, len(evs))
 	args := make([][]any, len(evs))
 	for i, ev := range evs {
 		var err error
 		if args[i], err = b.scriptArgs(ev); err != nil {
 			return err
 		}
+		keys[i] = b.scriptKeys(ev.JobID)
+		if tenantData, ok := forTenant(ev); ok {
+			encoded, err := json.Marshal(tenantData)
+			if err != nil {
+				return fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
+			}
+			keys[i] = append(keys[i], b.tenantLogKey(ev.Owner.Tenant), b.tenantSeqKey(ev.Owner.Tenant))
+			args[i] = append(args[i], encoded, b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, ev.Owner.Tenant)
+		}
 	}
-	err := b.runPublish(ctx, evs, args)
+	err := b.runPublish(ctx, keys, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// A pipelined EVALSHA cannot fall back to EVAL; load the script once and retry.
 		// NOSCRIPT fails every call of the pipeline, so nothing was published twice.
 		if err = publishScript.Load(ctx, b.rdb).Err(); err == nil {
-			err = b.runPublish(ctx, evs, args)
+			err = b.runPublish(ctx, keys, args)
 		}
 	}
 	return err
 }
 
+// scriptArgs are the job's part of publishScript's arguments for ev.
 func (b *Bus) scriptArgs(ev Pending) ([]any, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
@@ -157,17 +214,22 @@ func (b *Bus) scriptArgs(ev Pending) ([]any, error) {
 	if ev.Name == Done {
 		retain = b.cfg.RetainDone
 	}
-	return []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel}, nil
+	toJob := "1"
+	if ev.TenantOnly {
+		toJob = "0"
+	}
+	return []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel, toJob}, nil
 }
 
+// scriptKeys are the job's keys of publishScript.
 func (b *Bus) scriptKeys(jobID string) []string {
 	return []string{b.logKey(jobID), b.seqKey(jobID), b.doneKey(jobID)}
 }
 
-func (b *Bus) runPublish(ctx context.Context, evs []Pending, args [][]any) error {
+func (b *Bus) runPublish(ctx context.Context, keys [][]string, args [][]any) error {
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, ev := range evs {
-			publishScript.EvalSha(ctx, p, b.scriptKeys(ev.JobID), args[i]...)
+		for i := range keys {
+			publishScript.EvalSha(ctx, p, keys[i], args[i]...)
 		}
 		return nil
 	})
@@ -198,15 +260,24 @@ func (b *Bus) LastID(ctx context.Context, jobID string) (int64, error) {
 // LastIDs returns the number of each job's latest event, 0 where none is kept, in one
 // round trip.
 func (b *Bus) LastIDs(ctx context.Context, jobIDs []string) ([]int64, error) {
-	cmds := make([]*redis.StringCmd, len(jobIDs))
+	keys := make([]string, len(jobIDs))
+	for i, id := range jobIDs {
+		keys[i] = b.seqKey(id)
+	}
+	return b.counters(ctx, keys)
+}
+
+// counters reads event counters, 0 for a missing one, in one round trip.
+func (b *Bus) counters(ctx context.Context, keys []string) ([]int64, error) {
+	cmds := make([]*redis.StringCmd, len(keys))
 	// Pipelined reports a missing key as an error too; each command is read below.
 	_, _ = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range jobIDs {
-			cmds[i] = p.Get(ctx, b.seqKey(id))
+		for i, key := range keys {
+			cmds[i] = p.Get(ctx, key)
 		}
 		return nil
 	})
-	ids := make([]int64, len(jobIDs))
+	ids := make([]int64, len(keys))
 	for i, cmd := range cmds {
 		n, err := cmd.Int64()
 		if err != nil && err != redis.Nil {
@@ -258,11 +329,12 @@ func parseAnnouncement(payload string) (Event, bool) {
 	return parseEntry(jobID, entry)
 }
 
-// StatusChange returns the events announcing that a job moved to status: a status event,
-// and a done event when the status is terminal (streams re-read the job for done's data).
-func StatusChange(jobID, status string, attempt int64, errMsg string) []Pending {
+// StatusChange returns the events announcing that a job moved to status: a status event
+// (for its tenant's log too), and a done event when the status is terminal (streams re-read
+// the job for done's data).
+func StatusChange(jobID string, owner Owner, status string, attempt int64, errMsg string) []Pending {
 	data := StatusData{Status: status, Attempt: attempt, Error: errMsg}
-	evs := []Pending{{JobID: jobID, Name: Status, Data: data}}
+	evs := []Pending{{JobID: jobID, Name: Status, Data: data, Owner: owner}}
 	if model.IsTerminal(status) {
 		evs = append(evs, Pending{JobID: jobID, Name: Done, Data: data})
 	}

@@ -15,12 +15,22 @@ type HubConfig struct {
 	Buffer int
 	// CheckInterval is how often the hub looks for what its subscription may have missed.
 	CheckInterval time.Duration
-	// Ended returns those of the jobs that have ended, as the source of truth has it.
+	// Ended returns those of the jobs that have ended, as the source of truth has it. A
+	// tenant hub has no use for it.
 	Ended func(ctx context.Context, jobIDs []string) ([]string, error)
 }
 
+// feed is what a hub fans out: the events of jobs, or of tenants.
+type feed struct {
+	channel string
+	// parse reads an announcement: the topic (job id, tenant) and the event.
+	parse func(payload string) (string, Event, bool)
+	// lastIDs returns the latest event number of each topic in Redis.
+	lastIDs func(ctx context.Context, topics []string) ([]int64, error)
+}
+
 // Hub fans announced events out to this process's subscribers from a single Redis
-// subscription. Delivery never blocks: events are queued per subscriber and the subscriber
+// subscription: the events of jobs (NewHub), or those of tenants (NewTenantHub). Delivery never blocks: events are queued per subscriber and the subscriber
 // is notified by a call, so an idle subscriber costs no goroutine and no buffer. A
 // subscriber whose queue is full is closed, and its client resumes with Last-Event-ID.
 //
@@ -30,11 +40,12 @@ type HubConfig struct {
 // in Redis with the latest it delivered, and asks which jobs have ended; the subscribers of a
 // job that is behind or ended are asked to check (Delivery.Check).
 type Hub struct {
-	bus *Bus
-	cfg HubConfig
+	bus  *Bus
+	cfg  HubConfig
+	feed feed
 
 	mu     sync.Mutex
-	jobs   map[string]*jobSubscribers
+	jobs   map[string]*jobSubscribers // by topic: job id, or tenant
 	closed bool
 
 	pubsub  *redis.PubSub
@@ -42,13 +53,13 @@ type Hub struct {
 	stopped sync.WaitGroup
 }
 
-// jobSubscribers are the subscriptions to one job.
+// jobSubscribers are the subscriptions to one job (or tenant).
 type jobSubscribers struct {
 	subs map[*Subscription]struct{}
 	last int64 // the latest event number delivered, or known to the subscribers by a check
 }
 
-// Subscription receives the live events of one job until it is closed.
+// Subscription receives the live events of one job (or tenant) until it is closed.
 type Subscription struct {
 	notify func()
 	jobID  string
@@ -75,14 +86,27 @@ type Delivery struct {
 	Closed bool
 }
 
-// NewHub returns a hub that is started by Start.
+// NewHub returns a hub of job events that is started by Start.
 func NewHub(bus *Bus, cfg HubConfig) *Hub {
-	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers)}
+	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers), feed: feed{
+		channel: bus.channel,
+		parse: func(payload string) (string, Event, bool) {
+			ev, ok := parseAnnouncement(payload)
+			return ev.JobID, ev, ok
+		},
+		lastIDs: bus.LastIDs,
+	}}
+}
+
+// NewTenantHub returns a hub of tenant events (Subscribe by tenant) that is started by Start.
+func NewTenantHub(bus *Bus, cfg HubConfig) *Hub {
+	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers),
+		feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
 }
 
 // Start subscribes to the announce channel and starts delivering and checking.
 func (h *Hub) Start(ctx context.Context) error {
-	h.pubsub = h.bus.rdb.Subscribe(ctx, h.bus.channel)
+	h.pubsub = h.bus.rdb.Subscribe(ctx, h.feed.channel)
 	if _, err := h.pubsub.Receive(ctx); err != nil {
 		_ = h.pubsub.Close()
 		return err
@@ -97,19 +121,19 @@ func (h *Hub) Start(ctx context.Context) error {
 func (h *Hub) run(ch <-chan *redis.Message) {
 	defer h.stopped.Done()
 	for msg := range ch {
-		ev, ok := parseAnnouncement(msg.Payload)
+		topic, ev, ok := h.feed.parse(msg.Payload)
 		if !ok {
 			logx.Errorf("events: malformed announcement %q", msg.Payload)
 			continue
 		}
-		h.deliver(&ev)
+		h.deliver(topic, &ev)
 	}
 }
 
-func (h *Hub) deliver(ev *Event) {
+func (h *Hub) deliver(topic string, ev *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	j := h.jobs[ev.JobID]
+	j := h.jobs[topic]
 	if j == nil {
 		return
 	}
@@ -159,13 +183,15 @@ func (h *Hub) check(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	latest, err := h.bus.LastIDs(ctx, ids)
+	latest, err := h.feed.lastIDs(ctx, ids)
 	if err != nil {
 		return err
 	}
-	ended, err := h.cfg.Ended(ctx, ids)
-	if err != nil {
-		return err
+	var ended []string
+	if h.cfg.Ended != nil {
+		if ended, err = h.cfg.Ended(ctx, ids); err != nil {
+			return err
+		}
 	}
 	isEnded := make(map[string]bool, len(ended))
 	for _, id := range ended {
@@ -189,7 +215,7 @@ func (h *Hub) check(ctx context.Context) error {
 	return nil
 }
 
-// Subscribe returns a subscription to jobID's live events. notify is called whenever there
+// Subscribe returns a subscription to the live events of jobID (a tenant, on a tenant hub). notify is called whenever there
 // is something to Take, with the hub locked: it must not block or call the hub. After
 // Close of the hub it returns a closed subscription.
 func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestRangeReturnsTheKeptEventsInOrder(t *testing.T) {
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
 		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
 	ctx := context.Background()
-	if err := bus.Publish(ctx, events.StatusChange("j", "completed", 1, "")...); err != nil {
+	if err := bus.Publish(ctx, events.StatusChange("j", events.Owner{}, "completed", 1, "")...); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := bus.Range(ctx, "j", 0, 10)
@@ -102,9 +103,21 @@ func TestNothingIsStoredAfterADone(t *testing.T) {
 	if id, err := bus.EnsureDone(ctx, "j", events.StatusData{Status: "cancelled"}); err != nil || id != 2 {
 		t.Fatalf("EnsureDone of a job without a done: %d, %v; want 2", id, err)
 	}
-	late := append(events.StatusChange("j", "completed", 1, ""), events.Pending{JobID: "j", Name: events.Progress})
+	// The worker's own status change arrives after a stream stored the done: the job's log
+	// stays as it is, the tenant's still hears of the change.
+	owner := events.Owner{Tenant: "t"}
+	tenantBefore, err := bus.TenantLastID(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := append(events.StatusChange("j", owner, "completed", 1, ""), events.Pending{JobID: "j", Name: events.Progress})
 	if err := bus.Publish(ctx, late...); err != nil {
 		t.Fatal(err)
+	}
+	tenantEvs, _, err := bus.TenantRange(ctx, "t", tenantBefore, tenantBefore+10)
+	if err != nil || len(tenantEvs) != 1 || tenantEvs[0].Name != events.Status ||
+		!strings.Contains(string(tenantEvs[0].Data), `"status":"completed"`) {
+		t.Fatalf("tenant events after the done: %+v, %v; want the completed status", tenantEvs, err)
 	}
 	if id, err := bus.EnsureDone(ctx, "j", events.StatusData{Status: "completed"}); err != nil || id != 2 {
 		t.Fatalf("EnsureDone of a job with a done: %d, %v; want 2", id, err)

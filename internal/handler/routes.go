@@ -7,15 +7,34 @@ import (
 	"net/http"
 	"time"
 
+	events "jobs/internal/handler/events"
 	functioncalls "jobs/internal/handler/functioncalls"
 	functions "jobs/internal/handler/functions"
 	jobs "jobs/internal/handler/jobs"
+	stats "jobs/internal/handler/stats"
 	"jobs/internal/svc"
 
 	"github.com/zeromicro/go-zero/rest"
 )
 
 func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
+	server.AddRoutes(
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// The caller's tenant's job changes (status, progress) as Server-Sent Events
+					Method:  http.MethodGet,
+					Path:    "/events",
+					Handler: events.StreamEventsHandler(serverCtx),
+				},
+			}...,
+		),
+		rest.WithPrefix("/api/v1"),
+		rest.WithTimeout(0*time.Nanosecond),
+		rest.WithSSE(),
+	)
+
 	server.AddRoutes(
 		rest.WithMiddlewares(
 			[]rest.Middleware{serverCtx.Authenticate},
@@ -116,5 +135,20 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 		rest.WithPrefix("/api/v1"),
 		rest.WithTimeout(0*time.Nanosecond),
 		rest.WithSSE(),
+	)
+
+	server.AddRoutes(
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Overview numbers: jobs by status, finished per minute, pending backlog by function
+					Method:  http.MethodGet,
+					Path:    "/stats",
+					Handler: stats.GetStatsHandler(serverCtx),
+				},
+			}...,
+		),
+		rest.WithPrefix("/api/v1"),
 	)
 }

@@ -118,7 +118,8 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 		reaped, err := s.jobs.ReapExpired(ctx, sweepBatch)
 		var announce []events.Pending
 		for _, r := range reaped {
-			announce = append(announce, events.StatusChange(r.Id, r.Status, r.Attempt, model.ErrorWorkerLost)...)
+			announce = append(announce, events.StatusChange(r.Id, events.Owner{Tenant: r.TenantId, FunctionID: r.FunctionId, JobName: r.Name},
+				r.Status, r.Attempt, model.ErrorWorkerLost)...)
 		}
 		if len(reaped) > 0 {
 			s.log.Infof("recovery: %d jobs of lost workers moved on (back to pending, or failed with %q)",

@@ -22,14 +22,19 @@ import (
 
 // ServiceContext is built once per process from the config.
 type ServiceContext struct {
-	Config     config.Config
-	Jobs       model.JobsModel
+	Config config.Config
+	Jobs   model.JobsModel
+	// Stats reads the dashboard overview's numbers.
+	Stats      model.StatsModel
 	Queue      *queue.Queue
 	Dispatcher *dispatch.Dispatcher
 	Functions  *functions.Registry
 	Events     *events.Bus
 	// Hub fans events out to this process's streams; only processes with the API start it.
 	Hub *events.Hub
+	// TenantHub fans tenants' events out to this process's GET /api/v1/events streams;
+	// started with Hub.
+	TenantHub *events.Hub
 	// Streams serves this process's event streams.
 	Streams *sse.Streams
 	Redis   redis.UniversalClient
@@ -75,16 +80,19 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
-		RetainDone: c.Events.RetainDone})
+		RetainDone: c.Events.RetainDone, TenantMaxLen: c.Events.TenantMaxLen})
 	return &ServiceContext{
 		Config:     c,
 		Jobs:       jobs,
+		Stats:      model.NewStatsModel(conn),
 		Queue:      q,
 		Dispatcher: dispatch.New(jobs, q),
 		Functions:  registry,
 		Events:     bus,
 		Hub: events.NewHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
 			CheckInterval: c.Events.CheckInterval, Ended: jobs.Ended}),
+		TenantHub: events.NewTenantHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
+			CheckInterval: c.Events.CheckInterval}),
 		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,

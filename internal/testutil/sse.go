@@ -32,9 +32,15 @@ type Stream struct {
 // The stream is closed when the test ends.
 func (a *App) OpenStream(jobID, lastEventID string) *Stream {
 	a.t.Helper()
-	s, status, body := a.TryStream(jobID, lastEventID)
+	return a.OpenStreamAt("/api/v1/jobs/"+jobID+"/stream", lastEventID)
+}
+
+// OpenStreamAt opens the event stream at path (e.g. /api/v1/events), like OpenStream.
+func (a *App) OpenStreamAt(path, lastEventID string) *Stream {
+	a.t.Helper()
+	s, status, body := a.TryStreamAt(path, lastEventID)
 	if s == nil {
-		a.t.Fatalf("stream %s: %d %s", jobID, status, body)
+		a.t.Fatalf("stream %s: %d %s", path, status, body)
 	}
 	return s
 }
@@ -43,8 +49,14 @@ func (a *App) OpenStream(jobID, lastEventID string) *Stream {
 // with the status and body.
 func (a *App) TryStream(jobID, lastEventID string) (*Stream, int, string) {
 	a.t.Helper()
+	return a.TryStreamAt("/api/v1/jobs/"+jobID+"/stream", lastEventID)
+}
+
+// TryStreamAt opens the event stream at path (e.g. /api/v1/events), like TryStream.
+func (a *App) TryStreamAt(path, lastEventID string) (*Stream, int, string) {
+	a.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/api/v1/jobs/"+jobID+"/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
 	if err != nil {
 		a.t.Fatal(err)
 	}

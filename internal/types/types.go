@@ -15,6 +15,14 @@ type CancelJobResp struct {
 	JobDetail
 }
 
+type FunctionBacklog struct {
+	FunctionId          string  `json:"functionId"`
+	Pending             int64   `json:"pending"`
+	PendingIsEstimate   bool    `json:"pendingIsEstimate"`
+	OldestDueAt         *string `json:"oldestDueAt"`
+	OldestDueAgeSeconds float64 `json:"oldestDueAgeSeconds"`
+}
+
 type FunctionCall struct {
 	Id         string      `json:"id"`
 	FunctionId string      `json:"functionId"`
@@ -142,13 +150,36 @@ type StartJobReq struct {
 	CallbackUrl    string      `json:"callbackUrl,optional"`
 }
 
+type Stats struct {
+	Counts      []StatusCount      `json:"counts"`
+	Throughput  []ThroughputMinute `json:"throughput"`
+	Functions   []FunctionBacklog  `json:"functions"`
+	GeneratedAt string             `json:"generatedAt"`
+}
+
+type StatusCount struct {
+	Status          string `json:"status"`
+	Count           int64  `json:"count"`
+	CountIsEstimate bool   `json:"countIsEstimate"`
+}
+
 type StreamEvent struct {
 	Id    int64       `json:"id"`
 	Event string      `json:"event"`
 	Data  interface{} `json:"data"`
 }
 
+type StreamEventsReq struct {
+	LastEventId string `header:"Last-Event-ID,optional"`
+}
+
 type StreamJobReq struct {
 	JobId       string `path:"jobId"`
 	LastEventId string `header:"Last-Event-ID,optional"`
+}
+
+type ThroughputMinute struct {
+	Minute    string `json:"minute"`
+	Completed int64  `json:"completed"`
+	Failed    int64  `json:"failed"`
 }

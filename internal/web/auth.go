@@ -7,12 +7,16 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 )
 
-// QueryTokenParam is the query parameter that carries the token on the stream route, for
+// QueryTokenParam is the query parameter that carries the token on the stream routes, for
 // browsers' EventSource, which cannot set headers.
 const QueryTokenParam = "access_token"
 
-// isStreamPath reports whether path is GET /api/v1/jobs/:jobId/stream.
+// isStreamPath reports whether path is an event stream: /api/v1/jobs/:jobId/stream or
+// /api/v1/events.
 func isStreamPath(path string) bool {
+	if path == "/api/v1/events" {
+		return true
+	}
 	rest, ok := strings.CutPrefix(path, "/api/v1/jobs/")
 	if !ok {
 		return false
@@ -21,7 +25,7 @@ func isStreamPath(path string) bool {
 	return ok && id != "" && !strings.Contains(id, "/")
 }
 
-// queryTokenRouter lets the stream route take its token from the access_token query
+// queryTokenRouter lets the stream routes take their token from the access_token query
 // parameter. It sits in front of go-zero's router, so the token is a header by the time
 // the Authenticate middleware looks; the parameter is removed so that request logs do not
 // hold it.

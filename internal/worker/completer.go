@@ -19,7 +19,13 @@ type completer struct {
 	dispatcher *dispatch.Dispatcher
 	emitter    *events.Emitter
 	log        logx.Logger
-	queue      *batcher.Batcher[model.Outcome]
+	queue      *batcher.Batcher[finished]
+}
+
+// finished is an outcome to write, with whose job it is (for the tenant's events).
+type finished struct {
+	model.Outcome
+	owner events.Owner
 }
 
 func newCompleter(jobs model.JobsModel, d *dispatch.Dispatcher, e *events.Emitter, buffer int, log logx.Logger) *completer {
@@ -36,15 +42,15 @@ func (c *completer) stop() { c.queue.Stop() }
 // submit queues an outcome; it blocks while the queue is full, which slows the pool down
 // to what MySQL absorbs. After stop it drops the outcome: the job's lease expires and the
 // recovery sweep retries it.
-func (c *completer) submit(o model.Outcome) {
-	if !c.queue.Put(o) {
+func (c *completer) submit(o model.Outcome, owner events.Owner) {
+	if !c.queue.Put(finished{Outcome: o, owner: owner}) {
 		c.log.Errorf("worker: outcome of job %s dropped during shutdown; it will be retried", o.Id)
 	}
 }
 
 // flush writes a batch, retrying a failing database a few times before giving the jobs
 // up to lease expiry.
-func (c *completer) flush(batch []model.Outcome) {
+func (c *completer) flush(batch []finished) {
 	backoff := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
@@ -66,7 +72,11 @@ func (c *completer) flush(batch []model.Outcome) {
 // write commits outcomes, announces the ones that took effect, and enqueues the jobs handed
 // back to pending. Retries (a RetryDelay) are not enqueued here: they wait, unenqueued,
 // until their run_at, when the scheduler's due pass (internal/recovery) enqueues them.
-func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
+func (c *completer) write(ctx context.Context, batch []finished) error {
+	outcomes := make([]model.Outcome, len(batch))
+	for i, f := range batch {
+		outcomes[i] = f.Outcome
+	}
 	won, err := c.jobs.Finish(ctx, outcomes)
 	if err != nil {
 		return err
@@ -76,7 +86,7 @@ func (c *completer) write(ctx context.Context, outcomes []model.Outcome) error {
 		if !won[i] {
 			continue
 		}
-		for _, ev := range events.StatusChange(o.Id, o.Status, o.Attempt, o.Error) {
+		for _, ev := range events.StatusChange(o.Id, batch[i].owner, o.Status, o.Attempt, o.Error) {
 			c.emitter.Emit(ev)
 		}
 		if o.Status == model.StatusPending && o.RetryDelay == 0 {

@@ -55,7 +55,7 @@ func (e *execution) Progress(done, total int64, message string) {
 	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, message
 	e.dirty = true
 	e.mu.Unlock()
-	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Progress,
+	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Progress, Owner: events.OwnerOf(e.job),
 		Data: events.ProgressData{Progress: done, Total: total, Message: message}})
 }
 

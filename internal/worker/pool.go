@@ -160,9 +160,10 @@ func (p *Pool) handBack() {
 	if len(execs) == 0 {
 		return
 	}
-	outcomes := make([]model.Outcome, len(execs))
+	outcomes := make([]finished, len(execs))
 	for i, e := range execs {
-		outcomes[i] = model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Status: model.StatusPending, Progress: e.snapshot()}
+		outcomes[i] = finished{owner: events.OwnerOf(e.job), Outcome: model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt,
+			Status: model.StatusPending, Progress: e.snapshot()}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -259,7 +260,7 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 		p.log.Errorf("worker: ack %d entries: %v", len(entries), err)
 	}
 	for _, job := range claimed {
-		p.emitter.Emit(events.Pending{JobID: job.Id, Name: events.Status,
+		p.emitter.Emit(events.Pending{JobID: job.Id, Name: events.Status, Owner: events.OwnerOf(job),
 			Data: events.StatusData{Status: model.StatusRunning, Attempt: job.Attempt}})
 		p.run(job)
 	}
@@ -275,7 +276,7 @@ func (p *Pool) run(job *model.Jobs) {
 			defer p.execWG.Done()
 			defer p.release(1)
 			p.completer.submit(model.Outcome{Id: job.Id, Attempt: job.Attempt, Status: model.StatusFailed,
-				Error: fmt.Sprintf("function %q is not registered on worker %s", job.FunctionId, p.cfg.ID)})
+				Error: fmt.Sprintf("function %q is not registered on worker %s", job.FunctionId, p.cfg.ID)}, events.OwnerOf(job))
 		}()
 		return
 	}
@@ -300,7 +301,7 @@ func (p *Pool) run(job *model.Jobs) {
 		if e.abandoned.Load() {
 			return // cancelled, lease lost or handed back: whatever it returned is discarded
 		}
-		p.completer.submit(outcome)
+		p.completer.submit(outcome, events.OwnerOf(job))
 	}()
 }
 

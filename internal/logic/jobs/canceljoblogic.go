@@ -57,7 +57,7 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
 			}
 		}
-		if err := l.svcCtx.Events.Publish(l.ctx, events.StatusChange(job.Id, job.Status, job.Attempt, job.Error)...); err != nil {
+		if err := l.svcCtx.Events.Publish(l.ctx, events.StatusChange(job.Id, events.OwnerOf(job), job.Status, job.Attempt, job.Error)...); err != nil {
 			l.Errorf("job %s cancelled; announcing it to streams failed: %v", job.Id, err)
 		}
 		return &types.CancelJobResp{JobDetail: *jobview.Detail(job)}, nil

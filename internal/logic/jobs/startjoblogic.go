@@ -13,6 +13,7 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
 	"jobs/internal/callbacks"
+	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
@@ -145,6 +146,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 			return nil, err
 		}
 		return jobview.Detail(first), nil
+	}
+	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
+	// before the job itself.
+	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
+		l.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
 	}
 	if delayed {
 		return jobview.Detail(job), nil

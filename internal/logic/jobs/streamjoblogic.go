@@ -3,12 +3,9 @@ package jobs
 import (
 	"context"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/apperr"
 	"jobs/internal/events"
 	"jobs/internal/jobview"
 	"jobs/internal/sse"
@@ -39,7 +36,7 @@ func NewStreamJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StreamJ
 // sent are skipped, and a gap in the live numbers is filled from Redis. A reconnect after the
 // job's done is answered 204 No Content.
 func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (sse.Source, error) {
-	resumeFrom, resuming, err := parseLastEventID(req.LastEventId)
+	resumeFrom, resuming, err := sse.ParseLastEventID(req.LastEventId)
 	if err != nil {
 		return nil, err
 	}
@@ -55,18 +52,6 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (ss
 		return nil, err
 	}
 	return s, nil
-}
-
-func parseLastEventID(s string) (int64, bool, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, false, apperr.Invalid("Last-Event-ID must be an event id (a non-negative integer), not %q", s)
-	}
-	return n, true, nil
 }
 
 // jobStream is one client's position in a job's events. It holds no request state, so

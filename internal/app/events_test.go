@@ -1,0 +1,146 @@
+package app_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"jobs/internal/config"
+	"jobs/internal/testutil"
+)
+
+type tenantEvent struct {
+	ID         string
+	FunctionID string
+	Name       string
+	Status     string
+	Attempt    int64
+	Progress   int64
+	Reason     string
+}
+
+// nextEvent reads the next event of s and decodes its data.
+func nextEvent(t *testing.T, s *testutil.Stream) (testutil.Event, tenantEvent) {
+	t.Helper()
+	ev, err := s.Next(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, decode[tenantEvent](t, ev.Data)
+}
+
+// untilStatus reads events of s until job id reaches status, and returns them all.
+func untilStatus(t *testing.T, s *testutil.Stream, id, status string) []testutil.Event {
+	t.Helper()
+	var evs []testutil.Event
+	for {
+		ev, data := nextEvent(t, s)
+		evs = append(evs, ev)
+		if ev.Name == "status" && data.ID == id && data.Status == status {
+			return evs
+		}
+	}
+}
+
+func TestTenantEventsCarryEveryChangeOfTheTenantsJobsAndResumeExactly(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	other := a.As("tenant-b", "bob")
+	s := a.OpenStreamAt("/api/v1/events", "")
+	elsewhere := other.OpenStreamAt("/api/v1/events", "")
+
+	// A first connection starts with a reset: a position to resume from, and "load your view".
+	first, reset := nextEvent(t, s)
+	if first.Name != "reset" || reset.Reason != "new" {
+		t.Fatalf("first event %s %s, want reset (new)", first.Name, first.Data)
+	}
+	job := a.StartJob(map[string]any{"functionId": "sleep", "name": "nap", "params": map[string]any{"seconds": 1}})
+	evs := untilStatus(t, s, job.Id, "completed")
+	checkIncreasing(t, append([]testutil.Event{first}, evs...))
+	var statuses []string
+	progress := 0
+	for i, ev := range evs {
+		if ev.ID != first.ID+int64(i)+1 {
+			t.Fatalf("event ids %v do not follow the reset's %d one by one", evs, first.ID)
+		}
+		data := decode[tenantEvent](t, ev.Data)
+		if data.ID != job.Id {
+			t.Fatalf("event of another job: %s", ev.Data)
+		}
+		switch ev.Name {
+		case "status":
+			if data.FunctionID != "sleep" || data.Name != "nap" {
+				t.Errorf("status event without the job's function and name: %s", ev.Data)
+			}
+			statuses = append(statuses, data.Status)
+		case "progress":
+			progress++
+		default:
+			t.Errorf("unexpected event %s", ev.Name)
+		}
+	}
+	if len(statuses) != 3 || statuses[0] != "pending" || statuses[1] != "running" || progress == 0 {
+		t.Fatalf("statuses %v and %d progress events; want pending, running, completed and some progress", statuses, progress)
+	}
+
+	// Resuming after the running event replays exactly what followed it.
+	running := evs[1]
+	resumed := a.OpenStreamAt("/api/v1/events", strconv.FormatInt(running.ID, 10))
+	for _, want := range evs[2:] {
+		got, err := resumed.Next(10 * time.Second)
+		if err != nil || got.ID != want.ID || got.Name != want.Name || string(got.Data) != string(want.Data) {
+			t.Fatalf("resumed event %+v (%v), want %+v", got, err, want)
+		}
+	}
+
+	// The other tenant heard nothing of it: its next event is about its own job.
+	mine := other.StartJob(map[string]any{"functionId": "echo"})
+	if ev, reset := nextEvent(t, elsewhere); ev.Name != "reset" || reset.Reason != "new" {
+		t.Fatalf("other tenant's first event: %s %s", ev.Name, ev.Data)
+	}
+	if ev, data := nextEvent(t, elsewhere); data.ID != mine.Id {
+		t.Fatalf("other tenant's stream carried %s %s", ev.Name, ev.Data)
+	}
+}
+
+func TestTenantEventsResetWhenTheResumePointIsGone(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Events.TenantMaxLen = 10 }))
+	s := a.OpenStreamAt("/api/v1/events", "")
+	start, _ := nextEvent(t, s)
+	// Five echo jobs make 15 events (pending, running, completed each): more than are kept.
+	for range 5 {
+		job := a.StartJob(map[string]any{"functionId": "echo"})
+		untilStatus(t, s, job.Id, "completed")
+	}
+	expired := a.OpenStreamAt("/api/v1/events", strconv.FormatInt(start.ID, 10))
+	if ev, data := nextEvent(t, expired); ev.Name != "reset" || data.Reason != "expired" {
+		t.Fatalf("resume from before the kept events: %s %s, want reset (expired)", ev.Name, ev.Data)
+	}
+	// A position Redis never gave out (it lost its data since) is a reset too.
+	lost := a.OpenStreamAt("/api/v1/events", strconv.FormatInt(start.ID+1_000_000, 10))
+	if ev, data := nextEvent(t, lost); ev.Name != "reset" || data.Reason != "lost" {
+		t.Fatalf("resume from an unknown position: %s %s, want reset (lost)", ev.Name, ev.Data)
+	}
+	// After a reset, live events follow.
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	untilStatus(t, lost, job.Id, "completed")
+}
+
+func TestTenantEventsTakeTheTokenInTheQueryAndRefuseBadInput(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t))
+	anonymous := a.WithToken("")
+	s := anonymous.OpenStreamAt("/api/v1/events?access_token="+url.QueryEscape(a.BearerToken()), "")
+	if ev, _ := nextEvent(t, s); ev.Name != "reset" {
+		t.Fatalf("first event %s", ev.Name)
+	}
+	if _, status, body := anonymous.TryStreamAt("/api/v1/events", ""); status != http.StatusUnauthorized {
+		t.Errorf("without a token: %d %s", status, body)
+	}
+	if _, status, body := a.TryStreamAt("/api/v1/events", "yesterday"); status != http.StatusBadRequest {
+		t.Errorf("Last-Event-ID yesterday: %d %s", status, body)
+	}
+}

@@ -1,0 +1,173 @@
+package events
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobs/model"
+)
+
+// A tenant's event log (GET /api/v1/events) holds the status and progress changes of all
+// its jobs, numbered per tenant and kept for the last Config.TenantMaxLen events, so a
+// client that lost its connection resumes exactly from its Last-Event-ID within that window.
+
+// Reset is the tenant stream's event telling a client to reload what it shows: sent first
+// on a connection without Last-Event-ID, and on a resume from before the kept window.
+const Reset = "reset"
+
+// Reset reasons.
+const (
+	ResetNew     = "new"     // a connection without Last-Event-ID
+	ResetExpired = "expired" // the events after Last-Event-ID are no longer all kept
+	ResetLost    = "lost"    // Redis no longer knows Last-Event-ID (it lost its data)
+)
+
+// ResetData is the data of a reset event.
+type ResetData struct {
+	Reason string `json:"reason"`
+}
+
+// Owner is whose job an event is about; its tenant's log gets the job's status and
+// progress events.
+type Owner struct {
+	Tenant     string
+	FunctionID string
+	JobName    string
+}
+
+// OwnerOf returns the owner of job.
+func OwnerOf(job *model.Jobs) Owner {
+	return Owner{Tenant: job.TenantId, FunctionID: job.FunctionId, JobName: job.Name}
+}
+
+// TenantStatusData is the data of a status event in a tenant's log.
+type TenantStatusData struct {
+	ID         string `json:"id"`
+	FunctionID string `json:"functionId"`
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	Attempt    int64  `json:"attempt"`
+	Error      string `json:"error"`
+}
+
+// TenantProgressData is the data of a progress event in a tenant's log.
+type TenantProgressData struct {
+	ID       string `json:"id"`
+	Progress int64  `json:"progress"`
+	Total    int64  `json:"total"`
+	Message  string `json:"message"`
+}
+
+// Created returns the event announcing a new job to its tenant (status pending). The job's
+// own log leaves it out: a stream starts with the job as it is.
+func Created(job *model.Jobs) Pending {
+	return Pending{JobID: job.Id, Name: Status, Owner: OwnerOf(job), TenantOnly: true,
+		Data: StatusData{Status: job.Status, Attempt: job.Attempt, Error: job.Error}}
+}
+
+// forTenant returns what a tenant's log holds of ev, if anything: status and progress
+// events of jobs whose tenant is known.
+func forTenant(ev Pending) (any, bool) {
+	if ev.Owner.Tenant == "" {
+		return nil, false
+	}
+	switch d := ev.Data.(type) {
+	case StatusData:
+		return TenantStatusData{ID: ev.JobID, FunctionID: ev.Owner.FunctionID, Name: ev.Owner.JobName,
+			Status: d.Status, Attempt: d.Attempt, Error: d.Error}, ev.Name == Status
+	case ProgressData:
+		return TenantProgressData{ID: ev.JobID, Progress: d.Progress, Total: d.Total, Message: d.Message}, ev.Name == Progress
+	}
+	return nil, false
+}
+
+// A tenant's keys share a hash tag, so they live in one cluster slot.
+func (b *Bus) tenantLogKey(tenant string) string { return b.prefix + ":tevlog:{" + tenant + "}" }
+func (b *Bus) tenantSeqKey(tenant string) string { return b.prefix + ":tevseq:{" + tenant + "}" }
+
+// TenantLastIDs returns the number of each tenant's latest event, 0 where none is kept, in
+// one round trip.
+func (b *Bus) TenantLastIDs(ctx context.Context, tenants []string) ([]int64, error) {
+	keys := make([]string, len(tenants))
+	for i, t := range tenants {
+		keys[i] = b.tenantSeqKey(t)
+	}
+	return b.counters(ctx, keys)
+}
+
+// tenantLastIDScript reads a tenant's event counter, starting it (as publishScript does) if
+// the tenant has none.
+//
+// KEYS[1] the tenant's event counter; ARGV[1] seconds to keep a new counter
+// Returns the counter.
+var tenantLastIDScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])), 'EX', ARGV[1])
+end
+return redis.call('GET', KEYS[1])
+`)
+
+// TenantLastID returns the number of the tenant's latest event. A tenant without any gets
+// its numbering started, so that a client starting from the number it returns cannot be
+// taken for one that missed the first events.
+func (b *Bus) TenantLastID(ctx context.Context, tenant string) (int64, error) {
+	return tenantLastIDScript.Run(ctx, b.rdb, []string{b.tenantSeqKey(tenant)}, int64(b.cfg.Retain.Seconds())).Int64()
+}
+
+// tenantRangeScript reads a slice of a tenant's log by event number. The log holds
+// consecutive numbers ending with the counter's, so an event's position follows from its
+// number and only the asked-for entries are read.
+//
+// KEYS[1] the tenant's event log, KEYS[2] the tenant's event counter
+// ARGV[1] read the events numbered after this, ARGV[2] up to and including this
+// Returns {the number of the oldest kept event (or of the next one, if none is kept), entries}.
+var tenantRangeScript = redis.NewScript(`
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = last - redis.call('LLEN', KEYS[1]) + 1
+local from = math.max(tonumber(ARGV[1]) + 1, first)
+local to = math.min(tonumber(ARGV[2]), last)
+if to < from then return {string.format('%.0f', first), {}} end
+return {string.format('%.0f', first), redis.call('LRANGE', KEYS[1], string.format('%.0f', from - first), string.format('%.0f', to - first))}
+`)
+
+// TenantRange returns the kept events of tenant numbered after `after` up to and including
+// upTo, and whether they are all of them: false when the oldest kept event is newer than
+// after+1 (the log was trimmed past it, or lost).
+func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64) ([]Event, bool, error) {
+	if upTo <= after {
+		return nil, true, nil
+	}
+	res, err := tenantRangeScript.Run(ctx, b.rdb, []string{b.tenantLogKey(tenant), b.tenantSeqKey(tenant)},
+		after, upTo).Slice()
+	if err != nil {
+		return nil, false, err
+	}
+	if len(res) != 2 {
+		return nil, false, redis.Nil
+	}
+	first, _ := strconv.ParseInt(res[0].(string), 10, 64)
+	entries, _ := res[1].([]any)
+	out := make([]Event, 0, len(entries))
+	for _, e := range entries {
+		if ev, ok := parseEntry("", e.(string)); ok {
+			out = append(out, ev)
+		}
+	}
+	return out, first <= after+1, nil
+}
+
+// parseTenantAnnouncement reads "<length of tenant> <tenant> <id> <name> <data>" as
+// published by publishScript (a tenant may contain spaces; its length says where it ends).
+func parseTenantAnnouncement(payload string) (string, Event, bool) {
+	n, rest, ok := strings.Cut(payload, " ")
+	size, err := strconv.Atoi(n)
+	if !ok || err != nil || size < 0 || size+1 > len(rest) || rest[size] != ' ' {
+		return "", Event{}, false
+	}
+	ev, ok := parseEntry("", rest[size+1:])
+	return rest[:size], ev, ok
+}

@@ -1,0 +1,72 @@
+package events_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"jobs/internal/events"
+	"jobs/internal/testutil"
+)
+
+func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
+	hub := events.NewTenantHub(bus, events.HubConfig{Buffer: 100, CheckInterval: time.Hour})
+	ctx := context.Background()
+	if err := hub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	tenant := "acme corp" // a tenant may hold spaces
+	woken := make(chan struct{}, 100)
+	sub := hub.Subscribe(tenant, func() { woken <- struct{}{} })
+	defer sub.Close()
+
+	start, err := bus.TenantLastID(ctx, tenant)
+	if err != nil || start < time.Now().Add(-time.Minute).UnixMicro() {
+		t.Fatalf("a new tenant's numbering starts at %d (%v), want about now in microseconds", start, err)
+	}
+	owner := events.Owner{Tenant: tenant, FunctionID: "sleep", JobName: "nap"}
+	// Twelve status changes of one job; the log keeps the last ten. Log and done events stay
+	// with the job; the creation goes to the tenant only.
+	evs := []events.Pending{{JobID: "job-1", Name: events.Status, Owner: owner, TenantOnly: true, Data: events.StatusData{Status: "pending"}}}
+	for i := range 11 {
+		evs = append(evs, events.Pending{JobID: "job-1", Name: events.Progress, Owner: owner, Data: events.ProgressData{Progress: int64(i)}})
+	}
+	evs = append(evs, events.Pending{JobID: "job-1", Name: events.Log, Owner: owner, Data: events.LogData{Line: "hi"}})
+	if err := bus.Publish(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := bus.LastID(ctx, "job-1"); err != nil || last != 12 {
+		t.Fatalf("the job's log holds %d events (%v), want its 11 progress and 1 log events", last, err)
+	}
+	var got []*events.Event
+	for len(got) < 12 {
+		select {
+		case <-woken:
+			got = append(got, sub.Take().Events...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 12 tenant events announced", len(got))
+		}
+	}
+	for i, ev := range got {
+		if ev.ID != start+int64(i)+1 {
+			t.Fatalf("event %d numbered %d, want %d", i, ev.ID, start+int64(i)+1)
+		}
+	}
+	if got[0].Name != events.Status || !strings.Contains(string(got[0].Data), `"functionId":"sleep","name":"nap","status":"pending"`) {
+		t.Fatalf("first tenant event %s %s", got[0].Name, got[0].Data)
+	}
+
+	// Reading by number: the last ten are kept; from before them is incomplete.
+	kept, complete, err := bus.TenantRange(ctx, tenant, start+2, start+12)
+	if err != nil || !complete || len(kept) != 10 || kept[0].ID != start+3 {
+		t.Fatalf("range after the second event: %d events from %v, complete %v, %v", len(kept), kept, complete, err)
+	}
+	if _, complete, err := bus.TenantRange(ctx, tenant, start+1, start+12); err != nil || complete {
+		t.Fatalf("range after the first event: complete %v (%v), want false: event 2 is no longer kept", complete, err)
+	}
+}

@@ -1,0 +1,114 @@
+// The dashboard's shell: hash routing between pages, sign-in and sign-out, and the one
+// tenant-wide event stream (GET /api/v1/events) whose events it hands to the page shown.
+import * as api from './api.js';
+import { h, replace } from './dom.js';
+import * as signin from './pages/signin.js';
+import * as overview from './pages/overview.js';
+import * as jobs from './pages/jobs.js';
+import * as job from './pages/job.js';
+import * as functions from './pages/functions.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const session = document.getElementById('session');
+const live = document.getElementById('live');
+let current = null; // the page shown: {onEvent?, leave?}
+let feed = null;
+
+// route reads the hash: #/jobs/ID, #/jobs?status=running, #/overview, #/functions.
+function route() {
+  const hash = location.hash || '#/overview';
+  const [path, search] = hash.slice(1).split('?');
+  const parts = path.split('/').filter(Boolean);
+  const params = new URLSearchParams(search || '');
+  if (parts[0] === 'jobs' && parts[1]) return { page: job, name: 'jobs', params: { id: decodeURIComponent(parts[1]) } };
+  const pages = { overview, jobs, functions };
+  const page = pages[parts[0]];
+  return page ? { page, name: parts[0], params } : { page: overview, name: 'overview', params };
+}
+
+function show() {
+  if (current && location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor (the skip link)
+  if (current && current.leave) current.leave();
+  current = null;
+  if (!api.token()) {
+    signedOut();
+    current = signin.mount(main, { onSignedIn: signedIn });
+    return;
+  }
+  const { page, name, params } = route();
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  replace(main);
+  current = page.mount(main, params) || {};
+}
+
+function signedIn() {
+  const c = api.claims();
+  replace(document.getElementById('who'), 'Tenant ', h('strong', null, c.tenant || '?'), c.actor ? ` · ${c.actor}` : '');
+  nav.hidden = false;
+  session.hidden = false;
+  if (!feed) feed = openFeed();
+  show();
+}
+
+function signedOut() {
+  nav.hidden = true;
+  session.hidden = true;
+  if (feed) feed.close();
+  feed = null;
+}
+
+// openFeed follows the tenant's job changes. EventSource resumes by itself with
+// Last-Event-ID after a dropped connection; if it gives up (the service answered with an
+// error), a new one is opened a little later, and its reset makes the page reload.
+function openFeed() {
+  let source = null;
+  let retry = null;
+  const setState = (state, text) => {
+    live.dataset.state = state;
+    live.textContent = text;
+  };
+  const dispatch = (name) => (e) => {
+    setState('live', 'Live');
+    if (current && current.onEvent) current.onEvent(name, name === 'reset' ? {} : JSON.parse(e.data));
+  };
+  const open = () => {
+    source = new EventSource(api.streamURL('/events'));
+    for (const name of ['reset', 'status', 'progress']) source.addEventListener(name, dispatch(name));
+    source.onopen = () => setState('live', 'Live');
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        setState('reconnecting', 'Reconnecting…');
+        retry = setTimeout(open, 3000);
+      } else {
+        setState('reconnecting', 'Reconnecting…');
+      }
+    };
+  };
+  setState('connecting', 'Connecting…');
+  open();
+  return {
+    close() {
+      clearTimeout(retry);
+      if (source) source.close();
+    },
+  };
+}
+
+api.onUnauthorized((message) => {
+  api.clearToken();
+  sessionStorage.setItem('jobs.signin-message', `Signed out: ${message}`);
+  show();
+});
+
+document.getElementById('signout').addEventListener('click', () => {
+  api.clearToken();
+  show();
+});
+
+window.addEventListener('hashchange', show);
+if (api.token()) signedIn();
+else show();
