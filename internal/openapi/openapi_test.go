@@ -112,6 +112,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	// done; a resume from the done is a 204.
 	replay := v.check(get("/api/v1/jobs/"+talk.Id+"/stream", token, http.Header{"Last-Event-ID": {"0"}}), 200)
 	v.check(get("/api/v1/jobs/"+echo.Id+"/stream?access_token="+token, "", none), 200)
+	if len(replay.events) == 0 {
+		t.Fatal("the replayed stream has no events")
+	}
 	done := replay.events[len(replay.events)-1]
 	v.check(get("/api/v1/jobs/"+talk.Id+"/stream", token, http.Header{"Last-Event-ID": {done.id}}), 204)
 	v.check(get("/api/v1/jobs/"+talk.Id+"/stream", token, http.Header{"Last-Event-ID": {"soon"}}), 400)
