@@ -23,8 +23,9 @@ run: build services
 
 ## test: every test, against the local MariaDB and Redis (started if not running), then the
 ## checks of deploy/ (their own Go module: Kubernetes, compose, Dockerfile, services.sh), then
-## each fuzz target briefly.
-test: services
+## each fuzz target briefly. The pinned goctl lets a test check that the OpenAPI document is
+## what make gen makes.
+test: services goctl
 	go vet ./...
 	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
 	cd deploy/check && go vet ./... && go test -count=1 -timeout 9m ./...
@@ -70,11 +71,16 @@ screenshots: services
 	mkdir -p docs/screenshots
 	JOBS_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run 'TestDashboard$$|TestDashboardNarrowWindowAndKeyboard' ./internal/ui/
 
-## gen: regenerate the goctl API and model code; it must leave no diff.
+## gen: regenerate the goctl API and model code and the OpenAPI document (goctl's swagger
+## output completed by cmd/openapigen); it must leave no diff.
 gen: goctl
 	$(GOCTL) api go -api api/jobs.api -dir . -home api/goctl -style gozero
 	$(GOCTL) model mysql ddl -src model/schema.sql -dir model -ignore-columns updated_at -style gozero
 	gofmt -w internal/handler internal/types model
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(GOCTL) api swagger --api api/jobs.api --dir "$$tmp" --filename jobs >/dev/null && \
+		go run ./cmd/openapigen -swagger "$$tmp/jobs.json" -patch api/openapi.patch.json \
+			-types internal/types/types.go -o internal/openapi/openapi.json
 
 goctl:
 	@GOCTL_VERSION=$(GOCTL_VERSION) ./deploy/install-goctl.sh >/dev/null

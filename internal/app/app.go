@@ -20,6 +20,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
 	"jobs/internal/svc"
@@ -91,6 +92,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}
 		server.Use(web.LimitBody(limit))
 		handler.RegisterHandlers(server, sc)
+		// The API's description, without a token (internal/openapi).
+		server.AddRoute(rest.Route{Method: http.MethodGet, Path: openapi.Path, Handler: openapi.Handler})
 		// Serverless binds the routes with all their middleware; serving them on our own
 		// http.Server keeps shutdown in our hands (rest.Server.Stop only closes the logs).
 		serverless, err := rest.NewServerless(server)

@@ -40,7 +40,7 @@ type FunctionCall struct {
 }
 
 type FunctionCallIdReq struct {
-	Id string `path:"id"`
+	Id string `path:"id"` // the job's id (a UUID)
 }
 
 type FunctionCallList struct {
@@ -68,7 +68,7 @@ type JobDetail struct {
 }
 
 type JobIdReq struct {
-	Id string `path:"id"`
+	Id string `path:"id"` // the job's id (a UUID)
 }
 
 type JobItem struct {
@@ -76,7 +76,7 @@ type JobItem struct {
 	TenantId       string      `json:"tenantId"`
 	FunctionId     string      `json:"functionId"`
 	Name           string      `json:"name"`
-	Status         string      `json:"status"`
+	Status         string      `json:"status"` // pending, running, completed, failed or cancelled
 	Params         interface{} `json:"params"`
 	Error          string      `json:"error"`
 	Progress       int64       `json:"progress"`
@@ -104,23 +104,23 @@ type JobResult struct {
 }
 
 type JobResultReq struct {
-	Id   string `path:"id"`
-	Wait string `form:"wait,optional"`
+	Id   string `path:"id"`            // the job's id (a UUID)
+	Wait string `form:"wait,optional"` // seconds (0 to 60) to hold the request until the job is terminal
 }
 
 type ListJobsReq struct {
-	Status      string `form:"status,optional"`
-	FunctionId  string `form:"function_id,optional"`
+	Status      string `form:"status,optional"`      // pending, running, completed, failed or cancelled
+	FunctionId  string `form:"function_id,optional"` // the function's id
 	Actor       string `form:"actor,optional"`
 	GameId      string `form:"game_id,optional"`
 	Env         string `form:"env,optional"`
-	Name        string `form:"name,optional"`
-	Ids         string `form:"ids,optional"`
-	CreatedFrom string `form:"created_from,optional"`
-	CreatedTo   string `form:"created_to,optional"`
-	Order       string `form:"order,optional"`
-	Page        string `form:"page,optional"`
-	Size        string `form:"size,optional"`
+	Name        string `form:"name,optional"`         // the name given at start, exactly
+	Ids         string `form:"ids,optional"`          // up to 100 comma-separated job ids
+	CreatedFrom string `form:"created_from,optional"` // inclusive; RFC 3339 or Unix milliseconds
+	CreatedTo   string `form:"created_to,optional"`   // exclusive; RFC 3339 or Unix milliseconds
+	Order       string `form:"order,optional"`        // desc (newest first, the default) or asc, by createdAt
+	Page        string `form:"page,optional"`         // from 1 (default 1)
+	Size        string `form:"size,optional"`         // 1 to Limits.MaxPageSize (default 20)
 }
 
 type ListJobsResp struct {
@@ -170,12 +170,12 @@ type StreamEvent struct {
 }
 
 type StreamEventsReq struct {
-	LastEventId string `header:"Last-Event-ID,optional"`
+	LastEventId string `header:"Last-Event-ID,optional"` // the id of the last event received: resume after it
 }
 
 type StreamJobReq struct {
-	JobId       string `path:"jobId"`
-	LastEventId string `header:"Last-Event-ID,optional"`
+	JobId       string `path:"jobId"`                    // the job's id (a UUID)
+	LastEventId string `header:"Last-Event-ID,optional"` // the id of the last event received: resume after it
 }
 
 type ThroughputMinute struct {
