@@ -149,10 +149,8 @@ func TestCallbackAfterCancelAndAfterWorkerLost(t *testing.T) {
 
 	// A job whose worker vanished on its last attempt: the reaper fails it.
 	lost := a.StartJob(map[string]any{"functionId": "echo", "runAt": later, "callbackUrl": r.URL})
-	if _, err := db.Exec("update jobs set status = 'running', attempt = max_attempts, lease_owner = 'gone', "+
-		"lease_expires_at = now(3) - interval 1 second where id = ?", lost.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Exec(t, db, "update jobs set status = 'running', attempt = max_attempts, lease_owner = 'gone', "+
+		"lease_expires_at = now(3) - interval 1 second where id = ?", lost.Id)
 	for id, status := range map[string]string{cancelled.Id: "cancelled", lost.Id: "failed"} {
 		a.WaitJob(id, 10*time.Second, "delivered", func(j testutil.Job) bool {
 			return j.Status == status && j.Callback != nil && j.Callback.Status == "delivered"
@@ -217,9 +215,7 @@ func TestCallbackDialRefusesInternalAddressesAfterResolving(t *testing.T) {
 	job := a.StartJob(map[string]any{"functionId": "echo", "callbackUrl": "https://hooks.example.com/jobs",
 		"runAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 	rebound := strings.Replace(r.URL, "127.0.0.1", "localhost", 1)
-	if _, err := db.Exec("update jobs set callback_url = ? where id = ?", rebound, job.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Exec(t, db, "update jobs set callback_url = ? where id = ?", rebound, job.Id)
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil)
 	failed := a.WaitJob(job.Id, 10*time.Second, "refused", func(j testutil.Job) bool {
 		return j.Callback != nil && j.Callback.Status == "failed"

@@ -27,9 +27,7 @@ func TestListFiltersCombineWithPagingOnBothLists(t *testing.T) {
 			"actor": []string{"alice", "bob", "carol"}[i%3], "env": "prod"}
 		id := a.StartJob(body).Id
 		created := base.Add(time.Duration(i) * 24 * time.Hour)
-		if _, err := db.Exec("UPDATE jobs SET created_at = ? WHERE id = ?", created, id); err != nil {
-			t.Fatal(err)
-		}
+		testutil.Exec(t, db, "UPDATE jobs SET created_at = ? WHERE id = ?", created, id)
 		ids = append(ids, id)
 	}
 	other := a.As("tenant-b", "mallory").StartJob(map[string]any{"functionId": "echo", "name": "nightly"}).Id

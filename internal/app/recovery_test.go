@@ -69,10 +69,8 @@ func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 	job := api.StartJob(map[string]any{"functionId": "echo"})
 	// As if a worker had claimed its last attempt and died.
 	db := testutil.DB(t, c.MySQL.DataSource)
-	if _, err := db.Exec("UPDATE jobs SET status = 'running', attempt = max_attempts, lease_owner = 'ghost', "+
-		"started_at = NOW(3), lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?", job.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Exec(t, db, "UPDATE jobs SET status = 'running', attempt = max_attempts, lease_owner = 'ghost', "+
+		"started_at = NOW(3), lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ?", job.Id)
 	failed := api.WaitStatus(job.Id, "failed", 5*time.Second)
 	if failed.Error != "worker lost" || failed.FinishedAt == nil || failed.Attempt != 3 {
 		t.Fatalf("exhausted job: %+v", failed)

@@ -67,9 +67,7 @@ func TestStreamStoresTheDoneOfAJobThatEndedWithoutOne(t *testing.T) {
 	t.Parallel()
 	a, job, s := idleStream(t)
 	db := testutil.DB(t, a.Config.MySQL.DataSource)
-	if _, err := db.Exec("update jobs set status = 'cancelled', finished_at = now(3) where id = ?", job.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Exec(t, db, "update jobs set status = 'cancelled', finished_at = now(3) where id = ?", job.Id)
 	evs := s.Collect(t, 5*time.Second)
 	last := evs[len(evs)-1]
 	if last.Name != "done" {
