@@ -23,6 +23,7 @@ import (
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
+	"jobs/internal/retention"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
 	"jobs/internal/web"
@@ -50,7 +51,9 @@ type App struct {
 	sweeper *recovery.Sweeper
 	// deliverer makes callback deliveries; nil unless the role includes workers.
 	deliverer *callbacks.Deliverer
-	stop      sync.Once
+	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
+	pruner *retention.Pruner
+	stop   sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -127,6 +130,10 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
 			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
 			Allow: sc.CallbackAllow}, sc.Jobs)
+		r := c.Retention
+		a.pruner = retention.NewPruner(retention.Config{Completed: r.Completed, Failed: r.Failed, Cancelled: r.Cancelled,
+			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
+			sc.Jobs, model.NewNamedLock(sc.MySQL(), retention.LockName), sc.Events)
 	}
 	return a, nil
 }
@@ -161,6 +168,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.deliverer != nil {
 		a.deliverer.Start()
 	}
+	if a.pruner != nil {
+		a.pruner.Start()
+	}
 	return nil
 }
 
@@ -193,6 +203,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()
+	}
+	if a.pruner != nil {
+		a.pruner.Stop()
 	}
 	if err := a.Svc.Close(); err != nil {
 		logx.Errorf("close: %v", err)
