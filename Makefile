@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
+.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list bench-prune gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -59,6 +59,11 @@ fuzz:
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
 bench: services
 	$(TEST_ENV) go run ./cmd/jobsbench $(BENCHFLAGS)
+
+## bench-prune: start latency while retention prunes a million finished jobs (drops and
+## refills database jobs_prunebench); numbers in docs/BENCHMARKS.md, "Retention".
+bench-prune: services
+	$(TEST_ENV) go run ./cmd/listbench -prune
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.
