@@ -26,6 +26,7 @@ import (
 var (
 	startRate = flag.Int("start-rate", 100, "-prune: job starts per second while measuring")
 	baseline  = flag.Duration("baseline", 30*time.Second, "-prune: how long starts are measured before pruning")
+	pruneFor  = flag.Duration("prune-for", 0, "-prune: stop the pruning pass after this long (0: let it delete every job of the fill)")
 )
 
 // setUpPrune turns the fill into a million finished jobs (completed, failed, cancelled as in
@@ -94,9 +95,16 @@ func benchPrune(ctx context.Context, dsn string) {
 	stop = make(chan struct{})
 	var deleted int
 	began = time.Now()
+	pruneCtx, cancel := context.WithCancel(ctx)
+	if *pruneFor > 0 {
+		pruneCtx, cancel = context.WithTimeout(ctx, *pruneFor)
+	}
+	defer cancel()
 	go func() {
-		deleted, err = pruner.Prune(ctx)
-		check(err)
+		deleted, err = pruner.Prune(pruneCtx)
+		if pruneCtx.Err() == nil {
+			check(err)
+		}
 		close(stop)
 	}()
 	lat := startLatencies(base, token, stop)

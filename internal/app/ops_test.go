@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -377,5 +379,60 @@ func TestRetentionZeroKeepsJobsOfThatStatusForever(t *testing.T) {
 	}
 	if j := a.GetJob(kept.Id); j.Status != "completed" {
 		t.Errorf("the completed job (retention 0): %+v", j)
+	}
+}
+
+// TestBulkCancelOfTenThousandRunningJobs is issue 12's figure: one bulk cancel of 10,000
+// running jobs stops every function within 5 s. It runs 10,000 functions at once, so it runs
+// only with JOBS_BULK_BENCH=1 (make bench-bulk; docs/BENCHMARKS.md, "Bulk cancel").
+func TestBulkCancelOfTenThousandRunningJobs(t *testing.T) {
+	if os.Getenv("JOBS_BULK_BENCH") == "" {
+		t.Skip("set JOBS_BULK_BENCH=1 (make bench-bulk) to run 10,000 functions at once")
+	}
+	const n = 10_000
+	var stopped atomic.Int64
+	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
+		c.Worker.Concurrency, c.Worker.BatchSize = n, 1000
+		c.Worker.Heartbeat, c.Worker.Lease = 5*time.Second, time.Minute
+		c.MySQL.MaxOpenConns = 32
+		c.Limits.MaxBulk, c.Limits.ExactTotalUpTo = n, 2*n
+	}), blocking("block", &stopped))
+	began := time.Now()
+	var wg sync.WaitGroup
+	starts := make(chan struct{})
+	for range 16 {
+		wg.Go(func() {
+			for range starts {
+				if res := a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "block"}); res.Status != http.StatusOK {
+					t.Errorf("start: %d %s", res.Status, res.Body)
+				}
+			}
+		})
+	}
+	for range n {
+		starts <- struct{}{}
+	}
+	close(starts)
+	wg.Wait()
+	if !testutil.Eventually(5*time.Minute, func() bool {
+		_, running := listIDs(t, a, "?status=running&size=1")
+		return running == n
+	}) {
+		t.Fatalf("%d jobs never all ran", n)
+	}
+	t.Logf("%d jobs started and running after %s", n, time.Since(began).Round(time.Second))
+
+	began = time.Now()
+	r := bulk(t, a, "cancel", map[string]any{"filter": map[string]any{"function_id": "block"}})
+	answered := time.Since(began)
+	if r.Acted != n || r.Limited {
+		t.Fatalf("bulk cancel: acted %d skipped %d limited %v, want %d", r.Acted, r.Skipped, r.Limited, n)
+	}
+	ok := testutil.Eventually(time.Minute, func() bool { return stopped.Load() == n })
+	all := time.Since(began)
+	t.Logf("bulk cancel of %d running jobs: answered in %s, every function stopped after %s", n,
+		answered.Round(time.Millisecond), all.Round(time.Millisecond))
+	if !ok || all > 5*time.Second {
+		t.Errorf("%d of %d functions stopped, the last after %s; want all within 5 s", stopped.Load(), n, all)
 	}
 }
