@@ -114,11 +114,11 @@ type JobItem struct {
 	MaxAttempts    int64       `json:"maxAttempts"`
 	TimeoutSeconds float64     `json:"timeoutSeconds"`
 	CallbackUrl    string      `json:"callbackUrl"`
-	RerunOf        string      `json:"rerunOf"`
 	CreatedAt      string      `json:"createdAt"`
 	RunAt          *string     `json:"runAt"`
 	StartedAt      *string     `json:"startedAt"`
 	FinishedAt     *string     `json:"finishedAt"`
+	RerunOf        string      `json:"rerunOf"`
 }
 
 type JobResult struct {
