@@ -3,12 +3,14 @@ package model
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -520,16 +522,35 @@ func (m *customJobsModel) Cancel(ctx context.Context, id, from string) (bool, er
 	return m.execWon(ctx, query, id, from)
 }
 
+// cancelTries bounds CancelMany's attempts when InnoDB picks its transaction as a deadlock
+// victim (rolled back whole, so trying again is safe).
+const cancelTries = 5
+
 func (m *customJobsModel) CancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	for try := 1; ; try++ {
+		moved, err := m.cancelMany(ctx, ids)
+		var myErr *mysql.MySQLError
+		if errors.As(err, &myErr) && myErr.Number == mysqlDeadlock && try < cancelTries {
+			continue
+		}
+		return moved, err
+	}
+}
+
+// mysqlDeadlock is MySQL's error number for a transaction chosen as a deadlock victim.
+const mysqlDeadlock = 1213
+
+func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
 	var moved []Cancelled
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		// Lock the jobs still cancellable in primary-key order (as Finish does); the update
-		// then moves exactly those, so what is returned is what changed.
-		lock := fmt.Sprintf("select `id`, `status` from %s where `id` in (%s) and `status` in ('pending', 'running') "+
-			"order by `id` for update", m.table, inClause(len(ids)))
+		// Lock the jobs still cancellable in primary-key order (as Finish does; the hint
+		// keeps the optimizer from locking through a status index instead); the update then
+		// moves exactly those, so what is returned is what changed.
+		lock := fmt.Sprintf("select `id`, `status` from %s force index (primary) where `id` in (%s) "+
+			"and `status` in ('pending', 'running') order by `id` for update", m.table, inClause(len(ids)))
 		if err := s.QueryRowsCtx(ctx, &moved, lock, stringArgs(ids)...); err != nil || len(moved) == 0 {
 			return err
 		}
