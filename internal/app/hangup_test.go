@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
@@ -17,7 +18,7 @@ import (
 // committed: nothing is left pending for the stale-enqueue sweep (5 minutes) to find.
 func TestStartsWhoseClientsHangUpAreNeverStranded(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	db := testutil.DB(t, a.Config.MySQL.DataSource)
 
 	const starts, parallel = 300, 20

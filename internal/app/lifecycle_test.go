@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
@@ -16,9 +17,9 @@ import (
 
 func TestLifecycleEchoCompletes(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
-	var job testutil.Job
+	var job apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": "echo", "params": {"n": 1.50, "s": "x"},
 		"name": "greeting", "actor": "alice", "gameId": "g1", "env": "dev"}`).Data(t, &job)
 	if job.Status != "pending" || job.Attempt != 0 || job.StartedAt != nil || string(job.Result) != "null" {
@@ -48,7 +49,7 @@ func TestLifecycleEchoCompletes(t *testing.T) {
 
 func TestFailureKeepsTheFunctionsMessage(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	job := a.StartJob(map[string]any{"functionId": "fail", "params": map[string]any{"message": "disk full"}})
 	failed := a.WaitStatus(job.Id, "failed", 5*time.Second)
@@ -71,7 +72,7 @@ func TestRetryableErrorIsRetriedUntilItSucceeds(t *testing.T) {
 		}
 		return map[string]int64{"attempt": call.Attempt}, nil
 	})
-	a := testutil.StartApp(t, testutil.Config(t), flaky)
+	a := apptest.StartApp(t, apptest.Config(t), flaky)
 
 	job := a.StartJob(map[string]any{"functionId": "flaky"})
 	done := a.WaitStatus(job.Id, "completed", 5*time.Second)
@@ -89,7 +90,7 @@ func TestTimeoutAndPanicFailTheAttempt(t *testing.T) {
 	panics := testFunction("panics", 1, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
 		panic("boom")
 	})
-	a := testutil.StartApp(t, testutil.Config(t), slow, panics)
+	a := apptest.StartApp(t, apptest.Config(t), slow, panics)
 
 	timedOut := a.WaitStatus(a.StartJob(map[string]any{"functionId": "slow"}).Id, "failed", 5*time.Second)
 	if timedOut.Error != "timed out after 0.2s" {
@@ -103,16 +104,16 @@ func TestTimeoutAndPanicFailTheAttempt(t *testing.T) {
 
 func TestProgressIsVisibleWhileRunning(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
-	running := a.WaitJob(job.Id, 5*time.Second, "reporting progress", func(j testutil.Job) bool {
+	running := a.WaitJob(job.Id, 5*time.Second, "reporting progress", func(j apptest.Job) bool {
 		return j.Status == "running" && j.Progress >= 1
 	})
 	if running.Total != 3 || running.Message == "" {
 		t.Errorf("progress while running: %+v", running)
 	}
-	var list struct{ Jobs []testutil.Job }
+	var list struct{ Jobs []apptest.Job }
 	if err := json.Unmarshal(a.Do(http.MethodGet, "/api/v1/jobs", nil).Body, &list); err != nil || len(list.Jobs) != 1 {
 		t.Fatalf("list: %v %+v", err, list)
 	}
@@ -137,10 +138,10 @@ func TestCancelPendingJobNeverStarts(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	count := countingFunction(&runs)
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	api := testutil.StartApp(t, c, count)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := apptest.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	res := api.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil)
 	res.Data(t, &cancelled)
 	if _, msg, _ := res.Envelope(t); msg != "cancelled" || cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
@@ -149,7 +150,7 @@ func TestCancelPendingJobNeverStarts(t *testing.T) {
 
 	// Workers come up afterwards and drain the stream, which still holds the job's entry.
 	c.Worker.Concurrency = 4
-	workers := testutil.StartApp(t, c, count)
+	workers := apptest.StartApp(t, c, count)
 	marker := workers.StartJob(map[string]any{"functionId": "echo"})
 	workers.WaitStatus(marker.Id, "completed", 5*time.Second)
 
@@ -172,7 +173,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		return map[string]bool{"late": true}, nil
 	})
-	a := testutil.StartApp(t, testutil.Config(t), stubborn)
+	a := apptest.StartApp(t, apptest.Config(t), stubborn)
 
 	job := a.StartJob(map[string]any{"functionId": "stubborn"})
 	select {
@@ -182,7 +183,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 	}
 	a.WaitStatus(job.Id, "running", 5*time.Second)
 
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, &cancelled)
 	cancelledAt := time.Now()
 	if cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
@@ -211,8 +212,8 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	count := countingFunction(&runs)
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	api := testutil.StartApp(t, c, count)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := apptest.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
 	// The same job id delivered five more times, as a redelivery or a re-enqueue would.
 	for range 5 {
@@ -223,7 +224,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 
 	c.Worker.Concurrency = 8
 	c.Worker.BatchSize = 2 // spread the duplicates over several claims
-	workers := testutil.StartApp(t, c, count)
+	workers := apptest.StartApp(t, c, count)
 	done := workers.WaitStatus(job.Id, "completed", 5*time.Second)
 	if !testutil.Eventually(5*time.Second, func() bool {
 		n, err := workers.Svc.Queue.Backlog(context.Background())
@@ -238,7 +239,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 
 func TestResultWaitReturnsWhenTheJobEnds(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	type result struct {
 		Status     string
 		Result     json.RawMessage
