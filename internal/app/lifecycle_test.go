@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -164,6 +165,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
 	stopped := make(chan time.Time, 1)
+	returned := make(chan struct{})
 	stubborn := testFunction("stubborn", 3, time.Minute, func(ctx context.Context, _ functions.Call, r functions.Reporter) (any, error) {
 		r.Progress(1, 10, "working")
 		close(started)
@@ -171,9 +173,11 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 		stopped <- time.Now()
 		// Returns a result anyway, late: it must be discarded.
 		time.Sleep(100 * time.Millisecond)
+		defer close(returned)
 		return map[string]bool{"late": true}, nil
 	})
-	a := apptest.StartApp(t, apptest.Config(t), stubborn)
+	c := apptest.Config(t)
+	a := apptest.StartApp(t, c, stubborn)
 
 	job := a.StartJob(map[string]any{"functionId": "stubborn"})
 	select {
@@ -198,13 +202,26 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 		t.Fatal("function's context not done within 1s of cancel")
 	}
 
-	time.Sleep(500 * time.Millisecond) // past the late return and a completer flush
-	after := a.GetJob(job.Id)
-	if after.Status != "cancelled" || string(after.Result) != "null" || after.Attempt != 1 {
-		t.Fatalf("late result was not discarded: %+v", after)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("function never returned its late result")
 	}
 	if res := a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil); res.Status != http.StatusConflict {
 		t.Errorf("second cancel: %d %s", res.Status, res.Body)
+	}
+	// Stopping the process waits for every outcome it still had to write: what is stored
+	// then is final.
+	a.Stop(context.Background())
+	db := testutil.DB(t, c.MySQL.DataSource)
+	var status string
+	var result sql.NullString
+	var attempt int64
+	if err := db.QueryRow("SELECT `status`, `result`, `attempt` FROM `jobs` WHERE `id` = ?", job.Id).Scan(&status, &result, &attempt); err != nil {
+		t.Fatal(err)
+	}
+	if status != "cancelled" || result.Valid || attempt != 1 {
+		t.Fatalf("late result was not discarded: status %s result %v attempt %d", status, result, attempt)
 	}
 }
 

@@ -83,7 +83,10 @@ func TestDelayedJobCancelledBeforeItStartsNeverRuns(t *testing.T) {
 	runAt := time.Now().Add(700 * time.Millisecond)
 	job := a.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Format(time.RFC3339Nano)})
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil)
-	time.Sleep(time.Until(runAt) + 700*time.Millisecond) // past runAt and a couple of scheduler passes
+	// A later delayed job is the signal: once it has run, the scheduler has passed runAt and
+	// workers have taken whatever it enqueued before it (the stream is first in, first out).
+	later := a.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Add(time.Millisecond).Format(time.RFC3339Nano)})
+	a.WaitStatus(later.Id, "completed", 10*time.Second)
 	if after := a.GetJob(job.Id); after.Status != "cancelled" || after.Attempt != 0 || after.StartedAt != nil {
 		t.Fatalf("cancelled delayed job: %+v", after)
 	}

@@ -129,7 +129,13 @@ func TestStreamResumesWithLastEventIDWithoutGapsOrDuplicates(t *testing.T) {
 	}
 	first.Close()
 	lastID := seen[len(seen)-1].ID
-	time.Sleep(1200 * time.Millisecond) // events happen while disconnected
+	// Events happen while disconnected.
+	if !testutil.Eventually(10*time.Second, func() bool {
+		last, err := a.Svc.Events.LastID(context.Background(), job.Id)
+		return err == nil && last >= lastID+2
+	}) {
+		t.Fatal("no events while the stream was disconnected")
+	}
 
 	rest := a.OpenStream(job.Id, strconv.FormatInt(lastID, 10)).Collect(t, 5*time.Second)
 	if rest[0].Name != "snapshot" || rest[0].ID != lastID {
