@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,17 +38,90 @@ func RedisAddr() string {
 	return "127.0.0.1:6379"
 }
 
-// NewDB creates an empty database with the schema applied and returns its normalized DSN.
-// The database is dropped when the test ends.
+// NewDB creates a database with the schema the migrations make and returns its normalized
+// DSN. The database is dropped when the test ends.
+//
+// Running the migrations takes seconds of DDL per database on a busy server, so they run
+// once per version of the migrations, into a template database (jobs_test_tmpl_<digest>,
+// kept for later runs), whose tables each test database then copies (CREATE TABLE LIKE).
 func NewDB(t testing.TB) string {
 	t.Helper()
 	dsn := NewEmptyDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := model.Migrate(ctx, dsn); err != nil {
-		t.Fatalf("migrate the test database: %v", err)
+	template, err := migratedTemplate(ctx)
+	if err != nil {
+		t.Fatalf("migrate the template database: %v", err)
+	}
+	if err := copySchema(ctx, dsn, template); err != nil {
+		t.Fatalf("copy the template database's schema: %v", err)
 	}
 	return dsn
+}
+
+var template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// migratedTemplate returns the name of the template database of these migrations,
+// migrating it first if no test binary did yet (model.Migrate locks against the others).
+func migratedTemplate(ctx context.Context) (string, error) {
+	template.once.Do(func() {
+		digest, err := model.MigrationsDigest()
+		if err != nil {
+			template.err = err
+			return
+		}
+		cfg, err := mysql.ParseDSN(MySQLDSN())
+		if err != nil {
+			template.err = err
+			return
+		}
+		cfg.DBName = "jobs_test_tmpl_" + digest[:16]
+		dsn, err := model.NormalizeDSN(cfg.FormatDSN())
+		if err != nil {
+			template.err = err
+			return
+		}
+		template.name, template.err = cfg.DBName, model.Migrate(ctx, dsn)
+	})
+	return template.name, template.err
+}
+
+// copySchema creates in dsn's database every table of database from, with the rows of its
+// schema_migrations.
+func copySchema(ctx context.Context, dsn, from string) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var tables []string
+	rows, err := db.QueryContext(ctx, "SELECT `table_name` FROM `information_schema`.`tables` WHERE `table_schema` = ? ORDER BY 1", from)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, table := range tables {
+		if _, err := db.ExecContext(ctx, "CREATE TABLE `"+table+"` LIKE `"+from+"`.`"+table+"`"); err != nil {
+			return err
+		}
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO `schema_migrations` SELECT * FROM `"+from+"`.`schema_migrations`")
+	return err
 }
 
 // NewEmptyDB creates a database without tables and returns its normalized DSN. The database
