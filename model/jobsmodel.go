@@ -40,9 +40,13 @@ func ValidStatus(status string) bool {
 var _ JobsModel = (*customJobsModel)(nil)
 
 type (
-	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
+	// JobsModel is the jobs table: goctl's insert and reads plus the guarded transitions of a
+	// job's life. goctl's Update and Delete are left out: they write a row whatever its
+	// status, and every change of a job is a compare-and-set below.
 	JobsModel interface {
-		jobsModel
+		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
+		FindOne(ctx context.Context, id string) (*Jobs, error)
+		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
 		// InsertOnce inserts job unless its tenant has a job with its idempotency key
 		// already, and reports whether it inserted it.
 		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
