@@ -351,10 +351,10 @@ func TestCallbackDeliveryClaimsAndFinishesOnce(t *testing.T) {
 	}
 
 	// A failed attempt schedules the next; its token is spent.
-	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.CallbackPending, "503", -time.Second); err != nil || !won {
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.RetryLater, "503", -time.Second); err != nil || !won {
 		t.Fatalf("record a failed attempt: %v %v", won, err)
 	}
-	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.CallbackDelivered, "", 0); err != nil || won {
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Delivered, "", 0); err != nil || won {
 		t.Errorf("a spent token won (%v)", err)
 	}
 	claimed, err = jobs.ClaimCallbacks(ctx, 10, time.Minute)
@@ -362,7 +362,7 @@ func TestCallbackDeliveryClaimsAndFinishesOnce(t *testing.T) {
 		t.Fatalf("retry claim: %d (%v)", len(claimed), err)
 	}
 	token = claimed[0].CallbackToken
-	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.CallbackDelivered, "", 0); err != nil || !won {
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Delivered, "", 0); err != nil || !won {
 		t.Fatalf("delivered: %v %v", won, err)
 	}
 	got := f.Get(job.Id)
@@ -371,7 +371,7 @@ func TestCallbackDeliveryClaimsAndFinishesOnce(t *testing.T) {
 		t.Errorf("delivered callback: status %q attempts %d delivered %v due %v error %q", got.CallbackStatus,
 			got.CallbackAttempts, got.CallbackDeliveredAt, got.CallbackDueAt, got.CallbackError)
 	}
-	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.CallbackFailed, "late", 0); err != nil || won {
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.GivenUp, "late", 0); err != nil || won {
 		t.Errorf("a second finish of the delivery won (%v)", err)
 	}
 }
@@ -383,7 +383,7 @@ func TestCallbackGivenUpIsFailed(t *testing.T) {
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %d (%v)", len(claimed), err)
 	}
-	if won, err := jobs.FinishCallback(ctx, job.Id, claimed[0].CallbackToken, model.CallbackFailed, "refused", 0); err != nil || !won {
+	if won, err := jobs.FinishCallback(ctx, job.Id, claimed[0].CallbackToken, model.GivenUp, "refused", 0); err != nil || !won {
 		t.Fatalf("give up: %v %v", won, err)
 	}
 	got := f.Get(job.Id)
