@@ -10,6 +10,7 @@ import (
 	"github.com/zeromicro/go-zero/core/conf"
 
 	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -87,7 +88,7 @@ func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
 	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+		return rdb.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Epoch()).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}
@@ -158,7 +159,7 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 	for _, id := range ids {
 		api.WaitStatus(id, "completed", 10*time.Second)
 	}
-	info, err := testutil.Redis(t).XInfoStream(context.Background(), c.Redis.Prefix+":stream").Result()
+	info, err := testutil.Redis(t).XInfoStream(context.Background(), rediskeys.New(c.Redis.Prefix).Stream()).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	t.Parallel()
 	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
 	ctx, rdb := context.Background(), testutil.Redis(t)
-	stream := c.Redis.Prefix + ":stream"
+	stream := rediskeys.New(c.Redis.Prefix).Stream()
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "workers", "0").Err(); err != nil {
 		t.Fatal(err)
 	}

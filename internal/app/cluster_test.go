@@ -1,0 +1,199 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobs/internal/config"
+	"jobs/internal/functions"
+	"jobs/internal/rediskeys"
+	"jobs/internal/testutil"
+)
+
+// The service on a Redis Cluster of three nodes (Redis.Addrs): every script, transaction
+// and pipeline it sends must stay within one hash slot, or the cluster refuses it
+// (CROSSSLOT) and these tests fail.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	rc := testutil.StartRedisCluster(t)
+	c := testutil.Config(t, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+	stopped := make(chan struct{})
+	waitForCancel := testFunction("wait-for-cancel", 1, time.Minute, func(ctx context.Context, _ functions.Call, _ functions.Reporter) (any, error) {
+		<-ctx.Done()
+		close(stopped)
+		return nil, ctx.Err()
+	})
+	a := testutil.StartApp(t, c, waitForCancel)
+	ctx := context.Background()
+	keys := rediskeys.New(c.Redis.Prefix)
+
+	t.Run("start and run", func(t *testing.T) {
+		job := a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"n": 7}})
+		done := a.WaitStatus(job.Id, "completed", 15*time.Second)
+		if string(done.Result) != `{"n":7}` || done.Attempt != 1 {
+			t.Fatalf("completed job: %+v", done)
+		}
+		var ids []string
+		for i := range 20 {
+			ids = append(ids, a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"i": i}}).Id)
+		}
+		for _, id := range ids {
+			a.WaitStatus(id, "completed", 15*time.Second)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		job := a.StartJob(map[string]any{"functionId": "wait-for-cancel"})
+		a.WaitStatus(job.Id, "running", 15*time.Second)
+		s := a.OpenStream(job.Id, "")
+		var cancelled testutil.Job
+		a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, &cancelled)
+		if cancelled.Status != "cancelled" {
+			t.Fatalf("cancel answered %+v", cancelled)
+		}
+		// The worker hears of it over the cluster's pub/sub and stops the function.
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the function was not stopped within 10s of the cancel")
+		}
+		evs := s.Collect(t, 10*time.Second)
+		if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "cancelled" {
+			t.Fatalf("stream of a cancelled job ends with %s", evs[len(evs)-1].Data)
+		}
+	})
+
+	t.Run("stream resumes with Last-Event-ID", func(t *testing.T) {
+		job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
+		first := a.OpenStream(job.Id, "")
+		var seen []testutil.Event
+		for len(seen) < 3 { // the snapshot and two live events
+			ev, err := first.Next(10 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, ev)
+		}
+		first.Close()
+		lastID := seen[len(seen)-1].ID
+		rest := a.OpenStream(job.Id, strconv.FormatInt(lastID, 10)).Collect(t, 10*time.Second)
+		if rest[0].Name != "snapshot" || rest[0].ID != lastID {
+			t.Fatalf("resume starts with %+v, want a snapshot numbered %d", rest[0], lastID)
+		}
+		for i, ev := range rest[1:] {
+			if ev.ID != lastID+int64(i)+1 {
+				t.Fatalf("resumed events %v do not follow %d one by one", testutil.EventNames(rest), lastID)
+			}
+		}
+		if done := decode[testutil.Job](t, rest[len(rest)-1].Data); done.Status != "completed" || string(done.Result) != `{"slept":3}` {
+			t.Fatalf("done event: %s", rest[len(rest)-1].Data)
+		}
+	})
+
+	t.Run("tenant events", func(t *testing.T) {
+		s := a.OpenStreamAt("/api/v1/events", "")
+		if ev, reset := nextEvent(t, s); ev.Name != "reset" || reset.Reason != "new" {
+			t.Fatalf("first event %s %s, want reset (new)", ev.Name, ev.Data)
+		}
+		job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+		evs := untilStatus(t, s, job.Id, "completed")
+		var statuses []string
+		for _, ev := range evs {
+			if ev.Name == "status" {
+				statuses = append(statuses, decode[tenantEvent](t, ev.Data).Status)
+			}
+		}
+		if len(statuses) != 3 || statuses[0] != "pending" || statuses[1] != "running" {
+			t.Fatalf("the tenant heard statuses %v, want pending, running, completed", statuses)
+		}
+		checkIncreasing(t, evs)
+	})
+
+	t.Run("keys of one owner share a slot", func(t *testing.T) {
+		for owner, group := range map[string][]string{
+			"queue":  {keys.Stream(), keys.Epoch()},
+			"job":    {keys.JobEventLog("j1"), keys.JobEventSeq("j1"), keys.JobDone("j1")},
+			"tenant": {keys.TenantEventLog(testutil.DefaultTenant), keys.TenantEventSeq(testutil.DefaultTenant)},
+		} {
+			var slots []int64
+			for _, key := range group {
+				slot, err := rc.Client.ClusterKeySlot(ctx, key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				slots = append(slots, slot)
+			}
+			for _, slot := range slots[1:] {
+				if slot != slots[0] {
+					t.Errorf("the %s's keys %v are in slots %v, want one", owner, group, slots)
+				}
+			}
+		}
+		if n, err := rc.Client.Exists(ctx, keys.Epoch()).Result(); err != nil || n != 1 {
+			t.Fatalf("the epoch marker is missing (%d, %v)", n, err)
+		}
+	})
+}
+
+// Pending jobs survive a Redis Cluster losing every node's data: the sweeper sees the epoch
+// marker gone (it lives with the stream) and enqueues them again.
+func TestRedisClusterLosingEverythingLosesNoJob(t *testing.T) {
+	t.Parallel()
+	rc := testutil.StartRedisCluster(t)
+	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+	api := testutil.StartApp(t, c)
+	var ids []string
+	for range 20 {
+		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
+	}
+	epoch := rediskeys.New(c.Redis.Prefix).Epoch()
+	if !testutil.Eventually(10*time.Second, func() bool {
+		return rc.Client.Exists(context.Background(), epoch).Val() == 1
+	}) {
+		t.Fatal("the sweeper never wrote the epoch marker")
+	}
+
+	rc.FlushAll(t)
+	for range 5 {
+		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
+	}
+	c.Worker.Concurrency = 4
+	testutil.StartApp(t, c)
+	for _, id := range ids {
+		api.WaitStatus(id, "completed", 15*time.Second)
+	}
+	// Streams still work: the API's subscriptions outlived the flush.
+	job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	evs := api.OpenStream(job.Id, "").Collect(t, 10*time.Second)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
+		t.Fatalf("stream after the flush ends with %s", evs[len(evs)-1].Data)
+	}
+}
+
+// The service follows a master through a Sentinel (Redis.MasterName with the Sentinels in
+// Redis.Addrs).
+func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
+	rs := testutil.StartRedisSentinel(t)
+	c := testutil.Config(t, func(c *config.Config) {
+		c.Redis.MasterName = rs.MasterName
+		c.Redis.Addrs = []string{rs.SentinelAddr}
+	})
+	a := testutil.StartApp(t, c)
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	evs := a.OpenStream(job.Id, "").Collect(t, 10*time.Second)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
+		t.Fatalf("stream ends with %s", evs[len(evs)-1].Data)
+	}
+	// The work went through the master the Sentinel named.
+	master := redis.NewClient(&redis.Options{Addr: rs.MasterAddr})
+	defer master.Close()
+	if n, err := master.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Stream()).Result(); err != nil || n != 1 {
+		t.Fatalf("the master at %s has no work stream (%d, %v)", rs.MasterAddr, n, err)
+	}
+}
