@@ -176,8 +176,9 @@ func TestRedisClusterLosingEverythingLosesNoJob(t *testing.T) {
 }
 
 // The service follows a master through a Sentinel (Redis.MasterName with the Sentinels in
-// Redis.Addrs).
-func TestRedisSentinel(t *testing.T) {
+// Redis.Addrs), across a failover: a job running and streamed during it completes, and jobs
+// started after it run on the new master.
+func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	rs := testutil.StartRedisSentinel(t)
 	c := testutil.Config(t, func(c *config.Config) {
@@ -185,15 +186,32 @@ func TestRedisSentinel(t *testing.T) {
 		c.Redis.Addrs = []string{rs.SentinelAddr}
 	})
 	a := testutil.StartApp(t, c)
-	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
-	evs := a.OpenStream(job.Id, "").Collect(t, 10*time.Second)
-	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
-		t.Fatalf("stream ends with %s", evs[len(evs)-1].Data)
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
+	s := a.OpenStream(job.Id, "")
+	if ev, err := s.Next(10 * time.Second); err != nil || ev.Name != "snapshot" {
+		t.Fatalf("first event %+v, %v", ev, err)
 	}
-	// The work went through the master the Sentinel named.
+	a.WaitStatus(job.Id, "running", 15*time.Second)
+
+	rs.Failover(t)
+	evs := s.Collect(t, 15*time.Second)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
+		t.Fatalf("the stream across the failover ends with %s", evs[len(evs)-1].Data)
+	}
+	checkIncreasing(t, evs)
+
+	after := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+	evs = a.OpenStream(after.Id, "").Collect(t, 15*time.Second)
+	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
+		t.Fatalf("a job started after the failover: its stream ends with %s", evs[len(evs)-1].Data)
+	}
+	// The work went through the master the Sentinel promoted.
 	master := redis.NewClient(&redis.Options{Addr: rs.MasterAddr})
 	defer master.Close()
+	if role, err := master.Do(context.Background(), "ROLE").Slice(); err != nil || len(role) == 0 || role[0] != "master" {
+		t.Fatalf("%s is not the master: %v %v", rs.MasterAddr, role, err)
+	}
 	if n, err := master.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Stream()).Result(); err != nil || n != 1 {
-		t.Fatalf("the master at %s has no work stream (%d, %v)", rs.MasterAddr, n, err)
+		t.Fatalf("the new master at %s has no work stream (%d, %v)", rs.MasterAddr, n, err)
 	}
 }

@@ -81,40 +81,67 @@ func (rc *RedisCluster) FlushAll(t testing.TB) {
 	}
 }
 
-// RedisSentinel is a Redis master watched by one Sentinel, on ports of their own, stopped
-// when the test ends.
+// RedisSentinel is a Redis master with one replica, watched by one Sentinel, on ports of
+// their own, stopped when the test ends.
 type RedisSentinel struct {
 	// MasterName is the name the Sentinel knows the master by: what Redis.MasterName takes.
 	MasterName string
 	// SentinelAddr is the Sentinel's address: what Redis.Addrs takes with MasterName.
 	SentinelAddr string
-	// MasterAddr is the master's address.
-	MasterAddr string
+	// MasterAddr is the master's address, ReplicaAddr its replica's; Failover swaps them.
+	MasterAddr, ReplicaAddr string
 }
 
-// StartRedisSentinel starts a redis-server and a Sentinel monitoring it. It skips the test
-// if redis-server is missing.
+// StartRedisSentinel starts a redis-server, a replica of it and a Sentinel monitoring
+// them, and waits until the Sentinel knows the replica. It skips the test if redis-server
+// is missing.
 func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	t.Helper()
 	needRedisBinaries(t, "redis-server")
 	dir := t.TempDir()
 	ports := reserveRedisPorts(t)
-	master, sentinel := ports[0], ports[1]
+	master, replica, sentinel := ports[0], ports[1], ports[2]
 	startRedisServer(t, dir, master)
-	rs := &RedisSentinel{MasterName: "jobs-test", MasterAddr: redisAddr(master), SentinelAddr: redisAddr(sentinel)}
+	startRedisServer(t, dir, replica, "--replicaof", "127.0.0.1", strconv.Itoa(master))
+	rs := &RedisSentinel{MasterName: "jobs-test", SentinelAddr: redisAddr(sentinel),
+		MasterAddr: redisAddr(master), ReplicaAddr: redisAddr(replica)}
 	// A Sentinel rewrites its config file, so it needs one of its own.
 	conf := filepath.Join(dir, "sentinel.conf")
-	content := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n",
-		sentinel, dir, rs.MasterName, master)
+	content := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n"+
+		"sentinel down-after-milliseconds %[3]s 2000\nsentinel failover-timeout %[3]s 10000\n"+
+		"sentinel known-replica %[3]s 127.0.0.1 %[5]d\n",
+		sentinel, dir, rs.MasterName, master, replica)
 	if err := os.WriteFile(conf, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	startRedisProcess(t, dir, sentinel, conf, "--sentinel")
-	waitRedis(t, rs.SentinelAddr, rs.MasterAddr, func(ctx context.Context, rdb *redis.Client) (string, error) {
+	// known-replica spares the Sentinel learning of the replica from the master's INFO
+	// (every 10 s); a failover needs the replica to be in sync with the master too.
+	waitRedis(t, rs.SentinelAddr, rs.ReplicaAddr, func(ctx context.Context, rdb *redis.Client) (string, error) {
+		replicas, err := rdb.Do(ctx, "SENTINEL", "replicas", rs.MasterName).Slice()
+		return fmt.Sprint(replicas), err
+	})
+	return rs
+}
+
+// Failover asks the Sentinel to promote the replica, waits until the replica is the master
+// the Sentinel names, and swaps MasterAddr and ReplicaAddr. (The Sentinel turns the old
+// master into a replica some 10 s later.)
+func (rs *RedisSentinel) Failover(t testing.TB) {
+	t.Helper()
+	sentinel := redis.NewClient(&redis.Options{Addr: rs.SentinelAddr})
+	defer sentinel.Close()
+	if err := sentinel.Do(context.Background(), "SENTINEL", "failover", rs.MasterName).Err(); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	waitRedis(t, rs.SentinelAddr, rs.ReplicaAddr, func(ctx context.Context, rdb *redis.Client) (string, error) {
 		addr, err := rdb.Do(ctx, "SENTINEL", "get-master-addr-by-name", rs.MasterName).StringSlice()
 		return strings.Join(addr, ":"), err
 	})
-	return rs
+	waitRedis(t, rs.ReplicaAddr, "role:master", func(ctx context.Context, rdb *redis.Client) (string, error) {
+		return rdb.Info(ctx, "replication").Result()
+	})
+	rs.MasterAddr, rs.ReplicaAddr = rs.ReplicaAddr, rs.MasterAddr
 }
 
 func needRedisBinaries(t testing.TB, names ...string) {
