@@ -146,27 +146,7 @@ func TestRedisClusterLosingEverythingLosesNoJob(t *testing.T) {
 	t.Parallel()
 	rc := testutil.StartRedisCluster(t)
 	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
-	api := testutil.StartApp(t, c)
-	var ids []string
-	for range 20 {
-		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
-	}
-	epoch := rediskeys.New(c.Redis.Prefix).Epoch()
-	if !testutil.Eventually(10*time.Second, func() bool {
-		return rc.Client.Exists(context.Background(), epoch).Val() == 1
-	}) {
-		t.Fatal("the sweeper never wrote the epoch marker")
-	}
-
-	rc.FlushAll(t)
-	for range 5 {
-		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
-	}
-	c.Worker.Concurrency = 4
-	testutil.StartApp(t, c)
-	for _, id := range ids {
-		api.WaitStatus(id, "completed", 15*time.Second)
-	}
+	api := pendingJobsSurviveLosingRedis(t, c, rc.Client, func() { rc.FlushAll(t) })
 	// Streams still work: the API's subscriptions outlived the flush.
 	job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
 	evs := api.OpenStream(job.Id, "").Collect(t, 10*time.Second)

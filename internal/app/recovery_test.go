@@ -81,29 +81,40 @@ func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 	t.Parallel()
 	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
 	rdb := testutil.Redis(t)
+	pendingJobsSurviveLosingRedis(t, c, rdb, func() {
+		// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
+		testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	})
+}
+
+// pendingJobsSurviveLosingRedis starts jobs on an app of c without workers, waits for the
+// sweeper's epoch marker in rdb, has Redis lose everything (lose), starts more, then starts
+// workers and waits until every job completed. It returns the app.
+func pendingJobsSurviveLosingRedis(t *testing.T, c config.Config, rdb redis.UniversalClient, lose func()) *testutil.App {
+	t.Helper()
+	api := testutil.StartApp(t, c)
 	var ids []string
 	for range 20 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Epoch()).Val() == 1
+	epoch := rediskeys.New(c.Redis.Prefix).Epoch()
+	if !testutil.Eventually(10*time.Second, func() bool {
+		return rdb.Exists(context.Background(), epoch).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}
 
-	// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
-	testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	lose()
 	for range 5 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-
 	c.Worker.Concurrency = 4
 	testutil.StartApp(t, c)
 	for _, id := range ids {
-		api.WaitStatus(id, "completed", 10*time.Second)
+		api.WaitStatus(id, "completed", 15*time.Second)
 	}
+	return api
 }
 
 func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
