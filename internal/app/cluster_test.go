@@ -140,19 +140,35 @@ func TestRedisCluster(t *testing.T) {
 	})
 }
 
-// Pending jobs survive a Redis Cluster losing every node's data: the sweeper sees the epoch
-// marker gone (it lives with the stream) and enqueues them again.
-func TestRedisClusterLosingEverythingLosesNoJob(t *testing.T) {
+// Pending jobs survive a Redis Cluster losing its data: every node's, or only that of the
+// node holding the work stream. The sweeper sees the epoch marker gone (it lives in the
+// stream's slot, so it is lost with it) and enqueues them again.
+func TestRedisClusterLosingDataLosesNoJob(t *testing.T) {
 	t.Parallel()
 	rc := testutil.StartRedisCluster(t)
-	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
-	api := pendingJobsSurviveLosingRedis(t, c, rc.Client, func() { rc.FlushAll(t) })
-	// Streams still work: the API's subscriptions outlived the flush.
-	job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
-	evs := api.OpenStream(job.Id, "").Collect(t, 10*time.Second)
-	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
-		t.Fatalf("stream after the flush ends with %s", evs[len(evs)-1].Data)
-	}
+	t.Run("every node flushed", func(t *testing.T) {
+		c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+		api := pendingJobsSurviveLosingRedis(t, c, rc.Client, func() { rc.FlushAll(t) })
+		// Streams still work: the API's subscriptions outlived the flush.
+		job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
+		evs := api.OpenStream(job.Id, "").Collect(t, 10*time.Second)
+		if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "completed" {
+			t.Fatalf("stream after the flush ends with %s", evs[len(evs)-1].Data)
+		}
+	})
+	t.Run("only the stream's node flushed", func(t *testing.T) {
+		c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+		pendingJobsSurviveLosingRedis(t, c, rc.Client, func() {
+			ctx := context.Background()
+			node, err := rc.Client.MasterForKey(ctx, rediskeys.New(c.Redis.Prefix).Stream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := node.FlushAll(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
 }
 
 // The service follows a master through a Sentinel (Redis.MasterName with the Sentinels in
