@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,41 @@ func TestRedisCluster(t *testing.T) {
 			t.Fatalf("the epoch marker is missing (%d, %v)", n, err)
 		}
 	})
+
+	// Last: it takes the cluster down.
+	t.Run("not ready while the cluster is down", func(t *testing.T) {
+		if status, body := readyz(t, a); status != http.StatusOK {
+			t.Fatalf("/readyz with the cluster up: %d %s", status, body)
+		}
+		// Every node answers PING still; keyed commands get CLUSTERDOWN once the others
+		// have marked the stopped node failed (cluster-node-timeout).
+		rc.StopNode(0)
+		var status int
+		var body string
+		if !testutil.Eventually(20*time.Second, func() bool {
+			status, body = readyz(t, a)
+			return status == http.StatusServiceUnavailable
+		}) {
+			t.Fatalf("/readyz with a node of three down: %d %s", status, body)
+		}
+		if !strings.Contains(body, "redis") {
+			t.Fatalf("/readyz does not name Redis: %s", body)
+		}
+		// And it stays so: a PING would reach a live node most of the time and pass.
+		for range 3 {
+			time.Sleep(1100 * time.Millisecond) // past the probe's cache (readyCacheFor)
+			if status, body = readyz(t, a); status != http.StatusServiceUnavailable {
+				t.Fatalf("/readyz with a node of three down: %d %s", status, body)
+			}
+		}
+	})
+}
+
+// readyz asks the app's readiness probe.
+func readyz(t *testing.T, a *testutil.App) (int, string) {
+	t.Helper()
+	res := a.Do(http.MethodGet, "/readyz", nil)
+	return res.Status, string(res.Body)
 }
 
 // Pending jobs survive a Redis Cluster losing its data: every node's, or only that of the

@@ -29,7 +29,11 @@ type RedisCluster struct {
 	Addrs []string
 	// Client talks to the cluster.
 	Client *redis.ClusterClient
+	stops  []func()
 }
+
+// StopNode stops the node at Addrs[i], as a crash would.
+func (rc *RedisCluster) StopNode(i int) { rc.stops[i]() }
 
 // StartRedisCluster starts three redis-server --cluster-enabled nodes and joins them with
 // redis-cli --cluster create. It skips the test if redis-server or redis-cli is missing.
@@ -39,9 +43,10 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	dir := t.TempDir()
 	ports := reserveRedisPorts(t)
 	var addrs []string
+	var stops []func()
 	for _, port := range ports {
-		startRedisServer(t, dir, port, "--cluster-enabled", "yes",
-			"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port), "--cluster-node-timeout", "5000")
+		stops = append(stops, startRedisServer(t, dir, port, "--cluster-enabled", "yes",
+			"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port), "--cluster-node-timeout", "2000"))
 		addrs = append(addrs, redisAddr(port))
 	}
 	create := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, addrs...),
@@ -68,7 +73,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	}) {
 		t.Fatalf("the Redis Cluster at %v never agreed on its slots", addrs)
 	}
-	return &RedisCluster{Addrs: addrs, Client: client}
+	return &RedisCluster{Addrs: addrs, Client: client, stops: stops}
 }
 
 // FlushAll empties every node: what a cluster that lost its data looks like.
@@ -156,18 +161,18 @@ func needRedisBinaries(t testing.TB, names ...string) {
 
 func redisAddr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
-// startRedisServer starts a redis-server on port with data in dir (no persistence) and
-// waits until it answers.
-func startRedisServer(t testing.TB, dir string, port int, args ...string) {
+// startRedisServer starts a redis-server on port with data in dir (no persistence), waits
+// until it answers, and returns a function that kills it.
+func startRedisServer(t testing.TB, dir string, port int, args ...string) func() {
 	t.Helper()
-	startRedisProcess(t, dir, port, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	return startRedisProcess(t, dir, port, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--dir", dir, "--save", "", "--appendonly", "no",
 		"--dbfilename", fmt.Sprintf("dump-%d.rdb", port)}, args...)...)
 }
 
-// startRedisProcess runs redis-server with args, logging to dir, until the test ends, and
-// waits until port answers PING.
-func startRedisProcess(t testing.TB, dir string, port int, args ...string) {
+// startRedisProcess runs redis-server with args, logging to dir, until the test ends (or
+// the function it returns kills it), and waits until port answers PING.
+func startRedisProcess(t testing.TB, dir string, port int, args ...string) func() {
 	t.Helper()
 	logPath := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
 	cmd := exec.Command("redis-server", append(args, "--logfile", logPath)...)
@@ -176,9 +181,12 @@ func startRedisProcess(t testing.TB, dir string, port int, args ...string) {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	kill := func() {
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+	t.Cleanup(func() {
+		kill()
 		if t.Failed() {
 			if log, err := os.ReadFile(logPath); err == nil {
 				t.Logf("redis-server on port %d logged:\n%s", port, lastLines(string(log), 10))
@@ -194,6 +202,7 @@ func startRedisProcess(t testing.TB, dir string, port int, args ...string) {
 		}
 		return rdb.Ping(ctx).Result()
 	})
+	return kill
 }
 
 // waitRedis waits until read's answer from addr contains want.
