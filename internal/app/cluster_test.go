@@ -16,13 +16,20 @@ import (
 	"jobs/internal/testutil"
 )
 
+// steadyLeases gives workers leases that a loaded machine does not let expire: these tests
+// are about Redis, not about lost workers (the test config's 1 s lease is for those).
+func steadyLeases(c *config.Config) {
+	c.Worker.Lease = 10 * time.Second
+	c.Worker.Heartbeat = time.Second
+}
+
 // The service on a Redis Cluster of three nodes (Redis.Addrs): every script, transaction
 // and pipeline it sends must stay within one hash slot, or the cluster refuses it
 // (CROSSSLOT) and these tests fail.
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	rc := testutil.StartRedisCluster(t)
-	c := testutil.Config(t, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+	c := testutil.Config(t, steadyLeases, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
 	stopped := make(chan struct{})
 	waitForCancel := testFunction("wait-for-cancel", 1, time.Minute, func(ctx context.Context, _ functions.Call, _ functions.Reporter) (any, error) {
 		<-ctx.Done()
@@ -183,7 +190,7 @@ func TestRedisClusterLosingDataLosesNoJob(t *testing.T) {
 	t.Parallel()
 	rc := testutil.StartRedisCluster(t)
 	t.Run("every node flushed", func(t *testing.T) {
-		c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+		c := testutil.Config(t, noWorkers, steadyLeases, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
 		api := pendingJobsSurviveLosingRedis(t, c, rc.Client, func() { rc.FlushAll(t) })
 		// Streams still work: the API's subscriptions outlived the flush.
 		job := api.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
@@ -193,7 +200,7 @@ func TestRedisClusterLosingDataLosesNoJob(t *testing.T) {
 		}
 	})
 	t.Run("only the stream's node flushed", func(t *testing.T) {
-		c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
+		c := testutil.Config(t, noWorkers, steadyLeases, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
 		pendingJobsSurviveLosingRedis(t, c, rc.Client, func() {
 			ctx := context.Background()
 			node, err := rc.Client.MasterForKey(ctx, rediskeys.New(c.Redis.Prefix).Stream())
@@ -213,7 +220,7 @@ func TestRedisClusterLosingDataLosesNoJob(t *testing.T) {
 func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	rs := testutil.StartRedisSentinel(t)
-	c := testutil.Config(t, func(c *config.Config) {
+	c := testutil.Config(t, steadyLeases, func(c *config.Config) {
 		c.Redis.MasterName = rs.MasterName
 		c.Redis.Addrs = []string{rs.SentinelAddr}
 	})
