@@ -108,7 +108,9 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// In front of everything: probes need no token and stay out of the request log.
 		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
-			{Name: "redis", Check: func(ctx context.Context) error { return sc.Redis.Ping(ctx).Err() }},
+			// A read of the work stream, not a PING: a Redis Cluster node answers PING while
+			// the cluster is down, and this asks the node the work depends on.
+			{Name: "redis", Check: func(ctx context.Context) error { _, err := sc.Queue.Backlog(ctx); return err }},
 		}, site)
 	}
 	if c.Runs("worker") {

@@ -71,12 +71,15 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	db, conn, err := model.Open(c.MySQL.DataSource, c.MySQL.MaxOpenConns)
+	rdb, err := newRedis(c.Redis)
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
-	queue.TypeOutages(rdb)
+	db, conn, err := model.Open(c.MySQL.DataSource, c.MySQL.MaxOpenConns)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
