@@ -45,6 +45,7 @@ import (
 
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/types"
 	"jobs/model"
 )
@@ -287,8 +288,16 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, status, msg, retryIn); werr != nil {
+	won, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, status, msg, retryIn)
+	if werr != nil {
 		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again)", attempt, job.Id, werr)
+	}
+	if won {
+		result := status
+		if status == model.CallbackPending {
+			result = "retry"
+		}
+		metrics.CallbackDelivery(result)
 	}
 }
 
