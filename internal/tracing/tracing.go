@@ -7,6 +7,8 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -53,6 +55,23 @@ func Parent(ctx context.Context) string {
 	carrier := propagation.MapCarrier{}
 	traceContext.Inject(ctx, carrier)
 	return carrier.Get("traceparent")
+}
+
+// Within returns ctx when it carries a span; otherwise a context whose spans are never
+// sampled. go-zero's sqlx starts a span for every statement, so without it each claim,
+// heartbeat, outcome batch and sweep of a background loop would start a trace of its own;
+// with it, only statements of a request or an attempt are traced, within their trace.
+func Within(ctx context.Context) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	var traceID trace.TraceID
+	var spanID trace.SpanID
+	binary.BigEndian.PutUint64(traceID[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(traceID[8:], rand.Uint64())
+	binary.BigEndian.PutUint64(spanID[:], rand.Uint64()|1) // never the invalid zero id
+	// No trace flags: not sampled, so the sampler (ParentBased) drops every child.
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID}))
 }
 
 // Attempt is one attempt of a job as traced by the worker that claimed it.

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"jobs/internal/config"
 	"jobs/internal/testutil"
@@ -94,6 +95,21 @@ func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
 	if !wait.EndTime.Equal(run.StartTime) || wait.StartTime.After(wait.EndTime) || wait.StartTime.Before(start.StartTime.Add(-time.Second)) {
 		t.Errorf("queue wait %s..%s does not lead from the start (%s) to the run (%s)",
 			wait.StartTime, wait.EndTime, start.StartTime, run.StartTime)
+	}
+
+	// The start's insert is part of the trace; the statements of the background loops (claims,
+	// heartbeats, outcome batches, sweeps) start no traces: only requests are roots.
+	insertTraced := false
+	for _, s := range spans.GetSpans() {
+		if s.Name == "sql" && s.Parent.SpanID() == start.SpanContext.SpanID() {
+			insertTraced = true
+		}
+		if !s.Parent.IsValid() && s.SpanKind != oteltrace.SpanKindServer {
+			t.Errorf("span %q (%s) is the root of a trace of its own", s.Name, s.SpanKind)
+		}
+	}
+	if !insertTraced {
+		t.Errorf("no sql span under %s; spans: %v", tracing.SpanStart, names(spans.GetSpans()))
 	}
 
 	// The HTTP function's service is called within the run.
