@@ -26,12 +26,14 @@ func TestMetricsTellWhatJobsDid(t *testing.T) {
 		c.DevServer = service.DevServerConfig{Enabled: true, Host: "127.0.0.1", Port: port, MetricsPath: "/metrics",
 			HealthPath: "/healthz", EnableMetrics: true, HealthResponse: "OK"}
 		c.Worker.Concurrency = 1 // one slot: a second job waits while the first runs
+		// No lease may run out on a loaded machine: a reaped attempt would change every count.
+		c.Worker.Lease, c.Worker.Heartbeat = time.Minute, time.Second
 		c.Callbacks.AllowNetworks = []string{"127.0.0.1/32"}
 		c.Callbacks.MaxAttempts = 2
 	})
 	a := testutil.StartApp(t, c)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	if !testutil.Eventually(20*time.Second, func() bool { _, err := testutil.TryScrape(url); return err == nil }) {
+	if !testutil.Eventually(60*time.Second, func() bool { _, err := testutil.TryScrape(url); return err == nil }) {
 		t.Fatalf("no metrics at %s", url)
 	}
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +46,7 @@ func TestMetricsTellWhatJobsDid(t *testing.T) {
 	t.Cleanup(receiver.Close)
 
 	blocker := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3600}})
-	a.WaitStatus(blocker.Id, "running", 20*time.Second)
+	a.WaitStatus(blocker.Id, "running", 60*time.Second)
 	stream := a.OpenStream(blocker.Id, "")
 	waiting := a.StartJob(map[string]any{"functionId": "echo", "callbackUrl": receiver.URL + "/up"})
 	waitingSince := time.Now()
@@ -76,16 +78,16 @@ func TestMetricsTellWhatJobsDid(t *testing.T) {
 
 	cancelled := time.Now()
 	a.Do(http.MethodPost, "/api/v1/jobs/"+blocker.Id+"/cancel", nil).Data(t, nil)
-	a.WaitStatus(waiting.Id, "completed", 20*time.Second)
+	a.WaitStatus(waiting.Id, "completed", 60*time.Second)
 	minWait := cancelled.Sub(waitingSince).Seconds()
 	stream.Close()
 	echo := a.StartJob(map[string]any{"functionId": "echo"})
 	failed := a.StartJob(map[string]any{"functionId": "fail", "callbackUrl": receiver.URL + "/down"})
-	a.WaitStatus(echo.Id, "completed", 20*time.Second)
-	a.WaitJob(failed.Id, 20*time.Second, "failed with its callback given up", func(j testutil.Job) bool {
+	a.WaitStatus(echo.Id, "completed", 60*time.Second)
+	a.WaitJob(failed.Id, 60*time.Second, "failed with its callback given up", func(j testutil.Job) bool {
 		return j.Status == "failed" && j.Callback != nil && j.Callback.Status == "failed"
 	})
-	a.WaitJob(waiting.Id, 20*time.Second, "with its callback delivered", func(j testutil.Job) bool {
+	a.WaitJob(waiting.Id, 60*time.Second, "with its callback delivered", func(j testutil.Job) bool {
 		return j.Callback != nil && j.Callback.Status == "delivered"
 	})
 
@@ -137,11 +139,11 @@ func TestMetricsTellWhatJobsDid(t *testing.T) {
 }
 
 // waitFor scrapes url into m until check passes, failing the test with check's last
-// complaint after 20 s.
+// complaint after 60 s.
 func waitFor(t *testing.T, url string, m *testutil.Metrics, check func() error) {
 	t.Helper()
 	var last error
-	if !testutil.Eventually(20*time.Second, func() bool {
+	if !testutil.Eventually(60*time.Second, func() bool {
 		*m = testutil.Scrape(t, url)
 		last = check()
 		return last == nil

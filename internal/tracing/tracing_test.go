@@ -37,6 +37,8 @@ func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
 	t.Cleanup(service.Close)
 	api := testutil.Config(t, func(c *config.Config) {
 		c.Role = "api"
+		// No lease may run out on a loaded machine: a reaped attempt would be a second one.
+		c.Worker.Lease, c.Worker.Heartbeat = time.Minute, time.Second
 		c.Functions = []config.FunctionConf{{Id: "hook", Kind: "http", HTTP: config.HTTPConf{URL: service.URL}}}
 		c.Telemetry = trace.Config{Name: "jobs-test", Sampler: 1, Batcher: "otlpgrpc"} // no Endpoint: nothing sent anywhere
 	})
@@ -55,10 +57,10 @@ func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
 	var job testutil.Job
 	a.DoWith(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "hook"},
 		http.Header{"Traceparent": {fmt.Sprintf("00-%s-%s-01", callerTrace, callerSpan)}}).Data(t, &job)
-	a.WaitStatus(job.Id, "completed", 20*time.Second)
+	a.WaitStatus(job.Id, "completed", 60*time.Second)
 
 	byName := map[string]tracetest.SpanStub{}
-	if !testutil.Eventually(20*time.Second, func() bool {
+	if !testutil.Eventually(60*time.Second, func() bool {
 		for _, s := range spans.GetSpans() {
 			byName[s.Name] = s
 		}
