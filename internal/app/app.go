@@ -20,6 +20,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/metrics"
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
@@ -39,6 +40,10 @@ const (
 	readyTimeout  = time.Second
 	readyCacheFor = time.Second
 )
+
+// backlogCacheFor is how long the pending backlog read for /metrics is reused: however
+// often Prometheus scrapes, MySQL counts the pending jobs at most this often.
+const backlogCacheFor = 5 * time.Second
 
 // App is one process: API, workers, or both.
 type App struct {
@@ -74,6 +79,13 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		return nil, err
 	}
 	a := &App{Config: c, Svc: sc}
+	metrics.WatchBacklog(sc.Stats, func() []string {
+		var ids []string
+		for _, d := range sc.Functions.All() {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}, backlogCacheFor)
 	if c.Runs("api") {
 		web.InstallHooks()
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.

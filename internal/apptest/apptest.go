@@ -39,6 +39,9 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	// go-zero's CPU load shedding is off, as in the shipped config: on a busy machine it
 	// would answer tests' requests with 503s (the database's CPU counts too).
 	c.CpuThreshold = 0
+	// go-zero's dev server (metrics, pprof) would listen on :6060 in every test process;
+	// the metrics tests turn it on, on a free port.
+	c.DevServer.Enabled = false
 	// A generous request timeout: with -race on a busy machine a megabyte body can take
 	// seconds to parse and store. Tests of the timeout set their own.
 	c.Timeout = 10000

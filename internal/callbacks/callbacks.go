@@ -45,6 +45,7 @@ import (
 
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/types"
 	"jobs/model"
 )
@@ -267,6 +268,13 @@ func (d *Deliverer) poll(ctx context.Context) {
 	}
 }
 
+// deliveryLabel is the result label of jobs_callback_deliveries_total.
+var deliveryLabel = map[model.DeliveryResult]string{
+	model.Delivered:  "delivered",
+	model.RetryLater: "retry",
+	model.GivenUp:    "failed",
+}
+
 // deliver makes one attempt and records it.
 func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	attempt := job.CallbackAttempts + 1
@@ -287,8 +295,12 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn); werr != nil {
+	won, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn)
+	if werr != nil {
 		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again)", attempt, job.Id, werr)
+	}
+	if won {
+		metrics.CallbackDelivery(deliveryLabel[result])
 	}
 }
 

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // maxHTTPResult bounds the body of an HTTP function's response (results are stored in a
@@ -40,6 +43,8 @@ func (h *httpFunction) run(ctx context.Context, functionID string, call Call) (a
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	// The attempt's trace (jobs.run) continues in the called service; nothing when not traced.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := h.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

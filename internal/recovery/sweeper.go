@@ -11,6 +11,7 @@ import (
 
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
+	"jobs/internal/metrics"
 	"jobs/internal/queue"
 	"jobs/model"
 )
@@ -118,6 +119,9 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 		reaped, err := s.jobs.ReapExpired(ctx, sweepBatch)
 		var announce []events.Pending
 		for _, r := range reaped {
+			if r.Status == model.StatusFailed {
+				metrics.JobFinished(r.FunctionId, r.Status)
+			}
 			announce = append(announce, events.StatusChange(r.Id, events.Owner{Tenant: r.TenantId, FunctionID: r.FunctionId, JobName: r.Name},
 				r.Status, r.Attempt, model.ErrorWorkerLost)...)
 		}

@@ -277,7 +277,8 @@ func (p *Pool) run(job *model.Jobs) {
 		}()
 		return
 	}
-	ctx, cancel := context.WithCancelCause(p.runCtx)
+	observed, obs := observe(p.runCtx, job)
+	ctx, cancel := context.WithCancelCause(observed)
 	e := &execution{job: job, cancel: cancel, emitter: p.emitter, logTail: p.cfg.LogTail,
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
@@ -295,7 +296,9 @@ func (p *Pool) run(job *model.Jobs) {
 			delete(p.running, job.Id)
 		}
 		p.mu.Unlock()
-		if e.abandoned.Load() {
+		abandoned := e.abandoned.Load()
+		obs.end(outcome, abandoned)
+		if abandoned {
 			return // cancelled, lease lost or handed back: whatever it returned is discarded
 		}
 		p.completer.submit(outcome, events.OwnerOf(job))

@@ -8,6 +8,7 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/events"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -52,6 +53,7 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 		if !won {
 			continue
 		}
+		metrics.JobFinished(job.FunctionId, model.StatusCancelled)
 		if from == model.StatusRunning {
 			if err := l.svcCtx.Queue.PublishCancel(l.ctx, job.Id); err != nil {
 				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)

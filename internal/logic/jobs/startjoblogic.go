@@ -16,7 +16,9 @@ import (
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/svc"
+	"jobs/internal/tracing"
 	"jobs/internal/types"
 	"jobs/model"
 )
@@ -133,7 +135,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
 	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
+	// The job carries its start's span, so the worker that runs it continues this trace.
+	spanCtx, span := tracing.StartJob(l.ctx, job.Id, fn.ID)
+	defer span.End()
+	job.TraceParent = tracing.Parent(spanCtx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(spanCtx), commitTimeout)
 	defer cancel()
 	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
 	if err != nil {
@@ -145,8 +151,10 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		if err != nil {
 			return nil, err
 		}
+		tracing.SetJob(span, first.Id)
 		return jobview.Detail(first), nil
 	}
+	metrics.JobStarted(job.FunctionId)
 	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
 	// before the job itself.
 	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
