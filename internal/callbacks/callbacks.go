@@ -43,6 +43,7 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/types"
@@ -58,19 +59,6 @@ const (
 
 // MaxURLLength bounds a callbackUrl (the column's size).
 const MaxURLLength = 2048
-
-// Config tunes a Deliverer.
-type Config struct {
-	Secret      string
-	Timeout     time.Duration
-	MaxAttempts int
-	Backoff     time.Duration
-	MaxBackoff  time.Duration
-	Interval    time.Duration
-	Concurrency int
-	// Allow lists networks callbacks may reach although they are internal.
-	Allow []netip.Prefix
-}
 
 // ParseAllow parses Callbacks.AllowNetworks (CIDRs or single addresses).
 func ParseAllow(networks []string) ([]netip.Prefix, error) {
@@ -196,7 +184,7 @@ func Sign(secret string, body []byte) string {
 // Deliverer claims due deliveries and makes them, Concurrency at a time, on goroutines of
 // its own: workers never wait for a callback.
 type Deliverer struct {
-	cfg    Config
+	cfg    config.CallbacksConf
 	jobs   model.JobsModel
 	client *http.Client
 	log    logx.Logger
@@ -207,8 +195,8 @@ type Deliverer struct {
 }
 
 // NewDeliverer returns a deliverer; Start starts it.
-func NewDeliverer(cfg Config, jobs model.JobsModel) *Deliverer {
-	return &Deliverer{cfg: cfg, jobs: jobs, client: NewClient(cfg.Timeout, cfg.Allow),
+func NewDeliverer(cfg config.CallbacksConf, allow []netip.Prefix, jobs model.JobsModel) *Deliverer {
+	return &Deliverer{cfg: cfg, jobs: jobs, client: NewClient(cfg.Timeout, allow),
 		log: logx.WithContext(context.Background()), slots: make(chan struct{}, cfg.Concurrency)}
 }
 

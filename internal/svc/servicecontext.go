@@ -79,20 +79,17 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	queue.TypeOutages(rdb)
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
-	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
-		RetainDone: c.Events.RetainDone, TenantMaxLen: c.Events.TenantMaxLen})
+	bus := events.NewBus(rdb, c.Redis.Prefix, c.Events)
 	return &ServiceContext{
-		Config:     c,
-		Jobs:       jobs,
-		Stats:      model.NewStatsModel(conn),
-		Queue:      q,
-		Dispatcher: dispatch.New(jobs, q),
-		Functions:  registry,
-		Events:     bus,
-		Hub: events.NewHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
-			CheckInterval: c.Events.CheckInterval, Ended: jobs.Ended}),
-		TenantHub: events.NewTenantHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
-			CheckInterval: c.Events.CheckInterval}),
+		Config:        c,
+		Jobs:          jobs,
+		Stats:         model.NewStatsModel(conn),
+		Queue:         q,
+		Dispatcher:    dispatch.New(jobs, q),
+		Functions:     registry,
+		Events:        bus,
+		Hub:           events.NewHub(bus, c.Events, jobs.Ended),
+		TenantHub:     events.NewTenantHub(bus, c.Events),
 		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,
