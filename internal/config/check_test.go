@@ -54,7 +54,9 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 			[]string{"Events.PingInterval (20s) must be at most 15s"}},
 		{"params over the body limit", func(c *config.Config) { c.Limits.MaxParamsBytes = 2 << 20 },
 			[]string{"Limits.MaxParamsBytes (2097152) must be under MaxBytes (1048576)"}},
-		{"backoffs upside down", func(c *config.Config) { c.Retry.MaxBackoff, c.Callbacks.MaxBackoff = time.Millisecond, time.Millisecond },
+		{"backoffs upside down", func(c *config.Config) {
+			c.Retry.MaxBackoff, c.Callbacks.MaxBackoff = time.Millisecond, time.Millisecond
+		},
 			[]string{"Retry.MaxBackoff (1ms) must be at least Retry.Backoff (1s)", "Callbacks.MaxBackoff (1ms) must be at least Callbacks.Backoff (2s)"}},
 		{"short secret", func(c *config.Config) { c.Auth.AccessSecret = "short" }, []string{"Auth.AccessSecret must be at least 8 characters"}},
 		{"no role", func(c *config.Config) { c.Role = "cook" }, []string{`Role must be api, worker or all, not "cook"`}},
