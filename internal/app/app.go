@@ -20,6 +20,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/jobview"
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
@@ -117,7 +118,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 				sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
 		a.sweeper = recovery.NewSweeper(c.Recovery, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
-		a.deliverer = callbacks.NewDeliverer(c.Callbacks, sc.CallbackAllow, sc.Jobs)
+		a.deliverer = callbacks.NewDeliverer(c.Callbacks, sc.CallbackAllow, jobview.CallbackBody, sc.Jobs)
 	}
 	return a, nil
 }

@@ -27,7 +27,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,12 +40,12 @@ import (
 	"syscall"
 	"time"
 
+	"jobs/internal/backoff"
+	"jobs/internal/text"
+
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/config"
-	"jobs/internal/functions"
-	"jobs/internal/jobview"
-	"jobs/internal/types"
 	"jobs/model"
 )
 
@@ -167,12 +166,8 @@ func NewClient(timeout time.Duration, allow []netip.Prefix) *http.Client {
 	}
 }
 
-// Payload is the body of a delivery: the job as GET /api/v1/jobs/:id shows it, without its
-// log tail and callback state.
-type Payload struct {
-	types.JobItem
-	Result any `json:"result"`
-}
+// BodyFunc returns the body of a delivery of job (the API's view of it: jobview.CallbackBody).
+type BodyFunc func(job *model.Jobs) ([]byte, error)
 
 // Sign returns the X-Jobs-Signature value of body.
 func Sign(secret string, body []byte) string {
@@ -185,6 +180,7 @@ func Sign(secret string, body []byte) string {
 // its own: workers never wait for a callback.
 type Deliverer struct {
 	cfg    config.CallbacksConf
+	body   BodyFunc
 	jobs   model.JobsModel
 	client *http.Client
 	log    logx.Logger
@@ -195,8 +191,8 @@ type Deliverer struct {
 }
 
 // NewDeliverer returns a deliverer; Start starts it.
-func NewDeliverer(cfg config.CallbacksConf, allow []netip.Prefix, jobs model.JobsModel) *Deliverer {
-	return &Deliverer{cfg: cfg, jobs: jobs, client: NewClient(cfg.Timeout, allow),
+func NewDeliverer(cfg config.CallbacksConf, allow []netip.Prefix, body BodyFunc, jobs model.JobsModel) *Deliverer {
+	return &Deliverer{cfg: cfg, body: body, jobs: jobs, client: NewClient(cfg.Timeout, allow),
 		log: logx.WithContext(context.Background()), slots: make(chan struct{}, cfg.Concurrency)}
 }
 
@@ -264,13 +260,13 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	}
 	status, msg, retryIn := model.CallbackDelivered, "", time.Duration(0)
 	if err != nil {
-		msg = functions.Truncate(err.Error(), 1024)
+		msg = text.Truncate(err.Error(), 1024)
 		switch {
 		case errors.Is(err, errRefused), attempt >= int64(d.cfg.MaxAttempts):
 			status = model.CallbackFailed
 		default:
 			status = model.CallbackPending
-			retryIn = max(functions.Backoff(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
+			retryIn = max(backoff.Delay(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
 		}
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -281,8 +277,7 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 }
 
 func (d *Deliverer) post(ctx context.Context, job *model.Jobs, attempt int64) error {
-	detail := jobview.Detail(job)
-	body, err := json.Marshal(Payload{JobItem: detail.JobItem, Result: detail.Result})
+	body, err := d.body(job)
 	if err != nil {
 		return err
 	}

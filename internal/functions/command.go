@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"jobs/internal/text"
 )
 
 // The line protocol a command speaks on stdout (README, "Command functions"). Every other
@@ -192,7 +194,7 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 		defer readers.Done()
 		readLines(errR, func(line string) {
 			stderr.add(line)
-			report.Log("stderr", Truncate(line, maxLogLine))
+			report.Log("stderr", text.Truncate(line, maxLogLine))
 		})
 	}()
 
@@ -280,7 +282,7 @@ func (s *stdoutState) handle(line string, report Reporter) {
 	case strings.HasPrefix(line, ResultPrefix):
 		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
 		if !json.Valid([]byte(raw)) {
-			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, Truncate(raw, 200))
+			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, text.Truncate(raw, 200))
 			return
 		}
 		s.result, s.resultErr = json.RawMessage(raw), nil
@@ -289,9 +291,9 @@ func (s *stdoutState) handle(line string, report Reporter) {
 			report.Progress(done, total, msg)
 			return
 		}
-		report.Log("stdout", Truncate(line, maxLogLine))
+		report.Log("stdout", text.Truncate(line, maxLogLine))
 	default:
-		report.Log("stdout", Truncate(line, maxLogLine))
+		report.Log("stdout", text.Truncate(line, maxLogLine))
 	}
 }
 
@@ -365,16 +367,4 @@ func (t *tail) text(maxBytes int) string {
 		s = "…" + s
 	}
 	return s
-}
-
-// Truncate cuts s to at most n bytes without splitting a UTF-8 character, so what it keeps
-// still fits a utf8mb4 column.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

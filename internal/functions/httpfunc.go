@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"jobs/internal/text"
 )
 
 // maxHTTPResult bounds the body of an HTTP function's response (results are stored in a
@@ -76,7 +78,7 @@ func (h *httpFunction) run(ctx context.Context, functionID string, call Call) (a
 
 // snippet is the start of a response body, for an error message.
 func snippet(data []byte) string {
-	return strings.TrimSpace(Truncate(string(data), 500))
+	return strings.TrimSpace(text.Truncate(string(data), 500))
 }
 
 // unwrapURLError drops the "Post "url":" prefix net/http adds, which the caller adds itself.
