@@ -1,6 +1,7 @@
-// Package functions owns the registry that maps function ids to the code that runs them:
-// the built-in functions echo, sleep and fail, and the command and HTTP functions
-// configured in etc/jobs.yaml (FromConfig).
+// Package functions holds the function contract (Definition, Call, Reporter, RunFunc,
+// Permanent) and the registry that maps function ids to definitions, with the built-in
+// functions echo, sleep and fail. Configured functions are built by package configured, run
+// by packages command and httpcall.
 package functions
 
 import (

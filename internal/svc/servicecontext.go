@@ -14,6 +14,7 @@ import (
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/functions"
+	"jobs/internal/functions/configured"
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/sse"
@@ -50,7 +51,7 @@ type ServiceContext struct {
 // extra. Functions without a backoff of their own get c.Retry's. c.MySQL.DataSource must
 // already be normalized (model.NormalizeDSN).
 func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
-	configured, err := functions.FromConfig(c.Functions)
+	configured, err := configured.FromConfig(c.Functions)
 	if err != nil {
 		return nil, err
 	}
