@@ -53,7 +53,7 @@ chaos: build
 
 # Package and name of every fuzz target; go test -fuzz runs one target at a time.
 FUZZ_TARGETS := ./internal/web:FuzzParseStartJob ./internal/jobview:FuzzParseListQuery \
-	./internal/jobview:FuzzParseRunAt ./internal/functions:FuzzCommandTemplating ./internal/config:FuzzConfig
+	./internal/jobview:FuzzParseRunAt ./internal/functions/command:FuzzCommandTemplating ./internal/config:FuzzConfig
 FUZZTIME ?= 3s
 
 ## fuzz: run each fuzz target for FUZZTIME (3s); a crasher is saved under the package's

@@ -20,6 +20,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/jobview"
 	"jobs/internal/metrics"
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
@@ -126,21 +127,12 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}, site)
 	}
 	if c.Runs("worker") {
-		w := c.Worker
-		if w.Concurrency > 0 {
-			a.pool = worker.NewPool(worker.Config{
-				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
-				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
-				ShutdownGrace: w.ShutdownGrace, LogTail: w.LogTail,
-			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
+		if c.Worker.Concurrency > 0 {
+			a.pool = worker.NewPool(worker.Config{ID: worker.NewID(), WorkerConf: c.Worker},
+				sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
-		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
-			DueInterval: c.Recovery.DueInterval, ConsumerIdle: c.Recovery.ConsumerIdle},
-			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
-		cb := c.Callbacks
-		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
-			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
-			Allow: sc.CallbackAllow}, sc.Jobs)
+		a.sweeper = recovery.NewSweeper(c.Recovery, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
+		a.deliverer = callbacks.NewDeliverer(c.Callbacks, sc.CallbackAllow, jobview.CallbackBody, sc.Jobs)
 	}
 	return a, nil
 }

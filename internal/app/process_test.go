@@ -78,6 +78,7 @@ func startProcess(t *testing.T, c config.Config, role string, extraYAML ...strin
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
 	port := freePort(t)
 	yaml := fmt.Sprintf(`Name: jobs-process
+Mode: dev
 Host: 127.0.0.1
 Port: %d
 Timeout: %d

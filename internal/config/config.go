@@ -64,7 +64,7 @@ type CallbacksConf struct {
 }
 
 // FunctionConf is one configured function. Every key is checked at start-up by
-// functions.FromConfig, which also fills the defaults documented here.
+// configured.FromConfig (internal/functions/configured), which also fills the defaults documented here.
 type FunctionConf struct {
 	// Id is how jobs name the function (functionId).
 	Id string `json:",optional"`

@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"jobs/internal/config"
 	"jobs/internal/rediskeys"
 	"jobs/model"
 )
@@ -56,33 +56,20 @@ type LogData struct {
 	Line   string `json:"line"`
 }
 
-// Config bounds what Redis keeps per job and per tenant.
-type Config struct {
-	// MaxLen is how many recent events of a job are kept for replay.
-	MaxLen int64
-	// Retain is how long a job's events are kept after its last event; a done event
-	// shortens it to RetainDone. A tenant's events are kept Retain after its latest.
-	Retain     time.Duration
-	RetainDone time.Duration
-	// TenantMaxLen is how many recent events of a tenant are kept for replay
-	// (DefaultTenantMaxLen if 0).
-	TenantMaxLen int64
-}
-
-// DefaultTenantMaxLen is the default of Config.TenantMaxLen.
+// DefaultTenantMaxLen is the default of Events.TenantMaxLen where a config leaves it 0.
 const DefaultTenantMaxLen = 10000
 
 // Bus publishes events and reads them back. It is safe for concurrent use.
 type Bus struct {
 	rdb           redis.UniversalClient
-	cfg           Config
+	cfg           config.EventsConf
 	keys          rediskeys.Keys
 	channel       string
 	tenantChannel string
 }
 
 // NewBus returns a bus whose keys start with prefix + ":".
-func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
+func NewBus(rdb redis.UniversalClient, prefix string, cfg config.EventsConf) *Bus {
 	if cfg.TenantMaxLen <= 0 {
 		cfg.TenantMaxLen = DefaultTenantMaxLen
 	}

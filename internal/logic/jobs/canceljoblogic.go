@@ -7,6 +7,7 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/events"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/metrics"
 	"jobs/internal/svc"
@@ -34,7 +35,7 @@ func NewCancelJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *CancelJ
 // is then told over Redis to stop the function (and, should the signal be lost, finds out
 // at its next heartbeat).
 func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, error) {
-	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil {
 		return nil, err
 	}
