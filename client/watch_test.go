@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"jobs/client"
+	"jobs/internal/apptest"
 	"jobs/internal/events"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -281,9 +283,9 @@ func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
 	// While the watch is away, Redis loses the job's events and their numbering.
 	p.holdNew()
 	p.cut()
-	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j testutil.Job) bool { return j.Progress == 2 })
-	prefix := b.app.Config.Redis.Prefix
-	if err := testutil.Redis(t).Del(b.ctx, prefix+":evlog:{"+pw.jobID+"}", prefix+":evseq:{"+pw.jobID+"}").Err(); err != nil {
+	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j apptest.Job) bool { return j.Progress == 2 })
+	keys := rediskeys.New(b.app.Config.Redis.Prefix)
+	if err := testutil.Redis(t).Del(b.ctx, keys.JobEventLog(pw.jobID), keys.JobEventSeq(pw.jobID)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	p.release()

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `game_id` varchar(128) NOT NULL DEFAULT '',
   `env` varchar(64) NOT NULL DEFAULT '',
   `rerun_of` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'the job this one reruns; empty: none',
+  `trace_parent` varchar(64) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'W3C traceparent of the start request; empty: none',
   `callback_url` varchar(2048) NOT NULL DEFAULT '' COMMENT 'POSTed the job once it is terminal; empty: none',
   `callback_id` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'delivery id, the same on every attempt',
   `callback_status` varchar(16) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'empty (no callback), pending, delivered, failed',

@@ -8,19 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
 func TestSameIdempotencyKeyStartsOneJobUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	body := map[string]any{"functionId": "echo", "params": map[string]any{"n": 1}, "idempotencyKey": "deploy-42"}
 	// The sweeper's first pass re-enqueues every pending job (fresh Redis); let it pass, so
 	// the stream shows what the starts enqueued.
 	rdb := testutil.Redis(t)
 	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+		return rdb.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Epoch()).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}

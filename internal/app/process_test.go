@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -69,13 +70,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startProcess runs the jobs binary on c with the given role; it is killed when the test
-// ends if it is still running. With an API role it returns once the API answers.
-func startProcess(t *testing.T, c config.Config, role string) *process {
+// startProcess runs the jobs binary on c with the given role, plus extraYAML (top-level
+// keys) in its config file; it is killed when the test ends if it is still running. With an
+// API role it returns once the API answers.
+func startProcess(t *testing.T, c config.Config, role string, extraYAML ...string) *process {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
 	port := freePort(t)
 	yaml := fmt.Sprintf(`Name: jobs-process
+Mode: dev
 Host: 127.0.0.1
 Port: %d
 Timeout: %d
@@ -103,7 +106,7 @@ Events:
   HeaderTimeout: %s
 `, port, c.Timeout, c.CpuThreshold, c.Log.Level, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
 		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
-		c.Events.HeaderTimeout)
+		c.Events.HeaderTimeout) + strings.Join(extraYAML, "")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +155,10 @@ func freePort(t *testing.T) int {
 // A result request that waits as asked is not a slow call.
 func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0 // jobs stay pending: the result request waits its whole wait
 	p := startProcess(t, c, "api")
-	client := testutil.Client(t, p.URL, c)
+	client := apptest.Client(t, p.URL, c)
 	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
 	for _, path := range []string{"/api/v1/jobs", "/api/v1/functions", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
 		if res := getWith(client, forged, path, nil); res.Status != http.StatusUnauthorized {
@@ -176,7 +179,7 @@ func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 		t.Fatalf("unknown job: %d %s", res.Status, res.Body)
 	}
 	start := time.Now()
-	var result testutil.Job
+	var result apptest.Job
 	client.Do(http.MethodGet, "/api/v1/jobs/"+first.Id+"/result?wait=1", nil).Data(t, &result)
 	if d := time.Since(start); result.Status != "pending" || d < time.Second {
 		t.Fatalf("result?wait=1 of a pending job: %s after %s", result.Status, d)
@@ -196,13 +199,13 @@ func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 // (MySQL is cut off) is logged with its headers, which are redacted.
 func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0
 	c.Log.Level = "info"
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	p := startProcess(t, c, "api")
-	client := testutil.Client(t, p.URL, c)
+	client := apptest.Client(t, p.URL, c)
 	token := client.BearerToken()
 	signature := token[strings.LastIndex(token, ".")+1:]
 	basic := base64.StdEncoding.EncodeToString([]byte("user:" + token))
@@ -239,7 +242,7 @@ func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 
 // getWith GETs path with token as the bearer token (unless path carries access_token) and
 // the extra header.
-func getWith(a *testutil.App, token, path string, header http.Header) testutil.Response {
+func getWith(a *apptest.App, token, path string, header http.Header) apptest.Response {
 	if strings.Contains(path, "access_token=") {
 		token = ""
 	}
@@ -248,8 +251,8 @@ func getWith(a *testutil.App, token, path string, header http.Header) testutil.R
 
 func TestTokenCommandMintsOnlyWellFormedIdentities(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
 	if err := os.WriteFile(file, []byte("Name: jobs\nHost: 127.0.0.1\nPort: 8888\nAuth:\n  AccessSecret: "+c.Auth.AccessSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -282,7 +285,7 @@ func TestConfigMistakesAreNotIgnored(t *testing.T) {
 		t.Fatalf("start with a misspelt key: %v\n%s", err, out)
 	}
 
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0
 	c.Log.Level = "severe" // the warnings are shown whatever the level
 	p := startProcess(t, c, "all")
@@ -293,4 +296,62 @@ func TestConfigMistakesAreNotIgnored(t *testing.T) {
 			t.Errorf("no warning about %s at start-up:\n%s", key, p.Logs())
 		}
 	}
+}
+
+// An API process and a worker process each serve their own /metrics on go-zero's dev
+// server: the API's tells the start and its HTTP requests, the worker's the run.
+func TestAPIAndWorkerProcessesEachServeTheirMetrics(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t)
+	// No lease may run out on a loaded machine: a reaped attempt would be counted twice.
+	c.Worker.Lease, c.Worker.Heartbeat = time.Minute, time.Second
+	devServer := func(port int) string {
+		return fmt.Sprintf("DevServer:\n  Enabled: true\n  Host: 127.0.0.1\n  Port: %d\n", port)
+	}
+	apiPort, workerPort := testutil.FreePort(t), testutil.FreePort(t)
+	api := startProcess(t, c, "api", devServer(apiPort))
+	startProcess(t, c, "worker", devServer(workerPort))
+	client := apptest.Client(t, api.URL, c)
+	job := client.StartJob(map[string]any{"functionId": "echo"})
+	client.WaitStatus(job.Id, "completed", 60*time.Second)
+
+	scrape := func(port int, check func(m testutil.Metrics) error) {
+		t.Helper()
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		var last error
+		if !testutil.Eventually(60*time.Second, func() bool {
+			m, err := testutil.TryScrape(url)
+			if err == nil {
+				err = check(m)
+			}
+			last = err
+			return err == nil
+		}) {
+			t.Fatalf("%s: %v", url, last)
+		}
+	}
+	scrape(apiPort, func(m testutil.Metrics) error {
+		if v, _ := m.Value("jobs_started_total", "function", "echo"); v != 1 {
+			return fmt.Errorf("jobs_started_total{echo} = %v, want 1", v)
+		}
+		if v, _ := m.Value("http_server_requests_code_total", "path", "/api/v1/jobs", "method", "POST", "code", "200"); v != 1 {
+			return fmt.Errorf("go-zero's http_server_requests_code_total{POST /api/v1/jobs 200} = %v, want 1", v)
+		}
+		if _, ok := m.Value("jobs_finished_total", "function", "echo"); ok {
+			return fmt.Errorf("the API process counts a job it did not finish")
+		}
+		return nil
+	})
+	scrape(workerPort, func(m testutil.Metrics) error {
+		if v, _ := m.Value("jobs_finished_total", "function", "echo", "status", "completed"); v != 1 {
+			return fmt.Errorf("jobs_finished_total{echo, completed} = %v, want 1", v)
+		}
+		if v, _ := m.Value("jobs_queue_wait_seconds", "function", "echo"); v != 1 {
+			return fmt.Errorf("jobs_queue_wait_seconds{echo} has %v observations, want 1", v)
+		}
+		if _, ok := m.Value("jobs_started_total", "function", "echo"); ok {
+			return fmt.Errorf("the worker process counts a start it did not take")
+		}
+		return nil
+	})
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/conf"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -31,8 +33,8 @@ func TestDefaultsRecoverWithin30Seconds(t *testing.T) {
 
 func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers) // API and recovery sweep in-process, workers in a child process
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers) // API and recovery sweep in-process, workers in a child process
+	api := apptest.StartApp(t, c)
 	wc := c
 	wc.Worker.Concurrency = 4
 	worker := startProcess(t, wc, "worker")
@@ -45,7 +47,7 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	_ = worker.Wait()
 	killedAt := time.Now()
 
-	back := api.WaitJob(job.Id, 10*time.Second, "back to pending", func(j testutil.Job) bool { return j.Status == "pending" })
+	back := api.WaitJob(job.Id, 10*time.Second, "back to pending", func(j apptest.Job) bool { return j.Status == "pending" })
 	if back.Error != "worker lost" || back.Attempt != 1 {
 		t.Fatalf("reaped job: %+v", back)
 	}
@@ -55,7 +57,7 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	}
 
 	wc.Worker.Concurrency = 2
-	testutil.StartApp(t, wc)
+	apptest.StartApp(t, wc)
 	done := api.WaitStatus(job.Id, "completed", 10*time.Second)
 	if done.Attempt != 2 || done.Error != "" {
 		t.Fatalf("second attempt: %+v", done)
@@ -64,8 +66,8 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 
 func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	api := apptest.StartApp(t, c)
 	job := api.StartJob(map[string]any{"functionId": "echo"})
 	// As if a worker had claimed its last attempt and died.
 	db := testutil.DB(t, c.MySQL.DataSource)
@@ -79,36 +81,47 @@ func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 
 func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
 	rdb := testutil.Redis(t)
+	pendingJobsSurviveLosingRedis(t, c, rdb, func() {
+		// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
+		testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	})
+}
+
+// pendingJobsSurviveLosingRedis starts jobs on an app of c without workers, waits for the
+// sweeper's epoch marker in rdb, has Redis lose everything (lose), starts more, then starts
+// workers and waits until every job completed. It returns the app.
+func pendingJobsSurviveLosingRedis(t *testing.T, c config.Config, rdb redis.UniversalClient, lose func()) *apptest.App {
+	t.Helper()
+	api := apptest.StartApp(t, c)
 	var ids []string
 	for range 20 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+	epoch := rediskeys.New(c.Redis.Prefix).Epoch()
+	if !testutil.Eventually(10*time.Second, func() bool {
+		return rdb.Exists(context.Background(), epoch).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}
 
-	// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
-	testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	lose()
 	for range 5 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-
 	c.Worker.Concurrency = 4
-	testutil.StartApp(t, c)
+	apptest.StartApp(t, c)
 	for _, id := range ids {
-		api.WaitStatus(id, "completed", 10*time.Second)
+		api.WaitStatus(id, "completed", 15*time.Second)
 	}
+	return api
 }
 
 func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	api := apptest.StartApp(t, c)
 	wc := c
 	wc.Worker.Concurrency = 4
 	wc.Worker.ShutdownGrace = 2 * time.Second
@@ -145,8 +158,8 @@ func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
 
 func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Role = "api" }) // no sweeper, so no epoch marker yet
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Role = "api" }) // no sweeper, so no epoch marker yet
+	api := apptest.StartApp(t, c)
 	var ids []string
 	for range 30 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
@@ -154,11 +167,11 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 
 	wc := c
 	wc.Role = "worker"
-	testutil.StartApp(t, wc)
+	apptest.StartApp(t, wc)
 	for _, id := range ids {
 		api.WaitStatus(id, "completed", 10*time.Second)
 	}
-	info, err := testutil.Redis(t).XInfoStream(context.Background(), c.Redis.Prefix+":stream").Result()
+	info, err := testutil.Redis(t).XInfoStream(context.Background(), rediskeys.New(c.Redis.Prefix).Stream()).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,9 +185,9 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 // stream's consumer group; one holding an entry stays, so the entry can be taken over.
 func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
+	c := apptest.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
 	ctx, rdb := context.Background(), testutil.Redis(t)
-	stream := c.Redis.Prefix + ":stream"
+	stream := rediskeys.New(c.Redis.Prefix).Stream()
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "workers", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +200,7 @@ func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "holding", Streams: []string{stream, ">"}, Count: 1}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	testutil.StartApp(t, c)
+	apptest.StartApp(t, c)
 	var names []string
 	if !testutil.Eventually(5*time.Second, func() bool {
 		consumers, err := rdb.XInfoConsumers(ctx, stream, "workers").Result()

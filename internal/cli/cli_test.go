@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"jobs/client"
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
@@ -105,13 +106,13 @@ func compact(t *testing.T, raw json.RawMessage) string {
 
 // service is a real app and the environment that points the binary at it.
 type service struct {
-	app *testutil.App
+	app *apptest.App
 	env []string
 }
 
 func startService(t *testing.T) *service {
 	t.Helper()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	return &service{app: a, env: []string{"JOBS_URL=" + a.URL, "JOBS_TOKEN=" + a.BearerToken()}}
 }
 
@@ -168,6 +169,23 @@ func TestHelpListsEverySubcommand(t *testing.T) {
 	jobs(t, nil, "", "frobnicate").want(t, 2, `unknown command "frobnicate"`, "jobs watch")
 	jobs(t, nil, "", "serve", "extra").want(t, 2, `unexpected argument "extra"`)
 	jobs(t, nil, "", "-role", "cook", "-f", "../../etc/jobs.yaml").want(t, 2, "-role must be api, worker or all")
+}
+
+// A production process (go-zero's Mode pro, its default) does not start on the development
+// secrets, nor on a config whose keys contradict each other; the messages name the keys.
+func TestServeRefusesAProductionConfigOnDevelopmentSecrets(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "jobs.yaml")
+	if err := os.WriteFile(config, []byte("Name: jobs\nHost: 127.0.0.1\nPort: 1\nWorker:\n  Heartbeat: 10s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jobs(t, nil, "", "-f", config).want(t, 2, "Auth.AccessSecret is the development secret and Mode is pro",
+		"Callbacks.Secret is the development secret", "Worker.Heartbeat (10s) must be at most a third of Worker.Lease (20s)")
+	r := jobs(t, []string{"JOBS_ACCESS_SECRET=an-access-secret", "JOBS_CALLBACK_SECRET=a-callback-secret"}, "", "-f", config)
+	r.want(t, 2, "Worker.Heartbeat (10s)")
+	if strings.Contains(r.stderr, "development secret") {
+		t.Errorf("secrets of its own are still refused:\n%s", r.stderr)
+	}
 }
 
 func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 // Config is the whole service configuration. Every key has a working default,
 // so an empty file (plus Name) starts a service against the local MariaDB and Redis.
 // The secrets can come from the environment instead (a Kubernetes Secret, local.env): a
-// non-empty JOBS_MYSQL_DSN, JOBS_REDIS_PASSWORD, JOBS_ACCESS_SECRET or JOBS_CALLBACK_SECRET
-// overrides its key (env= tags).
+// non-empty JOBS_MYSQL_DSN, JOBS_REDIS_PASSWORD, JOBS_REDIS_SENTINEL_PASSWORD,
+// JOBS_ACCESS_SECRET or JOBS_CALLBACK_SECRET overrides its key (env= tags).
 type Config struct {
 	rest.RestConf
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
@@ -81,7 +81,7 @@ type CallbacksConf struct {
 }
 
 // FunctionConf is one configured function. Every key is checked at start-up by
-// functions.FromConfig, which also fills the defaults documented here.
+// configured.FromConfig (internal/functions/configured), which also fills the defaults documented here.
 type FunctionConf struct {
 	// Id is how jobs name the function (functionId).
 	Id string `json:",optional"`
@@ -176,12 +176,24 @@ type MySQLConf struct {
 	MaxOpenConns int `json:",default=32,range=[1:10000]"`
 }
 
-// RedisConf says where work and signals travel.
+// RedisConf says where work and signals travel: one Redis (Addr), a Redis Cluster (Addrs)
+// or a master watched by Sentinels (MasterName).
 type RedisConf struct {
-	Addr     string `json:",default=127.0.0.1:6379"`
-	Password string `json:",optional,env=JOBS_REDIS_PASSWORD"`
-	DB       int    `json:",default=0"`
-	// Prefix namespaces every key and channel, so several deployments (or tests) share one Redis.
+	// Addr is a single Redis server, used unless Addrs is set.
+	Addr string `json:",default=127.0.0.1:6379"`
+	// Addrs are seed nodes of a Redis Cluster (one is enough; the rest are discovered), or,
+	// with MasterName, the Sentinels.
+	Addrs []string `json:",optional"`
+	// MasterName is the name of the master the Sentinels at Addrs (or Addr) watch; the
+	// service follows it through failovers.
+	MasterName string `json:",optional"`
+	// SentinelPassword authenticates to the Sentinels, if they require it.
+	SentinelPassword string `json:",optional,env=JOBS_REDIS_SENTINEL_PASSWORD"`
+	Password         string `json:",optional,env=JOBS_REDIS_PASSWORD"`
+	// DB is the database number; a Redis Cluster has only 0.
+	DB int `json:",default=0"`
+	// Prefix namespaces every key and channel, so several deployments (or tests) share one
+	// Redis. It must not contain braces (Redis Cluster hash tags: docs/ARCHITECTURE.md).
 	Prefix string `json:",default=jobs"`
 }
 

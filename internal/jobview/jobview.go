@@ -216,6 +216,18 @@ func logTail(s sql.NullString) []types.LogLine {
 	return lines
 }
 
+// CallbackPayload is the body of a callback delivery: the job as GET /api/v1/jobs/:id shows
+// it, without its log tail and callback state.
+type CallbackPayload struct {
+	types.JobItem
+	Result any `json:"result"`
+}
+
+// CallbackBody is the encoded CallbackPayload of j.
+func CallbackBody(j *model.Jobs) ([]byte, error) {
+	return json.Marshal(CallbackPayload{JobItem: Item(j), Result: result(j.Result)})
+}
+
 // Result is the result route's view of a job.
 func Result(j *model.Jobs) *types.JobResult {
 	return &types.JobResult{Id: j.Id, Status: j.Status, Result: result(j.Result), Error: j.Error, FinishedAt: nullTime(j.FinishedAt)}

@@ -1,5 +1,6 @@
-// Package queue owns every Redis key of job dispatch: the work stream and its consumer
-// group, the cancel channel and the epoch marker that reveals a Redis that lost its data.
+// Package queue owns the Redis side of job dispatch: the work stream and its consumer
+// group, the cancel channel and the epoch marker that reveals a Redis that lost its data
+// (named by rediskeys, which keeps the stream and its marker in one cluster slot).
 //
 // A stream entry carries only a job id; MySQL says whether the job still wants running.
 // Entries are read with XREADGROUP, so an entry read by a consumer that dies stays in the
@@ -15,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"jobs/internal/rediskeys"
 )
 
 const (
@@ -38,11 +41,12 @@ type Delivery struct {
 
 // New returns a queue whose keys all start with prefix + ":".
 func New(rdb redis.UniversalClient, prefix string) *Queue {
+	keys := rediskeys.New(prefix)
 	return &Queue{
 		rdb:    rdb,
-		stream: prefix + ":stream",
-		epoch:  prefix + ":epoch",
-		cancel: prefix + ":cancel",
+		stream: keys.Stream(),
+		epoch:  keys.Epoch(),
+		cancel: keys.CancelChannel(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"jobs/internal/apperr"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -43,7 +44,7 @@ func bulkTargets(ctx context.Context, svcCtx *svc.ServiceContext, req *types.Bul
 	if req.Filter != nil {
 		name = "filter.tenant_id"
 	}
-	if err := ScopeFilter(ctx, &f, name); err != nil {
+	if err := jobquery.Scope(ctx, &f, name); err != nil {
 		return nil, 0, false, err
 	}
 	found, err := svcCtx.Jobs.List(ctx, f, false)

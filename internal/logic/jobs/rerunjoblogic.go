@@ -8,6 +8,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -30,7 +31,7 @@ func NewRerunJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *RerunJob
 }
 
 func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) {
-	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil {
 		return nil, err
 	}

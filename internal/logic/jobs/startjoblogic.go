@@ -16,7 +16,9 @@ import (
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/svc"
+	"jobs/internal/tracing"
 	"jobs/internal/types"
 	"jobs/model"
 )
@@ -144,7 +146,11 @@ func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, log logx.Logg
 	// once it is due. Until then no stream entry exists that a worker could claim early.
 	delayed := job.RunAt.Valid && job.RunAt.Time.After(job.CreatedAt)
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = job.CreatedAt, !delayed
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
+	// The job carries its start's span, so the worker that runs it continues this trace.
+	spanCtx, span := tracing.StartJob(reqCtx, job.Id, job.FunctionId)
+	defer span.End()
+	job.TraceParent = tracing.Parent(spanCtx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(spanCtx), commitTimeout)
 	defer cancel()
 	inserted, err := svcCtx.Jobs.InsertOnce(ctx, job)
 	if err != nil {
@@ -152,8 +158,14 @@ func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, log logx.Logg
 	}
 	if !inserted {
 		// Another start with this idempotency key got there first.
-		return svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
+		first, err := svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		tracing.SetJob(span, first.Id)
+		return first, nil
 	}
+	metrics.JobStarted(job.FunctionId)
 	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
 	// before the job itself.
 	if err := svcCtx.Events.Publish(reqCtx, events.Created(job)); err != nil {
