@@ -102,6 +102,8 @@ type (
 	JobFilter struct {
 		Tenant                                       string
 		Status, FunctionId, Actor, GameId, Env, Name string
+		// ScheduleId selects the jobs a schedule started.
+		ScheduleId string
 		// Ids, if any, restricts the jobs to these ids.
 		Ids []string
 		// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when not zero.
@@ -200,6 +202,7 @@ func (f JobFilter) where() (string, []any) {
 		{"`game_id`", f.GameId},
 		{"`env`", f.Env},
 		{"`name`", f.Name},
+		{"`schedule_id`", f.ScheduleId},
 	} {
 		if c.value != "" {
 			conds = append(conds, c.column+" = ?")

@@ -23,6 +23,7 @@ import (
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
+	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
 	"jobs/internal/web"
@@ -48,6 +49,8 @@ type App struct {
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
+	// scheduler fires schedules; nil unless the role includes workers.
+	scheduler *schedule.Scheduler
 	// deliverer makes callback deliveries; nil unless the role includes workers.
 	deliverer *callbacks.Deliverer
 	stop      sync.Once
@@ -74,6 +77,11 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		return nil, err
 	}
 	a := &App{Config: c, Svc: sc}
+	// Every role checks the declared schedules, so a bad entry fails any process's start.
+	declared, err := schedule.Declared(c.Schedules, sc.StartRules(), time.Now())
+	if err != nil {
+		return nil, err
+	}
 	if c.Runs("api") {
 		web.InstallHooks()
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
@@ -123,6 +131,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
 			DueInterval: c.Recovery.DueInterval, ConsumerIdle: c.Recovery.ConsumerIdle},
 			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
+		a.scheduler = schedule.NewScheduler(schedule.Config{Interval: c.Scheduler.Interval, LateGrace: c.Scheduler.LateGrace},
+			declared, sc.Schedules, sc.StartRules(), sc.Dispatcher, sc.Events)
 		cb := c.Callbacks
 		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
 			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
@@ -139,8 +149,8 @@ func (a *App) Handler() (http.Handler, error) {
 	return a.handler, nil
 }
 
-// StartBackground starts the event hub, the worker pool and the sweeper (whichever the
-// role has).
+// StartBackground starts the event hub, the worker pool, the sweeper, the callback
+// deliverer and the scheduler (whichever the role has).
 func (a *App) StartBackground(ctx context.Context) error {
 	if a.handler != nil {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
@@ -161,13 +171,16 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.deliverer != nil {
 		a.deliverer.Start()
 	}
+	if a.scheduler != nil {
+		a.scheduler.Start()
+	}
 	return nil
 }
 
 // Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
 // HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
-// callback deliverer (deliveries in flight are made again later), then the sweeper, then
-// the connections. Later calls do nothing.
+// callback deliverer (deliveries in flight are made again later), then the scheduler, then
+// the sweeper, then the connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -190,6 +203,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.deliverer != nil {
 		a.deliverer.Stop()
+	}
+	if a.scheduler != nil {
+		a.scheduler.Stop()
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()

@@ -1,0 +1,55 @@
+// Code scaffolded by goctl. Safe to edit.
+// goctl 1.10.2
+
+package schedules
+
+import (
+	"context"
+
+	"jobs/internal/apperr"
+	"jobs/internal/auth"
+	"jobs/internal/schedule"
+	"jobs/internal/svc"
+	"jobs/internal/types"
+	"jobs/model"
+
+	"github.com/zeromicro/go-zero/core/logx"
+)
+
+type DeleteScheduleLogic struct {
+	logx.Logger
+	ctx    context.Context
+	svcCtx *svc.ServiceContext
+}
+
+// Delete a schedule
+func NewDeleteScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *DeleteScheduleLogic {
+	return &DeleteScheduleLogic{
+		Logger: logx.WithContext(ctx),
+		ctx:    ctx,
+		svcCtx: svcCtx,
+	}
+}
+
+func (l *DeleteScheduleLogic) DeleteSchedule(req *types.ScheduleIdReq) (*types.Schedule, error) {
+	caller, err := auth.FromContext(l.ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Source == model.ScheduleFromConfig {
+		return nil, apperr.New(apperr.Conflict, "schedule %q is declared in the config; remove it there (or pause it)", req.Id)
+	}
+	deleted, err := l.svcCtx.Schedules.Delete(l.ctx, caller.Tenant, req.Id, model.ScheduleFromAPI)
+	if err != nil {
+		return nil, err
+	}
+	if !deleted {
+		return nil, apperr.New(apperr.NotFound, "schedule %q not found", req.Id)
+	}
+	view := schedule.View(s)
+	return &view, nil
+}
