@@ -281,7 +281,7 @@ func TestScheduleOverlapSkip(t *testing.T) {
 	t.Parallel()
 	a := testutil.StartApp(t, testutil.Config(t))
 	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "slow", "cron": "@every 1s",
-		"functionId": "sleep", "params": map[string]any{"ms": 3500}, "overlap": "skip"}).Data(t, nil)
+		"functionId": "sleep", "params": map[string]any{"seconds": 2.5}, "overlap": "skip"}).Data(t, nil)
 	s := waitSchedule(t, a, "slow", 30*time.Second, "skipping fire times", func(s schedule) bool { return s.OverlapSkipped >= 2 && s.Fired >= 1 })
 	a.Do(http.MethodPost, "/api/v1/schedules/slow/pause", nil).Data(t, &s)
 	jobs := scheduledJobs(t, a, "slow")
