@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
+.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list bench-prune bench-bulk gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -59,6 +59,16 @@ fuzz:
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
 bench: services
 	$(TEST_ENV) go run ./cmd/jobsbench $(BENCHFLAGS)
+
+## bench-prune: start latency while retention prunes a million finished jobs (drops and
+## refills database jobs_prunebench); numbers in docs/BENCHMARKS.md, "Retention".
+bench-prune: services
+	$(TEST_ENV) go run ./cmd/listbench -prune
+
+## bench-bulk: one bulk cancel of 10,000 running jobs, timed until every function has stopped
+## (a test that runs only here); numbers in docs/BENCHMARKS.md, "Bulk cancel".
+bench-bulk: services
+	$(TEST_ENV) JOBS_BULK_BENCH=1 go test -count=1 -timeout 20m -v -run '^TestBulkCancelOfTenThousandRunningJobs$$' ./internal/app/
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.

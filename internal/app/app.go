@@ -23,6 +23,7 @@ import (
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
+	"jobs/internal/retention"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
@@ -53,7 +54,9 @@ type App struct {
 	scheduler *schedule.Scheduler
 	// deliverer makes callback deliveries; nil unless the role includes workers.
 	deliverer *callbacks.Deliverer
-	stop      sync.Once
+	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
+	pruner *retention.Pruner
+	stop   sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -137,6 +140,10 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
 			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
 			Allow: sc.CallbackAllow}, sc.Jobs)
+		r := c.Retention
+		a.pruner = retention.NewPruner(retention.Config{Completed: r.Completed, Failed: r.Failed, Cancelled: r.Cancelled,
+			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
+			sc.Jobs, model.NewNamedLock(sc.MySQL(), retention.LockName), sc.Events)
 	}
 	return a, nil
 }
@@ -174,6 +181,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.scheduler != nil {
 		a.scheduler.Start()
 	}
+	if a.pruner != nil {
+		a.pruner.Start()
+	}
 	return nil
 }
 
@@ -209,6 +219,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()
+	}
+	if a.pruner != nil {
+		a.pruner.Stop()
 	}
 	if err := a.Svc.Close(); err != nil {
 		logx.Errorf("close: %v", err)

@@ -21,6 +21,7 @@ const (
 	Internal Kind = iota
 	InvalidArgument
 	Unauthenticated
+	Forbidden
 	NotFound
 	Conflict
 	TooLarge
@@ -32,6 +33,7 @@ var statusOf = map[Kind]int{
 	Internal:        http.StatusInternalServerError,
 	InvalidArgument: http.StatusBadRequest,
 	Unauthenticated: http.StatusUnauthorized,
+	Forbidden:       http.StatusForbidden,
 	NotFound:        http.StatusNotFound,
 	Conflict:        http.StatusConflict,
 	TooLarge:        http.StatusRequestEntityTooLarge,

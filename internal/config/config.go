@@ -30,6 +30,8 @@ type Config struct {
 	Retry RetryConf
 	// Callbacks delivers a job's final state to the callbackUrl given at start.
 	Callbacks CallbacksConf
+	// Retention deletes finished jobs after a while (worker processes prune; one at a time).
+	Retention RetentionConf
 	// Functions are the command and HTTP functions this deployment runs, next to the
 	// built-ins. A bad entry fails start-up with a message naming it and the key.
 	Functions []FunctionConf `json:",optional"`
@@ -77,6 +79,21 @@ type ScheduleConf struct {
 type RetryConf struct {
 	Backoff    time.Duration `json:",default=1s"`
 	MaxBackoff time.Duration `json:",default=5m"`
+}
+
+// RetentionConf is how long finished jobs are kept, by status; 0 keeps them forever. A job
+// whose callback delivery is still pending is kept until the delivery ends. Its events in
+// Redis go with it.
+type RetentionConf struct {
+	Completed time.Duration `json:",default=168h"`
+	Failed    time.Duration `json:",default=720h"`
+	Cancelled time.Duration `json:",default=168h"`
+	// Interval is the time between pruning passes.
+	Interval time.Duration `json:",default=1m"`
+	// BatchSize bounds the jobs one DELETE removes: the rows it locks, briefly.
+	BatchSize int `json:",default=500,range=[1:10000]"`
+	// Pause is the time between batches of one pass, left to the writes of job starts.
+	Pause time.Duration `json:",default=10ms"`
 }
 
 // CallbacksConf tunes completion callbacks (the callbackUrl of a start request).
@@ -168,6 +185,8 @@ type LimitsConf struct {
 	MaxAttempts int64 `json:",default=20,range=[1:1000]"`
 	// MaxTimeoutSeconds bounds a start request's timeoutSeconds.
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
+	// MaxBulk bounds the jobs a bulk cancel or rerun by filter acts on in one request.
+	MaxBulk int64 `json:",default=10000,range=[1:1000000]"`
 }
 
 // DevAuth reports whether the config signs tokens with the shipped development secret

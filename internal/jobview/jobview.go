@@ -35,10 +35,11 @@ func ParseID(id string) error {
 }
 
 // ParseListQuery validates the list filters and paging, naming the offending parameter.
-// maxSize bounds the page size (Limits.MaxPageSize). The tenant is left for the caller.
+// maxSize bounds the page size (Limits.MaxPageSize). Tenant is the tenant_id asked for, if
+// any: whether the caller may see it is the logic's to decide (jobs.ScopeFilter).
 func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
-	f := model.JobFilter{Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId, Env: q.Env, Name: q.Name,
-		ScheduleId: q.ScheduleId}
+	f := model.JobFilter{Tenant: q.TenantId, Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
+		Env: q.Env, Name: q.Name, ScheduleId: q.ScheduleId}
 	if f.Status != "" && !model.ValidStatus(f.Status) {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
 	}
@@ -175,6 +176,7 @@ func Item(j *model.Jobs) types.JobItem {
 		MaxAttempts:    j.MaxAttempts,
 		TimeoutSeconds: float64(j.TimeoutMs) / 1000,
 		CallbackUrl:    j.CallbackUrl,
+		RerunOf:        j.RerunOf,
 		ScheduleId:     j.ScheduleId,
 		ScheduledFor:   nullTime(j.ScheduledFor),
 		CreatedAt:      FormatTime(j.CreatedAt),

@@ -187,6 +187,17 @@ func (q *Queue) PublishCancel(ctx context.Context, jobID string) error {
 	return q.rdb.Publish(ctx, q.cancel, jobID).Err()
 }
 
+// PublishCancels tells the workers running jobIDs to stop them, in one round trip.
+func (q *Queue) PublishCancels(ctx context.Context, jobIDs []string) error {
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range jobIDs {
+			p.Publish(ctx, q.cancel, id)
+		}
+		return nil
+	})
+	return err
+}
+
 // SubscribeCancels returns a subscription to cancelled job ids; the caller closes it.
 func (q *Queue) SubscribeCancels(ctx context.Context) *redis.PubSub {
 	return q.rdb.Subscribe(ctx, q.cancel)

@@ -219,6 +219,17 @@ func (a *App) Token(tenant, actor string, ttl time.Duration) string {
 	return token
 }
 
+// AsAdmin returns a view of the app whose requests carry an operator token (role admin)
+// of tenant and actor.
+func (a *App) AsAdmin(tenant, actor string) *App {
+	a.t.Helper()
+	token, err := auth.Mint(a.Config.Auth.AccessSecret, auth.Identity{Tenant: tenant, Actor: actor, Admin: true}, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.WithToken(token)
+}
+
 // As returns a view of the app whose requests act as tenant and actor.
 func (a *App) As(tenant, actor string) *App {
 	return a.WithToken(a.Token(tenant, actor, time.Hour))
@@ -413,6 +424,7 @@ type Job struct {
 	FinishedAt     *string         `json:"finishedAt"`
 	LogTail        []LogLine       `json:"logTail"`
 	CallbackUrl    string          `json:"callbackUrl"`
+	RerunOf        string          `json:"rerunOf"`
 	Callback       *Callback       `json:"callback"`
 }
 

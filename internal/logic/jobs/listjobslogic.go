@@ -7,7 +7,6 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -47,16 +46,14 @@ type Total struct {
 	Exact bool
 }
 
-// ListPage reads one page of the caller's tenant's jobs and the total count of matches
-// concurrently. Both reads end before it returns, failed or not (go-zero's mr.Finish returns
+// ListPage reads one page of the jobs the caller may see (ScopeFilter) and the total count
+// of matches concurrently. Both reads end before it returns, failed or not (go-zero's mr.Finish returns
 // at the first error while the other read still writes its result).
 func ListPage(ctx context.Context, svcCtx *svc.ServiceContext, f model.JobFilter, withResult bool) ([]*model.Jobs, Total, error) {
 	var total Total
-	tenant, err := auth.Tenant(ctx)
-	if err != nil {
+	if err := ScopeFilter(ctx, &f, "tenant_id"); err != nil {
 		return nil, total, err
 	}
-	f.Tenant = tenant
 	var page []*model.Jobs
 	var listErr error
 	var wg sync.WaitGroup

@@ -14,6 +14,7 @@ import (
 	"jobs/internal/startreq"
 	"jobs/internal/svc"
 	"jobs/internal/types"
+	"jobs/model"
 )
 
 type StartJobLogic struct {
@@ -35,16 +36,9 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 // request once they begin.
 const commitTimeout = 10 * time.Second
 
-// StartJob commits the job as pending, then enqueues it. The job is durable before the
-// response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
-// Once the request is valid, the insert and the enqueue run to the end whatever the client
-// does: a client that hangs up mid-insert must not leave a job committed but not on the
-// stream (it would wait for Recovery.StaleEnqueue).
-//
-// With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
-// insert that loses (it meets the key and inserts nothing) reads and returns the job that
-// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
-// both insert.
+// StartJob commits the job as pending, then enqueues it (commitJob). The job is durable
+// before the response is written; if Redis refuses the enqueue, the recovery sweep enqueues
+// it later.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
 	caller, err := auth.FromContext(l.ctx)
 	if err != nil {
@@ -72,35 +66,49 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		return nil, err
 	}
 	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
+	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
+	stored, err := commitJob(l.ctx, l.svcCtx, l.Logger, job)
+	if err != nil {
+		return nil, err
+	}
+	return jobview.Detail(stored), nil
+}
+
+// commitJob stores a new pending job, announces it and enqueues it unless it is delayed, and
+// returns the job stored: with an idempotency key already taken, the tenant's earlier job.
+// Once called it runs to the end whatever the client does: a client that hangs up
+// mid-insert must not leave a job committed but not on the stream (it would wait for
+// Recovery.StaleEnqueue).
+//
+// With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
+// insert that loses (it meets the key and inserts nothing) reads and returns the job that
+// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
+// both insert.
+func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, job *model.Jobs) (*model.Jobs, error) {
 	// A delayed job is stored unenqueued; the scheduler (internal/recovery) enqueues it
 	// once it is due. Until then no stream entry exists that a worker could claim early.
-	delayed := runAt.After(now)
-	job.EnqueuedAt.Valid = !delayed
-	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
+	delayed := job.RunAt.Valid && job.RunAt.Time.After(job.CreatedAt)
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = job.CreatedAt, !delayed
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
 	defer cancel()
-	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
+	inserted, err := svcCtx.Jobs.InsertOnce(ctx, job)
 	if err != nil {
 		return nil, err
 	}
 	if !inserted {
 		// Another start with this idempotency key got there first.
-		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
-		if err != nil {
-			return nil, err
-		}
-		return jobview.Detail(first), nil
+		return svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
 	}
 	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
 	// before the job itself.
-	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
-		l.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
+	if err := svcCtx.Events.Publish(reqCtx, events.Created(job)); err != nil {
+		log.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
 	}
 	if delayed {
-		return jobview.Detail(job), nil
+		return job, nil
 	}
-	if err := l.svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
-		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
+	if err := svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
+		log.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
 	}
-	return jobview.Detail(job), nil
+	return job, nil
 }
