@@ -32,7 +32,7 @@ type (
 		Insert(ctx context.Context, s *Schedules) (bool, error)
 		// FindOne returns the tenant's schedule id, or ErrNotFound.
 		FindOne(ctx context.Context, tenant, id string) (*Schedules, error)
-		// List returns the tenant's schedules by id.
+		// List returns the tenant's schedules by id; every tenant's, by tenant and id, for "".
 		List(ctx context.Context, tenant string) ([]*Schedules, error)
 		// Delete removes the tenant's schedule id if it came from source, and reports
 		// whether it did.
@@ -151,11 +151,12 @@ func (m *defaultSchedulesModel) FindOne(ctx context.Context, tenant, id string) 
 
 func (m *defaultSchedulesModel) List(ctx context.Context, tenant string) ([]*Schedules, error) {
 	var list []*Schedules
-	query := "select " + schedulesRows + " from `schedules` where `tenant_id` = ? order by `id`"
-	if err := m.conn.QueryRowsCtx(ctx, &list, query, tenant); err != nil {
-		return nil, err
+	if tenant == "" {
+		query := "select " + schedulesRows + " from `schedules` order by `tenant_id`, `id`"
+		return list, m.conn.QueryRowsCtx(ctx, &list, query)
 	}
-	return list, nil
+	query := "select " + schedulesRows + " from `schedules` where `tenant_id` = ? order by `id`"
+	return list, m.conn.QueryRowsCtx(ctx, &list, query, tenant)
 }
 
 func (m *defaultSchedulesModel) Delete(ctx context.Context, tenant, id, source string) (bool, error) {

@@ -466,3 +466,86 @@ func TestSchedulesDeclaredInConfig(t *testing.T) {
 		t.Errorf("bad declared schedule: %v, want an error naming Schedules[0] and cron", err)
 	}
 }
+
+// An admin token lists every tenant's schedules (or tenant_id's) and acts on any tenant's
+// schedule named with tenant_id; an ordinary token naming another tenant gets a 403, and
+// naming its own behaves as without it.
+func TestSchedulesAdminToken(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	b := a.As("tenant-b", "bob")
+	admin := a.AsAdmin("ops", "operator")
+	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "report", "cron": "@hourly", "functionId": "echo"}).Data(t, nil)
+	b.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "report", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+	b.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "backup", "cron": "@weekly", "functionId": "echo"}).Data(t, nil)
+
+	list := func(v *testutil.App, query string) []string {
+		t.Helper()
+		var l struct{ Schedules []schedule }
+		v.Do(http.MethodGet, "/api/v1/schedules"+query, nil).Data(t, &l)
+		var keys []string
+		for _, s := range l.Schedules {
+			keys = append(keys, s.TenantId+"/"+s.Id)
+		}
+		return keys
+	}
+	if got := strings.Join(list(admin, ""), " "); got != "tenant-a/report tenant-b/backup tenant-b/report" {
+		t.Errorf("admin lists %q", got)
+	}
+	if got := strings.Join(list(admin, "?tenant_id=tenant-b"), " "); got != "tenant-b/backup tenant-b/report" {
+		t.Errorf("admin lists tenant-b's: %q", got)
+	}
+	if got := strings.Join(list(a, "?tenant_id="+testutil.DefaultTenant), " "); got != "tenant-a/report" {
+		t.Errorf("tenant-a names itself: %q", got)
+	}
+	if res := admin.Do(http.MethodGet, "/api/v1/schedules?tenant_id=no%20such", nil); res.Status != 400 {
+		t.Errorf("admin lists a malformed tenant: %d %s", res.Status, res.Body)
+	}
+
+	// Routes of one schedule: the admin names the tenant; without it, its own (none here).
+	if res := admin.Do(http.MethodGet, "/api/v1/schedules/report", nil); res.Status != 404 {
+		t.Errorf("admin without tenant_id: %d, want 404 (its own tenant has no such schedule)", res.Status)
+	}
+	var s schedule
+	admin.Do(http.MethodGet, "/api/v1/schedules/report?tenant_id=tenant-b", nil).Data(t, &s)
+	if s.TenantId != "tenant-b" || s.Cron != "@daily" {
+		t.Fatalf("admin reads tenant-b's report: %+v", s)
+	}
+	admin.Do(http.MethodPost, "/api/v1/schedules/report/pause?tenant_id=tenant-b", nil).Data(t, &s)
+	if !s.Paused || getSchedule(t, b, "report").Paused != true || getSchedule(t, a, "report").Paused {
+		t.Errorf("admin paused tenant-b's report: %+v", s)
+	}
+	admin.Do(http.MethodPost, "/api/v1/schedules/report/resume?tenant_id=tenant-b", nil).Data(t, nil)
+	var job scheduledJob
+	admin.Do(http.MethodPost, "/api/v1/schedules/report/trigger?tenant_id=tenant-b", nil).Data(t, &job)
+	if job.TenantId != "tenant-b" || job.Actor != "bob" || job.ScheduleId != "report" {
+		t.Errorf("admin triggered tenant-b's report: %+v", job.Job)
+	}
+	if b.GetJob(job.Id).Id != job.Id {
+		t.Errorf("tenant-b does not see the job its schedule started")
+	}
+	admin.Do(http.MethodDelete, "/api/v1/schedules/backup?tenant_id=tenant-b", nil).Data(t, nil)
+	if got := strings.Join(list(b, ""), " "); got != "tenant-b/report" {
+		t.Errorf("tenant-b after the admin's delete: %q", got)
+	}
+
+	// An ordinary token naming another tenant: 403 on every route.
+	if res := a.Do(http.MethodGet, "/api/v1/schedules?tenant_id=tenant-b", nil); res.Status != 403 {
+		t.Errorf("tenant-a lists tenant-b's: %d", res.Status)
+	}
+	for _, m := range []string{"GET /api/v1/schedules/report", "DELETE /api/v1/schedules/report",
+		"POST /api/v1/schedules/report/pause", "POST /api/v1/schedules/report/resume", "POST /api/v1/schedules/report/trigger"} {
+		method, path, _ := strings.Cut(m, " ")
+		res := a.Do(method, path+"?tenant_id=tenant-b", nil)
+		if code, msg, _ := res.Envelope(t); res.Status != 403 || code != 403 || !strings.Contains(msg, "tenant_id") {
+			t.Errorf("tenant-a %s?tenant_id=tenant-b: %d %q, want 403 naming tenant_id", m, res.Status, msg)
+		}
+	}
+	if getSchedule(t, b, "report").Triggered != 1 {
+		t.Errorf("a refused trigger started a job")
+	}
+	a.Do(http.MethodGet, "/api/v1/schedules/report?tenant_id="+testutil.DefaultTenant, nil).Data(t, &s)
+	if s.TenantId != testutil.DefaultTenant {
+		t.Errorf("tenant-a naming itself: %+v", s)
+	}
+}

@@ -165,6 +165,10 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	}
 	v.check(get("/api/v1/schedules", token, none), 200)
 	v.check(get("/api/v1/schedules", "", none), 401)
+	v.check(get("/api/v1/schedules?tenant_id=other", token, none), 403)
+	v.check(get("/api/v1/schedules?tenant_id=no%20such", token, none), 400)
+	v.check(get("/api/v1/schedules/tick?tenant_id=other", token, none), 403)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/tick?tenant_id=other", token: token}, 403)
 	v.check(get("/api/v1/jobs?schedule_id=tick", token, none), 200)
 	v.check(get("/api/v1/schedules/nope", token, none), 404)
 	v.check(get("/api/v1/schedules/tick", "", none), 401)
@@ -172,6 +176,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 		v.check(post("/api/v1/schedules/tick/"+action, token, ""), 200)
 		v.check(post("/api/v1/schedules/nope/"+action, token, ""), 404)
 		v.check(post("/api/v1/schedules/tick/"+action, "", ""), 401)
+		v.check(post("/api/v1/schedules/tick/"+action+"?tenant_id=other", token, ""), 403)
 	}
 	// A schedule whose function is no longer registered cannot be triggered.
 	testutil.Exec(t, db, "update `schedules` set `function_id` = 'retired' where `id` = 'gone'")

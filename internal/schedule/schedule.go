@@ -138,6 +138,41 @@ func Detail(ctx context.Context, jobs model.JobsModel, s *model.Schedules) (*typ
 	return d, nil
 }
 
+// Tenant is the tenant whose schedules the caller addresses: asked (tenant_id), or the
+// token's. Only an admin token may ask for another tenant's (else a 403 naming tenant_id).
+func Tenant(ctx context.Context, asked string) (string, error) {
+	caller, err := auth.FromContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	if asked == "" || asked == caller.Tenant {
+		return caller.Tenant, nil
+	}
+	if !caller.Admin {
+		return "", apperr.New(apperr.Forbidden, "tenant_id: only an admin token may name another tenant than the token's (%s)", caller.Tenant)
+	}
+	return asked, nil
+}
+
+// ListScope is the tenant whose schedules a list shows: as Tenant, except that an admin
+// token asking for none gets every tenant's (""). A tenant_id that no tenant can have is a
+// 400.
+func ListScope(ctx context.Context, asked string) (string, error) {
+	caller, err := auth.FromContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	if asked != "" {
+		if err := (auth.Identity{Tenant: asked}).Check(); err != nil {
+			return "", apperr.Invalid("tenant_id: %v", err)
+		}
+	}
+	if caller.Admin && asked == "" {
+		return "", nil
+	}
+	return Tenant(ctx, asked)
+}
+
 // Find returns the tenant's schedule id, or a 404 naming it.
 func Find(ctx context.Context, schedules model.SchedulesModel, tenant, id string) (*model.Schedules, error) {
 	s, err := schedules.FindOne(ctx, tenant, id)

@@ -177,6 +177,10 @@ type ListJobsResp struct {
 	Size            int64     `json:"size"`
 }
 
+type ListSchedulesReq struct {
+	TenantId string `form:"tenant_id,optional"` // this tenant's schedules; default: the token's tenant's, or every tenant's for an admin token
+}
+
 type LogLine struct {
 	Stream string `json:"stream"`
 	Line   string `json:"line"`
@@ -218,7 +222,8 @@ type ScheduleDetail struct {
 }
 
 type ScheduleIdReq struct {
-	Id string `path:"id"` // the schedule's id
+	Id       string `path:"id"`                 // the schedule's id
+	TenantId string `form:"tenant_id,optional"` // the schedule's tenant (default: the token's); another than the token's needs an admin token
 }
 
 type ScheduleList struct {

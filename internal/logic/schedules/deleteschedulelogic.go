@@ -7,7 +7,6 @@ import (
 	"context"
 
 	"jobs/internal/apperr"
-	"jobs/internal/auth"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -32,18 +31,18 @@ func NewDeleteScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *De
 }
 
 func (l *DeleteScheduleLogic) DeleteSchedule(req *types.ScheduleIdReq) (*types.Schedule, error) {
-	caller, err := auth.FromContext(l.ctx)
+	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
 	if err != nil {
 		return nil, err
 	}
 	if s.Source == model.ScheduleFromConfig {
 		return nil, apperr.New(apperr.Conflict, "schedule %q is declared in the config; remove it there (or pause it)", req.Id)
 	}
-	deleted, err := l.svcCtx.Schedules.Delete(l.ctx, caller.Tenant, req.Id, model.ScheduleFromAPI)
+	deleted, err := l.svcCtx.Schedules.Delete(l.ctx, tenant, req.Id, model.ScheduleFromAPI)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ package schedules
 import (
 	"context"
 
-	"jobs/internal/auth"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -30,11 +29,11 @@ func NewGetScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetSc
 }
 
 func (l *GetScheduleLogic) GetSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	caller, err := auth.FromContext(l.ctx)
+	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
 	if err != nil {
 		return nil, err
 	}

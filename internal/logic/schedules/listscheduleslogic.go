@@ -6,7 +6,6 @@ package schedules
 import (
 	"context"
 
-	"jobs/internal/auth"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -29,12 +28,12 @@ func NewListSchedulesLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Lis
 	}
 }
 
-func (l *ListSchedulesLogic) ListSchedules() (*types.ScheduleList, error) {
-	caller, err := auth.FromContext(l.ctx)
+func (l *ListSchedulesLogic) ListSchedules(req *types.ListSchedulesReq) (*types.ScheduleList, error) {
+	tenant, err := schedule.ListScope(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	list, err := l.svcCtx.Schedules.List(l.ctx, caller.Tenant)
+	list, err := l.svcCtx.Schedules.List(l.ctx, tenant)
 	if err != nil {
 		return nil, err
 	}

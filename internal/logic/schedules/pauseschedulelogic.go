@@ -6,7 +6,6 @@ package schedules
 import (
 	"context"
 
-	"jobs/internal/auth"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -30,17 +29,17 @@ func NewPauseScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Pau
 }
 
 func (l *PauseScheduleLogic) PauseSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	caller, err := auth.FromContext(l.ctx)
+	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id); err != nil {
+	if _, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id); err != nil {
 		return nil, err
 	}
-	if err := l.svcCtx.Schedules.Pause(l.ctx, caller.Tenant, req.Id); err != nil {
+	if err := l.svcCtx.Schedules.Pause(l.ctx, tenant, req.Id); err != nil {
 		return nil, err
 	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
 	if err != nil {
 		return nil, err
 	}

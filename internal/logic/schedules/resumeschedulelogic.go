@@ -7,7 +7,6 @@ import (
 	"context"
 	"time"
 
-	"jobs/internal/auth"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -31,11 +30,11 @@ func NewResumeScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Re
 }
 
 func (l *ResumeScheduleLogic) ResumeSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	caller, err := auth.FromContext(l.ctx)
+	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +43,10 @@ func (l *ResumeScheduleLogic) ResumeSchedule(req *types.ScheduleIdReq) (*types.S
 		return nil, err
 	}
 	// Fire times that passed while it was paused are neither started nor missed.
-	if err := l.svcCtx.Schedules.Resume(l.ctx, caller.Tenant, req.Id, schedule.Next(sched, time.Now())); err != nil {
+	if err := l.svcCtx.Schedules.Resume(l.ctx, tenant, req.Id, schedule.Next(sched, time.Now())); err != nil {
 		return nil, err
 	}
-	if s, err = schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id); err != nil {
+	if s, err = schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id); err != nil {
 		return nil, err
 	}
 	return schedule.Detail(l.ctx, l.svcCtx.Jobs, s)

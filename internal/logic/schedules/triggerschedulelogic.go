@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"jobs/internal/apperr"
-	"jobs/internal/auth"
 	"jobs/internal/jobview"
 	"jobs/internal/schedule"
 	"jobs/internal/svc"
@@ -33,11 +32,11 @@ func NewTriggerScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *T
 }
 
 func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types.TriggerScheduleResp, error) {
-	caller, err := auth.FromContext(l.ctx)
+	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
 	if err != nil {
 		return nil, err
 	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, caller.Tenant, req.Id)
+	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +44,7 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 	if err != nil {
 		return nil, err
 	}
-	job, err := checked.Job(caller.Tenant, time.Now().UTC().Truncate(time.Millisecond))
+	job, err := checked.Job(tenant, time.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +52,7 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 	// Like a start, the insert and the enqueue run to the end whatever the client does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), triggerTimeout)
 	defer cancel()
-	found, err := l.svcCtx.Schedules.Trigger(ctx, caller.Tenant, s.Id, job)
+	found, err := l.svcCtx.Schedules.Trigger(ctx, tenant, s.Id, job)
 	if err != nil {
 		return nil, err
 	}

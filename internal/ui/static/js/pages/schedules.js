@@ -4,7 +4,9 @@
 import * as api from '../api.js';
 import { h, replace, time, formatNumber, toast, timeZone } from '../dom.js';
 
-const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`;
+// Every action names the schedule's tenant: an admin token lists every tenant's schedules.
+const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
+  + `?tenant_id=${encodeURIComponent(s.tenantId)}`;
 
 function createForm(onCreated) {
   const status = h('p', { class: 'error', role: 'alert', id: 'new-schedule-error' });
