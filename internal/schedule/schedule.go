@@ -173,6 +173,15 @@ func ListScope(ctx context.Context, asked string) (string, error) {
 	return Tenant(ctx, asked)
 }
 
+// FindAsked returns schedule id of the tenant the caller asks for (see Tenant), or a 404.
+func FindAsked(ctx context.Context, schedules model.SchedulesModel, asked, id string) (*model.Schedules, error) {
+	tenant, err := Tenant(ctx, asked)
+	if err != nil {
+		return nil, err
+	}
+	return Find(ctx, schedules, tenant, id)
+}
+
 // Find returns the tenant's schedule id, or a 404 naming it.
 func Find(ctx context.Context, schedules model.SchedulesModel, tenant, id string) (*model.Schedules, error) {
 	s, err := schedules.FindOne(ctx, tenant, id)

@@ -31,18 +31,14 @@ func NewDeleteScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *De
 }
 
 func (l *DeleteScheduleLogic) DeleteSchedule(req *types.ScheduleIdReq) (*types.Schedule, error) {
-	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
-	if err != nil {
-		return nil, err
-	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
+	s, err := schedule.FindAsked(l.ctx, l.svcCtx.Schedules, req.TenantId, req.Id)
 	if err != nil {
 		return nil, err
 	}
 	if s.Source == model.ScheduleFromConfig {
 		return nil, apperr.New(apperr.Conflict, "schedule %q is declared in the config; remove it there (or pause it)", req.Id)
 	}
-	deleted, err := l.svcCtx.Schedules.Delete(l.ctx, tenant, req.Id, model.ScheduleFromAPI)
+	deleted, err := l.svcCtx.Schedules.Delete(l.ctx, s.TenantId, s.Id, model.ScheduleFromAPI)
 	if err != nil {
 		return nil, err
 	}

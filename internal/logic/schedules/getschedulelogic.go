@@ -29,11 +29,7 @@ func NewGetScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetSc
 }
 
 func (l *GetScheduleLogic) GetSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
-	if err != nil {
-		return nil, err
-	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
+	s, err := schedule.FindAsked(l.ctx, l.svcCtx.Schedules, req.TenantId, req.Id)
 	if err != nil {
 		return nil, err
 	}

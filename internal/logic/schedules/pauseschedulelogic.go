@@ -29,18 +29,14 @@ func NewPauseScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Pau
 }
 
 func (l *PauseScheduleLogic) PauseSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
+	s, err := schedule.FindAsked(l.ctx, l.svcCtx.Schedules, req.TenantId, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id); err != nil {
+	if err := l.svcCtx.Schedules.Pause(l.ctx, s.TenantId, s.Id); err != nil {
 		return nil, err
 	}
-	if err := l.svcCtx.Schedules.Pause(l.ctx, tenant, req.Id); err != nil {
-		return nil, err
-	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
-	if err != nil {
+	if s, err = schedule.Find(l.ctx, l.svcCtx.Schedules, s.TenantId, s.Id); err != nil {
 		return nil, err
 	}
 	return schedule.Detail(l.ctx, l.svcCtx.Jobs, s)

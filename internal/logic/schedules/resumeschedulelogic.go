@@ -30,11 +30,7 @@ func NewResumeScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Re
 }
 
 func (l *ResumeScheduleLogic) ResumeSchedule(req *types.ScheduleIdReq) (*types.ScheduleDetail, error) {
-	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
-	if err != nil {
-		return nil, err
-	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
+	s, err := schedule.FindAsked(l.ctx, l.svcCtx.Schedules, req.TenantId, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -43,10 +39,10 @@ func (l *ResumeScheduleLogic) ResumeSchedule(req *types.ScheduleIdReq) (*types.S
 		return nil, err
 	}
 	// Fire times that passed while it was paused are neither started nor missed.
-	if err := l.svcCtx.Schedules.Resume(l.ctx, tenant, req.Id, schedule.Next(sched, time.Now())); err != nil {
+	if err := l.svcCtx.Schedules.Resume(l.ctx, s.TenantId, s.Id, schedule.Next(sched, time.Now())); err != nil {
 		return nil, err
 	}
-	if s, err = schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id); err != nil {
+	if s, err = schedule.Find(l.ctx, l.svcCtx.Schedules, s.TenantId, s.Id); err != nil {
 		return nil, err
 	}
 	return schedule.Detail(l.ctx, l.svcCtx.Jobs, s)

@@ -32,11 +32,7 @@ func NewTriggerScheduleLogic(ctx context.Context, svcCtx *svc.ServiceContext) *T
 }
 
 func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types.TriggerScheduleResp, error) {
-	tenant, err := schedule.Tenant(l.ctx, req.TenantId)
-	if err != nil {
-		return nil, err
-	}
-	s, err := schedule.Find(l.ctx, l.svcCtx.Schedules, tenant, req.Id)
+	s, err := schedule.FindAsked(l.ctx, l.svcCtx.Schedules, req.TenantId, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +40,7 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 	if err != nil {
 		return nil, err
 	}
-	job, err := checked.Job(tenant, time.Now().UTC().Truncate(time.Millisecond))
+	job, err := checked.Job(s.TenantId, time.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +48,7 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 	// Like a start, the insert and the enqueue run to the end whatever the client does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), triggerTimeout)
 	defer cancel()
-	found, err := l.svcCtx.Schedules.Trigger(ctx, tenant, s.Id, job)
+	found, err := l.svcCtx.Schedules.Trigger(ctx, s.TenantId, s.Id, job)
 	if err != nil {
 		return nil, err
 	}
