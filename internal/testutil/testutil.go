@@ -51,7 +51,9 @@ func RedisAddr() string {
 func NewDB(t testing.TB) string {
 	t.Helper()
 	dsn := NewEmptyDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Each migration is a few DDL statements, each of which syncs to disk: on a machine loaded
+	// by parallel test packages the whole list has taken over 30 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := model.Migrate(ctx, dsn); err != nil {
 		t.Fatalf("migrate the test database: %v", err)
