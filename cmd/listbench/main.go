@@ -70,7 +70,7 @@ func main() {
 	check(err)
 	start := time.Now().UTC().Truncate(time.Millisecond)
 
-	if !*reuse || count(normalized) != *total {
+	if !*reuse || countFill(normalized) != *total {
 		check(dropDatabase(normalized))
 		check(model.Migrate(ctx, normalized))
 		began := time.Now()

@@ -9,12 +9,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/app"
 	"jobs/internal/auth"
@@ -26,7 +30,8 @@ import (
 var (
 	startRate = flag.Int("start-rate", 100, "-prune: job starts per second while measuring")
 	baseline  = flag.Duration("baseline", 30*time.Second, "-prune: how long starts are measured before pruning")
-	pruneFor  = flag.Duration("prune-for", 0, "-prune: stop the pruning pass after this long (0: let it delete every job of the fill)")
+	pruneFor  = flag.Duration("prune-for", 0, "-prune: stop each pruning pass after this long (0: let it delete every job of the fill)")
+	paces     = flag.String("paces", "", "-prune: passes to measure one after another, as BatchSize/Pause pairs (500/10ms,100/50ms); default Retention's")
 )
 
 // setUpPrune turns the fill into a million finished jobs (completed, failed, cancelled as in
@@ -61,12 +66,14 @@ func benchPrune(ctx context.Context, dsn string) {
 	c.Log.Mode, c.Log.Level, c.Log.Stat = "console", "error", false
 	c.Middlewares.Log = false
 	c.DevServer.Enabled = false
+	c.CpuThreshold = 0 // as in etc/jobs.yaml: go-zero's load shedding would count MariaDB's CPU too
 	c.MySQL.DataSource, c.MySQL.Migrate = dsn, false
 	c.Redis.Prefix = "jobs_prunebench"
 	settings := c.Retention
 	c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = 0, 0, 0 // this benchmark runs the pass itself
 	a, err := app.New(ctx, c)
 	check(err)
+	sqlx.SetSlowThreshold(time.Minute) // the table, not slow statements, is what this prints
 	check(a.StartBackground(ctx))
 	defer func() {
 		a.Stop(ctx)
@@ -81,6 +88,12 @@ func benchPrune(ctx context.Context, dsn string) {
 	check(err)
 	base := "http://" + l.Addr().String()
 
+	// A -reuse run starts without the jobs an earlier run started.
+	db, err := sql.Open("mysql", dsn)
+	check(err)
+	_, err = db.Exec("DELETE FROM jobs WHERE created_at > now(3) - interval 1 day")
+	check(err)
+	check(db.Close())
 	finished := count(dsn)
 	fmt.Printf("\n%d finished jobs; starts at %d/s; Retention.BatchSize %d, Pause %s\n\n", finished, *startRate, settings.BatchSize, settings.Pause)
 	fmt.Println("| phase | duration | starts | p50 ms | p99 ms | max ms | jobs deleted |")
@@ -88,19 +101,46 @@ func benchPrune(ctx context.Context, dsn string) {
 	stop := make(chan struct{})
 	go func() { time.Sleep(*baseline); close(stop) }()
 	began := time.Now()
-	report("no pruning", time.Since(began), startLatencies(base, token, stop), 0)
+	lat := startLatencies(base, token, stop)
+	report("no pruning", time.Since(began), lat, 0)
 
-	pruner := retention.NewPruner(retention.Config{Completed: time.Hour, Failed: time.Hour, Cancelled: time.Hour,
-		BatchSize: settings.BatchSize, Pause: settings.Pause}, a.Svc.Jobs, model.NewNamedLock(a.Svc.MySQL(), retention.LockName), a.Svc.Events)
-	stop = make(chan struct{})
-	var deleted int
-	began = time.Now()
+	passes := []retention.Config{{BatchSize: settings.BatchSize, Pause: settings.Pause}}
+	if *paces != "" {
+		passes = nil
+		for _, p := range strings.Split(*paces, ",") {
+			size, pause, _ := strings.Cut(p, "/")
+			var pass retention.Config
+			var err error
+			pass.BatchSize, err = strconv.Atoi(size)
+			check(err)
+			pass.Pause, err = time.ParseDuration(pause)
+			check(err)
+			passes = append(passes, pass)
+		}
+	}
+	for _, pass := range passes {
+		pass.Completed, pass.Failed, pass.Cancelled = time.Hour, time.Hour, time.Hour
+		deleted, took, lat := measurePass(ctx, a, pass, base, token)
+		report(fmt.Sprintf("pruning, BatchSize %d, Pause %s", pass.BatchSize, pass.Pause), took, lat, deleted)
+		fmt.Fprintf(os.Stderr, "pruned %d jobs in %s: %.0f jobs/s\n", deleted, took.Round(time.Second), float64(deleted)/took.Seconds())
+	}
+	fmt.Printf("\n%d of the fill left, %d jobs in all (the starts')\n", countFinishedBefore(dsn, time.Hour), count(dsn))
+}
+
+// measurePass runs one pruning pass (for at most -prune-for) while starting jobs, and returns
+// how many jobs it deleted, how long it ran and the starts' latencies.
+func measurePass(ctx context.Context, a *app.App, cfg retention.Config, base, token string) (int, time.Duration, []time.Duration) {
+	pruner := retention.NewPruner(cfg, a.Svc.Jobs, model.NewNamedLock(a.Svc.MySQL(), retention.LockName), a.Svc.Events)
+	stop := make(chan struct{})
 	pruneCtx, cancel := context.WithCancel(ctx)
 	if *pruneFor > 0 {
 		pruneCtx, cancel = context.WithTimeout(ctx, *pruneFor)
 	}
 	defer cancel()
+	var deleted int
+	began := time.Now()
 	go func() {
+		var err error
 		deleted, err = pruner.Prune(pruneCtx)
 		if pruneCtx.Err() == nil {
 			check(err)
@@ -108,10 +148,16 @@ func benchPrune(ctx context.Context, dsn string) {
 		close(stop)
 	}()
 	lat := startLatencies(base, token, stop)
-	took := time.Since(began)
-	report("pruning", took, lat, deleted)
-	fmt.Printf("\npruned %d jobs in %s: %.0f jobs/s; %d of the fill left, %d jobs in all (the starts')\n", deleted,
-		took.Round(time.Second), float64(deleted)/took.Seconds(), countFinishedBefore(dsn, time.Hour), count(dsn))
+	return deleted, time.Since(began), lat
+}
+
+// countFill counts the jobs of the fill: every job, or with -prune those finished more than
+// a month ago (an earlier run's own starts are not).
+func countFill(dsn string) int {
+	if *prune {
+		return countFinishedBefore(dsn, 30*24*time.Hour)
+	}
+	return count(dsn)
 }
 
 // countFinishedBefore counts the jobs finished more than age ago.

@@ -130,13 +130,13 @@ type JobItem struct {
 	MaxAttempts    int64       `json:"maxAttempts"`
 	TimeoutSeconds float64     `json:"timeoutSeconds"`
 	CallbackUrl    string      `json:"callbackUrl"`
-	RerunOf        string      `json:"rerunOf"`
-	ScheduleId     string      `json:"scheduleId"`
-	ScheduledFor   *string     `json:"scheduledFor"`
 	CreatedAt      string      `json:"createdAt"`
 	RunAt          *string     `json:"runAt"`
 	StartedAt      *string     `json:"startedAt"`
 	FinishedAt     *string     `json:"finishedAt"`
+	RerunOf        string      `json:"rerunOf"`
+	ScheduleId     string      `json:"scheduleId"`
+	ScheduledFor   *string     `json:"scheduledFor"`
 }
 
 type JobResult struct {
