@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/uuid"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
@@ -29,7 +30,7 @@ type bulkResult struct {
 	Limited  bool     `json:"limited"`
 }
 
-func bulk(t *testing.T, a *testutil.App, action string, body any) bulkResult {
+func bulk(t *testing.T, a *apptest.App, action string, body any) bulkResult {
 	t.Helper()
 	var r bulkResult
 	a.Do(http.MethodPost, "/api/v1/jobs/"+action, body).Data(t, &r)
@@ -49,15 +50,15 @@ func blocking(id string, stopped *atomic.Int64) *functions.Definition {
 func TestRerunStartsANewJobLikeTheTerminalOneAndLeavesItAlone(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, nil)
-	a := testutil.StartApp(t, testutil.Config(t, allowLoopback))
+	a := apptest.StartApp(t, apptest.Config(t, allowLoopback))
 	old := a.StartJob(map[string]any{"functionId": "echo", "name": "nightly", "params": map[string]any{"n": 7},
 		"actor": "alice", "gameId": "g1", "env": "prod", "maxAttempts": 3, "timeoutSeconds": 42, "callbackUrl": rcv.URL})
 	a.WaitStatus(old.Id, "completed", 10*time.Second)
 	testutil.Eventually(10*time.Second, func() bool { return a.GetJob(old.Id).Callback.Status == "delivered" })
 	before := a.Do(http.MethodGet, "/api/v1/jobs/"+old.Id, nil).Body
 
-	var rerun testutil.Job
-	a.As(testutil.DefaultTenant, "bob").Do(http.MethodPost, "/api/v1/jobs/"+old.Id+"/rerun", nil).Data(t, &rerun)
+	var rerun apptest.Job
+	a.As(apptest.DefaultTenant, "bob").Do(http.MethodPost, "/api/v1/jobs/"+old.Id+"/rerun", nil).Data(t, &rerun)
 	if rerun.Id == old.Id || rerun.RerunOf != old.Id || rerun.Status != "pending" {
 		t.Fatalf("rerun: id %s rerunOf %q status %s; want a new pending job with rerunOf %s", rerun.Id, rerun.RerunOf, rerun.Status, old.Id)
 	}
@@ -80,7 +81,7 @@ func TestRerunStartsANewJobLikeTheTerminalOneAndLeavesItAlone(t *testing.T) {
 		t.Errorf("the rerun job changed:\nbefore %s\nafter  %s", before, after)
 	}
 	// A rerun of a rerun names its own source.
-	var again testutil.Job
+	var again apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs/"+rerun.Id+"/rerun", nil).Data(t, &again)
 	if again.RerunOf != rerun.Id {
 		t.Errorf("rerun of the rerun: rerunOf %q, want %s", again.RerunOf, rerun.Id)
@@ -89,7 +90,7 @@ func TestRerunStartsANewJobLikeTheTerminalOneAndLeavesItAlone(t *testing.T) {
 
 func TestRerunRefusesJobsThatAreNotTerminal(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	pending := a.StartJob(map[string]any{"functionId": "echo"})
 	apiCheckError(t, a.Do(http.MethodPost, "/api/v1/jobs/"+pending.Id+"/rerun", nil), http.StatusConflict,
 		"job "+pending.Id+" is pending: only a completed, failed or cancelled job can be rerun")
@@ -106,7 +107,7 @@ func TestBulkCancelStopsRunningJobsAndSkipsFinishedOnes(t *testing.T) {
 	t.Parallel()
 	var stopped atomic.Int64
 	const running, pending = 40, 10
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = running }), blocking("block", &stopped))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = running }), blocking("block", &stopped))
 	done := a.StartJob(map[string]any{"functionId": "echo"})
 	a.WaitStatus(done.Id, "completed", 10*time.Second)
 	var ids []string
@@ -147,7 +148,7 @@ func TestBulkCancelStopsRunningJobsAndSkipsFinishedOnes(t *testing.T) {
 
 func TestBulkRerunByFilterRerunsTerminalJobsUpToMaxBulk(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Limits.MaxBulk = 3 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Limits.MaxBulk = 3 }))
 	var failed []string
 	for i := range 4 {
 		failed = append(failed, a.StartJob(map[string]any{"functionId": "fail", "env": "qa", "name": fmt.Sprint("f", i)}).Id)
@@ -165,7 +166,7 @@ func TestBulkRerunByFilterRerunsTerminalJobsUpToMaxBulk(t *testing.T) {
 		}
 	}
 	// By ids: terminal ones are rerun, a job still pending or running is skipped.
-	noWork := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	noWork := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	p := noWork.StartJob(map[string]any{"functionId": "echo"})
 	c := noWork.StartJob(map[string]any{"functionId": "echo"})
 	noWork.Do(http.MethodPost, "/api/v1/jobs/"+c.Id+"/cancel", nil).Data(t, nil)
@@ -177,7 +178,7 @@ func TestBulkRerunByFilterRerunsTerminalJobsUpToMaxBulk(t *testing.T) {
 
 func TestBulkActionsRefuseBadRequestsNamingTheField(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	many := make([]string, 1001)
 	for i := range many {
 		many[i] = uuid.NewString()
@@ -215,7 +216,7 @@ func TestBulkActionsRefuseBadRequestsNamingTheField(t *testing.T) {
 
 func TestAdminTokensSeeAndActOnEveryTenantOrdinaryTokensOnlyTheirOwn(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	b := a.As("tenant-b", "bob")
 	admin := a.AsAdmin("ops", "olga")
 	mine := a.StartJob(map[string]any{"functionId": "echo"})
@@ -291,12 +292,12 @@ func TestRetentionDeletesFinishedJobsAndTheirEventsButWaitsForCallbacks(t *testi
 		}
 		return http.StatusOK
 	})
-	c := testutil.Config(t, allowLoopback, func(c *config.Config) {
+	c := apptest.Config(t, allowLoopback, func(c *config.Config) {
 		c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = time.Second, time.Second, time.Second
 		c.Retention.Interval, c.Retention.BatchSize = 100*time.Millisecond, 3
 		c.Callbacks.MaxAttempts = 100
 	})
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	db := testutil.DB(t, c.MySQL.DataSource)
 	rdb := testutil.Redis(t)
 	keys := func() []string {
@@ -363,11 +364,11 @@ func TestRetentionDeletesFinishedJobsAndTheirEventsButWaitsForCallbacks(t *testi
 
 func TestRetentionZeroKeepsJobsOfThatStatusForever(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
+	c := apptest.Config(t, func(c *config.Config) {
 		c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = 0, time.Second, 0
 		c.Retention.Interval = 100 * time.Millisecond
 	})
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	kept := a.StartJob(map[string]any{"functionId": "echo"})
 	gone := a.StartJob(map[string]any{"functionId": "fail"})
 	a.WaitStatus(kept.Id, "completed", 10*time.Second)
@@ -391,7 +392,7 @@ func TestBulkCancelOfTenThousandRunningJobs(t *testing.T) {
 	}
 	const n = 10_000
 	var stopped atomic.Int64
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) {
 		c.Worker.Concurrency, c.Worker.BatchSize = n, 1000
 		c.Worker.Heartbeat, c.Worker.Lease = 5*time.Second, time.Minute
 		c.MySQL.MaxOpenConns = 32

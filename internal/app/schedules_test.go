@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jobs/internal/app"
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -43,12 +44,12 @@ type schedule struct {
 }
 
 type scheduledJob struct {
-	testutil.Job
+	apptest.Job
 	ScheduleId   string  `json:"scheduleId"`
 	ScheduledFor *string `json:"scheduledFor"`
 }
 
-func getSchedule(t *testing.T, a *testutil.App, id string) schedule {
+func getSchedule(t *testing.T, a *apptest.App, id string) schedule {
 	t.Helper()
 	var s schedule
 	a.Do(http.MethodGet, "/api/v1/schedules/"+id, nil).Data(t, &s)
@@ -56,7 +57,7 @@ func getSchedule(t *testing.T, a *testutil.App, id string) schedule {
 }
 
 // waitSchedule polls the schedule until cond holds.
-func waitSchedule(t *testing.T, a *testutil.App, id string, timeout time.Duration, what string, cond func(schedule) bool) schedule {
+func waitSchedule(t *testing.T, a *apptest.App, id string, timeout time.Duration, what string, cond func(schedule) bool) schedule {
 	t.Helper()
 	var s schedule
 	if !testutil.Eventually(timeout, func() bool {
@@ -69,7 +70,7 @@ func waitSchedule(t *testing.T, a *testutil.App, id string, timeout time.Duratio
 }
 
 // scheduledJobs lists every job of the schedule through the API, oldest first.
-func scheduledJobs(t *testing.T, a *testutil.App, id string) []scheduledJob {
+func scheduledJobs(t *testing.T, a *apptest.App, id string) []scheduledJob {
 	t.Helper()
 	var all []scheduledJob
 	for page := 1; ; page++ {
@@ -108,8 +109,8 @@ func byFireTime(t *testing.T, jobs []scheduledJob) map[time.Time]int {
 // to the last has exactly one job, none is missed, and no job is started twice.
 func TestScheduleFiresOncePerSecondAcrossThreeWorkerProcesses(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
-	api := testutil.StartApp(t, testutil.Config(t, func(cc *config.Config) {
+	c := apptest.Config(t)
+	api := apptest.StartApp(t, apptest.Config(t, func(cc *config.Config) {
 		*cc = c
 		cc.Role = "api"
 	}))
@@ -154,8 +155,8 @@ func TestScheduleFiresOncePerSecondAcrossThreeWorkerProcesses(t *testing.T) {
 // older missed ones, and starts no fire time twice.
 func TestScheduleRecoversOneMissedFireAfterRestart(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Scheduler.LateGrace = 0 })
-	first := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Scheduler.LateGrace = 0 })
+	first := apptest.StartApp(t, c)
 	first.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "ticker", "cron": "@every 1s", "functionId": "echo"}).Data(t, nil)
 	waitSchedule(t, first, "ticker", 30*time.Second, "fired twice", func(s schedule) bool { return s.Fired >= 2 })
 	first.Stop(context.Background())
@@ -166,7 +167,7 @@ func TestScheduleRecoversOneMissedFireAfterRestart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	restartedAt := time.Now()
-	second := testutil.StartApp(t, c)
+	second := apptest.StartApp(t, c)
 	after := waitSchedule(t, second, "ticker", 30*time.Second, "firing again", func(s schedule) bool { return s.Fired > down.fired })
 
 	jobs := scheduledJobs(t, second, "ticker")
@@ -224,7 +225,7 @@ func getScheduleFromDB(t *testing.T, c config.Config, id string) storedSchedule 
 // goes on from the next fire time without counting the paused ones as missed.
 func TestSchedulePauseTriggerResume(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	var created schedule
 	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "ops.report", "cron": "@every 1s",
 		"functionId": "echo", "params": map[string]any{"k": "v"}, "overlap": "skip"}).Data(t, &created)
@@ -279,7 +280,7 @@ func TestSchedulePauseTriggerResume(t *testing.T) {
 // starts nothing and is counted.
 func TestScheduleOverlapSkip(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "slow", "cron": "@every 1s",
 		"functionId": "sleep", "params": map[string]any{"seconds": 2.5}, "overlap": "skip"}).Data(t, nil)
 	s := waitSchedule(t, a, "slow", 30*time.Second, "skipping fire times", func(s schedule) bool { return s.OverlapSkipped >= 2 && s.Fired >= 1 })
@@ -301,7 +302,7 @@ func TestScheduleOverlapSkip(t *testing.T) {
 // schedule in a 200 envelope saying deleted, and stops it.
 func TestScheduleValidationAndDelete(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	good := map[string]any{"id": "s1", "cron": "*/5 * * * *", "functionId": "echo"}
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
@@ -384,11 +385,11 @@ func TestScheduleValidationAndDelete(t *testing.T) {
 // empty list, and may use the same id for a schedule of its own.
 func TestSchedulesAreTenantScoped(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	b := a.As("tenant-b", "bob")
 	var mine schedule
 	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "shared-name", "cron": "@every 1s", "functionId": "echo"}).Data(t, &mine)
-	if mine.TenantId != testutil.DefaultTenant {
+	if mine.TenantId != apptest.DefaultTenant {
 		t.Fatalf("tenant %q", mine.TenantId)
 	}
 	waitSchedule(t, a, "shared-name", 30*time.Second, "fired", func(s schedule) bool { return s.Fired >= 1 })
@@ -413,7 +414,7 @@ func TestSchedulesAreTenantScoped(t *testing.T) {
 		t.Errorf("tenant-b's own schedule: %+v", theirs)
 	}
 	for _, j := range scheduledJobs(t, a, "shared-name") {
-		if j.TenantId != testutil.DefaultTenant || j.Actor != testutil.DefaultActor {
+		if j.TenantId != apptest.DefaultTenant || j.Actor != apptest.DefaultActor {
 			t.Errorf("job %s of tenant-a's schedule: tenant %q actor %q", j.Id, j.TenantId, j.Actor)
 		}
 	}
@@ -423,12 +424,12 @@ func TestSchedulesAreTenantScoped(t *testing.T) {
 // deleted through the API, and a bad entry fails start-up naming it.
 func TestSchedulesDeclaredInConfig(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
-		c.Schedules = []config.ScheduleConf{{Tenant: testutil.DefaultTenant, Id: "nightly", Cron: "0 3 * * *",
+	c := apptest.Config(t, func(c *config.Config) {
+		c.Schedules = []config.ScheduleConf{{Tenant: apptest.DefaultTenant, Id: "nightly", Cron: "0 3 * * *",
 			Timezone: "Europe/Berlin", FunctionId: "echo", Params: map[string]any{"night": true}},
 			{Tenant: "tenant-b", Id: "heartbeat", Cron: "@every 1s", FunctionId: "echo", Overlap: "skip"}}
 	})
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	s := waitSchedule(t, a, "nightly", 30*time.Second, "declared", func(schedule) bool { return true })
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	if s.Source != "config" || s.Timezone != "Europe/Berlin" || len(s.NextRuns) != 5 {
@@ -454,7 +455,7 @@ func TestSchedulesDeclaredInConfig(t *testing.T) {
 	a.Stop(context.Background())
 	c.Schedules = c.Schedules[:1]
 	c.Schedules[0].Cron = "30 4 * * *"
-	again := testutil.StartApp(t, c)
+	again := apptest.StartApp(t, c)
 	waitSchedule(t, again, "nightly", 30*time.Second, "updated", func(s schedule) bool { return s.Cron == "30 4 * * *" })
 	if res := again.As("tenant-b", "bob").Do(http.MethodGet, "/api/v1/schedules/heartbeat", nil); res.Status != 404 {
 		t.Errorf("a schedule no longer declared: %d, want 404", res.Status)
@@ -472,14 +473,14 @@ func TestSchedulesDeclaredInConfig(t *testing.T) {
 // naming its own behaves as without it.
 func TestSchedulesAdminToken(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	b := a.As("tenant-b", "bob")
 	admin := a.AsAdmin("ops", "operator")
 	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "report", "cron": "@hourly", "functionId": "echo"}).Data(t, nil)
 	b.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "report", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
 	b.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "backup", "cron": "@weekly", "functionId": "echo"}).Data(t, nil)
 
-	list := func(v *testutil.App, query string) []string {
+	list := func(v *apptest.App, query string) []string {
 		t.Helper()
 		var l struct{ Schedules []schedule }
 		v.Do(http.MethodGet, "/api/v1/schedules"+query, nil).Data(t, &l)
@@ -495,7 +496,7 @@ func TestSchedulesAdminToken(t *testing.T) {
 	if got := strings.Join(list(admin, "?tenant_id=tenant-b"), " "); got != "tenant-b/backup tenant-b/report" {
 		t.Errorf("admin lists tenant-b's: %q", got)
 	}
-	if got := strings.Join(list(a, "?tenant_id="+testutil.DefaultTenant), " "); got != "tenant-a/report" {
+	if got := strings.Join(list(a, "?tenant_id="+apptest.DefaultTenant), " "); got != "tenant-a/report" {
 		t.Errorf("tenant-a names itself: %q", got)
 	}
 	if res := admin.Do(http.MethodGet, "/api/v1/schedules?tenant_id=no%20such", nil); res.Status != 400 {
@@ -544,8 +545,8 @@ func TestSchedulesAdminToken(t *testing.T) {
 	if getSchedule(t, b, "report").Triggered != 1 {
 		t.Errorf("a refused trigger started a job")
 	}
-	a.Do(http.MethodGet, "/api/v1/schedules/report?tenant_id="+testutil.DefaultTenant, nil).Data(t, &s)
-	if s.TenantId != testutil.DefaultTenant {
+	a.Do(http.MethodGet, "/api/v1/schedules/report?tenant_id="+apptest.DefaultTenant, nil).Data(t, &s)
+	if s.TenantId != apptest.DefaultTenant {
 		t.Errorf("tenant-a naming itself: %+v", s)
 	}
 }

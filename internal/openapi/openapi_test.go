@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/google/uuid"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/openapi"
 	"jobs/internal/testutil"
@@ -33,7 +34,7 @@ func TestDocumentIsValidAndServed(t *testing.T) {
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi %q, want 3.0.3", doc.OpenAPI)
 	}
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })).WithToken("")
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })).WithToken("")
 	res := a.Do(http.MethodGet, openapi.Path, nil)
 	if res.Status != http.StatusOK || !bytes.Equal(res.Body, openapi.Document) ||
 		!strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
@@ -54,24 +55,24 @@ func TestDocumentIsValidAndServed(t *testing.T) {
 // a stream, must have been seen.
 func TestAnswersMatchTheDocument(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
+	c := apptest.Config(t, func(c *config.Config) {
 		c.Functions = append(c.Functions, config.FunctionConf{Id: "talk", Kind: "command", MaxAttempts: 1,
 			Command: config.CommandConf{Argv: []string{"/bin/sh", "-c",
 				`echo hello; echo oops >&2; echo "::progress 1/2 half way"; echo '::result {"ok": true}'`}}})
-		c.Schedules = []config.ScheduleConf{{Tenant: testutil.DefaultTenant, Id: "declared", Cron: "@daily", FunctionId: "echo"}}
+		c.Schedules = []config.ScheduleConf{{Tenant: apptest.DefaultTenant, Id: "declared", Cron: "@daily", FunctionId: "echo"}}
 	})
 	db := testutil.DB(t, c.MySQL.DataSource)
 	mysqlDSN, mysqlProxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	redisProxy := testutil.NewProxy(t, c.Redis.Addr)
 	c.MySQL.DataSource, c.Redis.Addr = mysqlDSN, redisProxy.Addr()
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	v := newValidator(t, a)
 	token := a.BearerToken()
 	none := http.Header{}
 	missing := uuid.NewString()
 
 	// Jobs in the states the cases need.
-	var echo, talk, later, hooked testutil.Job
+	var echo, talk, later, hooked apptest.Job
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "params": {"hello": "world"}, "name": "greet"}`), 200).data(&echo)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "talk"}`), 200).data(&talk)
 	runAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
@@ -79,7 +80,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "callbackUrl": "https://callback.invalid/hook"}`), 200).data(&hooked)
 	a.WaitStatus(echo.Id, "completed", 10*time.Second)
 	a.WaitStatus(talk.Id, "completed", 10*time.Second)
-	a.WaitJob(hooked.Id, 10*time.Second, "with a callback attempt", func(j testutil.Job) bool {
+	a.WaitJob(hooked.Id, 10*time.Second, "with a callback attempt", func(j apptest.Job) bool {
 		return j.Callback != nil && j.Callback.Attempts > 0
 	})
 
@@ -112,7 +113,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	// Rerun and bulk actions (an admin token for the other tenant's filter).
 	v.check(post("/api/v1/jobs/"+echo.Id+"/rerun", token, ""), 200)
 	v.check(post("/api/v1/jobs/"+hooked.Id+"/rerun", a.AsAdmin("ops", "olga").BearerToken(), ""), 200)
-	var waiting testutil.Job
+	var waiting apptest.Job
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "runAt": "`+runAt+`"}`), 200).data(&waiting)
 	v.check(post("/api/v1/jobs/"+waiting.Id+"/rerun", token, ""), 409)
 	v.check(post("/api/v1/jobs/not-a-uuid/rerun", token, ""), 400)
@@ -121,7 +122,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	for _, action := range []string{"cancel", "rerun"} {
 		path := "/api/v1/jobs/" + action
 		v.check(post(path, token, `{"ids": ["`+echo.Id+`", "`+later.Id+`", "`+missing+`"]}`), 200)
-		v.check(post(path, a.AsAdmin("ops", "olga").BearerToken(), `{"filter": {"tenant_id": "`+testutil.DefaultTenant+`", "function_id": "echo"}}`), 200)
+		v.check(post(path, a.AsAdmin("ops", "olga").BearerToken(), `{"filter": {"tenant_id": "`+apptest.DefaultTenant+`", "function_id": "echo"}}`), 200)
 		v.check(post(path, token, `{"ids": ["x"]}`), 400)
 		v.check(post(path, token, `{"filter": {"tenant_id": "someone-else"}}`), 403)
 		v.check(post(path, "", `{"ids": []}`), 401)
@@ -261,14 +262,14 @@ func load(t *testing.T) *openapi3.T {
 // validator checks answers of the app against the document, and remembers what it saw.
 type validator struct {
 	t      *testing.T
-	app    *testutil.App
+	app    *apptest.App
 	doc    *openapi3.T
 	router routers.Router
 	seen   map[string]bool            // "GET /api/v1/jobs 200"
 	events map[string]map[string]bool // operation -> event names seen on its streams
 }
 
-func newValidator(t *testing.T, app *testutil.App) *validator {
+func newValidator(t *testing.T, app *apptest.App) *validator {
 	doc := load(t)
 	closeObjects(doc)
 	doc.Servers = openapi3.Servers{{URL: app.URL}}

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"jobs/internal/apptest"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
 	"jobs/internal/ui"
@@ -30,7 +31,7 @@ var kathmandu = time.FixedZone("Asia/Kathmandu", 5*3600+45*60)
 // The browser tests of this package run one at a time (no t.Parallel): each runs a Chromium,
 // and several at once next to the other packages' tests overload a 2-core machine.
 func TestDashboard(t *testing.T) {
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	first := api.StartJob(map[string]any{"functionId": "echo", "name": "nightly-report", "params": map[string]any{"day": "2026-11-20"}})
 	failed := api.StartJob(map[string]any{"functionId": "fail", "name": "import-prices", "params": map[string]any{"message": "feed unreachable"}})
@@ -138,7 +139,7 @@ func TestDashboard(t *testing.T) {
 	)
 	b.waitFor("two selected", `document.getElementById('bulk-cancel').textContent === 'Cancel selected (2)'`, 5*time.Second)
 	b.run(chromedp.Click("#bulk-cancel", chromedp.ByID), chromedp.Click("#confirm-cancel", chromedp.ByID))
-	for _, j := range []testutil.Job{one, two} {
+	for _, j := range []apptest.Job{one, two} {
 		api.WaitStatus(j.Id, "cancelled", 10*time.Second)
 	}
 	b.waitFor("both rows cancelled", fmt.Sprintf(`!%s || %s.dataset.status === 'cancelled'`, rowSelector(one.Id), rowSelector(one.Id)), 10*time.Second)
@@ -152,8 +153,8 @@ func TestDashboard(t *testing.T) {
 	)
 	b.waitFor("two to rerun", `document.getElementById('bulk-rerun').textContent === 'Rerun selected (2)' && document.getElementById('bulk-cancel').disabled`, 5*time.Second)
 	b.run(chromedp.Click("#bulk-rerun", chromedp.ByID), chromedp.Click("#confirm-rerun", chromedp.ByID))
-	for _, j := range []testutil.Job{one, two} {
-		var list struct{ Jobs []testutil.Job }
+	for _, j := range []apptest.Job{one, two} {
+		var list struct{ Jobs []apptest.Job }
 		if !testutil.Eventually(10*time.Second, func() bool {
 			err := json.Unmarshal(api.Do(http.MethodGet, "/api/v1/jobs?name="+j.Name, nil).Body, &list)
 			return err == nil && len(list.Jobs) == 2 && list.Jobs[0].RerunOf == j.Id
@@ -167,7 +168,7 @@ func TestDashboard(t *testing.T) {
 	b.waitFor("the rerun button", `document.getElementById('rerun') !== null`, 10*time.Second)
 	b.run(chromedp.Click("#rerun", chromedp.ByID))
 	b.waitFor("the new job's page", fmt.Sprintf(`document.getElementById('rerun-of')?.textContent === %q && !location.hash.endsWith(%q)`, long.Id, long.Id), 10*time.Second)
-	for _, j := range []testutil.Job{one, two, long} {
+	for _, j := range []apptest.Job{one, two, long} {
 		if got := api.GetJob(j.Id); got.Status != "cancelled" {
 			t.Errorf("rerun job %s changed to %s", j.Id, got.Status)
 		}
@@ -207,7 +208,7 @@ func talker(lines chan string) *functions.Definition {
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 	lines := make(chan string)
-	a := testutil.StartApp(t, testutil.Config(t), talker(lines))
+	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "talk", "name": "chatty"})
 	api.WaitStatus(job.Id, "running", 10*time.Second)
@@ -247,7 +248,7 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,
 // and the dashboard works from the keyboard alone, with the focus visible.
 func TestDashboardNarrowWindowAndKeyboard(t *testing.T) {
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "keyboard-job"})
 	api.WaitStatus(job.Id, "completed", 10*time.Second)

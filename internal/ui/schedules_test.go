@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"jobs/internal/testutil"
+	"jobs/internal/apptest"
 	"jobs/internal/ui"
 )
 
@@ -15,7 +15,7 @@ import (
 // refused with the service's message naming cron), shows its fire count moving, pauses,
 // resumes and runs it now, links to its jobs, and deletes it after a confirmation.
 func TestDashboardSchedules(t *testing.T) {
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
