@@ -115,6 +115,8 @@ type (
 		Tenant                                       string
 		AllTenants                                   bool
 		Status, FunctionId, Actor, GameId, Env, Name string
+		// ScheduleId selects the jobs a schedule started.
+		ScheduleId string
 		// Statuses, if any and Status is empty, restricts the jobs to these statuses.
 		Statuses []string
 		// Ids, if any, restricts the jobs to these ids.
@@ -241,6 +243,7 @@ func (f JobFilter) where() (string, []any) {
 		{"`game_id`", f.GameId},
 		{"`env`", f.Env},
 		{"`name`", f.Name},
+		{"`schedule_id`", f.ScheduleId},
 	} {
 		if c.value != "" {
 			conds = append(conds, c.column+" = ?")

@@ -64,7 +64,9 @@ type (
 		CallbackDueAt       sql.NullTime   `db:"callback_due_at"` // next delivery attempt; NULL until the job is terminal
 		CallbackToken       string         `db:"callback_token"`  // claim of the attempt in flight
 		CallbackDeliveredAt sql.NullTime   `db:"callback_delivered_at"`
-		Attempt             int64          `db:"attempt"` // attempts started so far
+		ScheduleId          string         `db:"schedule_id"`   // schedule that started the job; empty: none
+		ScheduledFor        sql.NullTime   `db:"scheduled_for"` // fire time the schedule started the job for; NULL: not a fire
+		Attempt             int64          `db:"attempt"`       // attempts started so far
 		MaxAttempts         int64          `db:"max_attempts"`
 		TimeoutMs           int64          `db:"timeout_ms"`  // bound of one attempt; 0: the function''s
 		LeaseOwner          string         `db:"lease_owner"` // worker holding a running job
@@ -121,14 +123,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.RerunOf, data.TraceParent, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.RerunOf, data.TraceParent, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.ScheduleId, data.ScheduledFor, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.RerunOf, newData.TraceParent, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.RerunOf, newData.TraceParent, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.ScheduleId, newData.ScheduledFor, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

@@ -26,6 +26,7 @@ import (
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
 	"jobs/internal/retention"
+	"jobs/internal/schedule"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
 	"jobs/internal/web"
@@ -55,6 +56,8 @@ type App struct {
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
+	// scheduler fires schedules; nil unless the role includes workers.
+	scheduler *schedule.Scheduler
 	// deliverer makes callback deliveries; nil unless the role includes workers.
 	deliverer *callbacks.Deliverer
 	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
@@ -90,6 +93,11 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}
 		return ids
 	}, backlogCacheFor)
+	// Every role checks the declared schedules, so a bad entry fails any process's start.
+	declared, err := schedule.Declared(c.Schedules, sc.StartRules(), time.Now())
+	if err != nil {
+		return nil, err
+	}
 	if c.Runs("api") {
 		web.InstallHooks()
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
@@ -136,6 +144,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		}
 		a.sweeper = recovery.NewSweeper(c.Recovery, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
 		a.deliverer = callbacks.NewDeliverer(c.Callbacks, sc.CallbackAllow, jobview.CallbackBody, sc.Jobs)
+		a.scheduler = schedule.NewScheduler(schedule.Config{Interval: c.Scheduler.Interval, LateGrace: c.Scheduler.LateGrace},
+			declared, sc.Schedules, sc.StartRules(), sc.Dispatcher, sc.Events)
 		r := c.Retention
 		a.pruner = retention.NewPruner(retention.Config{Completed: r.Completed, Failed: r.Failed, Cancelled: r.Cancelled,
 			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
@@ -152,8 +162,8 @@ func (a *App) Handler() (http.Handler, error) {
 	return a.handler, nil
 }
 
-// StartBackground starts the event hub, the worker pool and the sweeper (whichever the
-// role has).
+// StartBackground starts the event hub, the worker pool, the sweeper, the callback
+// deliverer and the scheduler (whichever the role has).
 func (a *App) StartBackground(ctx context.Context) error {
 	if a.handler != nil {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
@@ -174,6 +184,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.deliverer != nil {
 		a.deliverer.Start()
 	}
+	if a.scheduler != nil {
+		a.scheduler.Start()
+	}
 	if a.pruner != nil {
 		a.pruner.Start()
 	}
@@ -182,8 +195,8 @@ func (a *App) StartBackground(ctx context.Context) error {
 
 // Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
 // HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
-// callback deliverer (deliveries in flight are made again later), then the sweeper, then
-// the connections. Later calls do nothing.
+// callback deliverer (deliveries in flight are made again later), then the scheduler, then
+// the sweeper, then the connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -206,6 +219,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.deliverer != nil {
 		a.deliverer.Stop()
+	}
+	if a.scheduler != nil {
+		a.scheduler.Stop()
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()

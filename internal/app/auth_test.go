@@ -21,7 +21,7 @@ func sign(t *testing.T, secret string, claims jwt.MapClaims) string {
 	return token
 }
 
-// everyRoute is one request per /api/v1 route, on job id.
+// everyRoute is one request per /api/v1 route, on job id (and schedule outageSchedule).
 func everyRoute(id string) [][2]string {
 	return [][2]string{
 		{http.MethodGet, "/api/v1/functions"},
@@ -36,8 +36,18 @@ func everyRoute(id string) [][2]string {
 		{http.MethodPost, "/api/v1/jobs/" + id + "/rerun"},
 		{http.MethodPost, "/api/v1/jobs/cancel"},
 		{http.MethodPost, "/api/v1/jobs/rerun"},
+		{http.MethodPost, "/api/v1/schedules"},
+		{http.MethodGet, "/api/v1/schedules"},
+		{http.MethodGet, "/api/v1/schedules/" + outageSchedule},
+		{http.MethodPost, "/api/v1/schedules/" + outageSchedule + "/pause"},
+		{http.MethodPost, "/api/v1/schedules/" + outageSchedule + "/resume"},
+		{http.MethodPost, "/api/v1/schedules/" + outageSchedule + "/trigger"},
+		{http.MethodDelete, "/api/v1/schedules/" + outageSchedule},
 	}
 }
+
+// outageSchedule is the schedule everyRoute's schedule routes name, which outageBody creates.
+const outageSchedule = "every-route"
 
 func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 	t.Parallel()

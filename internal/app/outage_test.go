@@ -26,10 +26,10 @@ func checkOutageAnswer(t *testing.T, what string, res apptest.Response, dependen
 	}
 }
 
-// outageBody is a valid body for every route that takes one: a start's, and the bulk
-// routes' ids (each ignores the other's field).
+// outageBody is a valid body for every route that takes one: a start's, the bulk routes'
+// ids, and a schedule's id and cron (each ignores the others' fields).
 func outageBody(id string) string {
-	return `{"functionId": "echo", "ids": ["` + id + `"]}`
+	return `{"functionId": "echo", "ids": ["` + id + `"], "id": "` + outageSchedule + `", "cron": "@hourly"}`
 }
 
 // serves reports whether a start and a list both succeed.

@@ -64,6 +64,7 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	c.Callbacks.Backoff = 50 * time.Millisecond
 	c.Callbacks.MaxBackoff = 200 * time.Millisecond
 	c.Callbacks.Timeout = 2 * time.Second
+	c.Scheduler.Interval = 50 * time.Millisecond
 	for _, m := range mutate {
 		m(&c)
 	}

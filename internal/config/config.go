@@ -35,6 +35,43 @@ type Config struct {
 	// Functions are the command and HTTP functions this deployment runs, next to the
 	// built-ins. A bad entry fails start-up with a message naming it and the key.
 	Functions []FunctionConf `json:",optional"`
+	// Scheduler tunes the firing of schedules (processes with workers fire them).
+	Scheduler SchedulerConf
+	// Schedules are schedules declared here rather than through the API, each in its
+	// tenant. Every worker process should declare the same: each one makes the stored
+	// config schedules exactly its own at start-up. A bad entry fails start-up with a
+	// message naming it and the key.
+	Schedules []ScheduleConf `json:",optional"`
+}
+
+// SchedulerConf tunes the firing of schedules (docs/SCHEDULES.md).
+type SchedulerConf struct {
+	// Interval is how often due schedules are looked for: a fire time starts within about
+	// this of its time.
+	Interval time.Duration `json:",default=250ms"`
+	// LateGrace is how late a fire time may be found and still start (a busy machine). Of
+	// fire times missed by more (no scheduler ran), only the latest starts, and the others
+	// are counted as missedFires.
+	LateGrace time.Duration `json:",default=5s"`
+}
+
+// ScheduleConf is a schedule declared in the config: the fields of POST /api/v1/schedules
+// plus its tenant.
+type ScheduleConf struct {
+	Tenant         string         `json:",optional"`
+	Id             string         `json:",optional"`
+	Cron           string         `json:",optional"`
+	Timezone       string         `json:",optional"`
+	Overlap        string         `json:",optional"`
+	FunctionId     string         `json:",optional"`
+	Name           string         `json:",optional"`
+	Params         map[string]any `json:",optional"`
+	Actor          string         `json:",optional"`
+	GameId         string         `json:",optional"`
+	Env            string         `json:",optional"`
+	MaxAttempts    int64          `json:",optional"`
+	TimeoutSeconds int64          `json:",optional"`
+	CallbackUrl    string         `json:",optional"`
 }
 
 // RetryConf is the default exponential backoff between a job's attempts: the n-th retry

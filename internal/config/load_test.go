@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -67,6 +68,45 @@ func TestDevSecretsAreTheDefaultsAndWarned(t *testing.T) {
 	c.Auth.AccessSecret, c.Callbacks.Secret = "a-secret-of-our-own", "another-one"
 	if w := c.DevSecretWarnings(); len(w) != 0 {
 		t.Errorf("warnings with secrets of our own: %q", w)
+	}
+}
+
+// Schedules declared in the file load with their tenant, cron and params (any JSON object);
+// a misspelt key of an entry is named.
+func TestLoadDeclaredSchedules(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/jobs.yaml"
+	if err := os.WriteFile(file, []byte(`Name: j
+Host: 127.0.0.1
+Port: 8888
+Scheduler:
+  LateGrace: 2s
+Schedules:
+  - Tenant: t1
+    Id: nightly
+    Cron: "30 2 * * *"
+    Timezone: Europe/Berlin
+    Overlap: skip
+    FunctionId: countdown
+    Params: {name: Ada, steps: 3, tags: [a, b]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c config.Config
+	if err := config.Load(file, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Schedules) != 1 {
+		t.Fatalf("schedules: %+v", c.Schedules)
+	}
+	s := c.Schedules[0]
+	if s.Tenant != "t1" || s.Id != "nightly" || s.Cron != "30 2 * * *" || s.Timezone != "Europe/Berlin" || s.Overlap != "skip" ||
+		s.Params["name"] != "Ada" || fmt.Sprint(s.Params["steps"]) != "3" || c.Scheduler.LateGrace.Seconds() != 2 || c.Scheduler.Interval == 0 {
+		t.Errorf("loaded %+v, scheduler %+v", s, c.Scheduler)
+	}
+	err := config.CheckKeys(".yaml", []byte("Schedules:\n  - Tenant: t1\n    Crn: '@hourly'\n"))
+	if err == nil || !strings.Contains(err.Error(), "Schedules[0].Crn (did you mean Cron?)") {
+		t.Errorf("misspelt key: %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	functioncalls "jobs/internal/handler/functioncalls"
 	functions "jobs/internal/handler/functions"
 	jobs "jobs/internal/handler/jobs"
+	schedules "jobs/internal/handler/schedules"
 	stats "jobs/internal/handler/stats"
 	"jobs/internal/svc"
 
@@ -158,6 +159,57 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 					Method:  http.MethodPost,
 					Path:    "/jobs/rerun",
 					Handler: jobs.BulkRerunJobsHandler(serverCtx),
+				},
+			}...,
+		),
+		rest.WithPrefix("/api/v1"),
+	)
+
+	server.AddRoutes(
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
+					// Create a schedule
+					Method:  http.MethodPost,
+					Path:    "/schedules",
+					Handler: schedules.CreateScheduleHandler(serverCtx),
+				},
+				{
+					// The tenant's schedules, by id
+					Method:  http.MethodGet,
+					Path:    "/schedules",
+					Handler: schedules.ListSchedulesHandler(serverCtx),
+				},
+				{
+					// A schedule with its next run times and last jobs
+					Method:  http.MethodGet,
+					Path:    "/schedules/:id",
+					Handler: schedules.GetScheduleHandler(serverCtx),
+				},
+				{
+					// Delete a schedule
+					Method:  http.MethodDelete,
+					Path:    "/schedules/:id",
+					Handler: schedules.DeleteScheduleHandler(serverCtx),
+				},
+				{
+					// Pause a schedule: its fire times start nothing until it is resumed
+					Method:  http.MethodPost,
+					Path:    "/schedules/:id/pause",
+					Handler: schedules.PauseScheduleHandler(serverCtx),
+				},
+				{
+					// Resume a schedule from its next fire time after now
+					Method:  http.MethodPost,
+					Path:    "/schedules/:id/resume",
+					Handler: schedules.ResumeScheduleHandler(serverCtx),
+				},
+				{
+					// Start the schedule's job now
+					Method:  http.MethodPost,
+					Path:    "/schedules/:id/trigger",
+					Handler: schedules.TriggerScheduleHandler(serverCtx),
 				},
 			}...,
 		),

@@ -39,7 +39,7 @@ func ParseID(id string) error {
 // any: whether the caller may see it is the logic's to decide (jobs.ScopeFilter).
 func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
 	f := model.JobFilter{Tenant: q.TenantId, Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
-		Env: q.Env, Name: q.Name}
+		Env: q.Env, Name: q.Name, ScheduleId: q.ScheduleId}
 	if f.Status != "" && !model.ValidStatus(f.Status) {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
 	}
@@ -177,6 +177,8 @@ func Item(j *model.Jobs) types.JobItem {
 		TimeoutSeconds: float64(j.TimeoutMs) / 1000,
 		CallbackUrl:    j.CallbackUrl,
 		RerunOf:        j.RerunOf,
+		ScheduleId:     j.ScheduleId,
+		ScheduledFor:   nullTime(j.ScheduledFor),
 		CreatedAt:      FormatTime(j.CreatedAt),
 		RunAt:          nullTime(j.RunAt),
 		StartedAt:      nullTime(j.StartedAt),

@@ -59,7 +59,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 		c.Functions = append(c.Functions, config.FunctionConf{Id: "talk", Kind: "command", MaxAttempts: 1,
 			Command: config.CommandConf{Argv: []string{"/bin/sh", "-c",
 				`echo hello; echo oops >&2; echo "::progress 1/2 half way"; echo '::result {"ok": true}'`}}})
+		c.Schedules = []config.ScheduleConf{{Tenant: apptest.DefaultTenant, Id: "declared", Cron: "@daily", FunctionId: "echo"}}
 	})
+	db := testutil.DB(t, c.MySQL.DataSource)
 	mysqlDSN, mysqlProxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	redisProxy := testutil.NewProxy(t, c.Redis.Addr)
 	c.MySQL.DataSource, c.Redis.Addr = mysqlDSN, redisProxy.Addr()
@@ -148,6 +150,42 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(get("/api/v1/function-calls", "", none), 401)
 	v.check(get("/api/v1/stats", token, none), 200)
 	v.check(get("/api/v1/stats", "", none), 401)
+	// Schedules.
+	var fired struct{ Fired int64 }
+	v.check(post("/api/v1/schedules", token, `{"id": "tick", "cron": "@every 1s", "functionId": "echo", "params": {"a": 1}}`), 200)
+	v.check(post("/api/v1/schedules", token, `{"id": "gone", "cron": "@hourly", "timezone": "Asia/Tokyo", "overlap": "skip", "functionId": "echo"}`), 200)
+	v.check(post("/api/v1/schedules", token, `{"id": "tick", "cron": "@hourly", "functionId": "echo"}`), 409)
+	v.check(post("/api/v1/schedules", token, `{"id": "bad", "cron": "@sometimes", "functionId": "echo"}`), 400)
+	v.check(post("/api/v1/schedules", token, `{"id": "big", "cron": "@hourly", "functionId": "echo", "params": {"x": "`+strings.Repeat("a", 70_000)+`"}}`), 413)
+	v.check(post("/api/v1/schedules", "", `{"id": "tick"}`), 401)
+	if !testutil.Eventually(15*time.Second, func() bool {
+		v.check(get("/api/v1/schedules/tick", token, none), 200).data(&fired)
+		return fired.Fired > 0
+	}) {
+		t.Fatal("schedule tick did not fire within 15 s")
+	}
+	v.check(get("/api/v1/schedules", token, none), 200)
+	v.check(get("/api/v1/schedules", "", none), 401)
+	v.check(get("/api/v1/schedules?tenant_id=other", token, none), 403)
+	v.check(get("/api/v1/schedules?tenant_id=no%20such", token, none), 400)
+	v.check(get("/api/v1/schedules/tick?tenant_id=other", token, none), 403)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/tick?tenant_id=other", token: token}, 403)
+	v.check(get("/api/v1/jobs?schedule_id=tick", token, none), 200)
+	v.check(get("/api/v1/schedules/nope", token, none), 404)
+	v.check(get("/api/v1/schedules/tick", "", none), 401)
+	for _, action := range []string{"pause", "resume", "trigger"} {
+		v.check(post("/api/v1/schedules/tick/"+action, token, ""), 200)
+		v.check(post("/api/v1/schedules/nope/"+action, token, ""), 404)
+		v.check(post("/api/v1/schedules/tick/"+action, "", ""), 401)
+		v.check(post("/api/v1/schedules/tick/"+action+"?tenant_id=other", token, ""), 403)
+	}
+	// A schedule whose function is no longer registered cannot be triggered.
+	testutil.Exec(t, db, "update `schedules` set `function_id` = 'retired' where `id` = 'gone'")
+	v.check(post("/api/v1/schedules/gone/trigger", token, ""), 400)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/gone", token: token}, 200)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/gone", token: token}, 404)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/declared", token: token}, 409)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/tick", token: ""}, 401)
 	// The tenant's events: a reset first, then the status and progress of a job started
 	// while the stream is open.
 	tenant := v.open(get("/api/v1/events?access_token="+token, "", none))
@@ -182,6 +220,13 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(get("/api/v1/function-calls/"+echo.Id, token, none), 503)
 	v.check(get("/api/v1/events", token, none), 503)
 	v.check(get("/api/v1/stats", token, none), 503)
+	v.check(post("/api/v1/schedules", token, `{"id": "later", "cron": "@hourly", "functionId": "echo"}`), 503)
+	v.check(get("/api/v1/schedules", token, none), 503)
+	v.check(get("/api/v1/schedules/tick", token, none), 503)
+	v.check(request{method: http.MethodDelete, path: "/api/v1/schedules/tick", token: token}, 503)
+	for _, action := range []string{"pause", "resume", "trigger"} {
+		v.check(post("/api/v1/schedules/tick/"+action, token, ""), 503)
+	}
 	if !testutil.Eventually(5*time.Second, func() bool {
 		return a.WithToken("").Do(http.MethodGet, "/readyz", nil).Status == http.StatusServiceUnavailable
 	}) {

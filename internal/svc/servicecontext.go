@@ -18,6 +18,7 @@ import (
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/sse"
+	"jobs/internal/startreq"
 	"jobs/model"
 )
 
@@ -26,7 +27,9 @@ type ServiceContext struct {
 	Config config.Config
 	Jobs   model.JobsModel
 	// Stats reads the dashboard overview's numbers.
-	Stats      model.StatsModel
+	Stats model.StatsModel
+	// Schedules stores the tenants' schedules (internal/schedule fires them).
+	Schedules  model.SchedulesModel
 	Queue      *queue.Queue
 	Dispatcher *dispatch.Dispatcher
 	Functions  *functions.Registry
@@ -88,6 +91,7 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Config:        c,
 		Jobs:          jobs,
 		Stats:         model.NewStatsModel(conn),
+		Schedules:     model.NewSchedulesModel(conn),
 		Queue:         q,
 		Dispatcher:    dispatch.New(jobs, q),
 		Functions:     registry,
@@ -109,3 +113,9 @@ func (s *ServiceContext) Close() error {
 
 // MySQL is the connection pool behind Jobs, for checks that need no model (readiness).
 func (s *ServiceContext) MySQL() *sql.DB { return s.db }
+
+// StartRules are the checks of a start request under this config (the start route and
+// schedules share them).
+func (s *ServiceContext) StartRules() startreq.Rules {
+	return startreq.Rules{Functions: s.Functions, Limits: s.Config.Limits, CallbackAllow: s.CallbackAllow}
+}

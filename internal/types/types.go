@@ -40,6 +40,22 @@ type CancelJobResp struct {
 	JobDetail
 }
 
+type CreateScheduleReq struct {
+	Id             string      `json:"id,optional"` // unique within the tenant: 1 to 128 ASCII letters, digits, ., _, :, -
+	Cron           string      `json:"cron,optional"`
+	Timezone       string      `json:"timezone,optional"` // IANA name the cron is read in (default UTC)
+	Overlap        string      `json:"overlap,optional"`  // allow (default), or skip a fire time while the last job is not terminal
+	FunctionId     string      `json:"functionId,optional"`
+	Name           string      `json:"name,optional"`
+	Params         interface{} `json:"params,optional"`
+	Actor          string      `json:"actor,optional"`
+	GameId         string      `json:"gameId,optional"`
+	Env            string      `json:"env,optional"`
+	MaxAttempts    int64       `json:"maxAttempts,optional"`
+	TimeoutSeconds int64       `json:"timeoutSeconds,optional"`
+	CallbackUrl    string      `json:"callbackUrl,optional"`
+}
+
 type FunctionBacklog struct {
 	FunctionId          string  `json:"functionId"`
 	Pending             int64   `json:"pending"`
@@ -119,6 +135,8 @@ type JobItem struct {
 	StartedAt      *string     `json:"startedAt"`
 	FinishedAt     *string     `json:"finishedAt"`
 	RerunOf        string      `json:"rerunOf"`
+	ScheduleId     string      `json:"scheduleId"`
+	ScheduledFor   *string     `json:"scheduledFor"`
 }
 
 type JobResult struct {
@@ -141,6 +159,7 @@ type ListJobsReq struct {
 	GameId      string `form:"game_id,optional"`
 	Env         string `form:"env,optional"`
 	Name        string `form:"name,optional"`         // the name given at start, exactly
+	ScheduleId  string `form:"schedule_id,optional"`  // the schedule that started the jobs
 	Ids         string `form:"ids,optional"`          // up to 100 comma-separated job ids
 	CreatedFrom string `form:"created_from,optional"` // inclusive; RFC 3339 or Unix milliseconds
 	CreatedTo   string `form:"created_to,optional"`   // exclusive; RFC 3339 or Unix milliseconds
@@ -158,9 +177,57 @@ type ListJobsResp struct {
 	Size            int64     `json:"size"`
 }
 
+type ListSchedulesReq struct {
+	TenantId string `form:"tenant_id,optional"` // this tenant's schedules; default: the token's tenant's, or every tenant's for an admin token
+}
+
 type LogLine struct {
 	Stream string `json:"stream"`
 	Line   string `json:"line"`
+}
+
+type Schedule struct {
+	Id             string      `json:"id"`
+	TenantId       string      `json:"tenantId"`
+	Cron           string      `json:"cron"`
+	Timezone       string      `json:"timezone"`
+	Overlap        string      `json:"overlap"`
+	FunctionId     string      `json:"functionId"`
+	Name           string      `json:"name"`
+	Params         interface{} `json:"params"`
+	Actor          string      `json:"actor"`
+	GameId         string      `json:"gameId"`
+	Env            string      `json:"env"`
+	MaxAttempts    int64       `json:"maxAttempts"`
+	TimeoutSeconds int64       `json:"timeoutSeconds"`
+	CallbackUrl    string      `json:"callbackUrl"`
+	Source         string      `json:"source"` // api, or config (declared in the config file; cannot be deleted through the API)
+	Paused         bool        `json:"paused"`
+	NextRunAt      *string     `json:"nextRunAt"`
+	Fired          int64       `json:"fired"`
+	Triggered      int64       `json:"triggered"`
+	MissedFires    int64       `json:"missedFires"`
+	OverlapSkipped int64       `json:"overlapSkipped"`
+	LastFireAt     *string     `json:"lastFireAt"`
+	LastJobId      string      `json:"lastJobId"`
+	LastError      string      `json:"lastError"` // why the latest fire started no job ("" when it did)
+	CreatedAt      string      `json:"createdAt"`
+	UpdatedAt      string      `json:"updatedAt"`
+}
+
+type ScheduleDetail struct {
+	Schedule
+	NextRuns []string  `json:"nextRuns"`
+	LastJobs []JobItem `json:"lastJobs"`
+}
+
+type ScheduleIdReq struct {
+	Id       string `path:"id"`                 // the schedule's id
+	TenantId string `form:"tenant_id,optional"` // the schedule's tenant (default: the token's); another than the token's needs an admin token
+}
+
+type ScheduleList struct {
+	Schedules []Schedule `json:"schedules"`
 }
 
 type StartJobReq struct {
@@ -209,4 +276,8 @@ type ThroughputMinute struct {
 	Minute    string `json:"minute"`
 	Completed int64  `json:"completed"`
 	Failed    int64  `json:"failed"`
+}
+
+type TriggerScheduleResp struct {
+	JobDetail
 }

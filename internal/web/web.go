@@ -32,13 +32,15 @@ func InstallHooks() {
 }
 
 // wrapOk puts a successful response in the envelope. API.md leaves the job list bare and
-// gives cancel the message "cancelled".
+// gives cancel the message "cancelled"; a schedule's delete answers "deleted".
 func wrapOk(_ context.Context, v any) any {
 	switch v.(type) {
 	case *types.ListJobsResp:
 		return v
 	case *types.CancelJobResp:
 		return apperr.Envelope{Message: "cancelled", Data: v}
+	case *types.Schedule:
+		return apperr.Envelope{Message: "deleted", Data: v}
 	}
 	return apperr.Envelope{Message: "ok", Data: v}
 }

@@ -2,21 +2,17 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
-	"jobs/internal/callbacks"
 	"jobs/internal/events"
-	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/metrics"
+	"jobs/internal/startreq"
 	"jobs/internal/svc"
 	"jobs/internal/tracing"
 	"jobs/internal/types"
@@ -53,76 +49,25 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if req.Actor == "" {
 		req.Actor = caller.Actor
 	}
-	if req.FunctionId == "" {
-		return nil, apperr.Invalid("functionId is required")
-	}
-	fn, ok := l.svcCtx.Functions.Lookup(req.FunctionId)
-	if !ok {
-		return nil, apperr.Invalid("functionId %q is not a registered function", req.FunctionId)
+	checked, err := l.svcCtx.StartRules().Check(startreq.Fields{FunctionId: req.FunctionId, Name: req.Name,
+		Params: req.Params, Actor: req.Actor, GameId: req.GameId, Env: req.Env, MaxAttempts: req.MaxAttempts,
+		TimeoutSeconds: req.TimeoutSeconds, CallbackUrl: req.CallbackUrl})
+	if err != nil {
+		return nil, err
 	}
 	runAt, err := jobview.ParseRunAt(req.RunAt)
 	if err != nil {
 		return nil, err
 	}
-	params, err := encodeParams(req.Params, l.svcCtx.Config.Limits.MaxParamsBytes)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkParams(fn, req.Params); err != nil {
-		return nil, err
-	}
-	if req.CallbackUrl != "" {
-		if err := callbacks.CheckURL(req.CallbackUrl, l.svcCtx.CallbackAllow); err != nil {
-			return nil, apperr.Invalid("%v", err)
-		}
-	}
-	limits := l.svcCtx.Config.Limits
-	maxAttempts, timeout := int64(fn.MaxAttempts), fn.Timeout
-	if req.MaxAttempts != 0 {
-		if req.MaxAttempts < 1 || req.MaxAttempts > limits.MaxAttempts {
-			return nil, apperr.Invalid("maxAttempts must be from 1 to %d, not %d", limits.MaxAttempts, req.MaxAttempts)
-		}
-		maxAttempts = req.MaxAttempts
-	}
-	if req.TimeoutSeconds != 0 {
-		if req.TimeoutSeconds < 1 || req.TimeoutSeconds > limits.MaxTimeoutSeconds {
-			return nil, apperr.Invalid("timeoutSeconds must be from 1 to %d, not %d", limits.MaxTimeoutSeconds, req.TimeoutSeconds)
-		}
-		timeout = time.Duration(req.TimeoutSeconds) * time.Second
-	}
-	for _, f := range []struct {
-		name, value string
-		max         int
-	}{{"name", req.Name, 255}, {"actor", req.Actor, 128}, {"gameId", req.GameId, 128}, {"env", req.Env, 64},
-		{"idempotencyKey", req.IdempotencyKey, 255}} {
-		if utf8.RuneCountInString(f.value) > f.max {
-			return nil, apperr.Invalid("%s is longer than %d characters", f.name, f.max)
-		}
-	}
-
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
+	if utf8.RuneCountInString(req.IdempotencyKey) > 255 {
+		return nil, apperr.Invalid("idempotencyKey is longer than 255 characters")
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	job := &model.Jobs{
-		Id:          id.String(),
-		TenantId:    caller.Tenant,
-		FunctionId:  fn.ID,
-		Name:        req.Name,
-		Status:      model.StatusPending,
-		Params:      params,
-		Actor:       req.Actor,
-		GameId:      req.GameId,
-		Env:         req.Env,
-		MaxAttempts: maxAttempts,
-		TimeoutMs:   timeout.Milliseconds(),
-		CreatedAt:   now,
+	job, err := checked.Job(caller.Tenant, now)
+	if err != nil {
+		return nil, err
 	}
 	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
-	if req.CallbackUrl != "" {
-		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
-	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
 	stored, err := commitJob(l.ctx, l.svcCtx, l.Logger, job)
 	if err != nil {
@@ -178,38 +123,4 @@ func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, log logx.Logg
 		log.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
 	}
 	return job, nil
-}
-
-// checkParams applies the function's own rules: required params, then its CheckParams
-// (a command's argument templates refuse values that would read as options, for one).
-func checkParams(fn *functions.Definition, raw any) error {
-	params, _ := raw.(map[string]any)
-	if missing := fn.MissingParams(params); len(missing) > 0 {
-		return apperr.Invalid("params is missing %s, required by function %q", strings.Join(missing, ", "), fn.ID)
-	}
-	if fn.CheckParams != nil {
-		if err := fn.CheckParams(params); err != nil {
-			return apperr.Invalid("%v (function %q)", err, fn.ID)
-		}
-	}
-	return nil
-}
-
-// encodeParams checks that params is a JSON object (absent means {}) of at most limit
-// bytes and encodes it.
-func encodeParams(params any, limit int) (string, error) {
-	if params == nil {
-		return "{}", nil
-	}
-	if _, ok := params.(map[string]any); !ok {
-		return "", apperr.Invalid("params must be a JSON object")
-	}
-	encoded, err := json.Marshal(params)
-	if err != nil {
-		return "", apperr.Wrap(apperr.InvalidArgument, err, "params cannot be encoded as JSON")
-	}
-	if len(encoded) > limit {
-		return "", apperr.New(apperr.TooLarge, "params is %d bytes as JSON, over the limit of %d bytes", len(encoded), limit)
-	}
-	return string(encoded), nil
 }

@@ -7,6 +7,7 @@ import * as overview from './pages/overview.js';
 import * as jobs from './pages/jobs.js';
 import * as job from './pages/job.js';
 import * as functions from './pages/functions.js';
+import * as schedules from './pages/schedules.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -15,14 +16,14 @@ const live = document.getElementById('live');
 let current = null; // the page shown: {onEvent?, leave?}
 let feed = null;
 
-// route reads the hash: #/jobs/ID, #/jobs?status=running, #/overview, #/functions.
+// route reads the hash: #/jobs/ID, #/jobs?status=running, #/overview, #/functions, #/schedules.
 function route() {
   const hash = location.hash || '#/overview';
   const [path, search] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean);
   const params = new URLSearchParams(search || '');
   if (parts[0] === 'jobs' && parts[1]) return { page: job, name: 'jobs', params: { id: decodeURIComponent(parts[1]) } };
-  const pages = { overview, jobs, functions };
+  const pages = { overview, jobs, functions, schedules };
   const page = pages[parts[0]];
   return page ? { page, name: parts[0], params } : { page: overview, name: 'overview', params };
 }

@@ -11,8 +11,9 @@ const TEXT_FILTERS = [
   ['game_id', 'Game'],
   ['env', 'Env'],
   ['name', 'Name'],
+  ['schedule_id', 'Schedule'],
 ];
-const PARAMS = ['status', 'function_id', 'actor', 'game_id', 'env', 'name', 'ids', 'created_from', 'created_to', 'order', 'page', 'size'];
+const PARAMS = ['status', 'function_id', 'actor', 'game_id', 'env', 'name', 'schedule_id', 'ids', 'created_from', 'created_to', 'order', 'page', 'size'];
 
 // Actions on the selected rows, each one request of the bulk route POST /api/v1/jobs/<id>
 // with the ids of the selected jobs eligible for it; applied is what an acted-on row becomes

@@ -1,0 +1,103 @@
+// Package schedule is periodic starts: it reads a schedule's cron and timezone, checks what
+// a schedule may be, shows schedules as the API does, and runs the Scheduler that starts
+// each fire time's job exactly once, however many processes run one (docs/SCHEDULES.md).
+package schedule
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	// Time zones must resolve on any machine, a container without /usr/share/zoneinfo too.
+	_ "time/tzdata"
+
+	"github.com/robfig/cron/v3"
+
+	"jobs/internal/apperr"
+	"jobs/model"
+)
+
+// parser reads the 5 standard fields (minute hour day-of-month month day-of-week) and the
+// descriptors (@yearly, @monthly, @weekly, @daily, @midnight, @hourly, @every <duration>).
+// robfig/cron is the parser most Go schedulers use; only its parser and schedules are used,
+// not its runner: firing is ours, a compare-and-set in MySQL.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// idPattern is what a schedule id may be.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// CheckID checks a schedule id as given at create.
+func CheckID(id string) error {
+	if id == "" {
+		return apperr.Invalid("id is required")
+	}
+	if !idPattern.MatchString(id) {
+		return apperr.Invalid("id %q must be 1 to 128 ASCII letters, digits, '.', '_', ':' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// CheckOverlap checks an overlap policy; "" is allow.
+func CheckOverlap(overlap string) (string, error) {
+	switch overlap {
+	case "", model.OverlapAllow:
+		return model.OverlapAllow, nil
+	case model.OverlapSkip:
+		return overlap, nil
+	}
+	return "", apperr.Invalid("overlap must be allow or skip, not %q", overlap)
+}
+
+// LoadTimezone resolves an IANA time zone name; "" is UTC.
+func LoadTimezone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	// "Local" is the server's zone, which differs from machine to machine.
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, apperr.Invalid("timezone %q is not an IANA time zone name such as UTC or Europe/Berlin", name)
+	}
+	return loc, nil
+}
+
+// Parse reads spec in the time zone named timezone. Errors name the field (cron or
+// timezone) and are 400s.
+func Parse(spec, timezone string) (cron.Schedule, error) {
+	loc, err := LoadTimezone(timezone)
+	if err != nil {
+		return nil, err
+	}
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, apperr.Invalid("cron is required")
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, apperr.Invalid("cron %q: give the time zone in timezone, not in cron", spec)
+	}
+	if every, ok := strings.CutPrefix(spec, "@every "); ok {
+		// robfig/cron rounds a delay under a second up to one and drops fractions silently.
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		if err == nil && (d < time.Second || d%time.Second != 0) {
+			return nil, apperr.Invalid("cron %q: @every takes whole seconds, at least 1s", spec)
+		}
+	}
+	sched, err := parser.Parse(spec)
+	if err != nil {
+		return nil, apperr.Invalid("cron %q is neither 5 fields (minute hour day-of-month month day-of-week) "+
+			"nor a descriptor such as @hourly or @every 30s: %v", spec, err)
+	}
+	if s, ok := sched.(*cron.SpecSchedule); ok {
+		s.Location = loc
+		// robfig/cron gives up after five years: "0 0 30 2 *" (February 30th) never fires.
+		if s.Next(time.Now()).IsZero() {
+			return nil, apperr.Invalid("cron %q never fires", spec)
+		}
+	}
+	return sched, nil
+}
+
+// Next returns the first fire time of sched after t, in UTC to the millisecond (the
+// precision MySQL keeps).
+func Next(sched cron.Schedule, t time.Time) time.Time {
+	return sched.Next(t).UTC().Truncate(time.Millisecond)
+}

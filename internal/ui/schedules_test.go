@@ -1,0 +1,78 @@
+package ui_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"jobs/internal/apptest"
+	"jobs/internal/ui"
+)
+
+// TestDashboardSchedules: the Schedules page creates a schedule from its form (a bad cron is
+// refused with the service's message naming cron), shows its fire count moving, pauses,
+// resumes and runs it now, links to its jobs, and deletes it after a confirmation.
+func TestDashboardSchedules(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	b.waitFor("the empty list and the form", `document.querySelector('#schedules-table tbody').textContent.includes('No schedules') && document.querySelectorAll('#s-functionId option').length > 1`, 15*time.Second)
+
+	b.run(
+		chromedp.SendKeys("#s-id", "ui-tick", chromedp.ByID),
+		chromedp.SendKeys("#s-cron", "every second", chromedp.ByID),
+		chromedp.SetValue("#s-functionId", "echo", chromedp.ByID),
+		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
+	)
+	b.waitFor("the refusal naming cron", `document.getElementById('new-schedule-error').textContent.includes('cron')`, 10*time.Second)
+	b.run(
+		chromedp.SetValue("#s-cron", "@every 1s", chromedp.ByID),
+		chromedp.SetValue("#s-timezone", "UTC", chromedp.ByID),
+		chromedp.SendKeys("#s-params", `{"from": "ui"}`, chromedp.ByID),
+		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
+	)
+	row := `document.querySelector('tr[data-id="ui-tick"]')`
+	b.waitFor("its row", `!!`+row, 10*time.Second)
+	b.waitFor("fires counted live", row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
+	b.noSidewaysScroll("schedules")
+	b.screenshot("schedules")
+
+	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=pause]`, chromedp.ByQuery))
+	b.waitFor("paused", row+`?.dataset.paused === 'true'`, 10*time.Second)
+	var s struct {
+		Paused    bool
+		Triggered int64
+		Params    map[string]string
+	}
+	api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil).Data(t, &s)
+	if !s.Paused || s.Params["from"] != "ui" {
+		t.Fatalf("after pause in the page: %+v", s)
+	}
+	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=trigger]`, chromedp.ByQuery))
+	b.waitFor("the toast of the started job", `document.getElementById('toast').textContent.startsWith('Started job')`, 10*time.Second)
+	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=resume]`, chromedp.ByQuery))
+	b.waitFor("resumed", row+`?.dataset.paused === 'false'`, 10*time.Second)
+	api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil).Data(t, &s)
+	if s.Paused || s.Triggered != 1 {
+		t.Fatalf("after trigger and resume in the page: %+v", s)
+	}
+
+	// Its jobs, through the link.
+	b.run(chromedp.Evaluate(row+`.querySelector('a').click()`, nil))
+	b.waitFor("the jobs list filtered by schedule", `location.hash.includes('schedule_id=ui-tick') && document.querySelectorAll('tr[data-id]').length > 0 && document.getElementById('f-schedule_id').value === 'ui-tick'`, 10*time.Second)
+
+	b.goTo("#/schedules")
+	b.waitFor("its row", `!!`+row, 10*time.Second)
+	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=ask-delete]`, chromedp.ByQuery))
+	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=delete]`, chromedp.ByQuery))
+	b.waitFor("the row gone", `!`+row, 10*time.Second)
+	if res := api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil); res.Status != http.StatusNotFound {
+		t.Fatalf("after delete in the page: %d", res.Status)
+	}
+	b.notReloaded()
+	b.checkOnlyOwnOrigin()
+}

@@ -1,0 +1,123 @@
+// Schedules: the tenant's schedules with their next run and counts, pause, resume, trigger
+// and delete on each, and a form to create one. Counts follow the tenant's event stream
+// (a schedule's fire is a job's creation).
+import * as api from '../api.js';
+import { h, replace, time, formatNumber, toast, timeZone } from '../dom.js';
+
+// Every action names the schedule's tenant: an admin token lists every tenant's schedules.
+const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
+  + `?tenant_id=${encodeURIComponent(s.tenantId)}`;
+
+function createForm(onCreated) {
+  const status = h('p', { class: 'error', role: 'alert', id: 'new-schedule-error' });
+  const field = (name, labelText, attrs = {}) => h('label', { for: `s-${name}` }, labelText,
+    h('input', { id: `s-${name}`, name, ...attrs }));
+  const functionSelect = h('select', { id: 's-functionId', name: 'functionId', required: true });
+  api.get('/functions').then((fns) => replace(functionSelect, fns.map((fn) => h('option', { value: fn.id }, fn.id))))
+    .catch((err) => { status.textContent = err.message; });
+  const form = h('form', { class: 'start-form', id: 'new-schedule', 'aria-label': 'New schedule' },
+    h('div', { class: 'form-grid' },
+      field('id', 'Id', { required: true, placeholder: 'nightly-report' }),
+      field('cron', 'Cron', { required: true, placeholder: '30 2 * * * or @every 1m' }),
+      field('timezone', 'Time zone', { value: timeZone || 'UTC' }),
+      h('label', { for: 's-functionId' }, 'Function', functionSelect),
+      h('label', { for: 's-overlap' }, 'Overlap', h('select', { id: 's-overlap', name: 'overlap' },
+        h('option', { value: 'allow' }, 'allow: start even while the last job runs'),
+        h('option', { value: 'skip' }, 'skip: not while the last job runs'))),
+      field('name', 'Job name (optional)')),
+    h('label', { for: 's-params' }, 'Params (a JSON object)'),
+    h('textarea', { id: 's-params', name: 'params', rows: 3, spellcheck: 'false', placeholder: '{}' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create schedule')),
+    status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    status.textContent = '';
+    const data = new FormData(form);
+    const body = {};
+    for (const key of ['id', 'cron', 'timezone', 'functionId', 'overlap', 'name']) {
+      const v = String(data.get(key) || '').trim();
+      if (v) body[key] = v;
+    }
+    const raw = String(data.get('params') || '').trim();
+    if (raw) {
+      try {
+        body.params = JSON.parse(raw);
+      } catch (err) {
+        status.textContent = `Params is not valid JSON: ${err.message}`;
+        return;
+      }
+    }
+    try {
+      const s = await api.post('/schedules', body);
+      toast(`Created schedule ${s.id}.`);
+      form.reset();
+      onCreated();
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+  return form;
+}
+
+function row(s, reload) {
+  const act = (action, label, done) => h('button', {
+    type: 'button',
+    class: 'link',
+    'data-action': action,
+    onclick: async () => {
+      try {
+        const result = await api.request(action === 'delete' ? 'DELETE' : 'POST', path(s, action === 'delete' ? '' : action));
+        toast(done(result));
+      } catch (err) {
+        toast(err.message);
+      }
+      reload();
+    },
+  }, label);
+  // Delete asks once more in place: the first click turns the button into a confirmation.
+  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete' }, 'Delete');
+  del.addEventListener('click', () => del.replaceWith(act('delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`)));
+  return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
+    h('td', null, h('a', { href: `#/jobs?schedule_id=${encodeURIComponent(s.id)}`, class: 'mono' }, s.id),
+      s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
+    h('td', null, h('span', { class: 'mono' }, s.cron), h('div', { class: 'muted' }, s.timezone)),
+    h('td', { class: 'mono' }, s.functionId),
+    h('td', null, s.paused ? h('span', { class: 'muted' }, 'paused') : time(s.nextRunAt)),
+    h('td', { class: 'num', 'data-count': 'fired' }, formatNumber(s.fired)),
+    h('td', { class: 'num', 'data-count': 'missed' }, formatNumber(s.missedFires + s.overlapSkipped),
+      s.lastError ? h('div', { class: 'error' }, s.lastError) : null),
+    h('td', { class: 'actions' },
+      s.paused ? act('resume', 'Resume', () => `Resumed ${s.id}.`) : act('pause', 'Pause', () => `Paused ${s.id}.`),
+      ' ', act('trigger', 'Run now', (job) => `Started job ${job.id}.`),
+      s.source === 'config' ? null : [' ', del]));
+}
+
+export function mount(main) {
+  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'Loading…')));
+  const table = h('table', { id: 'schedules-table' },
+    h('thead', null, h('tr', null, ['Schedule', 'Cron', 'Function', 'Next run', 'Fired', 'Skipped', 'Actions']
+      .map((c) => h('th', { scope: 'col' }, c)))),
+    tbody);
+  let loading = null;
+  const reload = () => {
+    loading = api.get('/schedules').then(({ schedules }) => {
+      replace(tbody, schedules.length ? schedules.map((s) => row(s, reload))
+        : h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No schedules yet.')));
+    }).catch((err) => toast(err.message));
+  };
+  replace(main, h('h1', null, 'Schedules'),
+    h('div', { class: 'table-wrap panel' }, table),
+    h('details', { class: 'panel', open: true }, h('summary', null, 'New schedule'), createForm(reload)));
+  reload();
+  // A fire starts a job: the counts move when the tenant's jobs are created.
+  let pending = null;
+  return {
+    onEvent(name, data) {
+      if (name === 'reset' || (name === 'status' && data.status === 'pending' && data.attempt === 0)) {
+        clearTimeout(pending);
+        pending = setTimeout(() => loading.then(reload), 300);
+      }
+    },
+    leave() { clearTimeout(pending); },
+  };
+}
