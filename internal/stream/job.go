@@ -10,9 +10,9 @@ import (
 	"jobs/model"
 )
 
-// Jobs is what a job's stream reads: the job's events and live announcements, and the job
-// itself (MySQL has the truth about its state).
-type Jobs struct {
+// JobDeps is what a job's stream reads: the job's events and live announcements, and the
+// job itself (MySQL has the truth about its state).
+type JobDeps struct {
 	Bus  *events.Bus
 	Hub  *events.Hub
 	Jobs model.JobsModel
@@ -26,7 +26,7 @@ type Jobs struct {
 // Last-Event-ID that the client missed, or (on a fresh stream) the job's recent log lines;
 // live events follow until the job is done. A reconnect after the job's done is done at
 // once, having sent nothing.
-func Job(deps Jobs, jobID, lastEventID string, c Client) (*Stream, error) {
+func Job(deps JobDeps, jobID, lastEventID string, c Client) (*Stream, error) {
 	resumeFrom, resuming, err := ParseLastEventID(lastEventID)
 	if err != nil {
 		return nil, err
@@ -36,11 +36,11 @@ func Job(deps Jobs, jobID, lastEventID string, c Client) (*Stream, error) {
 	if err := jobview.ParseID(jobID); err != nil {
 		return nil, err
 	}
-	return newStream(&jobLog{Jobs: deps, jobID: jobID}, deps.Hub, jobID, resumeFrom, resuming, c), nil
+	return newStream(&jobLog{JobDeps: deps, jobID: jobID}, deps.Hub, jobID, resumeFrom, resuming, c), nil
 }
 
 type jobLog struct {
-	Jobs
+	JobDeps
 	jobID string
 }
 
@@ -55,7 +55,7 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 	if err != nil {
 		return err
 	}
-	job, err := jobquery.Find(ctx, l.Jobs.Jobs, l.jobID)
+	job, err := jobquery.Find(ctx, l.Jobs, l.jobID)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (l *jobLog) forward(ctx context.Context, s *Stream, ev events.Event) error 
 
 // sendDone sends the job with its result as the done event, which ends the stream.
 func (l *jobLog) sendDone(ctx context.Context, s *Stream, id int64) error {
-	job, err := l.Jobs.Jobs.FindOne(ctx, l.jobID)
+	job, err := l.Jobs.FindOne(ctx, l.jobID)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (l *jobLog) check(ctx context.Context, s *Stream) error {
 	if err := s.catchUp(ctx, latest); err != nil {
 		return err
 	}
-	job, err := l.Jobs.Jobs.FindOne(ctx, l.jobID)
+	job, err := l.Jobs.FindOne(ctx, l.jobID)
 	if err != nil {
 		return err
 	}

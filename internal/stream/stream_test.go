@@ -174,7 +174,7 @@ func TestJobStreamSendsSnapshotLogsLiveEventsAndDone(t *testing.T) {
 	jobs := testutil.NewFactory(t, store)
 	bus := newBus(t)
 	hub := startHub(t, events.NewHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}, store.Jobs.Ended))
-	deps := stream.Jobs{Bus: bus, Hub: hub, Jobs: store.Jobs, LogTail: 2}
+	deps := stream.JobDeps{Bus: bus, Hub: hub, Jobs: store.Jobs, LogTail: 2}
 	ctx := auth.WithIdentity(context.Background(), auth.Identity{Tenant: testutil.FactoryTenant, Actor: "test"})
 
 	job := jobs.Running("worker-1", time.Minute)
@@ -253,7 +253,7 @@ func TestJobStreamOfAnotherTenantsJobIsNotFound(t *testing.T) {
 	bus := newBus(t)
 	hub := startHub(t, events.NewHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}, store.Jobs.Ended))
 	c := newClient()
-	s, err := stream.Job(stream.Jobs{Bus: bus, Hub: hub, Jobs: store.Jobs}, job.Id, "", c)
+	s, err := stream.Job(stream.JobDeps{Bus: bus, Hub: hub, Jobs: store.Jobs}, job.Id, "", c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,6 @@ func NewStreamJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StreamJ
 // StreamJob returns the caller's stream of the job's events (see stream.Job); its first
 // Continue, with the request's context, sends the first events.
 func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out stream.Client) (*stream.Stream, error) {
-	return stream.Job(stream.Jobs{Bus: l.svcCtx.Events, Hub: l.svcCtx.Hub, Jobs: l.svcCtx.Jobs,
+	return stream.Job(stream.JobDeps{Bus: l.svcCtx.Events, Hub: l.svcCtx.Hub, Jobs: l.svcCtx.Jobs,
 		LogTail: l.svcCtx.Config.Worker.LogTail}, req.JobId, req.LastEventId, out)
 }
