@@ -306,7 +306,7 @@ func TestErrorsOfEachStatus(t *testing.T) {
 		_, err := b.c.Watch(b.ctx, held.ID, nil)
 		watching <- err
 	}()
-	if !testutil.Eventually(10*time.Second, func() bool { return b.app.Svc.Streams.Open() == 1 }) {
+	if !testutil.Eventually(10*time.Second, func() bool { return b.app.Streams.Open() == 1 }) {
 		t.Fatal("the first stream never opened")
 	}
 	_, err = b.c.Watch(b.ctx, other.ID, nil)

@@ -27,6 +27,7 @@ import (
 	"jobs/internal/recovery"
 	"jobs/internal/retention"
 	"jobs/internal/schedule"
+	"jobs/internal/sse"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
 	"jobs/internal/web"
@@ -50,8 +51,11 @@ const backlogCacheFor = 5 * time.Second
 
 // App is one process: API, workers, or both.
 type App struct {
-	Config  config.Config
-	Svc     *svc.ServiceContext
+	Config config.Config
+	Svc    *svc.ServiceContext
+	// Streams serves the API's event streams (the handlers find it in the request's
+	// context); nil unless the role includes the API.
+	Streams *sse.Streams
 	handler http.Handler // go-zero's router with every route bound; nil unless the role includes the API
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
@@ -115,6 +119,8 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			return nil, err
 		}
 		server.Use(web.LimitBody(limit))
+		a.Streams = sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams)
+		server.Use(a.Streams.Provide)
 		handler.RegisterHandlers(server, sc)
 		// The API's description, without a token (internal/openapi).
 		server.AddRoute(rest.Route{Method: http.MethodGet, Path: openapi.Path, Handler: openapi.Handler})
@@ -203,7 +209,7 @@ func (a *App) Stop(ctx context.Context) {
 
 func (a *App) stopOnce(ctx context.Context) {
 	if a.handler != nil {
-		a.Svc.Streams.Close()
+		a.Streams.Close()
 		a.Svc.Hub.Close()
 		a.Svc.TenantHub.Close()
 	}

@@ -108,8 +108,8 @@ func TestStreamOverTLS(t *testing.T) {
 			t.Fatalf("HTTP/2 %v: snapshot: %+v %v", http2, ev, err)
 		}
 		open.Close()
-		if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 0 }) {
-			t.Fatalf("HTTP/2 %v: %d streams open after the client left", http2, a.Svc.Streams.Open())
+		if !testutil.Eventually(5*time.Second, func() bool { return a.Streams.Open() == 0 }) {
+			t.Fatalf("HTTP/2 %v: %d streams open after the client left", http2, a.Streams.Open())
 		}
 	}
 }
@@ -297,8 +297,8 @@ func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
 	}
 	// A closed stream makes room.
 	first.Close()
-	if !testutil.Eventually(5*time.Second, func() bool { return a.Svc.Streams.Open() == 1 }) {
-		t.Fatalf("%d streams open", a.Svc.Streams.Open())
+	if !testutil.Eventually(5*time.Second, func() bool { return a.Streams.Open() == 1 }) {
+		t.Fatalf("%d streams open", a.Streams.Open())
 	}
 	a.OpenStream(job.Id, "")
 }
@@ -362,10 +362,10 @@ func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
 		s.Close()
 	}
 	if !testutil.Eventually(5*time.Second, func() bool {
-		return a.Svc.Hub.Subscribers() == 1 && a.Svc.Streams.Open() == 1 && runtime.NumGoroutine() <= baseline+10
+		return a.Svc.Hub.Subscribers() == 1 && a.Streams.Open() == 1 && runtime.NumGoroutine() <= baseline+10
 	}) {
 		t.Fatalf("after disconnects: %d subscribers, %d streams, %d goroutines (baseline %d)",
-			a.Svc.Hub.Subscribers(), a.Svc.Streams.Open(), runtime.NumGoroutine(), baseline)
+			a.Svc.Hub.Subscribers(), a.Streams.Open(), runtime.NumGoroutine(), baseline)
 	}
 
 	// Shutdown ends the last open stream promptly instead of waiting for the job.

@@ -11,6 +11,21 @@ import (
 	"jobs/internal/config"
 )
 
+// Notifier is told that a subscription has something to Take (events, a check, its close).
+// The hub calls Notify on its delivery goroutine with its lock held, so Notify must return
+// at once: it must not block, nor call the hub or the subscription's Close. Recording the
+// wake-up and doing the work elsewhere (a goroutine, a buffered channel) is the way.
+type Notifier interface {
+	// Notify must not block; see Notifier.
+	Notify()
+}
+
+// NotifyFunc is a Notifier made of a function that does not block.
+type NotifyFunc func()
+
+// Notify calls f.
+func (f NotifyFunc) Notify() { f() }
+
 // EndedFunc returns those of the jobs that have ended, as the source of truth has it.
 type EndedFunc func(ctx context.Context, jobIDs []string) ([]string, error)
 
@@ -24,8 +39,8 @@ type feed struct {
 }
 
 // Hub fans announced events out to this process's subscribers from a single Redis
-// subscription: the events of jobs (NewHub), or those of tenants (NewTenantHub). Delivery never blocks: events are queued per subscriber and the subscriber
-// is notified by a call, so an idle subscriber costs no goroutine and no buffer. A
+// subscription: the events of jobs (NewHub), or those of tenants (NewTenantHub). Delivery
+// never blocks: events are queued per subscriber and the subscriber's Notifier is told, so an idle subscriber costs no goroutine and no buffer. A
 // subscriber whose queue is full is closed, and its client resumes with Last-Event-ID.
 //
 // Announcements can be lost (pub/sub drops what is published while the subscription
@@ -61,7 +76,7 @@ type jobSubscribers struct {
 
 // Subscription receives the live events of one job (or tenant) until it is closed.
 type Subscription struct {
-	notify func()
+	notify Notifier
 	jobID  string
 	hub    *Hub
 
@@ -150,7 +165,7 @@ func (h *Hub) deliver(topic string, ev *Event) {
 			h.removeLocked(s) // too far behind: the client resumes from its last id
 			continue
 		}
-		s.notify()
+		s.notify.Notify()
 	}
 }
 
@@ -210,16 +225,16 @@ func (h *Hub) check(ctx context.Context) error {
 			s.mu.Lock()
 			s.check = true
 			s.mu.Unlock()
-			s.notify()
+			s.notify.Notify()
 		}
 	}
 	return nil
 }
 
-// Subscribe returns a subscription to the live events of jobID (a tenant, on a tenant hub). notify is called whenever there
-// is something to Take, with the hub locked: it must not block or call the hub. After
-// Close of the hub it returns a closed subscription.
-func (h *Hub) Subscribe(jobID string, notify func()) *Subscription {
+// Subscribe returns a subscription to the live events of jobID (a tenant, on a tenant hub);
+// notify is told whenever there is something to Take. After Close of the hub it returns a
+// closed subscription.
+func (h *Hub) Subscribe(jobID string, notify Notifier) *Subscription {
 	s := &Subscription{notify: notify, jobID: jobID, hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -266,7 +281,7 @@ func (h *Hub) removeLocked(s *Subscription) {
 			delete(h.jobs, s.jobID)
 		}
 	}
-	s.notify()
+	s.notify.Notify()
 }
 
 // Subscribers returns how many subscriptions are open.

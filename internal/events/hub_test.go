@@ -23,15 +23,15 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 	}
 	defer hub.Close()
 
-	slow := hub.Subscribe("job-1", func() {}) // never takes its events
+	slow := hub.Subscribe("job-1", events.NotifyFunc(func() {})) // never takes its events
 	quickWake := make(chan struct{}, 1)
-	quick := hub.Subscribe("job-1", func() { // takes everything
+	quick := hub.Subscribe("job-1", events.NotifyFunc(func() { // takes everything
 		select {
 		case quickWake <- struct{}{}:
 		default:
 		}
-	})
-	other := hub.Subscribe("job-2", func() {}) // another job: sees none of job-1's events
+	}))
+	other := hub.Subscribe("job-2", events.NotifyFunc(func() {})) // another job: sees none of job-1's events
 	defer slow.Close()
 	defer quick.Close()
 	defer other.Close()

@@ -23,7 +23,7 @@ func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 	defer hub.Close()
 	tenant := "acme corp" // a tenant may hold spaces
 	woken := make(chan struct{}, 100)
-	sub := hub.Subscribe(tenant, func() { woken <- struct{}{} })
+	sub := hub.Subscribe(tenant, events.NotifyFunc(func() { woken <- struct{}{} }))
 	defer sub.Close()
 
 	start, err := bus.TenantLastID(ctx, tenant)

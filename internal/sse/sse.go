@@ -40,18 +40,13 @@ const (
 	stepTimeout = 30 * time.Second
 )
 
-// ErrDone ends a stream normally: a Source returns it after the last event.
-var ErrDone = errors.New("event stream done")
-
-// ErrNoContent, returned by open before anything is sent, answers 204 No Content: there is
-// nothing more to stream, and an EventSource stops reconnecting.
-var ErrNoContent = errors.New("nothing more to stream")
-
-// A Source continues a stream after its first events.
+// A Source produces a stream's events, sending them to its Stream.
 type Source interface {
-	// Continue sends whatever is due. It runs each time the stream is woken, never twice
-	// at once; returning an error (ErrDone after the last event) ends the stream.
-	Continue(ctx context.Context, s *Stream) error
+	// Continue sends whatever is due: the first events on the first call, which runs on
+	// the request's goroutine with its context, then whatever is due each time the stream
+	// is woken (Notify), never twice at once. It reports done after the last event;
+	// returning done or an error ends the stream.
+	Continue(ctx context.Context) (done bool, err error)
 	// Close releases what the source holds; it runs once, when the stream has ended.
 	Close()
 }
@@ -77,37 +72,57 @@ func NewStreams(ping time.Duration, max int) *Streams {
 	return &Streams{ping: ping, max: max, ctx: ctx, cancel: cancel, open: make(map[*Stream]struct{})}
 }
 
-// Serve answers r with an event stream. open runs on the request's goroutine with the
-// request's context: it sends the first events and returns the Source that continues the
-// stream, or ErrDone if there is nothing more to send. An error returned before anything
-// was sent is answered as a JSON envelope (a 404 for an unknown job, say), ErrNoContent as
-// 204 No Content: the stream only starts once there is something to stream.
-func (ss *Streams) Serve(w http.ResponseWriter, r *http.Request, open func(ctx context.Context, s *Stream) (Source, error)) {
+type streamsKey struct{}
+
+// Provide makes ss the server of the event streams of next's requests: Serve finds it in
+// the request's context. The process that owns ss wires it around its routes.
+func (ss *Streams) Provide(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next(w, r.WithContext(context.WithValue(r.Context(), streamsKey{}, ss)))
+	}
+}
+
+// Serve answers r with an event stream, served by the Streams that Provide put in r's
+// context. open, on the request's goroutine with the request's context, returns the
+// stream's Source, whose first Continue (on that goroutine too) sends the first events. An
+// error before anything was sent is answered as a JSON envelope (a 404 for an unknown job,
+// say); a Source done before it sent anything, as 204 No Content: there is nothing more to
+// stream, and an EventSource stops reconnecting.
+func Serve(w http.ResponseWriter, r *http.Request, open func(ctx context.Context, s *Stream) (Source, error)) {
+	ss, ok := r.Context().Value(streamsKey{}).(*Streams)
+	if !ok {
+		httpx.ErrorCtx(r.Context(), w, apperr.New(apperr.Unavailable, "this process serves no event streams"))
+		return
+	}
 	s := &Stream{streams: ss, w: w, busy: true}
 	if err := ss.add(s); err != nil {
 		httpx.ErrorCtx(r.Context(), w, err)
 		return
 	}
 	src, err := open(r.Context(), s)
-	if err == nil && src == nil {
-		err = ErrDone
+	if err != nil {
+		ss.remove(s)
+		httpx.ErrorCtx(r.Context(), w, err)
+		return
 	}
-	if err == nil && s.out == nil {
+	s.source = src
+	done, err := src.Continue(r.Context())
+	if err == nil && !done && s.out == nil {
 		err = s.start()
 	}
 	switch {
-	case err == nil:
-		s.source = src
-	case s.out == nil && errors.Is(err, ErrNoContent):
+	case s.out == nil && err == nil && done:
+		src.Close()
 		ss.remove(s)
 		w.Header().Del("Content-Type")
 		w.WriteHeader(http.StatusNoContent)
 		return
-	case s.out == nil && !errors.Is(err, ErrDone):
+	case s.out == nil && err != nil:
+		src.Close()
 		ss.remove(s)
 		httpx.ErrorCtx(r.Context(), w, err)
 		return
-	default:
+	case done || err != nil:
 		s.end(err)
 	}
 	s.run() // whatever arrived meanwhile; then the stream is woken when there is more
@@ -219,7 +234,7 @@ type output interface {
 // errClientGone marks write failures: the client went away or stopped reading.
 var errClientGone = errors.New("client gone")
 
-// Send writes one event. It must be called from open or from the Source's Continue.
+// Send writes one event. It must be called from the Source's Continue.
 func (s *Stream) Send(ev *types.StreamEvent) error {
 	data, ok := ev.Data.(json.RawMessage) // live events arrive as JSON already
 	if !ok {
@@ -244,8 +259,9 @@ func (s *Stream) Send(ev *types.StreamEvent) error {
 	return s.out.write(buf)
 }
 
-// Wake asks for the Source's Continue to run soon. It never blocks.
-func (s *Stream) Wake() {
+// Notify asks for the Source's Continue to run soon. It never blocks, and does not wait for
+// Continue (which runs on a goroutine of its own), so the event hub may call it.
+func (s *Stream) Notify() {
 	if s.claim(false) {
 		go s.run()
 	}
@@ -339,7 +355,7 @@ func (s *Stream) pingNow() {
 	}
 }
 
-// run does the stream's work until none is left; the next Wake starts another run. The
+// run does the stream's work until none is left; the next Notify starts another run. The
 // goroutine that calls it must hold the stream (busy).
 func (s *Stream) run() {
 	for {
@@ -360,27 +376,27 @@ func (s *Stream) run() {
 		s.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(s.streams.ctx, stepTimeout)
-		err := s.source.Continue(ctx, s)
+		done, err := s.source.Continue(ctx)
 		cancel()
-		if err == nil && ping {
+		if err == nil && !done && ping {
 			if err = s.out.write([]byte(": ping\n\n")); err == nil {
 				s.ping.Reset(s.streams.ping)
 			}
 		}
-		if err != nil {
+		if done || err != nil {
 			s.end(err)
 		}
 	}
 }
 
 // end marks the stream closed by the goroutine working for it, logging why unless it
-// ended normally or the client went away.
+// ended normally (err is nil) or the client went away.
 func (s *Stream) end(err error) {
 	s.mu.Lock()
 	closed := s.closed
 	s.closed = true
 	s.mu.Unlock()
-	if !closed && !errors.Is(err, ErrDone) && !errors.Is(err, errClientGone) {
+	if !closed && err != nil && !errors.Is(err, errClientGone) {
 		logx.Errorf("event stream ended: %v", err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"jobs/internal/functions/configured"
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
-	"jobs/internal/sse"
 	"jobs/internal/startreq"
 	"jobs/model"
 )
@@ -39,10 +38,8 @@ type ServiceContext struct {
 	// TenantHub fans tenants' events out to this process's GET /api/v1/events streams;
 	// started with Hub.
 	TenantHub *events.Hub
-	// Streams serves this process's event streams.
-	Streams *sse.Streams
-	Redis   redis.UniversalClient
-	db      *sql.DB
+	Redis     redis.UniversalClient
+	db        *sql.DB
 	// CallbackAllow are the internal networks callbacks may reach (Callbacks.AllowNetworks).
 	CallbackAllow []netip.Prefix
 	// Authenticate verifies the access token of every /api/v1 route (api/jobs.api).
@@ -98,7 +95,6 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 		Events:        bus,
 		Hub:           events.NewHub(bus, c.Events, jobs.Ended),
 		TenantHub:     events.NewTenantHub(bus, c.Events),
-		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,
 		Authenticate:  middleware.NewAuthenticateMiddleware(c.Auth.AccessSecret).Handle,

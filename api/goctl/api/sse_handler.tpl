@@ -22,7 +22,7 @@ func {{.HandlerName}}(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		{{end}}svcCtx.Streams.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
+		{{end}}sse.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
 			l := {{.LogicName}}.New{{.LogicType}}(ctx, svcCtx)
 			return l.{{.Call}}({{if .HasRequest}}&req, {{end}}stream)
 		})

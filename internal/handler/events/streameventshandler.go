@@ -24,7 +24,7 @@ func StreamEventsHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		svcCtx.Streams.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
+		sse.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
 			l := events.NewStreamEventsLogic(ctx, svcCtx)
 			return l.StreamEvents(&req, stream)
 		})

@@ -24,7 +24,7 @@ func StreamJobHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 			return
 		}
 
-		svcCtx.Streams.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
+		sse.Serve(w, r, func(ctx context.Context, stream *sse.Stream) (sse.Source, error) {
 			l := jobs.NewStreamJobLogic(ctx, svcCtx)
 			return l.StreamJob(&req, stream)
 		})

@@ -46,12 +46,12 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 		return resultOf(job, err)
 	}
 	announced := make(chan struct{}, 1)
-	sub := l.svcCtx.Hub.Subscribe(job.Id, func() {
+	sub := l.svcCtx.Hub.Subscribe(job.Id, events.NotifyFunc(func() {
 		select {
 		case announced <- struct{}{}:
 		default:
 		}
-	})
+	}))
 	defer sub.Close()
 	// Read again after subscribing: an end from here on is announced on sub.
 	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || model.IsTerminal(job.Status) {

@@ -1,0 +1,165 @@
+// Package stream keeps one client's position in an event log, a job's (GET
+// /api/v1/jobs/{id}/events) or its tenant's (GET /api/v1/events): the first events (a
+// snapshot or a reset, and what the client missed since its Last-Event-ID), then the live
+// events the hub delivers, gaps filled from Redis, until the log is done. It knows nothing
+// of the transport: events go to a Sink, and the hub's wake-ups to the client's Notifier.
+package stream
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"jobs/internal/apperr"
+	"jobs/internal/events"
+	"jobs/internal/types"
+)
+
+// Sink receives a stream's events, in order.
+type Sink interface {
+	// Send delivers one event; an error ends the stream.
+	Send(ev *types.StreamEvent) error
+}
+
+// Client is where a stream goes: its Sink, told by the hub when there is more to send
+// (Continue is then due).
+type Client interface {
+	Sink
+	events.Notifier
+}
+
+// errDone ends a stream after its last event.
+var errDone = errors.New("event stream done")
+
+// Stream is one client's position in an event log. It holds no request state, so an idle
+// stream keeps little memory. Its methods must not run at the same time.
+type Stream struct {
+	log  log
+	sink Sink
+	sub  *events.Subscription
+	sent int64 // number of the last event sent
+
+	opened     bool
+	resumeFrom int64 // Last-Event-ID, if resuming
+	resuming   bool
+}
+
+// log is what differs between a job's events and a tenant's.
+type log interface {
+	// open sends the first events.
+	open(ctx context.Context, s *Stream, resumeFrom int64, resuming bool) error
+	// kept returns the kept events numbered after after and up to upTo, and whether all of
+	// them are still kept.
+	kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error)
+	// forward sends ev, which is numbered after the last event sent.
+	forward(ctx context.Context, s *Stream, ev events.Event) error
+	// check catches up with what the subscription may have missed, at the hub's request.
+	check(ctx context.Context, s *Stream) error
+}
+
+// newStream subscribes to topic on hub before anything is read, so nothing falls between
+// the first events and the live ones.
+func newStream(l log, hub *events.Hub, topic string, resumeFrom int64, resuming bool, c Client) *Stream {
+	return &Stream{log: l, sink: c, sub: hub.Subscribe(topic, c), resumeFrom: resumeFrom, resuming: resuming}
+}
+
+// Continue sends whatever is due: the first events on the first call, then the live events
+// delivered since the last call (and the kept ones before them that were missed). It
+// reports done after the last event; a stream that is done before it sent anything has
+// nothing to stream (a client resuming after its job's done).
+func (s *Stream) Continue(ctx context.Context) (done bool, err error) {
+	err = s.next(ctx)
+	if errors.Is(err, errDone) {
+		return true, nil
+	}
+	return false, err
+}
+
+func (s *Stream) next(ctx context.Context) error {
+	if !s.opened {
+		s.opened = true
+		return s.log.open(ctx, s, s.resumeFrom, s.resuming)
+	}
+	d := s.sub.Take()
+	for _, ev := range d.Events {
+		if err := s.catchUp(ctx, ev.ID-1); err != nil {
+			return err
+		}
+		if err := s.forward(ctx, *ev); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.Closed:
+		return errDone // fell too far behind, or shutdown: the client resumes from its last id
+	case d.Check:
+		return s.log.check(ctx, s)
+	}
+	return nil
+}
+
+// Close ends the subscription.
+func (s *Stream) Close() { s.sub.Close() }
+
+func (s *Stream) send(id int64, name string, data any) error {
+	if err := s.sink.Send(&types.StreamEvent{Id: id, Event: name, Data: data}); err != nil {
+		return err
+	}
+	s.sent = max(s.sent, id)
+	return nil
+}
+
+// forward sends ev unless it was sent already.
+func (s *Stream) forward(ctx context.Context, ev events.Event) error {
+	if ev.ID <= s.sent {
+		return nil
+	}
+	return s.log.forward(ctx, s, ev)
+}
+
+// replay sends those of evs numbered after the last one sent.
+func (s *Stream) replay(ctx context.Context, evs []events.Event) error {
+	for _, ev := range evs {
+		if err := s.forward(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUp sends the kept events numbered after the last one sent, up to upTo, or a reset if
+// some of them are no longer kept (only a tenant's log drops its oldest events; a job's
+// keeps them all while it is kept).
+func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
+	if upTo <= s.sent {
+		return nil
+	}
+	missed, complete, err := s.log.kept(ctx, s.sent, upTo)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		return s.reset(upTo, events.ResetExpired)
+	}
+	return s.replay(ctx, missed)
+}
+
+// reset tells the client to reload what it shows, numbered at: what follows comes after it.
+func (s *Stream) reset(at int64, reason string) error {
+	return s.send(at, events.Reset, events.ResetData{Reason: reason})
+}
+
+// ParseLastEventID reads a Last-Event-ID header: the id to resume after, and whether the
+// client is resuming at all (an empty header is a first connection).
+func ParseLastEventID(s string) (int64, bool, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, apperr.Invalid("Last-Event-ID must be an event id (a non-negative integer), not %q", s)
+	}
+	return n, true, nil
+}
