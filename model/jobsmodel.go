@@ -46,6 +46,11 @@ type (
 		// InsertOnce inserts job unless its tenant has a job with its idempotency key
 		// already, and reports whether it inserted it.
 		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
+		// InsertMany inserts jobs in one statement of one transaction, leaving out each job
+		// whose idempotency key its tenant has used already, and returns what holds each
+		// job's place: the job itself, or the one its key started first. The keys of jobs
+		// must differ from one another.
+		InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error)
 		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
 		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
 		// Ended returns those of ids whose jobs are terminal.
@@ -250,6 +255,76 @@ func (m *customJobsModel) InsertOnce(ctx context.Context, job *Jobs) (bool, erro
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	// goctl's INSERT, captured rather than run, gives the columns and each row's arguments.
+	var capture insertCapture
+	tuples := make([]string, len(jobs))
+	args := make([]any, 0, len(jobs)*36)
+	for i, job := range jobs {
+		if _, err := newJobsModel(&capture).Insert(ctx, job); err != nil {
+			return nil, err
+		}
+		head, tuple, _ := strings.Cut(capture.query, " values ")
+		capture.head, tuples[i] = head, tuple
+		args = append(args, capture.args...)
+	}
+	insert := capture.head + " values " + strings.Join(tuples, ", ") + " on duplicate key update `id` = `id`"
+	held := slices.Clone(jobs)
+	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
+		if _, err := s.ExecCtx(ctx, insert, args...); err != nil {
+			return err
+		}
+		// Which keyed jobs met a key already taken: read who holds each key now.
+		keyed := make(map[string]map[string]int) // tenant → key → index in jobs
+		for i, job := range jobs {
+			if job.IdempotencyKey.Valid {
+				if keyed[job.TenantId] == nil {
+					keyed[job.TenantId] = make(map[string]int)
+				}
+				keyed[job.TenantId][job.IdempotencyKey.String] = i
+			}
+		}
+		for tenant, keys := range keyed {
+			keyArgs := make([]any, 0, len(keys)+1)
+			keyArgs = append(keyArgs, tenant)
+			for key := range keys {
+				keyArgs = append(keyArgs, key)
+			}
+			var holders []*Jobs
+			query := fmt.Sprintf("select %s from %s where `tenant_id` = ? and `idempotency_key` in (%s)",
+				jobsRows, m.table, inClause(len(keys)))
+			if err := s.QueryRowsCtx(ctx, &holders, query, keyArgs...); err != nil {
+				return err
+			}
+			for _, h := range holders {
+				if i, ok := keys[h.IdempotencyKey.String]; ok && h.Id != jobs[i].Id {
+					held[i] = h
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return held, nil
+}
+
+// insertCapture records the statement goctl's Insert would run instead of running it.
+type insertCapture struct {
+	sqlx.SqlConn
+	query, head string
+	args        []any
+}
+
+func (c *insertCapture) ExecCtx(_ context.Context, query string, args ...any) (sql.Result, error) {
+	c.query, c.args = query, args
+	return nil, nil
 }
 
 // keepExisting turns an INSERT into one that leaves the row whose unique key it meets alone.

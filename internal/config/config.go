@@ -131,6 +131,8 @@ type LimitsConf struct {
 	MaxAttempts int64 `json:",default=20,range=[1:1000]"`
 	// MaxTimeoutSeconds bounds a start request's timeoutSeconds.
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
+	// MaxBatch bounds the start requests of one POST /api/v1/jobs/batch.
+	MaxBatch int `json:",default=1000,range=[1:10000]"`
 }
 
 // DevAuth reports whether the config signs tokens with the shipped development secret

@@ -55,13 +55,48 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
+	job, err := newJob(l.svcCtx, caller, req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
+	defer cancel()
+	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if !inserted {
+		// Another start with this idempotency key got there first.
+		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		return jobview.Detail(first), nil
+	}
+	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
+	// before the job itself.
+	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
+		l.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
+	}
+	if !job.EnqueuedAt.Valid {
+		return jobview.Detail(job), nil
+	}
+	if err := l.svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
+		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
+	}
+	return jobview.Detail(job), nil
+}
+
+// newJob checks a start request of caller and returns the pending job it asks for, with
+// enqueued_at set unless it is delayed. Its errors name the field at fault.
+func newJob(svcCtx *svc.ServiceContext, caller auth.Identity, req *types.StartJobReq) (*model.Jobs, error) {
 	if req.Actor == "" {
 		req.Actor = caller.Actor
 	}
 	if req.FunctionId == "" {
 		return nil, apperr.Invalid("functionId is required")
 	}
-	fn, ok := l.svcCtx.Functions.Lookup(req.FunctionId)
+	fn, ok := svcCtx.Functions.Lookup(req.FunctionId)
 	if !ok {
 		return nil, apperr.Invalid("functionId %q is not a registered function", req.FunctionId)
 	}
@@ -69,7 +104,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
-	params, err := encodeParams(req.Params, l.svcCtx.Config.Limits.MaxParamsBytes)
+	params, err := encodeParams(req.Params, svcCtx.Config.Limits.MaxParamsBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -77,11 +112,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		return nil, err
 	}
 	if req.CallbackUrl != "" {
-		if err := callbacks.CheckURL(req.CallbackUrl, l.svcCtx.CallbackAllow); err != nil {
+		if err := callbacks.CheckURL(req.CallbackUrl, svcCtx.CallbackAllow); err != nil {
 			return nil, apperr.Invalid("%v", err)
 		}
 	}
-	limits := l.svcCtx.Config.Limits
+	limits := svcCtx.Config.Limits
 	maxAttempts, timeout := int64(fn.MaxAttempts), fn.Timeout
 	if req.MaxAttempts != 0 {
 		if req.MaxAttempts < 1 || req.MaxAttempts > limits.MaxAttempts {
@@ -133,32 +168,7 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 		job.CallbackUrl, job.CallbackId, job.CallbackStatus = req.CallbackUrl, uuid.NewString(), model.CallbackPending
 	}
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
-	defer cancel()
-	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
-	if err != nil {
-		return nil, err
-	}
-	if !inserted {
-		// Another start with this idempotency key got there first.
-		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
-		if err != nil {
-			return nil, err
-		}
-		return jobview.Detail(first), nil
-	}
-	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
-	// before the job itself.
-	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
-		l.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
-	}
-	if delayed {
-		return jobview.Detail(job), nil
-	}
-	if err := l.svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
-		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
-	}
-	return jobview.Detail(job), nil
+	return job, nil
 }
 
 // checkParams applies the function's own rules: required params, then its CheckParams
