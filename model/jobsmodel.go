@@ -46,7 +46,7 @@ type (
 		// InsertOnce inserts job unless its tenant has a job with its idempotency key
 		// already, and reports whether it inserted it.
 		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
-		// InsertMany inserts jobs in one statement of one transaction, leaving out each job
+		// InsertMany inserts jobs in one statement (one transaction), leaving out each job
 		// whose idempotency key its tenant has used already, and returns what holds each
 		// job's place: the job itself, or the one its key started first. The keys of jobs
 		// must differ from one another.
@@ -274,43 +274,40 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 		args = append(args, capture.args...)
 	}
 	insert := capture.head + " values " + strings.Join(tuples, ", ") + " on duplicate key update `id` = `id`"
-	held := slices.Clone(jobs)
-	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		if _, err := s.ExecCtx(ctx, insert, args...); err != nil {
-			return err
-		}
-		// Which keyed jobs met a key already taken: read who holds each key now.
-		keyed := make(map[string]map[string]int) // tenant → key → index in jobs
-		for i, job := range jobs {
-			if job.IdempotencyKey.Valid {
-				if keyed[job.TenantId] == nil {
-					keyed[job.TenantId] = make(map[string]int)
-				}
-				keyed[job.TenantId][job.IdempotencyKey.String] = i
-			}
-		}
-		for tenant, keys := range keyed {
-			keyArgs := make([]any, 0, len(keys)+1)
-			keyArgs = append(keyArgs, tenant)
-			for key := range keys {
-				keyArgs = append(keyArgs, key)
-			}
-			var holders []*Jobs
-			query := fmt.Sprintf("select %s from %s where `tenant_id` = ? and `idempotency_key` in (%s)",
-				jobsRows, m.table, inClause(len(keys)))
-			if err := s.QueryRowsCtx(ctx, &holders, query, keyArgs...); err != nil {
-				return err
-			}
-			for _, h := range holders {
-				if i, ok := keys[h.IdempotencyKey.String]; ok && h.Id != jobs[i].Id {
-					held[i] = h
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	// One statement is one transaction: every job is stored, or none is.
+	if _, err := m.conn.ExecCtx(ctx, insert, args...); err != nil {
 		return nil, err
+	}
+	// Which keyed jobs met a key already taken: read who holds each key now. A start that
+	// held one of the keys uncommitted made the INSERT wait for its commit, so the holders
+	// read here are committed.
+	held := slices.Clone(jobs)
+	keyed := make(map[string]map[string]int) // tenant → key → index in jobs
+	for i, job := range jobs {
+		if job.IdempotencyKey.Valid {
+			if keyed[job.TenantId] == nil {
+				keyed[job.TenantId] = make(map[string]int)
+			}
+			keyed[job.TenantId][job.IdempotencyKey.String] = i
+		}
+	}
+	for tenant, keys := range keyed {
+		keyArgs := make([]any, 0, len(keys)+1)
+		keyArgs = append(keyArgs, tenant)
+		for key := range keys {
+			keyArgs = append(keyArgs, key)
+		}
+		var holders []*Jobs
+		query := fmt.Sprintf("select %s from %s where `tenant_id` = ? and `idempotency_key` in (%s)",
+			jobsRows, m.table, inClause(len(keys)))
+		if err := m.conn.QueryRowsCtx(ctx, &holders, query, keyArgs...); err != nil {
+			return nil, err
+		}
+		for _, h := range holders {
+			if i, ok := keys[h.IdempotencyKey.String]; ok && h.Id != jobs[i].Id {
+				held[i] = h
+			}
+		}
 	}
 	return held, nil
 }

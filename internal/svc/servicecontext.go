@@ -17,6 +17,7 @@ import (
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/sse"
+	"jobs/internal/starts"
 	"jobs/model"
 )
 
@@ -28,8 +29,10 @@ type ServiceContext struct {
 	Stats      model.StatsModel
 	Queue      *queue.Queue
 	Dispatcher *dispatch.Dispatcher
-	Functions  *functions.Registry
-	Events     *events.Bus
+	// Starts commits new jobs, writing concurrent starts together.
+	Starts    *starts.Writer
+	Functions *functions.Registry
+	Events    *events.Bus
 	// Hub fans events out to this process's streams; only processes with the API start it.
 	Hub *events.Hub
 	// TenantHub fans tenants' events out to this process's GET /api/v1/events streams;
@@ -81,12 +84,14 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
 		RetainDone: c.Events.RetainDone, TenantMaxLen: c.Events.TenantMaxLen})
+	dispatcher := dispatch.New(jobs, q)
 	return &ServiceContext{
 		Config:     c,
 		Jobs:       jobs,
 		Stats:      model.NewStatsModel(conn),
 		Queue:      q,
-		Dispatcher: dispatch.New(jobs, q),
+		Dispatcher: dispatcher,
+		Starts:     starts.New(jobs, bus, dispatcher),
 		Functions:  registry,
 		Events:     bus,
 		Hub: events.NewHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,

@@ -13,7 +13,6 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
 	"jobs/internal/callbacks"
-	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
@@ -36,20 +35,16 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 	}
 }
 
-// commitTimeout bounds the insert and the enqueue of a start, which no longer follow the
-// request once they begin.
-const commitTimeout = 10 * time.Second
-
-// StartJob commits the job as pending, then enqueues it. The job is durable before the
-// response is written; if Redis refuses the enqueue, the recovery sweep enqueues it later.
-// Once the request is valid, the insert and the enqueue run to the end whatever the client
-// does: a client that hangs up mid-insert must not leave a job committed but not on the
-// stream (it would wait for Recovery.StaleEnqueue).
+// StartJob commits the job as pending, then enqueues it (starts.Writer, which writes the
+// starts of concurrent requests together). The job is durable before the response is
+// written; if Redis refuses the enqueue, the recovery sweep enqueues it later. Once the
+// request is valid, the insert and the enqueue run to the end whatever the client does: a
+// client that hangs up mid-insert must not leave a job committed but not on the stream (it
+// would wait for Recovery.StaleEnqueue).
 //
 // With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
-// insert that loses (it meets the key and inserts nothing) reads and returns the job that
-// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
-// both insert.
+// insert that loses (it meets the key and inserts nothing) returns the job that won, and
+// enqueues nothing. There is no read-before-write, so concurrent retries cannot both insert.
 func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, error) {
 	caller, err := auth.FromContext(l.ctx)
 	if err != nil {
@@ -59,32 +54,11 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), commitTimeout)
-	defer cancel()
-	inserted, err := l.svcCtx.Jobs.InsertOnce(ctx, job)
+	held, err := l.svcCtx.Starts.Start(job)
 	if err != nil {
 		return nil, err
 	}
-	if !inserted {
-		// Another start with this idempotency key got there first.
-		first, err := l.svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
-		if err != nil {
-			return nil, err
-		}
-		return jobview.Detail(first), nil
-	}
-	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
-	// before the job itself.
-	if err := l.svcCtx.Events.Publish(l.ctx, events.Created(job)); err != nil {
-		l.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
-	}
-	if !job.EnqueuedAt.Valid {
-		return jobview.Detail(job), nil
-	}
-	if err := l.svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
-		l.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
-	}
-	return jobview.Detail(job), nil
+	return jobview.Detail(held), nil
 }
 
 // newJob checks a start request of caller and returns the pending job it asks for, with
