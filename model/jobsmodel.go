@@ -262,10 +262,16 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 		return nil, nil
 	}
 	// goctl's INSERT, captured rather than run, gives the columns and each row's arguments.
+	// Rows go in key order, so concurrent INSERTs take the unique index's locks in one order
+	// and cannot deadlock on each other's keys.
+	sorted := slices.Clone(jobs)
+	slices.SortFunc(sorted, func(a, b *Jobs) int {
+		return strings.Compare(a.TenantId+"\x00"+a.IdempotencyKey.String+"\x00"+a.Id, b.TenantId+"\x00"+b.IdempotencyKey.String+"\x00"+b.Id)
+	})
 	var capture insertCapture
 	tuples := make([]string, len(jobs))
 	args := make([]any, 0, len(jobs)*36)
-	for i, job := range jobs {
+	for i, job := range sorted {
 		if _, err := newJobsModel(&capture).Insert(ctx, job); err != nil {
 			return nil, err
 		}

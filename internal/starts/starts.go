@@ -1,7 +1,8 @@
 // Package starts commits new jobs: their rows in one multi-row INSERT and one transaction, then
 // their created events in one publish and the due ones on the stream in one pipelined XADD.
-// Concurrent single starts are written together (group commit): every request that arrives
-// while a write runs joins the next one, and each returns only once its job is committed.
+// Concurrent single starts are written together (group commit): up to maxWriters writes run
+// at once, every request that arrives meanwhile joins the next one, and each returns only
+// once its job is committed.
 package starts
 
 import (
@@ -23,6 +24,11 @@ const commitTimeout = 10 * time.Second
 // maxGroup bounds the single starts written by one statement.
 const maxGroup = 256
 
+// maxWriters bounds the writes in flight at once. One alone would make every start wait for
+// three round trips (INSERT, publish, XADD) of the write before it even under light load; a
+// few overlap them, and each still carries what arrived while the others ran.
+const maxWriters = 4
+
 // Writer commits new jobs.
 type Writer struct {
 	jobs       model.JobsModel
@@ -31,7 +37,7 @@ type Writer struct {
 
 	mu      sync.Mutex
 	waiting []*request
-	writing bool
+	writers int // drain goroutines running
 }
 
 type request struct {
@@ -52,8 +58,8 @@ func (w *Writer) Start(job *model.Jobs) (*model.Jobs, error) {
 	r := &request{job: job, done: make(chan struct{})}
 	w.mu.Lock()
 	w.waiting = append(w.waiting, r)
-	if !w.writing {
-		w.writing = true
+	if w.writers < maxWriters {
+		w.writers++
 		go w.drain()
 	}
 	w.mu.Unlock()
@@ -82,7 +88,7 @@ func (w *Writer) drain() {
 		}
 		w.mu.Lock()
 	}
-	w.writing = false
+	w.writers--
 	w.mu.Unlock()
 }
 
