@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
+.PHONY: all build run test test-short test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -30,6 +30,16 @@ test: services goctl
 	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
 	cd deploy/check && go vet ./... && go test -count=1 -timeout 9m ./...
 	@$(MAKE) --no-print-directory fuzz
+
+# The packages whose tests boot no whole process (none imports internal/apptest): model,
+# worker, queue and the rest, against the same local MariaDB and Redis.
+SHORT_PKGS = $(shell go list -f '{{.ImportPath}}{{range .XTestImports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}' ./... | grep -v 'jobs/internal/apptest' | cut -d' ' -f1)
+
+## test-short: the tests of the packages that boot no app, under a minute: the model's
+## transitions, the worker under injected faults, the queue, config, parsing (make test runs
+## them too, with the end-to-end tests of internal/app, the browser, the CLI and client).
+test-short: services
+	$(TEST_ENV) go test -race -count=1 -parallel 8 -timeout 2m $(SHORT_PKGS)
 
 ## test-fresh: make run's set-up on a freshly debootstrapped Debian, in a network namespace
 ## of its own (root; minutes: it downloads Debian and the packages).

@@ -14,15 +14,16 @@ import (
 	"github.com/google/uuid"
 
 	"jobs/client"
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
 )
 
 // testBundle is a real app (MariaDB, Redis, workers, HTTP on a real listener) and a client
-// of it acting as testutil.DefaultTenant.
+// of it acting as apptest.DefaultTenant.
 type testBundle struct {
-	app *testutil.App
+	app *apptest.App
 	c   *client.Client
 	ctx context.Context
 	// steps lets the "stepper" function's jobs take one step each per value sent.
@@ -32,7 +33,7 @@ type testBundle struct {
 func setup(t *testing.T, mutate ...func(*config.Config)) *testBundle {
 	t.Helper()
 	b := &testBundle{steps: make(chan struct{})}
-	b.app = testutil.StartApp(t, testutil.Config(t, mutate...), stepper(b.steps))
+	b.app = apptest.StartApp(t, apptest.Config(t, mutate...), stepper(b.steps))
 	b.c = newClient(t, b.app.URL, b.app.BearerToken())
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -136,7 +137,7 @@ func TestStartWithEveryOptionAndGet(t *testing.T) {
 		if uuid.Validate(job.ID) != nil || job.Status != client.StatusPending || job.FunctionID != "echo" ||
 			job.Name != "nightly" || job.Actor != "ops-bot" || job.GameID != "g1" || job.Env != "prod" ||
 			job.MaxAttempts != 3 || job.TimeoutSeconds != 7 || job.CallbackURL != req.CallbackURL ||
-			job.TenantID != testutil.DefaultTenant || string(job.Params) != `{"k":"v"}` {
+			job.TenantID != apptest.DefaultTenant || string(job.Params) != `{"k":"v"}` {
 			t.Fatalf("%s: %+v", what, job)
 		}
 		if job.RunAt == nil || !job.RunAt.Equal(runAt) || job.StartedAt != nil || job.FinishedAt != nil {
@@ -168,7 +169,7 @@ func TestStartWithEveryOptionAndGet(t *testing.T) {
 	}
 	echo := fns[slices.IndexFunc(fns, func(f client.Function) bool { return f.ID == "echo" })]
 	plain := b.start(t, client.StartRequest{FunctionID: "echo"})
-	if plain.Actor != testutil.DefaultActor || plain.MaxAttempts != echo.MaxAttempts || string(plain.Params) != "{}" || plain.RunAt != nil || plain.Callback != nil {
+	if plain.Actor != apptest.DefaultActor || plain.MaxAttempts != echo.MaxAttempts || string(plain.Params) != "{}" || plain.RunAt != nil || plain.Callback != nil {
 		t.Fatalf("plain start: %+v", plain)
 	}
 }

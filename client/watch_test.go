@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jobs/client"
+	"jobs/internal/apptest"
 	"jobs/internal/events"
 	"jobs/internal/testutil"
 )
@@ -281,7 +282,7 @@ func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
 	// While the watch is away, Redis loses the job's events and their numbering.
 	p.holdNew()
 	p.cut()
-	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j testutil.Job) bool { return j.Progress == 2 })
+	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j apptest.Job) bool { return j.Progress == 2 })
 	prefix := b.app.Config.Redis.Prefix
 	if err := testutil.Redis(t).Del(b.ctx, prefix+":evlog:{"+pw.jobID+"}", prefix+":evseq:{"+pw.jobID+"}").Err(); err != nil {
 		t.Fatal(err)

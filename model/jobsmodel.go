@@ -40,9 +40,13 @@ func ValidStatus(status string) bool {
 var _ JobsModel = (*customJobsModel)(nil)
 
 type (
-	// JobsModel is the jobs table: goctl's CRUD plus the guarded transitions of a job's life.
+	// JobsModel is the jobs table: goctl's insert and reads plus the guarded transitions of a
+	// job's life. goctl's Update and Delete are left out: they write a row whatever its
+	// status, and every change of a job is a compare-and-set below.
 	JobsModel interface {
-		jobsModel
+		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
+		FindOne(ctx context.Context, id string) (*Jobs, error)
+		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
 		// InsertOnce inserts job unless its tenant has a job with its idempotency key
 		// already, and reports whether it inserted it.
 		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
@@ -94,9 +98,9 @@ type (
 		// callback_due_at moves lease ahead (so a deliverer that dies frees them then) and
 		// they get a fresh callback_token, which FinishCallback must present.
 		ClaimCallbacks(ctx context.Context, limit int, lease time.Duration) ([]*Jobs, error)
-		// FinishCallback records a delivery attempt of the claim token: status delivered or
-		// failed ends the delivery; pending schedules the next attempt retryIn from now.
-		FinishCallback(ctx context.Context, id, token, status, errMsg string, retryIn time.Duration) (bool, error)
+		// FinishCallback records a delivery attempt of the claim token: Delivered or GivenUp
+		// ends the delivery; RetryLater schedules the next attempt retryIn from now.
+		FinishCallback(ctx context.Context, id, token string, result DeliveryResult, errMsg string, retryIn time.Duration) (bool, error)
 	}
 
 	customJobsModel struct {
@@ -188,6 +192,18 @@ const (
 	CallbackPending   = "pending"
 	CallbackDelivered = "delivered"
 	CallbackFailed    = "failed"
+)
+
+// DeliveryResult is how one attempt to deliver a job's callback ended.
+type DeliveryResult int
+
+const (
+	// Delivered: the receiver took it; the delivery is over (callback_status delivered).
+	Delivered DeliveryResult = iota + 1
+	// RetryLater: it failed and is tried again after a backoff (callback_status stays pending).
+	RetryLater
+	// GivenUp: it failed for good, refused or out of attempts (callback_status failed).
+	GivenUp
 )
 
 // leaseReleased clears the fields that tie a job to a worker.
@@ -733,19 +749,21 @@ func (m *customJobsModel) ClaimCallbacks(ctx context.Context, limit int, lease t
 	return won, nil
 }
 
-func (m *customJobsModel) FinishCallback(ctx context.Context, id, token, status, errMsg string, retryIn time.Duration) (bool, error) {
+func (m *customJobsModel) FinishCallback(ctx context.Context, id, token string, result DeliveryResult, errMsg string, retryIn time.Duration) (bool, error) {
 	guard := "where `id` = ? and `callback_token` = ? and `callback_status` = 'pending'"
-	switch status {
-	case CallbackDelivered:
+	switch result {
+	case Delivered:
 		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_status` = 'delivered', `callback_attempts` = `callback_attempts` + 1, "+
 			"`callback_error` = '', `callback_due_at` = NULL, `callback_token` = '', `callback_delivered_at` = now(3) %s", m.table, guard),
 			id, token)
-	case CallbackFailed:
+	case GivenUp:
 		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_status` = 'failed', `callback_attempts` = `callback_attempts` + 1, "+
 			"`callback_error` = ?, `callback_due_at` = NULL, `callback_token` = '' %s", m.table, guard), errMsg, id, token)
-	default:
+	case RetryLater:
 		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_attempts` = `callback_attempts` + 1, `callback_error` = ?, "+
 			"`callback_due_at` = now(3) + interval ? microsecond, `callback_token` = '' %s", m.table, guard),
 			errMsg, retryIn.Microseconds(), id, token)
+	default:
+		return false, fmt.Errorf("model: unknown callback delivery result %d", result)
 	}
 }

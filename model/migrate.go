@@ -2,8 +2,10 @@ package model
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -198,4 +200,23 @@ func splitStatements(body string) []string {
 
 func quoteIdent(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// MigrationsDigest identifies the embedded migrations by their names and contents: two
+// databases migrated by binaries of the same digest have the same schema.
+func MigrationsDigest() (string, error) {
+	list, err := embeddedMigrations()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range list {
+		body, err := migrations.ReadFile("migrations/" + m.name)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", m.name, len(body))
+		h.Write(body)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -127,7 +127,7 @@ func (e *env) reset(ctx context.Context, part string) (string, error) {
 	return e.prefix + ":" + part, nil
 }
 
-// config is testutil.Config's recipe without testing.TB: defaults, quiet logs, the run's
+// config is apptest.Config's recipe without testing.TB: defaults, quiet logs, the run's
 // database and the part's prefix, and the worker settings of the flags.
 func (e *env) config(role, prefix string) (config.Config, error) {
 	var c config.Config

@@ -167,7 +167,7 @@ func run() int {
 	w := c.Worker
 	cfg := []string{
 		"one process runs the app(s) and the load generator; HTTP is served by httptest.NewServer(app.Handler()) on 127.0.0.1, requests carry a bearer token minted with the config's secret",
-		fmt.Sprintf("config built like internal/testutil.Config but with default timings: conf.FillDefault, Log level error; go-zero middlewares at their defaults (Timeout %d ms, MaxConns %d, breaker and shedding on), CpuThreshold %d",
+		fmt.Sprintf("config built like internal/apptest.Config but with default timings: conf.FillDefault, Log level error; go-zero middlewares at their defaults (Timeout %d ms, MaxConns %d, breaker and shedding on), CpuThreshold %d",
 			c.Timeout, c.MaxConns, c.CpuThreshold),
 		fmt.Sprintf("MySQL.MaxOpenConns %d per app; Redis client defaults", c.MySQL.MaxOpenConns),
 		fmt.Sprintf("worker (burndown, latency): Concurrency %d, BatchSize %d; Lease %s, Heartbeat %s, ProgressFlush %s, ClaimIdle %s (defaults)",

@@ -12,13 +12,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 )
 
 // apiCheckError checks that res is an API.md error: the HTTP status, a JSON body with code
 // equal to the status, exactly the given message, no data, and a JSON content type.
-func apiCheckError(t *testing.T, res testutil.Response, status int, message string) {
+func apiCheckError(t *testing.T, res apptest.Response, status int, message string) {
 	t.Helper()
 	if res.Status != status {
 		t.Errorf("status = %d, want %d; body %s", res.Status, status, res.Body)
@@ -43,7 +43,7 @@ func apiCheckError(t *testing.T, res testutil.Response, status int, message stri
 }
 
 // apiJobsTotal returns the total of GET /api/v1/jobs (every job in the app's database).
-func apiJobsTotal(t *testing.T, a *testutil.App) int64 {
+func apiJobsTotal(t *testing.T, a *apptest.App) int64 {
 	t.Helper()
 	res := a.Do(http.MethodGet, "/api/v1/jobs", nil)
 	if res.Status != http.StatusOK {
@@ -59,7 +59,7 @@ func apiJobsTotal(t *testing.T, a *testutil.App) int64 {
 }
 
 // apiSend sends req to the app and reads the whole response.
-func apiSend(t *testing.T, req *http.Request) testutil.Response {
+func apiSend(t *testing.T, req *http.Request) apptest.Response {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -70,7 +70,7 @@ func apiSend(t *testing.T, req *http.Request) testutil.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testutil.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
 // apiStartBody returns a valid start body for echo of exactly size bytes.
@@ -96,7 +96,7 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 func TestStartJobRejectsBadInput(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	// One good job first, so that "unchanged" is not just "still zero".
 	a.StartJob(map[string]any{"functionId": "echo"})
 
@@ -149,7 +149,7 @@ func TestStartJobRejectsBadInput(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
+	c := apptest.Config(t, func(c *config.Config) {
 		c.Worker.Concurrency = 0
 		c.Limits.MaxParamsBytes = 2 << 20 // the body limit alone is under test here
 	})
@@ -157,7 +157,7 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatalf("default RestConf.MaxBytes = %d, want 1048576", c.MaxBytes)
 	}
 	limit := int(c.MaxBytes)
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	const tooLarge = "request body is larger than the limit of 1048576 bytes"
 	url := a.URL + "/api/v1/jobs"
 
@@ -191,7 +191,7 @@ func TestBodyLimit(t *testing.T) {
 
 			// A body of exactly the limit is accepted.
 			res := apiSend(t, newReq(apiStartBody(t, limit), chunked))
-			var job testutil.Job
+			var job apptest.Job
 			res.Data(t, &job)
 			if job.Status != "pending" || len(job.Params) < limit-100 {
 				t.Errorf("job from a body at the limit: status %q, params of %d bytes", job.Status, len(job.Params))
@@ -205,7 +205,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestQueryAndIdValidation(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	id := job.Id
 	unknown := uuid.NewString()
@@ -287,14 +287,14 @@ func TestQueryAndIdValidation(t *testing.T) {
 
 func TestCancelTerminalJobConflicts(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	completed := a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"k": "v"}})
 	completed = a.WaitStatus(completed.Id, "completed", 5*time.Second)
 	failed := a.StartJob(map[string]any{"functionId": "fail", "params": map[string]any{"message": "nope"}})
 	failed = a.WaitStatus(failed.Id, "failed", 5*time.Second)
 
-	for _, job := range []testutil.Job{completed, failed} {
+	for _, job := range []apptest.Job{completed, failed} {
 		res := a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil)
 		apiCheckError(t, res, http.StatusConflict, fmt.Sprintf("job %s is already %s", job.Id, job.Status))
 		after := a.GetJob(job.Id)
@@ -310,7 +310,7 @@ func TestCancelTerminalJobConflicts(t *testing.T) {
 
 func TestCancelPendingJobThenAgain(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}, "actor": "ann"})
 	if job.Status != "pending" {
 		t.Fatalf("new job: %+v", job)
@@ -324,7 +324,7 @@ func TestCancelPendingJobThenAgain(t *testing.T) {
 	if res.Status != http.StatusOK || code != 0 || msg != "cancelled" {
 		t.Fatalf("cancel: %d code %d message %q, want 200 code 0 \"cancelled\"; body %s", res.Status, code, msg, res.Body)
 	}
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	res.Data(t, &cancelled)
 	if cancelled.Id != job.Id || cancelled.Status != "cancelled" || cancelled.FinishedAt == nil || cancelled.StartedAt != nil ||
 		cancelled.Attempt != 0 || cancelled.Actor != "ann" || string(cancelled.Result) != "null" || cancelled.Error != "" {
@@ -349,7 +349,7 @@ func TestCancelPendingJobThenAgain(t *testing.T) {
 
 func TestListFunctions(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 
 	res := a.Do(http.MethodGet, "/api/v1/functions", nil)
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"jobs/internal/apptest"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,8 +9,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/uuid"
-
-	"jobs/internal/testutil"
 )
 
 // sign returns an HS256 token with exactly claims, signed with secret.
@@ -39,12 +38,12 @@ func everyRoute(id string) [][2]string {
 
 func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	secret := a.Config.Auth.AccessSecret
 	exp := time.Now().Add(time.Hour).Unix()
 	withAlg := func(method jwt.SigningMethod, key any) string {
-		token, err := jwt.NewWithClaims(method, jwt.MapClaims{"tenant": testutil.DefaultTenant, "exp": exp}).SignedString(key)
+		token, err := jwt.NewWithClaims(method, jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": exp}).SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +53,8 @@ func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 		name, token, message string
 	}{
 		{"missing", "", "missing access token"},
-		{"forged", sign(t, "some-other-secret", jwt.MapClaims{"tenant": testutil.DefaultTenant, "exp": exp}), "not valid"},
-		{"expired", sign(t, secret, jwt.MapClaims{"tenant": testutil.DefaultTenant, "exp": time.Now().Add(-time.Minute).Unix()}), "expired"},
+		{"forged", sign(t, "some-other-secret", jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": exp}), "not valid"},
+		{"expired", sign(t, secret, jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": time.Now().Add(-time.Minute).Unix()}), "expired"},
 		{"garbage", "not.a.token", "malformed"},
 		{"HS384", withAlg(jwt.SigningMethodHS384, []byte(secret)), "must be signed with HS256, not HS384"},
 		{"HS512", withAlg(jwt.SigningMethodHS512, []byte(secret)), "must be signed with HS256, not HS512"},
@@ -65,10 +64,10 @@ func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 		{"array tenant", sign(t, secret, jwt.MapClaims{"tenant": []string{"t1"}, "exp": exp}), "tenant claim must be a string"},
 		{"empty tenant", sign(t, secret, jwt.MapClaims{"tenant": "", "exp": exp}), "tenant must be 1 to 64 characters"},
 		{"10 KB tenant", sign(t, secret, jwt.MapClaims{"tenant": strings.Repeat("t", 10240), "exp": exp}), "tenant must be 1 to 64 characters"},
-		{"padded tenant", sign(t, secret, jwt.MapClaims{"tenant": testutil.DefaultTenant + " ", "exp": exp}), "tenant must be"},
+		{"padded tenant", sign(t, secret, jwt.MapClaims{"tenant": apptest.DefaultTenant + " ", "exp": exp}), "tenant must be"},
 		{"non-ASCII tenant", sign(t, secret, jwt.MapClaims{"tenant": "tenänt", "exp": exp}), "tenant must be"},
-		{"numeric actor", sign(t, secret, jwt.MapClaims{"tenant": testutil.DefaultTenant, "actor": 1, "exp": exp}), "actor claim must be a string"},
-		{"actor with a space", sign(t, secret, jwt.MapClaims{"tenant": testutil.DefaultTenant, "actor": "a b", "exp": exp}), "actor must be"},
+		{"numeric actor", sign(t, secret, jwt.MapClaims{"tenant": apptest.DefaultTenant, "actor": 1, "exp": exp}), "actor claim must be a string"},
+		{"actor with a space", sign(t, secret, jwt.MapClaims{"tenant": apptest.DefaultTenant, "actor": "a b", "exp": exp}), "actor must be"},
 	}
 	for _, tc := range cases {
 		caller := a.WithToken(tc.token)
@@ -94,7 +93,7 @@ func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 
 func TestActorDefaultsToTheTokens(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	alice := a.As("tenant-x", "alice")
 	own := alice.StartJob(map[string]any{"functionId": "echo"})
 	if own.Actor != "alice" || own.TenantId != "tenant-x" {
@@ -108,10 +107,10 @@ func TestActorDefaultsToTheTokens(t *testing.T) {
 
 func TestStreamRouteTakesTheTokenFromTheQuery(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil) // terminal: a stream ends at once
-	token := a.Token(testutil.DefaultTenant, "viewer", time.Hour)
+	token := a.Token(apptest.DefaultTenant, "viewer", time.Hour)
 	bare := a.WithToken("")
 
 	res := bare.Do(http.MethodGet, "/api/v1/jobs/"+job.Id+"/stream?access_token="+token, nil)
@@ -123,7 +122,7 @@ func TestStreamRouteTakesTheTokenFromTheQuery(t *testing.T) {
 	if res := bare.Do(http.MethodGet, "/api/v1/jobs/"+job.Id+"/stream?access_token="+other, nil); res.Status != http.StatusNotFound {
 		t.Errorf("another tenant's query token: %d %s, want 404", res.Status, res.Body)
 	}
-	forged := sign(t, "some-other-secret", jwt.MapClaims{"tenant": testutil.DefaultTenant})
+	forged := sign(t, "some-other-secret", jwt.MapClaims{"tenant": apptest.DefaultTenant})
 	if res := bare.Do(http.MethodGet, "/api/v1/jobs/"+job.Id+"/stream?access_token="+forged, nil); res.Status != http.StatusUnauthorized {
 		t.Errorf("forged query token: %d %s, want 401", res.Status, res.Body)
 	}

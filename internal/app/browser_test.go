@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
 )
@@ -60,7 +61,7 @@ func TestBrowserEventSourceSeesProgressAndDone(t *testing.T) {
 		}
 		return map[string]any{"steps": 2}, nil
 	})
-	a := testutil.StartApp(t, testutil.Config(t), gated)
+	a := apptest.StartApp(t, apptest.Config(t), gated)
 	api, err := a.Handler()
 	if err != nil {
 		t.Fatal(err)

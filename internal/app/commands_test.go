@@ -16,6 +16,7 @@ import (
 	"github.com/zeromicro/go-zero/core/conf"
 
 	"jobs/internal/app"
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -34,7 +35,7 @@ func TestCommandFunctionSpeaksTheLineProtocol(t *testing.T) {
 	t.Parallel()
 	report := commandFunction("report", "report.sh", "--size", "{{params.size}}", "{{params.file}}")
 	report.Command.Env = map[string]string{"SECRET": "s3"}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(report)))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(report)))
 
 	job := a.StartJob(map[string]any{"functionId": "report", "params": map[string]any{"size": 1.5, "file": "a b.txt"}})
 	// Last-Event-ID 0 replays every kept event, however fast the job is.
@@ -65,7 +66,7 @@ func TestCommandFunctionSpeaksTheLineProtocol(t *testing.T) {
 	if done.Progress != 2 || done.Total != 2 || done.Message != "all done" {
 		t.Errorf("progress %d/%d %q, want 2/2 \"all done\"", done.Progress, done.Total, done.Message)
 	}
-	want := []testutil.LogLine{{Stream: "stdout", Line: "arg: --size"}, {Stream: "stdout", Line: "arg: 1.5"}, {Stream: "stdout", Line: "arg: a b.txt"}, {Stream: "stderr", Line: "warming up"}}
+	want := []apptest.LogLine{{Stream: "stdout", Line: "arg: --size"}, {Stream: "stdout", Line: "arg: 1.5"}, {Stream: "stdout", Line: "arg: a b.txt"}, {Stream: "stderr", Line: "warming up"}}
 	if !sameLines(done.LogTail, want) {
 		t.Errorf("logTail = %+v, want %+v (in any interleaving of the streams)", done.LogTail, want)
 	}
@@ -82,11 +83,11 @@ func TestCommandFunctionSpeaksTheLineProtocol(t *testing.T) {
 }
 
 // sameLines compares kept lines, allowing stdout and stderr to interleave either way.
-func sameLines(got, want []testutil.LogLine) bool {
+func sameLines(got, want []apptest.LogLine) bool {
 	if len(got) != len(want) {
 		return false
 	}
-	by := func(lines []testutil.LogLine, stream string) []string {
+	by := func(lines []apptest.LogLine, stream string) []string {
 		var out []string
 		for _, l := range lines {
 			if l.Stream == stream {
@@ -105,14 +106,14 @@ func sameLines(got, want []testutil.LogLine) bool {
 
 func TestCommandParamsCannotInjectFlagsOrCommands(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(commandFunction("report", "report.sh", "{{params.file}}"))))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("report", "report.sh", "{{params.file}}"))))
 	pwned := filepath.Join(t.TempDir(), "pwned")
 
 	// Shell syntax arrives as one plain argument; nothing runs it.
 	for _, value := range []string{"; touch " + pwned, "$(touch " + pwned + ")", "`touch " + pwned + "`", "a' && touch '" + pwned, "x | touch " + pwned} {
 		job := a.StartJob(map[string]any{"functionId": "report", "params": map[string]any{"file": value}})
 		done := a.WaitStatus(job.Id, "completed", 10*time.Second)
-		if !sameLines(done.LogTail, []testutil.LogLine{{Stream: "stdout", Line: "arg: " + value}, {Stream: "stderr", Line: "warming up"}}) {
+		if !sameLines(done.LogTail, []apptest.LogLine{{Stream: "stdout", Line: "arg: " + value}, {Stream: "stderr", Line: "warming up"}}) {
 			t.Errorf("param %q arrived as %+v", value, done.LogTail)
 		}
 	}
@@ -145,7 +146,7 @@ func TestCommandParamsCannotInjectFlagsOrCommands(t *testing.T) {
 
 func TestCommandNonZeroExitFailsWithTheStderrTail(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(commandFunction("fails", "fail.sh"),
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("fails", "fail.sh"),
 		commandFunction("badresult", "badresult.sh"))))
 
 	job := a.StartJob(map[string]any{"functionId": "fails"})
@@ -173,7 +174,7 @@ func TestCommandPermanentExitCodesAreNotRetried(t *testing.T) {
 	permanent.MaxAttempts, retried.MaxAttempts = 3, 3
 	permanent.Command.PermanentExitCodes = []int{2, 3}
 	retried.Command.PermanentExitCodes = []int{2}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(permanent, retried)))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(permanent, retried)))
 
 	for id, attempts := range map[string]int64{"permanent": 1, "retried": 3} {
 		job := a.StartJob(map[string]any{"functionId": id})
@@ -186,7 +187,7 @@ func TestCommandPermanentExitCodesAreNotRetried(t *testing.T) {
 
 func TestCommandLogTailKeepsTheLastLines(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(commandFunction("fails", "fail.sh")),
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("fails", "fail.sh")),
 		func(c *config.Config) { c.Worker.LogTail = 5 }))
 	job := a.StartJob(map[string]any{"functionId": "fails"})
 	failed := a.WaitStatus(job.Id, "failed", 10*time.Second)
@@ -203,7 +204,7 @@ func TestCommandCancelAndTimeoutKillTheProcessGroup(t *testing.T) {
 	stubborn := commandFunction("stubborn", "stubborn.sh", "{{params.pidfile}}")
 	stubborn.Timeout = 1500 * time.Millisecond
 	stubborn.Command.KillGrace = 200 * time.Millisecond
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(stubborn)))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(stubborn)))
 	dir := t.TempDir()
 
 	pidfile := filepath.Join(dir, "cancel")
@@ -273,7 +274,7 @@ func waitGone(t *testing.T, pids []int) {
 
 func TestFunctionsListsConfiguredKinds(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(commandFunction("report", "report.sh", "{{params.file}}"),
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("report", "report.sh", "{{params.file}}"),
 		config.FunctionConf{Id: "remote", Kind: "http", Timeout: 30 * time.Second, MaxAttempts: 4,
 			RequiredParams: []string{"region"}, HTTP: config.HTTPConf{URL: "https://example.com/run"}})))
 	var fns []struct {
@@ -301,7 +302,7 @@ func TestFunctionsListsConfiguredKinds(t *testing.T) {
 
 func TestBadFunctionConfigFailsStartUp(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, withFunctions(commandFunction("ok", "report.sh"), config.FunctionConf{Id: "resize", Kind: "command"}))
+	c := apptest.Config(t, withFunctions(commandFunction("ok", "report.sh"), config.FunctionConf{Id: "resize", Kind: "command"}))
 	_, err := app.New(context.Background(), c)
 	if err == nil || err.Error() != `Functions[1] (id "resize"): Command.Argv is required (the program and its arguments)` {
 		t.Fatalf("app.New: %v", err)
@@ -322,7 +323,7 @@ func TestShippedExampleFunctionRuns(t *testing.T) {
 	for i := range fns {
 		fns[i].Command.Dir = "../.." // the service starts in the repository root
 	}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(fns...)))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(fns...)))
 	job := a.StartJob(map[string]any{"functionId": "countdown", "params": map[string]any{"name": `Ada "the" Countess`, "steps": 1}})
 	done := a.WaitStatus(job.Id, "completed", 10*time.Second)
 	if string(done.Result) != `{"greeting":"hello Ada \"the\" Countess","steps":1}` || done.Progress != 1 || done.Total != 1 {

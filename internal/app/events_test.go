@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -46,7 +47,7 @@ func untilStatus(t *testing.T, s *testutil.Stream, id, status string) []testutil
 
 func TestTenantEventsCarryEveryChangeOfTheTenantsJobsAndResumeExactly(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	other := a.As("tenant-b", "bob")
 	s := a.OpenStreamAt("/api/v1/events", "")
 	elsewhere := other.OpenStreamAt("/api/v1/events", "")
@@ -107,7 +108,7 @@ func TestTenantEventsCarryEveryChangeOfTheTenantsJobsAndResumeExactly(t *testing
 
 func TestTenantEventsResetWhenTheResumePointIsGone(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Events.TenantMaxLen = 10 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Events.TenantMaxLen = 10 }))
 	s := a.OpenStreamAt("/api/v1/events", "")
 	start, _ := nextEvent(t, s)
 	// Five echo jobs make 15 events (pending, running, completed each): more than are kept.
@@ -131,7 +132,7 @@ func TestTenantEventsResetWhenTheResumePointIsGone(t *testing.T) {
 
 func TestTenantEventsTakeTheTokenInTheQueryAndRefuseBadInput(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	anonymous := a.WithToken("")
 	s := anonymous.OpenStreamAt("/api/v1/events?access_token="+url.QueryEscape(a.BearerToken()), "")
 	if ev, _ := nextEvent(t, s); ev.Name != "reset" {

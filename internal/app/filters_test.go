@@ -10,14 +10,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
 
 func TestListFiltersCombineWithPagingOnBothLists(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	db := testutil.DB(t, c.MySQL.DataSource)
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	// Six jobs, one a day from base, oldest first: ids[0] .. ids[5].
@@ -68,7 +69,7 @@ func TestListFiltersCombineWithPagingOnBothLists(t *testing.T) {
 
 func TestBadListParametersAre400sNamingThem(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Limits.MaxPageSize = 50 }))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) { c.Limits.MaxPageSize = 50 }))
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = uuid.NewString()
@@ -103,7 +104,7 @@ func TestBadListParametersAre400sNamingThem(t *testing.T) {
 
 func TestTotalIsExactUpToTheConfiguredCount(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Limits.ExactTotalUpTo = 3 }))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) { c.Limits.ExactTotalUpTo = 3 }))
 	for i := range 5 {
 		a.StartJob(map[string]any{"functionId": "echo", "actor": fmt.Sprint("a", i%2)})
 	}

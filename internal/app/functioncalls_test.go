@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 )
 
 // functionCall is the FunctionCall of API.md.
@@ -54,7 +54,7 @@ func decodeFunctionCall(t *testing.T, raw json.RawMessage) functionCall {
 }
 
 // getFunctionCall reads GET /api/v1/function-calls/:id.
-func getFunctionCall(t *testing.T, a *testutil.App, id string) functionCall {
+func getFunctionCall(t *testing.T, a *apptest.App, id string) functionCall {
 	t.Helper()
 	res := a.Do(http.MethodGet, "/api/v1/function-calls/"+id, nil)
 	if _, msg, _ := res.Envelope(t); msg != "ok" {
@@ -93,7 +93,7 @@ func fmtInt64Ptr(p *int64) string {
 
 // checkCallMatchesJob checks the mapping field by field: a FunctionCall is its job seen
 // through docs/function_call.md.
-func checkCallMatchesJob(t *testing.T, call functionCall, job testutil.Job) {
+func checkCallMatchesJob(t *testing.T, call functionCall, job apptest.Job) {
 	t.Helper()
 	check := func(field string, got, want any) {
 		t.Helper()
@@ -131,7 +131,7 @@ func checkCallMatchesJob(t *testing.T, call functionCall, job testutil.Job) {
 
 func TestFunctionCallOfFinishedAndRunningJobs(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	echo := a.StartJob(map[string]any{"functionId": "echo", "name": "hello", "actor": "alice", "gameId": "g7", "env": "prod",
 		"params": map[string]any{"n": 1.5, "s": "x", "nested": map[string]any{"list": []any{1, "two", nil}}}})
@@ -156,7 +156,7 @@ func TestFunctionCallOfFinishedAndRunningJobs(t *testing.T) {
 		t.Errorf("failed call: %+v", call)
 	}
 
-	runningJob := a.WaitJob(running.Id, 5*time.Second, "running", func(j testutil.Job) bool {
+	runningJob := a.WaitJob(running.Id, 5*time.Second, "running", func(j apptest.Job) bool {
 		return j.Status == "running" && j.StartedAt != nil
 	})
 	call = getFunctionCall(t, a, running.Id)
@@ -166,7 +166,7 @@ func TestFunctionCallOfFinishedAndRunningJobs(t *testing.T) {
 		t.Errorf("running call: %+v", call)
 	}
 
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs/"+running.Id+"/cancel", nil).Data(t, &cancelled)
 	call = getFunctionCall(t, a, running.Id)
 	checkCallMatchesJob(t, call, a.GetJob(running.Id))
@@ -191,7 +191,7 @@ func TestFunctionCallOfFinishedAndRunningJobs(t *testing.T) {
 
 func TestFunctionCallOfPendingJob(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 
 	job := a.StartJob(map[string]any{"functionId": "echo", "actor": "carol", "gameId": "g1", "env": "dev",
 		"params": map[string]any{"k": []any{"v"}}})
@@ -235,8 +235,8 @@ func seedCall(s seeded) functionCall {
 
 func TestFunctionCallListMatchesJobList(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	a := apptest.StartApp(t, c)
 
 	// Empty first: list is [] inside the envelope.
 	res := a.Do(http.MethodGet, "/api/v1/function-calls", nil)

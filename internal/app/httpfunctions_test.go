@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 )
 
 func TestHTTPFunctions(t *testing.T) {
@@ -47,7 +47,7 @@ func TestHTTPFunctions(t *testing.T) {
 		return config.FunctionConf{Id: id, Kind: "http", MaxAttempts: attempts, Timeout: timeout,
 			HTTP: config.HTTPConf{URL: srv.URL + path, Headers: map[string]string{"X-Api-Key": "k1"}}}
 	}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(fn("ok", "/ok", 1, time.Minute), fn("missing", "/missing", 3, time.Minute),
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(fn("ok", "/ok", 1, time.Minute), fn("missing", "/missing", 3, time.Minute),
 		fn("flaky", "/flaky", 3, time.Minute), fn("slow", "/slow", 2, 300*time.Millisecond), fn("notjson", "/notjson", 3, time.Minute))))
 
 	t.Run("2xx JSON is the result", func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestHTTPFunctions(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		url := dead.URL
 		dead.Close()
-		b := testutil.StartApp(t, testutil.Config(t, withFunctions(config.FunctionConf{Id: "dead", Kind: "http", MaxAttempts: 2,
+		b := apptest.StartApp(t, apptest.Config(t, withFunctions(config.FunctionConf{Id: "dead", Kind: "http", MaxAttempts: 2,
 			HTTP: config.HTTPConf{URL: url}})))
 		job := b.StartJob(map[string]any{"functionId": "dead"})
 		failed := b.WaitStatus(job.Id, "failed", 10*time.Second)

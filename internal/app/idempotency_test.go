@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
 func TestSameIdempotencyKeyStartsOneJobUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	body := map[string]any{"functionId": "echo", "params": map[string]any{"n": 1}, "idempotencyKey": "deploy-42"}
 	// The sweeper's first pass re-enqueues every pending job (fresh Redis); let it pass, so
 	// the stream shows what the starts enqueued.

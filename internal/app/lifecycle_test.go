@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
@@ -16,9 +18,9 @@ import (
 
 func TestLifecycleEchoCompletes(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
-	var job testutil.Job
+	var job apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": "echo", "params": {"n": 1.50, "s": "x"},
 		"name": "greeting", "actor": "alice", "gameId": "g1", "env": "dev"}`).Data(t, &job)
 	if job.Status != "pending" || job.Attempt != 0 || job.StartedAt != nil || string(job.Result) != "null" {
@@ -48,7 +50,7 @@ func TestLifecycleEchoCompletes(t *testing.T) {
 
 func TestFailureKeepsTheFunctionsMessage(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	job := a.StartJob(map[string]any{"functionId": "fail", "params": map[string]any{"message": "disk full"}})
 	failed := a.WaitStatus(job.Id, "failed", 5*time.Second)
@@ -71,7 +73,7 @@ func TestRetryableErrorIsRetriedUntilItSucceeds(t *testing.T) {
 		}
 		return map[string]int64{"attempt": call.Attempt}, nil
 	})
-	a := testutil.StartApp(t, testutil.Config(t), flaky)
+	a := apptest.StartApp(t, apptest.Config(t), flaky)
 
 	job := a.StartJob(map[string]any{"functionId": "flaky"})
 	done := a.WaitStatus(job.Id, "completed", 5*time.Second)
@@ -89,7 +91,7 @@ func TestTimeoutAndPanicFailTheAttempt(t *testing.T) {
 	panics := testFunction("panics", 1, time.Minute, func(context.Context, functions.Call, functions.Reporter) (any, error) {
 		panic("boom")
 	})
-	a := testutil.StartApp(t, testutil.Config(t), slow, panics)
+	a := apptest.StartApp(t, apptest.Config(t), slow, panics)
 
 	timedOut := a.WaitStatus(a.StartJob(map[string]any{"functionId": "slow"}).Id, "failed", 5*time.Second)
 	if timedOut.Error != "timed out after 0.2s" {
@@ -103,16 +105,16 @@ func TestTimeoutAndPanicFailTheAttempt(t *testing.T) {
 
 func TestProgressIsVisibleWhileRunning(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
-	running := a.WaitJob(job.Id, 5*time.Second, "reporting progress", func(j testutil.Job) bool {
+	running := a.WaitJob(job.Id, 5*time.Second, "reporting progress", func(j apptest.Job) bool {
 		return j.Status == "running" && j.Progress >= 1
 	})
 	if running.Total != 3 || running.Message == "" {
 		t.Errorf("progress while running: %+v", running)
 	}
-	var list struct{ Jobs []testutil.Job }
+	var list struct{ Jobs []apptest.Job }
 	if err := json.Unmarshal(a.Do(http.MethodGet, "/api/v1/jobs", nil).Body, &list); err != nil || len(list.Jobs) != 1 {
 		t.Fatalf("list: %v %+v", err, list)
 	}
@@ -137,10 +139,10 @@ func TestCancelPendingJobNeverStarts(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	count := countingFunction(&runs)
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	api := testutil.StartApp(t, c, count)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := apptest.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	res := api.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil)
 	res.Data(t, &cancelled)
 	if _, msg, _ := res.Envelope(t); msg != "cancelled" || cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
@@ -149,7 +151,7 @@ func TestCancelPendingJobNeverStarts(t *testing.T) {
 
 	// Workers come up afterwards and drain the stream, which still holds the job's entry.
 	c.Worker.Concurrency = 4
-	workers := testutil.StartApp(t, c, count)
+	workers := apptest.StartApp(t, c, count)
 	marker := workers.StartJob(map[string]any{"functionId": "echo"})
 	workers.WaitStatus(marker.Id, "completed", 5*time.Second)
 
@@ -163,6 +165,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
 	stopped := make(chan time.Time, 1)
+	returned := make(chan struct{})
 	stubborn := testFunction("stubborn", 3, time.Minute, func(ctx context.Context, _ functions.Call, r functions.Reporter) (any, error) {
 		r.Progress(1, 10, "working")
 		close(started)
@@ -170,9 +173,11 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 		stopped <- time.Now()
 		// Returns a result anyway, late: it must be discarded.
 		time.Sleep(100 * time.Millisecond)
+		defer close(returned)
 		return map[string]bool{"late": true}, nil
 	})
-	a := testutil.StartApp(t, testutil.Config(t), stubborn)
+	c := apptest.Config(t)
+	a := apptest.StartApp(t, c, stubborn)
 
 	job := a.StartJob(map[string]any{"functionId": "stubborn"})
 	select {
@@ -182,7 +187,7 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 	}
 	a.WaitStatus(job.Id, "running", 5*time.Second)
 
-	var cancelled testutil.Job
+	var cancelled apptest.Job
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, &cancelled)
 	cancelledAt := time.Now()
 	if cancelled.Status != "cancelled" || cancelled.FinishedAt == nil {
@@ -197,13 +202,26 @@ func TestCancelRunningJobStopsItsFunction(t *testing.T) {
 		t.Fatal("function's context not done within 1s of cancel")
 	}
 
-	time.Sleep(500 * time.Millisecond) // past the late return and a completer flush
-	after := a.GetJob(job.Id)
-	if after.Status != "cancelled" || string(after.Result) != "null" || after.Attempt != 1 {
-		t.Fatalf("late result was not discarded: %+v", after)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("function never returned its late result")
 	}
 	if res := a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil); res.Status != http.StatusConflict {
 		t.Errorf("second cancel: %d %s", res.Status, res.Body)
+	}
+	// Stopping the process waits for every outcome it still had to write: what is stored
+	// then is final.
+	a.Stop(context.Background())
+	db := testutil.DB(t, c.MySQL.DataSource)
+	var status string
+	var result sql.NullString
+	var attempt int64
+	if err := db.QueryRow("SELECT `status`, `result`, `attempt` FROM `jobs` WHERE `id` = ?", job.Id).Scan(&status, &result, &attempt); err != nil {
+		t.Fatal(err)
+	}
+	if status != "cancelled" || result.Valid || attempt != 1 {
+		t.Fatalf("late result was not discarded: status %s result %v attempt %d", status, result, attempt)
 	}
 }
 
@@ -211,8 +229,8 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
 	count := countingFunction(&runs)
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	api := testutil.StartApp(t, c, count)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	api := apptest.StartApp(t, c, count)
 	job := api.StartJob(map[string]any{"functionId": "count"})
 	// The same job id delivered five more times, as a redelivery or a re-enqueue would.
 	for range 5 {
@@ -223,7 +241,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 
 	c.Worker.Concurrency = 8
 	c.Worker.BatchSize = 2 // spread the duplicates over several claims
-	workers := testutil.StartApp(t, c, count)
+	workers := apptest.StartApp(t, c, count)
 	done := workers.WaitStatus(job.Id, "completed", 5*time.Second)
 	if !testutil.Eventually(5*time.Second, func() bool {
 		n, err := workers.Svc.Queue.Backlog(context.Background())
@@ -238,7 +256,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 
 func TestResultWaitReturnsWhenTheJobEnds(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	type result struct {
 		Status     string
 		Result     json.RawMessage

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 )
 
 func TestParamsAndBodyLimits(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) {
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) {
 		c.Limits.MaxParamsBytes = 100
 		c.MaxBytes = 1000
 	}))
@@ -31,7 +31,7 @@ func TestParamsAndBodyLimits(t *testing.T) {
 func TestCorsLetsTheDashboardOriginCallEveryRoute(t *testing.T) {
 	t.Parallel()
 	const dashboard = "https://dash.example.com"
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) {
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) {
 		c.Cors.AllowOrigins = []string{dashboard}
 	}))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
@@ -85,7 +85,7 @@ func TestCorsLetsTheDashboardOriginCallEveryRoute(t *testing.T) {
 
 func TestNoCorsHeadersUnlessConfigured(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	res := a.DoWith(http.MethodGet, "/api/v1/functions", nil, http.Header{"Origin": {"https://dash.example.com"}})
 	if res.Status != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("default config: %d, Access-Control-Allow-Origin %q", res.Status, res.Header.Get("Access-Control-Allow-Origin"))

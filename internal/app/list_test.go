@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -32,7 +33,7 @@ var seedStatuses = []string{"pending", "running", "completed", "failed", "cancel
 // seedJobs starts n jobs with varied functionId, actor, gameId and env on an app without
 // workers, then gives them varied statuses and creation times (with ties, and in an order
 // unrelated to their ids) in MySQL.
-func seedJobs(t *testing.T, a *testutil.App, c config.Config, n int) []seeded {
+func seedJobs(t *testing.T, a *apptest.App, c config.Config, n int) []seeded {
 	t.Helper()
 	db := testutil.DB(t, c.MySQL.DataSource)
 	fns := []string{"echo", "sleep", "fail"}
@@ -166,7 +167,7 @@ type jobList struct {
 
 // getJobList reads GET /api/v1/jobs?q and checks its shape: a bare (unenveloped) object of
 // exactly jobs, total, page and size, with jobs never null.
-func getJobList(t *testing.T, a *testutil.App, q url.Values) jobList {
+func getJobList(t *testing.T, a *apptest.App, q url.Values) jobList {
 	t.Helper()
 	res := a.Do(http.MethodGet, "/api/v1/jobs?"+q.Encode(), nil)
 	if res.Status != http.StatusOK {
@@ -212,7 +213,7 @@ func checkListItem(t *testing.T, where string, raw json.RawMessage, want seeded)
 			t.Errorf("%s: list item has no %q: %s", where, k, raw)
 		}
 	}
-	var got testutil.Job
+	var got apptest.Job
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func listQueries(jobs []seeded) []url.Values {
 
 func TestListEmpty(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	res := a.Do(http.MethodGet, "/api/v1/jobs", nil)
 	if res.Status != http.StatusOK || string(res.Body) != `{"jobs":[],"total":0,"totalIsEstimate":false,"page":1,"size":20}` {
 		t.Errorf("empty list: %d %s", res.Status, res.Body)
@@ -293,8 +294,8 @@ func TestListEmpty(t *testing.T) {
 
 func TestListFiltersPagingAndOrder(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	a := apptest.StartApp(t, c)
 	const n = 33
 	jobs := seedJobs(t, a, c, n)
 
@@ -341,9 +342,9 @@ func TestListFiltersPagingAndOrder(t *testing.T) {
 	}
 
 	// A list item is the detail without its result.
-	items := map[string]testutil.Job{}
+	items := map[string]apptest.Job{}
 	for _, raw := range getJobList(t, a, url.Values{"size": {"100"}}).Jobs {
-		var item testutil.Job
+		var item apptest.Job
 		if err := json.Unmarshal(raw, &item); err != nil {
 			t.Fatal(err)
 		}

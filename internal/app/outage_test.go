@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
 // checkOutageAnswer fails unless res is an answer of a route that does not need
 // dependency (below 500) or the 503 envelope naming dependency, with a Retry-After.
-func checkOutageAnswer(t *testing.T, what string, res testutil.Response, dependency string) {
+func checkOutageAnswer(t *testing.T, what string, res apptest.Response, dependency string) {
 	t.Helper()
 	if res.Status < http.StatusInternalServerError {
 		return
@@ -26,7 +27,7 @@ func checkOutageAnswer(t *testing.T, what string, res testutil.Response, depende
 }
 
 // serves reports whether a start and a list both succeed.
-func serves(a *testutil.App) bool {
+func serves(a *apptest.App) bool {
 	start := a.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": "echo"}`)
 	list := a.Do(http.MethodGet, "/api/v1/jobs?size=1", nil)
 	return start.Status == http.StatusOK && list.Status == http.StatusOK
@@ -38,10 +39,10 @@ func serves(a *testutil.App) bool {
 // circuit breaker would have opened.
 func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 
@@ -83,15 +84,15 @@ func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 // answering from MySQL (a start is stored and enqueued by the sweep once Redis is back).
 func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	proxy := testutil.NewProxy(t, c.Redis.Addr)
 	c.Redis.Addr = proxy.Addr()
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 
 	proxy.Cut()
-	var started testutil.Job
+	var started apptest.Job
 	for _, route := range everyRoute(job.Id) {
 		res := a.Do(route[0], route[1], `{"functionId": "echo"}`)
 		checkOutageAnswer(t, route[0]+" "+route[1], res, "redis")
@@ -125,7 +126,7 @@ func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 // leave in the envelope too.
 func TestGoZerosBodilessAnswersAreEnvelopes(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	gzipped := func(s string) []byte {
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)

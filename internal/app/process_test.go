@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -152,10 +153,10 @@ func freePort(t *testing.T) int {
 // A result request that waits as asked is not a slow call.
 func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0 // jobs stay pending: the result request waits its whole wait
 	p := startProcess(t, c, "api")
-	client := testutil.Client(t, p.URL, c)
+	client := apptest.Client(t, p.URL, c)
 	const forged = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJ0MSJ9.forgedsignature0123456789"
 	for _, path := range []string{"/api/v1/jobs", "/api/v1/functions", "/api/v1/jobs/01900000-0000-7000-8000-000000000000/stream?access_token=" + forged} {
 		if res := getWith(client, forged, path, nil); res.Status != http.StatusUnauthorized {
@@ -176,7 +177,7 @@ func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 		t.Fatalf("unknown job: %d %s", res.Status, res.Body)
 	}
 	start := time.Now()
-	var result testutil.Job
+	var result apptest.Job
 	client.Do(http.MethodGet, "/api/v1/jobs/"+first.Id+"/result?wait=1", nil).Data(t, &result)
 	if d := time.Since(start); result.Status != "pending" || d < time.Second {
 		t.Fatalf("result?wait=1 of a pending job: %s after %s", result.Status, d)
@@ -196,13 +197,13 @@ func TestExpectedClientErrorsAreNotLogged(t *testing.T) {
 // (MySQL is cut off) is logged with its headers, which are redacted.
 func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0
 	c.Log.Level = "info"
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	p := startProcess(t, c, "api")
-	client := testutil.Client(t, p.URL, c)
+	client := apptest.Client(t, p.URL, c)
 	token := client.BearerToken()
 	signature := token[strings.LastIndex(token, ".")+1:]
 	basic := base64.StdEncoding.EncodeToString([]byte("user:" + token))
@@ -239,7 +240,7 @@ func TestCredentialsAreRedactedInTheLogs(t *testing.T) {
 
 // getWith GETs path with token as the bearer token (unless path carries access_token) and
 // the extra header.
-func getWith(a *testutil.App, token, path string, header http.Header) testutil.Response {
+func getWith(a *apptest.App, token, path string, header http.Header) apptest.Response {
 	if strings.Contains(path, "access_token=") {
 		token = ""
 	}
@@ -248,8 +249,8 @@ func getWith(a *testutil.App, token, path string, header http.Header) testutil.R
 
 func TestTokenCommandMintsOnlyWellFormedIdentities(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
 	if err := os.WriteFile(file, []byte("Name: jobs\nHost: 127.0.0.1\nPort: 8888\nAuth:\n  AccessSecret: "+c.Auth.AccessSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -282,7 +283,7 @@ func TestConfigMistakesAreNotIgnored(t *testing.T) {
 		t.Fatalf("start with a misspelt key: %v\n%s", err, out)
 	}
 
-	c := testutil.Config(t)
+	c := apptest.Config(t)
 	c.Worker.Concurrency = 0
 	c.Log.Level = "severe" // the warnings are shown whatever the level
 	p := startProcess(t, c, "all")

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/conf"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -31,8 +32,8 @@ func TestDefaultsRecoverWithin30Seconds(t *testing.T) {
 
 func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers) // API and recovery sweep in-process, workers in a child process
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers) // API and recovery sweep in-process, workers in a child process
+	api := apptest.StartApp(t, c)
 	wc := c
 	wc.Worker.Concurrency = 4
 	worker := startProcess(t, wc, "worker")
@@ -45,7 +46,7 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	_ = worker.Wait()
 	killedAt := time.Now()
 
-	back := api.WaitJob(job.Id, 10*time.Second, "back to pending", func(j testutil.Job) bool { return j.Status == "pending" })
+	back := api.WaitJob(job.Id, 10*time.Second, "back to pending", func(j apptest.Job) bool { return j.Status == "pending" })
 	if back.Error != "worker lost" || back.Attempt != 1 {
 		t.Fatalf("reaped job: %+v", back)
 	}
@@ -55,7 +56,7 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 	}
 
 	wc.Worker.Concurrency = 2
-	testutil.StartApp(t, wc)
+	apptest.StartApp(t, wc)
 	done := api.WaitStatus(job.Id, "completed", 10*time.Second)
 	if done.Attempt != 2 || done.Error != "" {
 		t.Fatalf("second attempt: %+v", done)
@@ -64,8 +65,8 @@ func TestKilledWorkersJobIsRetriedAfterItsLeaseExpires(t *testing.T) {
 
 func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	api := apptest.StartApp(t, c)
 	job := api.StartJob(map[string]any{"functionId": "echo"})
 	// As if a worker had claimed its last attempt and died.
 	db := testutil.DB(t, c.MySQL.DataSource)
@@ -79,8 +80,8 @@ func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 
 func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	api := apptest.StartApp(t, c)
 	rdb := testutil.Redis(t)
 	var ids []string
 	for range 20 {
@@ -99,7 +100,7 @@ func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 	}
 
 	c.Worker.Concurrency = 4
-	testutil.StartApp(t, c)
+	apptest.StartApp(t, c)
 	for _, id := range ids {
 		api.WaitStatus(id, "completed", 10*time.Second)
 	}
@@ -107,8 +108,8 @@ func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 
 func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	api := apptest.StartApp(t, c)
 	wc := c
 	wc.Worker.Concurrency = 4
 	wc.Worker.ShutdownGrace = 2 * time.Second
@@ -145,8 +146,8 @@ func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
 
 func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Role = "api" }) // no sweeper, so no epoch marker yet
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Role = "api" }) // no sweeper, so no epoch marker yet
+	api := apptest.StartApp(t, c)
 	var ids []string
 	for range 30 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
@@ -154,7 +155,7 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 
 	wc := c
 	wc.Role = "worker"
-	testutil.StartApp(t, wc)
+	apptest.StartApp(t, wc)
 	for _, id := range ids {
 		api.WaitStatus(id, "completed", 10*time.Second)
 	}
@@ -172,7 +173,7 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 // stream's consumer group; one holding an entry stays, so the entry can be taken over.
 func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
+	c := apptest.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
 	ctx, rdb := context.Background(), testutil.Redis(t)
 	stream := c.Redis.Prefix + ":stream"
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "workers", "0").Err(); err != nil {
@@ -187,7 +188,7 @@ func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "holding", Streams: []string{stream, ">"}, Count: 1}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	testutil.StartApp(t, c)
+	apptest.StartApp(t, c)
 	var names []string
 	if !testutil.Eventually(5*time.Second, func() bool {
 		consumers, err := rdb.XInfoConsumers(ctx, stream, "workers").Result()

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
-	"jobs/internal/testutil"
 )
 
 // TestRetriesWaitTheirBackoffAsPendingJobs fails a job twice: between attempts it is
@@ -31,10 +31,10 @@ func TestRetriesWaitTheirBackoffAsPendingJobs(t *testing.T) {
 		return "ok", nil
 	})
 	flaky.Backoff, flaky.MaxBackoff = 400*time.Millisecond, time.Second
-	a := testutil.StartApp(t, testutil.Config(t), flaky)
+	a := apptest.StartApp(t, apptest.Config(t), flaky)
 
 	job := a.StartJob(map[string]any{"functionId": "flaky"})
-	waiting := a.WaitJob(job.Id, 5*time.Second, "waiting for its retry", func(j testutil.Job) bool {
+	waiting := a.WaitJob(job.Id, 5*time.Second, "waiting for its retry", func(j apptest.Job) bool {
 		return j.Status == "pending" && j.Attempt == 1
 	})
 	if waiting.Error != "glitch 1" || waiting.RunAt == nil {
@@ -69,7 +69,7 @@ func TestPerJobMaxAttemptsAndTimeout(t *testing.T) {
 	})
 	sleeper := config.FunctionConf{Id: "sleeper", Kind: "command", MaxAttempts: 2, Timeout: time.Minute,
 		Command: config.CommandConf{Argv: []string{"sleep", "30"}, KillGrace: 100 * time.Millisecond}}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(sleeper)), always)
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(sleeper)), always)
 
 	job := a.StartJob(map[string]any{"functionId": "always", "maxAttempts": 3})
 	if job.MaxAttempts != 3 {

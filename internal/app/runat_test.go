@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/jobview"
 	"jobs/internal/testutil"
@@ -26,7 +27,7 @@ func parseTime(t *testing.T, s *string) time.Time {
 
 func TestDelayedJobStartsWithinASecondOfRunAtAndNotBefore(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	runAt := time.Now().Add(1500 * time.Millisecond).UTC().Truncate(time.Millisecond)
 	job := a.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Format(time.RFC3339Nano)})
 	if job.Status != "pending" || job.RunAt == nil || *job.RunAt != jobview.FormatTime(runAt) {
@@ -36,7 +37,7 @@ func TestDelayedJobStartsWithinASecondOfRunAtAndNotBefore(t *testing.T) {
 	if immediate.RunAt != nil {
 		t.Errorf("runAt of a job without one: %q, want null", *immediate.RunAt)
 	}
-	var list struct{ Jobs []testutil.Job }
+	var list struct{ Jobs []apptest.Job }
 	if err := jsonBody(a.Do(http.MethodGet, "/api/v1/jobs?ids="+job.Id, nil), &list); err != nil || len(list.Jobs) != 1 ||
 		list.Jobs[0].RunAt == nil || *list.Jobs[0].RunAt != *job.RunAt {
 		t.Fatalf("delayed job in the list: %+v (%v)", list.Jobs, err)
@@ -68,7 +69,7 @@ func TestDelayedJobStartsWithinASecondOfRunAtAndNotBefore(t *testing.T) {
 
 func TestDelayedJobInThePastStartsAtOnce(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "echo", "runAt": "2020-01-01T00:00:00+02:00"})
 	if job.RunAt == nil || *job.RunAt != "2019-12-31T22:00:00.000Z" {
 		t.Errorf("runAt %v, want it kept in UTC", job.RunAt)
@@ -78,11 +79,14 @@ func TestDelayedJobInThePastStartsAtOnce(t *testing.T) {
 
 func TestDelayedJobCancelledBeforeItStartsNeverRuns(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	runAt := time.Now().Add(700 * time.Millisecond)
 	job := a.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Format(time.RFC3339Nano)})
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil)
-	time.Sleep(time.Until(runAt) + 700*time.Millisecond) // past runAt and a couple of scheduler passes
+	// A later delayed job is the signal: once it has run, the scheduler has passed runAt and
+	// workers have taken whatever it enqueued before it (the stream is first in, first out).
+	later := a.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Add(time.Millisecond).Format(time.RFC3339Nano)})
+	a.WaitStatus(later.Id, "completed", 10*time.Second)
 	if after := a.GetJob(job.Id); after.Status != "cancelled" || after.Attempt != 0 || after.StartedAt != nil {
 		t.Fatalf("cancelled delayed job: %+v", after)
 	}
@@ -90,14 +94,14 @@ func TestDelayedJobCancelledBeforeItStartsNeverRuns(t *testing.T) {
 
 func TestDelayedJobSurvivesARestart(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) { c.Role = "api" })
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Role = "api" })
+	api := apptest.StartApp(t, c)
 	runAt := time.Now().Add(time.Second).UTC().Truncate(time.Millisecond)
 	job := api.StartJob(map[string]any{"functionId": "echo", "runAt": runAt.Format(time.RFC3339Nano)})
 	api.Stop(context.Background())
 
 	c.Role = "all"
-	restarted := testutil.StartApp(t, c)
+	restarted := apptest.StartApp(t, c)
 	done := restarted.WaitStatus(job.Id, "completed", 5*time.Second)
 	if started := parseTime(t, done.StartedAt); started.Before(runAt) {
 		t.Errorf("started at %s, before its runAt %s", started, runAt)
@@ -106,7 +110,7 @@ func TestDelayedJobSurvivesARestart(t *testing.T) {
 
 func TestBadRunAtIs400(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	for _, v := range []any{"tomorrow", "2026-11-21 10:00:00", 1700000000000, "0000-01-01T00:00:00Z",
 		"0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00"} {
 		res := a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "echo", "runAt": v})

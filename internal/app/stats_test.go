@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 )
 
 type stats struct {
@@ -45,7 +45,7 @@ func (s stats) finished() (completed, failed int64) {
 	return completed, failed
 }
 
-func getStats(t *testing.T, a *testutil.App) stats {
+func getStats(t *testing.T, a *apptest.App) stats {
 	t.Helper()
 	var s stats
 	a.Do(http.MethodGet, "/api/v1/stats", nil).Data(t, &s)
@@ -54,10 +54,10 @@ func getStats(t *testing.T, a *testutil.App) stats {
 
 func TestStatsCountFinishedJobsPerMinute(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	for _, body := range []map[string]any{{"functionId": "echo"}, {"functionId": "echo"}, {"functionId": "fail"}} {
 		job := a.StartJob(body)
-		a.WaitJob(job.Id, 10*time.Second, "finished", func(j testutil.Job) bool { return j.FinishedAt != nil })
+		a.WaitJob(job.Id, 10*time.Second, "finished", func(j apptest.Job) bool { return j.FinishedAt != nil })
 	}
 	s := getStats(t, a)
 	if s.count("completed") != 2 || s.count("failed") != 1 || s.count("pending") != 0 {
@@ -86,7 +86,7 @@ func TestStatsCountFinishedJobsPerMinute(t *testing.T) {
 func TestStatsShowEachFunctionsBacklog(t *testing.T) {
 	t.Parallel()
 	// No workers: started jobs stay pending.
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 }))
 	oldest := a.StartJob(map[string]any{"functionId": "sleep"})
 	a.StartJob(map[string]any{"functionId": "sleep"})
 	a.StartJob(map[string]any{"functionId": "echo", "runAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})

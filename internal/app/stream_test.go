@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
@@ -38,7 +39,7 @@ func decode[T any](t *testing.T, raw json.RawMessage) T {
 
 func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 2}})
 
 	s := a.OpenStream(job.Id, "")
@@ -51,7 +52,7 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 	}
 	evs := s.Collect(t, 5*time.Second)
 	checkIncreasing(t, evs)
-	if evs[0].Name != "snapshot" || decode[testutil.Job](t, evs[0].Data).Id != job.Id {
+	if evs[0].Name != "snapshot" || decode[apptest.Job](t, evs[0].Data).Id != job.Id {
 		t.Fatalf("first event: %+v", evs[0])
 	}
 	var progress []int64
@@ -75,7 +76,7 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 		t.Errorf("status events %v, want to end with completed", statuses)
 	}
 	done := evs[len(evs)-1]
-	doneJob := decode[testutil.Job](t, done.Data)
+	doneJob := decode[apptest.Job](t, done.Data)
 	if doneJob.Status != "completed" || string(doneJob.Result) != `{"slept":2}` {
 		t.Errorf("done event: %s", done.Data)
 	}
@@ -86,7 +87,7 @@ func TestStreamDeliversEveryEventUntilDone(t *testing.T) {
 // event, and a disconnect frees it.
 func TestStreamOverTLS(t *testing.T) {
 	t.Parallel()
-	app := testutil.StartApp(t, testutil.Config(t))
+	app := apptest.StartApp(t, apptest.Config(t))
 	for _, http2 := range []bool{false, true} {
 		a := app.OverTLS(http2)
 		job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
@@ -96,7 +97,7 @@ func TestStreamOverTLS(t *testing.T) {
 		}
 		evs := s.Collect(t, 5*time.Second)
 		checkIncreasing(t, evs)
-		if done := decode[testutil.Job](t, evs[len(evs)-1].Data); evs[len(evs)-1].Name != "done" || done.Status != "completed" {
+		if done := decode[apptest.Job](t, evs[len(evs)-1].Data); evs[len(evs)-1].Name != "done" || done.Status != "completed" {
 			t.Fatalf("HTTP/2 %v: last event: %+v", http2, evs[len(evs)-1])
 		}
 
@@ -114,7 +115,7 @@ func TestStreamOverTLS(t *testing.T) {
 
 func TestStreamResumesWithLastEventIDWithoutGapsOrDuplicates(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 4}})
 
 	first := a.OpenStream(job.Id, "")
@@ -128,7 +129,13 @@ func TestStreamResumesWithLastEventIDWithoutGapsOrDuplicates(t *testing.T) {
 	}
 	first.Close()
 	lastID := seen[len(seen)-1].ID
-	time.Sleep(1200 * time.Millisecond) // events happen while disconnected
+	// Events happen while disconnected.
+	if !testutil.Eventually(10*time.Second, func() bool {
+		last, err := a.Svc.Events.LastID(context.Background(), job.Id)
+		return err == nil && last >= lastID+2
+	}) {
+		t.Fatal("no events while the stream was disconnected")
+	}
 
 	rest := a.OpenStream(job.Id, strconv.FormatInt(lastID, 10)).Collect(t, 5*time.Second)
 	if rest[0].Name != "snapshot" || rest[0].ID != lastID {
@@ -159,7 +166,7 @@ func TestStreamResumesWithLastEventIDWithoutGapsOrDuplicates(t *testing.T) {
 
 func TestStreamResumeAfterTheJobEndedReplaysTheMissedEvents(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
 	s := a.OpenStream(job.Id, "")
 	snapshot, err := s.Next(5 * time.Second)
@@ -195,7 +202,7 @@ func TestStreamResumeAfterTheJobEndedReplaysTheMissedEvents(t *testing.T) {
 
 func TestStreamOfTerminalJobIsSnapshotThenDone(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"k": "v"}})
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 
@@ -205,7 +212,7 @@ func TestStreamOfTerminalJobIsSnapshotThenDone(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 	checkIncreasing(t, evs)
-	if string(decode[testutil.Job](t, evs[1].Data).Result) != `{"k":"v"}` {
+	if string(decode[apptest.Job](t, evs[1].Data).Result) != `{"k":"v"}` {
 		t.Errorf("done without result: %s", evs[1].Data)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -215,7 +222,7 @@ func TestStreamOfTerminalJobIsSnapshotThenDone(t *testing.T) {
 
 func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	unknown := "01900000-0000-7000-8000-000000000000"
 	s, status, body := a.TryStream(unknown, "")
 	if s != nil || status != http.StatusNotFound || body != `{"code":404,"message":"job `+unknown+` not found"}` {
@@ -230,9 +237,9 @@ func TestStreamErrorsAreJSONBeforeStreaming(t *testing.T) {
 
 // idleStream starts an app whose jobs stay pending and whose hub checks every 200 ms, and
 // opens a stream on a new job, read up to its snapshot.
-func idleStream(t *testing.T) (*testutil.App, testutil.Job, *testutil.Stream) {
+func idleStream(t *testing.T) (*apptest.App, apptest.Job, *testutil.Stream) {
 	t.Helper()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond }))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond }))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	s := a.OpenStream(job.Id, "")
 	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "snapshot" {
@@ -272,14 +279,14 @@ func TestStreamEndsWhenTheJobEndedUnannounced(t *testing.T) {
 	testutil.Exec(t, db, "update jobs set status = 'cancelled', finished_at = now(3) where id = ?", job.Id)
 	evs := s.Collect(t, 3*time.Second)
 	last := evs[len(evs)-1]
-	if last.Name != "done" || decode[testutil.Job](t, last.Data).Status != "cancelled" {
+	if last.Name != "done" || decode[apptest.Job](t, last.Data).Status != "cancelled" {
 		t.Fatalf("events after the unannounced end: %+v", evs)
 	}
 }
 
 func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers, func(c *config.Config) { c.Events.MaxStreams = 2 }))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) { c.Events.MaxStreams = 2 }))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	first := a.OpenStream(job.Id, "")
 	a.OpenStream(job.Id, "")
@@ -297,8 +304,8 @@ func TestStreamsBeyondMaxStreamsAreRefused(t *testing.T) {
 
 func TestStreamFromSeparateAPIProcessSeesWorkerProcessEvents(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers) // this process: API only
-	api := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers) // this process: API only
+	api := apptest.StartApp(t, c)
 	wc := c
 	wc.Worker.Concurrency = 2
 	startProcess(t, wc, "worker")
@@ -311,14 +318,14 @@ func TestStreamFromSeparateAPIProcessSeesWorkerProcessEvents(t *testing.T) {
 			progress++
 		}
 	}
-	if progress == 0 || decode[testutil.Job](t, evs[len(evs)-1].Data).Status != "completed" {
+	if progress == 0 || decode[apptest.Job](t, evs[len(evs)-1].Data).Status != "completed" {
 		t.Fatalf("events from the worker process: %+v", evs)
 	}
 }
 
 func TestStreamCancelledJobEndsWithDone(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 30}})
 	a.WaitStatus(job.Id, "running", 5*time.Second)
 	s := a.OpenStream(job.Id, "")
@@ -327,15 +334,15 @@ func TestStreamCancelledJobEndsWithDone(t *testing.T) {
 	}
 	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, nil)
 	evs := s.Collect(t, 3*time.Second)
-	if done := decode[testutil.Job](t, evs[len(evs)-1].Data); done.Status != "cancelled" {
+	if done := decode[apptest.Job](t, evs[len(evs)-1].Data); done.Status != "cancelled" {
 		t.Fatalf("done: %+v", done)
 	}
 }
 
 // Not parallel: it counts the process's goroutines.
 func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
-	c := testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })
+	a := apptest.StartApp(t, c)
 	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
 
 	baseline := runtime.NumGoroutine()
@@ -382,13 +389,13 @@ func TestStreamDisconnectAndShutdownFreeEverything(t *testing.T) {
 
 func TestStreamOutlivesTheRequestTimeoutOnARealServer(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
+	c := apptest.Config(t, func(c *config.Config) {
 		c.Timeout = 1000 // ms: every route but the stream times out after 1 s
 		c.Events.HeaderTimeout = time.Second
 	})
 	c.Worker.Concurrency = 2
 	p := startProcess(t, c, "all")
-	client := testutil.Client(t, p.URL, c)
+	client := apptest.Client(t, p.URL, c)
 
 	job := client.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3}})
 	start := time.Now()
@@ -396,7 +403,7 @@ func TestStreamOutlivesTheRequestTimeoutOnARealServer(t *testing.T) {
 	if d := time.Since(start); d < 2*time.Second {
 		t.Fatalf("stream ended after %s; the job sleeps 3s", d)
 	}
-	if decode[testutil.Job](t, evs[len(evs)-1].Data).Status != "completed" {
+	if decode[apptest.Job](t, evs[len(evs)-1].Data).Status != "completed" {
 		t.Fatalf("last event: %+v", evs[len(evs)-1])
 	}
 
@@ -448,7 +455,7 @@ func readStatus(t *testing.T, conn net.Conn) (string, time.Duration) {
 
 func TestStreamPingsWhileIdle(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) {
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) {
 		c.Worker.Concurrency = 0 // the job stays pending: nothing but pings on the stream
 		c.Events.PingInterval = 100 * time.Millisecond
 	}))

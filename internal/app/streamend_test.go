@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
 
 // storedDone waits for the job's done event to be stored and returns its number.
-func storedDone(t *testing.T, a *testutil.App, jobID string) int64 {
+func storedDone(t *testing.T, a *apptest.App, jobID string) int64 {
 	t.Helper()
 	var done int64
 	if !testutil.Eventually(5*time.Second, func() bool {
@@ -28,7 +29,7 @@ func storedDone(t *testing.T, a *testutil.App, jobID string) int64 {
 }
 
 // checkNoContent fails unless a reconnect with lastEventID is answered 204 No Content.
-func checkNoContent(t *testing.T, a *testutil.App, jobID string, lastEventID int64) {
+func checkNoContent(t *testing.T, a *apptest.App, jobID string, lastEventID int64) {
 	t.Helper()
 	if s, status, body := a.TryStream(jobID, strconv.FormatInt(lastEventID, 10)); s != nil || status != http.StatusNoContent || body != "" {
 		if s != nil {
@@ -42,7 +43,7 @@ func checkNoContent(t *testing.T, a *testutil.App, jobID string, lastEventID int
 // was not closed) is told there is nothing more: 204 No Content, which stops an EventSource.
 func TestStreamReconnectAfterDoneIsNoContent(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 	done := storedDone(t, a, job.Id)
@@ -94,9 +95,9 @@ func TestFreshStreamOfARunningCommandStartsWithItsLastLines(t *testing.T) {
 		Argv:      []string{"sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; echo ::progress 1/2 halfway; exec sleep 60"},
 		KillGrace: 100 * time.Millisecond,
 	}}
-	a := testutil.StartApp(t, testutil.Config(t, withFunctions(chatty), func(c *config.Config) { c.Worker.LogTail = 3 }))
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(chatty), func(c *config.Config) { c.Worker.LogTail = 3 }))
 	job := a.StartJob(map[string]any{"functionId": "chatty"})
-	running := a.WaitJob(job.Id, 10*time.Second, "running with 3 lines in logTail", func(j testutil.Job) bool {
+	running := a.WaitJob(job.Id, 10*time.Second, "running with 3 lines in logTail", func(j apptest.Job) bool {
 		return j.Status == "running" && len(j.LogTail) == 3 && j.Progress == 1
 	})
 	for i, l := range running.LogTail {
@@ -123,11 +124,11 @@ func TestFreshStreamOfARunningCommandStartsWithItsLastLines(t *testing.T) {
 	}
 	s.Close()
 	checkIncreasing(t, evs)
-	if evs[0].Name != "snapshot" || decode[testutil.Job](t, evs[0].Data).Progress != 1 || evs[0].ID != evs[1].ID-1 {
+	if evs[0].Name != "snapshot" || decode[apptest.Job](t, evs[0].Data).Progress != 1 || evs[0].ID != evs[1].ID-1 {
 		t.Fatalf("fresh stream starts %v, want the snapshot numbered just before the first line", testutil.EventNames(evs))
 	}
 	for i, ev := range evs[1:] {
-		if line := decode[testutil.LogLine](t, ev.Data); ev.Name != "log" || line.Line != "line "+strconv.Itoa(i+3) {
+		if line := decode[apptest.LogLine](t, ev.Data); ev.Name != "log" || line.Line != "line "+strconv.Itoa(i+3) {
 			t.Fatalf("event %d: %s %s, want log line %d", i+1, ev.Name, ev.Data, i+3)
 		}
 	}

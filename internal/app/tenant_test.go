@@ -2,26 +2,25 @@ package app_test
 
 import (
 	"encoding/json"
+	"jobs/internal/apptest"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
-
-	"jobs/internal/testutil"
 )
 
-func jsonBody(res testutil.Response, v any) error {
+func jsonBody(res apptest.Response, v any) error {
 	return json.Unmarshal(res.Body, v)
 }
 
 // listIDs returns the ids and total of a job list.
-func listIDs(t *testing.T, a *testutil.App, query string) ([]string, int64) {
+func listIDs(t *testing.T, a *apptest.App, query string) ([]string, int64) {
 	t.Helper()
 	res := a.Do(http.MethodGet, "/api/v1/jobs"+query, nil)
 	var list struct {
-		Jobs  []testutil.Job
+		Jobs  []apptest.Job
 		Total int64
 	}
 	if res.Status != http.StatusOK {
@@ -38,7 +37,7 @@ func listIDs(t *testing.T, a *testutil.App, query string) ([]string, int64) {
 }
 
 // callIDs returns the ids and total of a function-call list.
-func callIDs(t *testing.T, a *testutil.App, query string) ([]string, int64) {
+func callIDs(t *testing.T, a *apptest.App, query string) ([]string, int64) {
 	t.Helper()
 	var list struct {
 		List  []struct{ Id string }
@@ -54,7 +53,7 @@ func callIDs(t *testing.T, a *testutil.App, query string) ([]string, int64) {
 
 func TestTenantsSeeOnlyTheirOwnJobs(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t, noWorkers))
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
 	b := a.As("tenant-b", "bob")
 	var mine, theirs []string
 	for range 3 {
@@ -102,7 +101,7 @@ func TestTenantsSeeOnlyTheirOwnJobs(t *testing.T) {
 		}
 	}
 	// tenant-b's cancel changed nothing; tenant-a still owns and can cancel its job.
-	if j := a.GetJob(mine[0]); j.Status != "pending" || j.TenantId != testutil.DefaultTenant {
+	if j := a.GetJob(mine[0]); j.Status != "pending" || j.TenantId != apptest.DefaultTenant {
 		t.Fatalf("tenant-a's job after tenant-b's cancel: %+v", j)
 	}
 	a.Do(http.MethodPost, "/api/v1/jobs/"+mine[0]+"/cancel", nil).Data(t, nil)

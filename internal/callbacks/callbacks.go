@@ -274,20 +274,20 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	if ctx.Err() != nil {
 		return // shutting down: the lease expires and the delivery is made again
 	}
-	status, msg, retryIn := model.CallbackDelivered, "", time.Duration(0)
+	result, msg, retryIn := model.Delivered, "", time.Duration(0)
 	if err != nil {
 		msg = functions.Truncate(err.Error(), 1024)
 		switch {
 		case errors.Is(err, errRefused), attempt >= int64(d.cfg.MaxAttempts):
-			status = model.CallbackFailed
+			result = model.GivenUp
 		default:
-			status = model.CallbackPending
+			result = model.RetryLater
 			retryIn = max(functions.Backoff(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
 		}
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, status, msg, retryIn); werr != nil {
+	if _, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn); werr != nil {
 		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again)", attempt, job.Id, werr)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"jobs/client"
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
@@ -105,13 +106,13 @@ func compact(t *testing.T, raw json.RawMessage) string {
 
 // service is a real app and the environment that points the binary at it.
 type service struct {
-	app *testutil.App
+	app *apptest.App
 	env []string
 }
 
 func startService(t *testing.T) *service {
 	t.Helper()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	return &service{app: a, env: []string{"JOBS_URL=" + a.URL, "JOBS_TOKEN=" + a.BearerToken()}}
 }
 

@@ -7,19 +7,26 @@ import (
 	"context"
 
 	"github.com/zeromicro/go-zero/core/logx"
-
-	"jobs/internal/queue"
-	"jobs/model"
 )
+
+// Stream is where jobs are put: *queue.Queue, or a test's wrapper of it that refuses.
+type Stream interface {
+	Add(ctx context.Context, jobIDs ...string) error
+}
+
+// Marks records in MySQL that jobs may not be on the stream: model.JobsModel.
+type Marks interface {
+	MarkUnenqueued(ctx context.Context, ids []string) error
+}
 
 // Dispatcher enqueues jobs that MySQL already records as pending and enqueued.
 type Dispatcher struct {
-	jobs  model.JobsModel
-	queue *queue.Queue
+	jobs  Marks
+	queue Stream
 }
 
 // New returns a dispatcher.
-func New(jobs model.JobsModel, q *queue.Queue) *Dispatcher {
+func New(jobs Marks, q Stream) *Dispatcher {
 	return &Dispatcher{jobs: jobs, queue: q}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/google/uuid"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/openapi"
 	"jobs/internal/testutil"
@@ -33,7 +34,7 @@ func TestDocumentIsValidAndServed(t *testing.T) {
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi %q, want 3.0.3", doc.OpenAPI)
 	}
-	a := testutil.StartApp(t, testutil.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })).WithToken("")
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.Concurrency = 0 })).WithToken("")
 	res := a.Do(http.MethodGet, openapi.Path, nil)
 	if res.Status != http.StatusOK || !bytes.Equal(res.Body, openapi.Document) ||
 		!strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
@@ -54,7 +55,7 @@ func TestDocumentIsValidAndServed(t *testing.T) {
 // a stream, must have been seen.
 func TestAnswersMatchTheDocument(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, func(c *config.Config) {
+	c := apptest.Config(t, func(c *config.Config) {
 		c.Functions = append(c.Functions, config.FunctionConf{Id: "talk", Kind: "command", MaxAttempts: 1,
 			Command: config.CommandConf{Argv: []string{"/bin/sh", "-c",
 				`echo hello; echo oops >&2; echo "::progress 1/2 half way"; echo '::result {"ok": true}'`}}})
@@ -62,14 +63,14 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	mysqlDSN, mysqlProxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	redisProxy := testutil.NewProxy(t, c.Redis.Addr)
 	c.MySQL.DataSource, c.Redis.Addr = mysqlDSN, redisProxy.Addr()
-	a := testutil.StartApp(t, c)
+	a := apptest.StartApp(t, c)
 	v := newValidator(t, a)
 	token := a.BearerToken()
 	none := http.Header{}
 	missing := uuid.NewString()
 
 	// Jobs in the states the cases need.
-	var echo, talk, later, hooked testutil.Job
+	var echo, talk, later, hooked apptest.Job
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "params": {"hello": "world"}, "name": "greet"}`), 200).data(&echo)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "talk"}`), 200).data(&talk)
 	runAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
@@ -77,7 +78,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "callbackUrl": "https://callback.invalid/hook"}`), 200).data(&hooked)
 	a.WaitStatus(echo.Id, "completed", 10*time.Second)
 	a.WaitStatus(talk.Id, "completed", 10*time.Second)
-	a.WaitJob(hooked.Id, 10*time.Second, "with a callback attempt", func(j testutil.Job) bool {
+	a.WaitJob(hooked.Id, 10*time.Second, "with a callback attempt", func(j apptest.Job) bool {
 		return j.Callback != nil && j.Callback.Attempts > 0
 	})
 
@@ -199,14 +200,14 @@ func load(t *testing.T) *openapi3.T {
 // validator checks answers of the app against the document, and remembers what it saw.
 type validator struct {
 	t      *testing.T
-	app    *testutil.App
+	app    *apptest.App
 	doc    *openapi3.T
 	router routers.Router
 	seen   map[string]bool            // "GET /api/v1/jobs 200"
 	events map[string]map[string]bool // operation -> event names seen on its streams
 }
 
-func newValidator(t *testing.T, app *testutil.App) *validator {
+func newValidator(t *testing.T, app *apptest.App) *validator {
 	doc := load(t)
 	closeObjects(doc)
 	doc.Servers = openapi3.Servers{{URL: app.URL}}

@@ -17,6 +17,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/app"
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/probe"
 	"jobs/internal/testutil"
@@ -95,7 +96,7 @@ func wantAlive(t *testing.T, base string) {
 
 func TestReadyWithRealServicesNeedsNoToken(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	wantAlive(t, a.URL)
 	wantReady(t, a.URL)
 	// The API itself still wants its token: the probes opened nothing else.
@@ -130,7 +131,7 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := testutil.Config(t)
+			c := apptest.Config(t)
 			tc.mutate(t, &c)
 			base := serve(t, c)
 			status, env, took := get(t, base+probe.ReadyPath)
@@ -215,7 +216,7 @@ func (p *cuttableProxy) forward(client net.Conn, target string) {
 func TestReadyBoundedWhenRedisStopsAnswering(t *testing.T) {
 	t.Parallel()
 	proxy := newCuttableProxy(t, testutil.RedisAddr())
-	c := testutil.Config(t, func(c *config.Config) { c.Redis.Addr = proxy.l.Addr().String() })
+	c := apptest.Config(t, func(c *config.Config) { c.Redis.Addr = proxy.l.Addr().String() })
 	base := serve(t, c)
 	wantReady(t, base)
 
@@ -261,7 +262,7 @@ func (l logLines) Write(p []byte) (int, error) {
 
 // Not parallel: it turns the process-wide logger up to info and captures it.
 func TestProbesStayOutOfTheRequestLog(t *testing.T) {
-	c := testutil.Config(t, func(c *config.Config) { c.Redis.Addr = closedAddr(t) })
+	c := apptest.Config(t, func(c *config.Config) { c.Redis.Addr = closedAddr(t) })
 	base := serve(t, c)
 	logs := make(logLines, 1000) // far more than this test's requests log
 	logx.SetWriter(logx.NewWriter(logs))

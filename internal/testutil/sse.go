@@ -27,49 +27,16 @@ type Stream struct {
 	Pings  int
 }
 
-// OpenStream opens the job's event stream; lastEventID, if not empty, is sent as
-// Last-Event-ID. It fails the test unless the server answers 200 text/event-stream.
-// The stream is closed when the test ends.
-func (a *App) OpenStream(jobID, lastEventID string) *Stream {
-	a.t.Helper()
-	return a.OpenStreamAt("/api/v1/jobs/"+jobID+"/stream", lastEventID)
-}
-
-// OpenStreamAt opens the event stream at path (e.g. /api/v1/events), like OpenStream.
-func (a *App) OpenStreamAt(path, lastEventID string) *Stream {
-	a.t.Helper()
-	s, status, body := a.TryStreamAt(path, lastEventID)
-	if s == nil {
-		a.t.Fatalf("stream %s: %d %s", path, status, body)
-	}
-	return s
-}
-
-// TryStream opens the job's event stream; when the answer is not a stream it returns nil
-// with the status and body.
-func (a *App) TryStream(jobID, lastEventID string) (*Stream, int, string) {
-	a.t.Helper()
-	return a.TryStreamAt("/api/v1/jobs/"+jobID+"/stream", lastEventID)
-}
-
-// TryStreamAt opens the event stream at path (e.g. /api/v1/events), like TryStream.
-func (a *App) TryStreamAt(path, lastEventID string) (*Stream, int, string) {
-	a.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := a.httpClient().Do(req)
+// OpenStream sends req, a GET of an event stream, with client. When the answer is a
+// stream (200 text/event-stream) it returns it, closed when the test ends; otherwise it
+// returns nil with the status and body.
+func OpenStream(t testing.TB, client *http.Client, req *http.Request) (*Stream, int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(req.Context())
+	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		cancel()
-		a.t.Fatalf("open stream: %v", err)
+		t.Fatalf("open stream: %v", err)
 	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 		defer cancel()
@@ -79,7 +46,7 @@ func (a *App) TryStreamAt(path, lastEventID string) (*Stream, int, string) {
 		return nil, resp.StatusCode, body.String()
 	}
 	s := &Stream{Resp: resp, cancel: cancel, lines: bufio.NewScanner(resp.Body)}
-	a.t.Cleanup(s.Close)
+	t.Cleanup(s.Close)
 	return s, resp.StatusCode, ""
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"jobs/internal/apptest"
 	"jobs/internal/testutil"
 )
 
@@ -34,7 +35,7 @@ type browser struct {
 
 // newBrowser starts Chromium (Debian's chromium, with the project's flags) with a window of
 // width x height, and serves a's handler to it.
-func newBrowser(t *testing.T, a *testutil.App, width, height int) *browser {
+func newBrowser(t *testing.T, a *apptest.App, width, height int) *browser {
 	t.Helper()
 	chromium := testutil.Chromium(t)
 	b := &browser{t: t, conns: make(map[net.Conn]bool)}

@@ -10,8 +10,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"jobs/internal/apptest"
 	"jobs/internal/functions"
-	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -28,7 +28,7 @@ var kathmandu = time.FixedZone("Asia/Kathmandu", 5*3600+45*60)
 // The browser tests of this package run one at a time (no t.Parallel): each runs a Chromium,
 // and several at once next to the other packages' tests overload a 2-core machine.
 func TestDashboard(t *testing.T) {
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	first := api.StartJob(map[string]any{"functionId": "echo", "name": "nightly-report", "params": map[string]any{"day": "2026-11-20"}})
 	failed := api.StartJob(map[string]any{"functionId": "fail", "name": "import-prices", "params": map[string]any{"message": "feed unreachable"}})
@@ -136,7 +136,7 @@ func TestDashboard(t *testing.T) {
 	)
 	b.waitFor("two selected", `document.getElementById('bulk-cancel').textContent === 'Cancel selected (2)'`, 5*time.Second)
 	b.run(chromedp.Click("#bulk-cancel", chromedp.ByID), chromedp.Click("#confirm-cancel", chromedp.ByID))
-	for _, j := range []testutil.Job{one, two} {
+	for _, j := range []apptest.Job{one, two} {
 		api.WaitStatus(j.Id, "cancelled", 10*time.Second)
 	}
 	b.waitFor("both rows cancelled", fmt.Sprintf(`!%s || %s.dataset.status === 'cancelled'`, rowSelector(one.Id), rowSelector(one.Id)), 10*time.Second)
@@ -175,7 +175,7 @@ func talker(lines chan string) *functions.Definition {
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 	lines := make(chan string)
-	a := testutil.StartApp(t, testutil.Config(t), talker(lines))
+	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "talk", "name": "chatty"})
 	api.WaitStatus(job.Id, "running", 10*time.Second)
@@ -215,7 +215,7 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,
 // and the dashboard works from the keyboard alone, with the focus visible.
 func TestDashboardNarrowWindowAndKeyboard(t *testing.T) {
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "keyboard-job"})
 	api.WaitStatus(job.Id, "completed", 10*time.Second)

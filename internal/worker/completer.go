@@ -7,7 +7,6 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/batcher"
-	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/model"
 )
@@ -15,8 +14,8 @@ import (
 // completer writes outcomes to MySQL in batches (one transaction for everything queued
 // while the previous one committed), then announces them and enqueues retried jobs.
 type completer struct {
-	jobs       model.JobsModel
-	dispatcher *dispatch.Dispatcher
+	jobs       Store
+	dispatcher Enqueuer
 	emitter    *events.Emitter
 	log        logx.Logger
 	queue      *batcher.Batcher[finished]
@@ -28,7 +27,7 @@ type finished struct {
 	owner events.Owner
 }
 
-func newCompleter(jobs model.JobsModel, d *dispatch.Dispatcher, e *events.Emitter, buffer int, log logx.Logger) *completer {
+func newCompleter(jobs Store, d Enqueuer, e *events.Emitter, buffer int, log logx.Logger) *completer {
 	c := &completer{jobs: jobs, dispatcher: d, emitter: e, log: log}
 	c.queue = batcher.New(max(buffer, 1), 256, c.flush)
 	return c
@@ -51,17 +50,21 @@ func (c *completer) submit(o model.Outcome, owner events.Owner) {
 // flush writes a batch, retrying a failing database a few times before giving the jobs
 // up to lease expiry.
 func (c *completer) flush(batch []finished) {
+	if err := c.writeRetrying(batch); err != nil {
+		c.log.Errorf("worker: write %d outcomes: %v; giving up, their leases will expire and they will be retried", len(batch), err)
+	}
+}
+
+// writeRetrying writes a batch, trying up to five times over about 1.5 s: a deadlock victim
+// or a dropped connection is retried, and an outcome that did commit loses its retry.
+func (c *completer) writeRetrying(batch []finished) error {
 	backoff := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		err := c.write(ctx, batch)
 		cancel()
-		if err == nil {
-			return
-		}
-		if try == 5 {
-			c.log.Errorf("worker: write %d outcomes: %v; giving up, their leases will expire and they will be retried", len(batch), err)
-			return
+		if err == nil || try == 5 {
+			return err
 		}
 		c.log.Errorf("worker: write %d outcomes (try %d): %v", len(batch), try, err)
 		time.Sleep(backoff)

@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
@@ -49,9 +48,9 @@ func NewID() string {
 // Pool runs claimed jobs, at most Config.Concurrency at a time.
 type Pool struct {
 	cfg        Config
-	jobs       model.JobsModel
-	queue      *queue.Queue
-	dispatcher *dispatch.Dispatcher
+	jobs       Store
+	queue      Stream
+	dispatcher Enqueuer
 	registry   *functions.Registry
 	log        logx.Logger
 	completer  *completer
@@ -74,7 +73,7 @@ type Pool struct {
 }
 
 // NewPool returns a pool; Start starts it.
-func NewPool(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, r *functions.Registry, bus *events.Bus) *Pool {
+func NewPool(cfg Config, jobs Store, q Stream, d Enqueuer, r *functions.Registry, bus *events.Bus) *Pool {
 	p := &Pool{
 		cfg:        cfg,
 		jobs:       jobs,
@@ -165,9 +164,7 @@ func (p *Pool) handBack() {
 		outcomes[i] = finished{owner: events.OwnerOf(e.job), Outcome: model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt,
 			Status: model.StatusPending, Progress: e.snapshot()}}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if err := p.completer.write(ctx, outcomes); err != nil {
+	if err := p.completer.writeRetrying(outcomes); err != nil {
 		p.log.Errorf("worker: hand back %d jobs: %v (their leases will expire and the sweep will retry them)", len(execs), err)
 		return
 	}

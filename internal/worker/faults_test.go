@@ -1,0 +1,347 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"jobs/internal/dispatch"
+	"jobs/internal/functions"
+	"jobs/internal/queue"
+	"jobs/internal/recovery"
+	"jobs/internal/testutil"
+	"jobs/internal/worker"
+	"jobs/model"
+)
+
+// Faults of MySQL and Redis injected by wrappers around the real clients (as asynq's
+// testbroker does), and what a user of the jobs would check afterwards: nothing lost, and
+// every job ran and finished exactly once.
+
+var errInjected = errors.New("injected fault: connection reset")
+
+// faultyStore is the real jobs table whose Finish fails as its fault says: before reaching
+// MySQL, after committing (the reply is lost), or after committing only the first half of
+// the batch (the connection drops mid-batch).
+type faultyStore struct {
+	worker.Store
+	mu     sync.Mutex
+	faults []finishFault // consumed one per Finish call; none left: the real Finish
+	wins   map[string]int
+}
+
+type finishFault int
+
+const (
+	failBeforeCommit finishFault = iota + 1
+	failAfterCommit
+	failMidBatch
+)
+
+func newFaultyStore(real worker.Store, faults ...finishFault) *faultyStore {
+	return &faultyStore{Store: real, faults: faults, wins: map[string]int{}}
+}
+
+func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]bool, error) {
+	s.mu.Lock()
+	var fault finishFault
+	if len(s.faults) > 0 {
+		fault, s.faults = s.faults[0], s.faults[1:]
+	}
+	s.mu.Unlock()
+	committed := outcomes
+	switch fault {
+	case failBeforeCommit:
+		return nil, errInjected
+	case failMidBatch:
+		committed = outcomes[:len(outcomes)/2]
+	}
+	won, err := s.Store.Finish(ctx, committed)
+	s.mu.Lock()
+	for i, w := range won {
+		if w {
+			s.wins[committed[i].Id]++
+		}
+	}
+	s.mu.Unlock()
+	if err != nil || fault != 0 {
+		return nil, errors.Join(err, errInjected)
+	}
+	return won, nil
+}
+
+// winsOf reports how many Finish calls changed job id.
+func (s *faultyStore) winsOf(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wins[id]
+}
+
+// refusingStream is the real queue whose XADD is refused while refuse is set, and whose
+// first failAcks acks are lost; it records the entries acked.
+type refusingStream struct {
+	*queue.Queue
+	refuse   atomic.Bool
+	failAcks atomic.Int32
+	mu       sync.Mutex
+	acked    map[string]int
+}
+
+func newRefusingStream(q *queue.Queue) *refusingStream {
+	return &refusingStream{Queue: q, acked: map[string]int{}}
+}
+
+func (s *refusingStream) Add(ctx context.Context, ids ...string) error {
+	if s.refuse.Load() {
+		return fmt.Errorf("XADD: %w", errInjected)
+	}
+	return s.Queue.Add(ctx, ids...)
+}
+
+func (s *refusingStream) Ack(ctx context.Context, entries ...string) error {
+	if s.failAcks.Add(-1) >= 0 {
+		return fmt.Errorf("XACK: %w", errInjected)
+	}
+	err := s.Queue.Ack(ctx, entries...)
+	if err == nil {
+		s.mu.Lock()
+		for _, e := range entries {
+			s.acked[e]++
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *refusingStream) ackedTimes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, times := range s.acked {
+		n += times
+	}
+	return n
+}
+
+// counted registers function "counted", which counts its runs per job and returns "ran":
+// at once, or, while a gate is set, once the gate closes (or its attempt is stopped).
+type counted struct {
+	mu   sync.Mutex
+	runs map[string]int
+	gate chan struct{}
+}
+
+func (c *counted) registry(t *testing.T) *functions.Registry {
+	t.Helper()
+	c.runs = map[string]int{}
+	def := &functions.Definition{ID: "counted", Kind: "test", Timeout: time.Minute, MaxAttempts: 3,
+		Run: func(ctx context.Context, call functions.Call, _ functions.Reporter) (any, error) {
+			c.mu.Lock()
+			c.runs[call.JobID]++
+			gate := c.gate
+			c.mu.Unlock()
+			if gate != nil {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return "ran", nil
+		}}
+	r, err := functions.NewRegistry(append(functions.Builtins(), def)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// hold makes runs that start from now on wait until the returned function is called.
+func (c *counted) hold() (release func()) {
+	gate := make(chan struct{})
+	c.mu.Lock()
+	c.gate = gate
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.gate = nil
+			c.mu.Unlock()
+			close(gate)
+		})
+	}
+}
+
+func (c *counted) runsOf(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runs[id]
+}
+
+// startPool starts a pool on the given dependencies and returns its Stop; it is stopped
+// when the test ends unless the test stops it first.
+func startPool(t *testing.T, cfg worker.Config, store worker.Store, stream worker.Stream, d worker.Enqueuer,
+	r *functions.Registry, b *bundle) (stop func()) {
+	t.Helper()
+	pool := worker.NewPool(cfg, store, stream, d, r, b.bus)
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { pool.Stop(context.Background()) }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// startSweeper runs the recovery sweep on the real queue and dispatcher until the test ends.
+func startSweeper(t *testing.T, b *bundle) {
+	t.Helper()
+	s := recovery.NewSweeper(recovery.Config{Interval: 100 * time.Millisecond, StaleEnqueue: time.Hour,
+		DueInterval: 50 * time.Millisecond, ConsumerIdle: time.Hour}, b.jobs, b.queue, b.dispatch, b.bus)
+	s.Start()
+	t.Cleanup(s.Stop)
+}
+
+func TestOutcomeOutlivesAFailingFinish(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []struct {
+		name  string
+		fault finishFault
+	}{{"before commit", failBeforeCommit}, {"reply lost after commit", failAfterCommit}} {
+		t.Run(fault.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			fn := &counted{}
+			store := newFaultyStore(b.jobs, fault.fault, fault.fault)
+			stop := startPool(t, poolConfig(time.Second), store, b.queue, b.dispatch, fn.registry(t), b)
+			id := b.insert(t, "counted", `{}`)
+
+			job := b.waitStatus(t, id, model.StatusCompleted)
+			stop() // every write of the pool is over: the counts below are final
+			if job.Attempt != 1 || job.Result.String != `"ran"` {
+				t.Errorf("completed job: attempt %d result %v", job.Attempt, job.Result)
+			}
+			if runs, wins := fn.runsOf(id), store.winsOf(id); runs != 1 || wins != 1 {
+				t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
+			}
+		})
+	}
+}
+
+func TestOutcomesOfABatchCutMidwayAreAllWrittenOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	registry := fn.registry(t)
+	store := newFaultyStore(b.jobs, failMidBatch, failMidBatch, failMidBatch)
+	cfg := poolConfig(time.Second)
+	cfg.Concurrency, cfg.BatchSize = 16, 16
+	stop := startPool(t, cfg, store, b.queue, b.dispatch, registry, b)
+	// Every job starts before any ends, so their outcomes reach MySQL in batches.
+	release := fn.hold()
+	ids := make([]string, 12)
+	for i := range ids {
+		ids[i] = b.insert(t, "counted", `{}`)
+	}
+	for _, id := range ids {
+		b.waitStatus(t, id, model.StatusRunning)
+	}
+	release()
+	for _, id := range ids {
+		b.waitStatus(t, id, model.StatusCompleted)
+	}
+	stop() // every write of the pool is over: the counts below are final
+	for _, id := range ids {
+		job := b.waitStatus(t, id, model.StatusCompleted)
+		if job.Attempt != 1 || job.Result.String != `"ran"` {
+			t.Errorf("job %s: attempt %d result %v", id, job.Attempt, job.Result)
+		}
+		if runs, wins := fn.runsOf(id), store.winsOf(id); runs != 1 || wins != 1 {
+			t.Errorf("job %s ran %d times and was finished %d times, want once each", id, runs, wins)
+		}
+	}
+}
+
+func TestAStartWhoseXADDIsRefusedIsEnqueuedByTheSweep(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	stream := newRefusingStream(b.queue)
+	stream.refuse.Store(true)
+	refusing := dispatch.New(b.jobs, stream)
+
+	store := testutil.NewFactory(t, &testutil.Store{Jobs: b.jobs})
+	job := store.Pending(func(j *model.Jobs) { j.FunctionId = "counted" })
+	if err := refusing.Enqueue(context.Background(), job.Id); !errors.Is(err, errInjected) {
+		t.Fatalf("enqueue with XADD refused: %v", err)
+	}
+	if marked := store.Get(job.Id); marked.Status != model.StatusPending || marked.EnqueuedAt.Valid {
+		t.Fatalf("job after a refused XADD: status %s enqueued %v, want pending and marked unenqueued",
+			marked.Status, marked.EnqueuedAt)
+	}
+
+	startPool(t, poolConfig(time.Second), b.jobs, b.queue, b.dispatch, fn.registry(t), b)
+	startSweeper(t, b)
+	done := b.waitStatus(t, job.Id, model.StatusCompleted)
+	if done.Attempt != 1 || fn.runsOf(job.Id) != 1 {
+		t.Errorf("attempt %d after %d runs, want 1 and 1", done.Attempt, fn.runsOf(job.Id))
+	}
+}
+
+func TestAHandBackWhoseXADDIsRefusedRunsAgainLater(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	registry := fn.registry(t)
+	stream := newRefusingStream(b.queue)
+	stream.refuse.Store(true)
+	stopFirst := startPool(t, poolConfig(200*time.Millisecond), b.jobs, b.queue, dispatch.New(b.jobs, stream), registry, b)
+	release := fn.hold()
+	defer release()
+	id := b.insert(t, "counted", `{}`)
+	b.waitStatus(t, id, model.StatusRunning)
+
+	// Shutdown hands the job back; its XADD is refused, so it must stay marked unenqueued.
+	stopFirst()
+	handed := b.waitStatus(t, id, model.StatusPending)
+	if handed.EnqueuedAt.Valid || handed.Attempt != 1 {
+		t.Fatalf("handed-back job: enqueued %v attempt %d, want unenqueued after attempt 1", handed.EnqueuedAt, handed.Attempt)
+	}
+
+	release()
+	startPool(t, poolConfig(time.Second), b.jobs, b.queue, b.dispatch, registry, b)
+	startSweeper(t, b)
+	done := b.waitStatus(t, id, model.StatusCompleted)
+	if done.Attempt != 2 || fn.runsOf(id) != 2 {
+		t.Errorf("attempt %d after %d runs, want the second attempt to finish it", done.Attempt, fn.runsOf(id))
+	}
+}
+
+func TestALostAckRunsTheJobOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	stream := newRefusingStream(b.queue)
+	stream.failAcks.Store(1)
+	startPool(t, poolConfig(time.Second), b.jobs, stream, b.dispatch, fn.registry(t), b)
+	id := b.insert(t, "counted", `{}`)
+	b.waitStatus(t, id, model.StatusCompleted)
+
+	// The unacked entry comes back after ClaimIdle; its claim finds the job finished and
+	// acks it. Only then is it certain no second run is coming.
+	if !testutil.Eventually(10*time.Second, func() bool { return stream.ackedTimes() == 1 }) {
+		t.Fatal("the entry whose ack was lost was never acked")
+	}
+	backlog, err := b.queue.Backlog(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs := fn.runsOf(id); runs != 1 || backlog != 0 {
+		t.Errorf("the job ran %d times, %d entries left on the stream; want 1 and 0", runs, backlog)
+	}
+}

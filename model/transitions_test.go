@@ -1,0 +1,396 @@
+package model_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"jobs/internal/testutil"
+	"jobs/model"
+)
+
+// The transitions of a job's life against a real database, each with the compare-and-set
+// that makes its loser change nothing (see the package doc's state diagram).
+
+var ctx = context.Background()
+
+func setup(t *testing.T) (model.JobsModel, *testutil.Factory) {
+	t.Helper()
+	t.Parallel()
+	store := testutil.NewStore(t)
+	return store.Jobs, testutil.NewFactory(t, store)
+}
+
+func TestClaimMovesDuePendingJobsToRunning(t *testing.T) {
+	jobs, f := setup(t)
+	due := f.Pending(func(j *model.Jobs) { j.Progress, j.Message = 3, "old" })
+	later := f.Pending(testutil.WithRunAt(time.Now().Add(time.Hour)))
+	running := f.Running("other", time.Minute)
+	done := f.Completed(`1`)
+
+	won, err := jobs.Claim(ctx, []string{due.Id, later.Id, running.Id, done.Id, "no-such-job"}, "w1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(won) != 1 || won[0].Id != due.Id {
+		t.Fatalf("claim won %d jobs, want only the due pending one", len(won))
+	}
+	got := won[0]
+	if got.Status != model.StatusRunning || got.Attempt != 1 || got.LeaseOwner != "w1" || !got.StartedAt.Valid ||
+		!got.LeaseExpiresAt.Valid || time.Until(got.LeaseExpiresAt.Time) < 30*time.Second {
+		t.Errorf("claimed job: status %s attempt %d owner %q started %v lease until %v", got.Status, got.Attempt,
+			got.LeaseOwner, got.StartedAt, got.LeaseExpiresAt)
+	}
+	if after := f.Get(running.Id); after.LeaseOwner != "other" || after.Attempt != 1 {
+		t.Errorf("claim of a running job took it over: owner %q attempt %d", after.LeaseOwner, after.Attempt)
+	}
+	if after := f.Get(later.Id); after.Status != model.StatusPending {
+		t.Errorf("claim of a job not yet due: %s", after.Status)
+	}
+	if again, err := jobs.Claim(ctx, []string{due.Id}, "w2", time.Minute); err != nil || len(again) != 0 {
+		t.Errorf("second claim of a claimed job won %d (%v)", len(again), err)
+	}
+}
+
+func TestHeartbeatExtendsOnlyTheOwnersCurrentAttempt(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Running("w1", 2*time.Second, testutil.WithMaxAttempts(2))
+	before := job.LeaseExpiresAt.Time
+
+	held, err := jobs.ExtendLeases(ctx, "w1", []string{job.Id}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held[job.Id] != 1 {
+		t.Fatalf("owner's heartbeat holds %v, want attempt 1", held)
+	}
+	if after := f.Get(job.Id).LeaseExpiresAt.Time; !after.After(before) {
+		t.Errorf("lease not extended: %v, was %v", after, before)
+	}
+	if held, err := jobs.ExtendLeases(ctx, "w2", []string{job.Id}, time.Minute); err != nil || len(held) != 0 {
+		t.Errorf("another owner's heartbeat holds %v (%v)", held, err)
+	}
+
+	// The lease runs out, the reaper hands the job back and w2 claims attempt 2: w1's stale
+	// heartbeat no longer holds it, and w2's lease is left alone.
+	f.ExpireLease(job.Id)
+	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", time.Minute); err != nil || len(won) != 1 {
+		t.Fatalf("reclaim: %d, %v", len(won), err)
+	}
+	lease := f.Get(job.Id).LeaseExpiresAt.Time
+	if held, err := jobs.ExtendLeases(ctx, "w1", []string{job.Id}, time.Hour); err != nil || len(held) != 0 {
+		t.Errorf("stale owner's heartbeat holds %v (%v)", held, err)
+	}
+	if after := f.Get(job.Id); after.LeaseOwner != "w2" || !after.LeaseExpiresAt.Time.Equal(lease) {
+		t.Errorf("stale heartbeat changed the lease: owner %q until %v, was %v", after.LeaseOwner, after.LeaseExpiresAt.Time, lease)
+	}
+	if held, err := jobs.ExtendLeases(ctx, "w2", []string{job.Id}, time.Minute); err != nil || held[job.Id] != 2 {
+		t.Errorf("new owner's heartbeat holds %v (%v), want attempt 2", held, err)
+	}
+
+	// A cancelled job is no longer held by anyone.
+	if won, err := jobs.Cancel(ctx, job.Id, model.StatusRunning); err != nil || !won {
+		t.Fatalf("cancel: %v %v", won, err)
+	}
+	if held, err := jobs.ExtendLeases(ctx, "w2", []string{job.Id}, time.Minute); err != nil || len(held) != 0 {
+		t.Errorf("heartbeat of a cancelled job holds %v (%v)", held, err)
+	}
+}
+
+func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Running("w1", time.Minute, testutil.WithCallback("http://127.0.0.1:1/hook"))
+	outcome := model.Outcome{Id: job.Id, Attempt: 1, Status: model.StatusCompleted,
+		Result:   sql.NullString{String: `{"n":1}`, Valid: true},
+		Progress: model.Progress{Progress: 5, Total: 5, Message: "done", LogTail: sql.NullString{String: `[]`, Valid: true}}}
+	second := outcome
+	second.Status, second.Result, second.Error = model.StatusFailed, sql.NullString{}, "second"
+
+	won, err := jobs.Finish(ctx, []model.Outcome{outcome, second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !won[0] || won[1] {
+		t.Fatalf("winners %v, want the first outcome only", won)
+	}
+	got := f.Get(job.Id)
+	if got.Status != model.StatusCompleted || got.Result.String != `{"n":1}` || got.Progress != 5 || got.Message != "done" ||
+		!got.FinishedAt.Valid || got.LeaseOwner != "" || got.LeaseExpiresAt.Valid {
+		t.Errorf("completed job: %+v", got)
+	}
+	if got.CallbackStatus != model.CallbackPending || !got.CallbackDueAt.Valid {
+		t.Errorf("callback not scheduled by the finish: status %q due %v", got.CallbackStatus, got.CallbackDueAt)
+	}
+
+	// A later finish, in a batch of its own, loses too, and changes nothing.
+	if won, err := jobs.Finish(ctx, []model.Outcome{second}); err != nil || won[0] {
+		t.Errorf("finish of a completed job won (%v)", err)
+	}
+	if after := f.Get(job.Id); after.Status != model.StatusCompleted || after.Error != "" {
+		t.Errorf("completed job after a losing finish: %s %q", after.Status, after.Error)
+	}
+}
+
+func TestFinishOfAStaleAttemptLoses(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Expired("w1", testutil.WithMaxAttempts(3))
+	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", time.Minute); err != nil || len(won) != 1 {
+		t.Fatalf("reclaim: %d, %v", len(won), err)
+	}
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: 1, Status: model.StatusFailed, Error: "late"}})
+	if err != nil || won[0] {
+		t.Fatalf("attempt 1's late outcome won (%v)", err)
+	}
+	if got := f.Get(job.Id); got.Status != model.StatusRunning || got.Attempt != 2 || got.Error != "" {
+		t.Errorf("job after a stale outcome: %s attempt %d error %q", got.Status, got.Attempt, got.Error)
+	}
+}
+
+func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
+	jobs, f := setup(t)
+	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
+	handed := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
+
+	won, err := jobs.Finish(ctx, []model.Outcome{
+		{Id: retried.Id, Attempt: 1, Status: model.StatusPending, Error: "boom", RetryDelay: time.Hour},
+		{Id: handed.Id, Attempt: 1, Status: model.StatusPending},
+	})
+	if err != nil || !won[0] || !won[1] {
+		t.Fatalf("winners %v (%v)", won, err)
+	}
+	r := f.Get(retried.Id)
+	if r.Status != model.StatusPending || r.EnqueuedAt.Valid || !r.RunAt.Valid || time.Until(r.RunAt.Time) < 30*time.Minute ||
+		r.Error != "boom" || r.Attempt != 1 || r.LeaseOwner != "" {
+		t.Errorf("retried job: status %s enqueued %v run_at %v error %q attempt %d owner %q",
+			r.Status, r.EnqueuedAt, r.RunAt, r.Error, r.Attempt, r.LeaseOwner)
+	}
+	if again, err := jobs.Claim(ctx, []string{retried.Id}, "w2", time.Minute); err != nil || len(again) != 0 {
+		t.Errorf("a retry was claimed before its run_at (%v)", err)
+	}
+	h := f.Get(handed.Id)
+	if h.Status != model.StatusPending || !h.EnqueuedAt.Valid || h.RunAt.Valid || h.Attempt != 1 || h.LeaseOwner != "" {
+		t.Errorf("handed-back job: status %s enqueued %v run_at %v attempt %d owner %q",
+			h.Status, h.EnqueuedAt, h.RunAt, h.Attempt, h.LeaseOwner)
+	}
+	if again, err := jobs.Claim(ctx, []string{handed.Id}, "w2", time.Minute); err != nil || len(again) != 1 || again[0].Attempt != 2 {
+		t.Errorf("handed-back job not claimable as attempt 2 (%d won, %v)", len(again), err)
+	}
+}
+
+func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
+	jobs, f := setup(t)
+	pending := f.Pending(testutil.WithCallback("http://127.0.0.1:1/hook"))
+	running := f.Running("w1", time.Minute)
+	completed := f.Completed(`1`)
+
+	if won, err := jobs.Cancel(ctx, pending.Id, model.StatusRunning); err != nil || won {
+		t.Errorf("cancel from the wrong status won (%v)", err)
+	}
+	if won, err := jobs.Cancel(ctx, pending.Id, model.StatusPending); err != nil || !won {
+		t.Errorf("cancel of a pending job lost (%v)", err)
+	}
+	if got := f.Get(pending.Id); got.Status != model.StatusCancelled || !got.FinishedAt.Valid || !got.CallbackDueAt.Valid {
+		t.Errorf("cancelled job: status %s finished %v callback due %v", got.Status, got.FinishedAt, got.CallbackDueAt)
+	}
+	if won, err := jobs.Cancel(ctx, pending.Id, model.StatusPending); err != nil || won {
+		t.Errorf("second cancel won (%v)", err)
+	}
+
+	if won, err := jobs.Cancel(ctx, running.Id, model.StatusRunning); err != nil || !won {
+		t.Errorf("cancel of a running job lost (%v)", err)
+	}
+	if got := f.Get(running.Id); got.Status != model.StatusCancelled || got.LeaseOwner != "" {
+		t.Errorf("cancelled running job: status %s owner %q", got.Status, got.LeaseOwner)
+	}
+	// The cancelled attempt's outcome arrives late: it loses.
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1, Status: model.StatusCompleted,
+		Result: sql.NullString{String: `1`, Valid: true}}})
+	if err != nil || won[0] {
+		t.Errorf("finish after cancel won (%v)", err)
+	}
+	if got := f.Get(running.Id); got.Status != model.StatusCancelled || got.Result.Valid {
+		t.Errorf("job after a finish lost to cancel: %s result %v", got.Status, got.Result)
+	}
+
+	// A cancel after the finish loses.
+	for _, from := range []string{model.StatusRunning, model.StatusPending} {
+		if won, err := jobs.Cancel(ctx, completed.Id, from); err != nil || won {
+			t.Errorf("cancel (from %s) of a completed job won (%v)", from, err)
+		}
+	}
+	if got := f.Get(completed.Id); got.Status != model.StatusCompleted {
+		t.Errorf("completed job after cancel: %s", got.Status)
+	}
+}
+
+func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
+	jobs, f := setup(t)
+	retry := f.Expired("w1", testutil.WithMaxAttempts(2))
+	last := f.Expired("w1", testutil.WithCallback("http://127.0.0.1:1/hook"))
+	alive := f.Running("w1", time.Minute)
+
+	reaped, err := jobs.ReapExpired(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]string{}
+	for _, r := range reaped {
+		statuses[r.Id] = r.Status
+	}
+	if len(reaped) != 2 || statuses[retry.Id] != model.StatusPending || statuses[last.Id] != model.StatusFailed {
+		t.Fatalf("reaped %+v, want the retry pending and the last attempt failed", reaped)
+	}
+	if got := f.Get(retry.Id); got.Status != model.StatusPending || got.Error != model.ErrorWorkerLost || got.EnqueuedAt.Valid ||
+		got.LeaseOwner != "" {
+		t.Errorf("reaped retry: status %s error %q enqueued %v owner %q", got.Status, got.Error, got.EnqueuedAt, got.LeaseOwner)
+	}
+	if got := f.Get(last.Id); got.Status != model.StatusFailed || got.Error != model.ErrorWorkerLost || !got.FinishedAt.Valid ||
+		!got.CallbackDueAt.Valid {
+		t.Errorf("reaped last attempt: status %s error %q finished %v callback due %v", got.Status, got.Error, got.FinishedAt, got.CallbackDueAt)
+	}
+	if got := f.Get(alive.Id); got.Status != model.StatusRunning || got.LeaseOwner != "w1" {
+		t.Errorf("a live lease was reaped: %s %q", got.Status, got.LeaseOwner)
+	}
+
+	// The worker that lost the lease reports late: it loses, and a second reap finds nothing.
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: last.Id, Attempt: 1, Status: model.StatusCompleted}})
+	if err != nil || won[0] {
+		t.Errorf("finish of a reaped attempt won (%v)", err)
+	}
+	if again, err := jobs.ReapExpired(ctx, 10); err != nil || len(again) != 0 {
+		t.Errorf("second reap: %+v (%v)", again, err)
+	}
+}
+
+func TestHeartbeatBeforeReapKeepsTheJob(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Expired("w1")
+	// The heartbeat lands first: the lease is live again and the reaper leaves the job alone.
+	if held, err := jobs.ExtendLeases(ctx, "w1", []string{job.Id}, time.Minute); err != nil || held[job.Id] != 1 {
+		t.Fatalf("heartbeat of an expired but unreaped lease: %v (%v)", held, err)
+	}
+	if reaped, err := jobs.ReapExpired(ctx, 10); err != nil || len(reaped) != 0 {
+		t.Errorf("reaped a renewed lease: %+v (%v)", reaped, err)
+	}
+}
+
+func TestSaveProgressOfAStaleAttemptChangesNothing(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Running("w1", time.Minute)
+	tail := sql.NullString{String: `[{"stream":"stdout","line":"a"}]`, Valid: true}
+	if err := jobs.SaveProgress(ctx, []model.Progress{{Id: job.Id, Attempt: 1, Progress: 2, Total: 4, Message: "half", LogTail: tail}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.SaveProgress(ctx, []model.Progress{{Id: job.Id, Attempt: 0, Progress: 9, Message: "stale"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Without output lines the kept ones stay.
+	if err := jobs.SaveProgress(ctx, []model.Progress{{Id: job.Id, Attempt: 1, Progress: 3, Total: 4, Message: "more"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Get(job.Id); got.Progress != 3 || got.Message != "more" || got.LogTail != tail {
+		t.Errorf("progress %d message %q tail %v", got.Progress, got.Message, got.LogTail)
+	}
+}
+
+func TestEnqueueMarksAndTheSweepsQuery(t *testing.T) {
+	jobs, f := setup(t)
+	lost := f.Pending(testutil.Unenqueued)
+	queued := f.Pending()
+	delayed := f.Pending(testutil.WithRunAt(time.Now().Add(time.Hour)))
+	f.Running("w1", time.Minute, testutil.Unenqueued)
+
+	ids, err := jobs.Unenqueued(ctx, time.Hour, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != lost.Id {
+		t.Fatalf("unenqueued %v, want only %s", ids, lost.Id)
+	}
+	if err := jobs.MarkEnqueued(ctx, []string{lost.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.MarkUnenqueued(ctx, []string{queued.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := jobs.Unenqueued(ctx, time.Hour, 10); err != nil || len(ids) != 1 || ids[0] != queued.Id {
+		t.Errorf("after the marks, unenqueued %v (%v), want only %s", ids, err, queued.Id)
+	}
+	// A stale mark counts as unenqueued.
+	if ids, err := jobs.Unenqueued(ctx, -time.Second, 10); err != nil || len(ids) != 2 {
+		t.Errorf("with every mark stale, unenqueued %v (%v), want 2 (the delayed job %s is not due)", ids, err, delayed.Id)
+	}
+	if ids, err := jobs.EnqueuedIDs(ctx, "", 10); err != nil || len(ids) != 1 || ids[0] != lost.Id {
+		t.Errorf("enqueued ids %v (%v), want %s", ids, err, lost.Id)
+	}
+}
+
+func TestCallbackDeliveryClaimsAndFinishesOnce(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Completed(`1`, testutil.WithCallback("http://127.0.0.1:1/hook"))
+	f.Completed(`1`) // no callback: never claimed
+	pendingJob := f.Pending(testutil.WithCallback("http://127.0.0.1:1/hook"))
+
+	claimed, err := jobs.ClaimCallbacks(ctx, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 1 || claimed[0].Id != job.Id || claimed[0].CallbackToken == "" {
+		t.Fatalf("claimed %d callbacks, want the completed job's (a pending job %s has none due yet)", len(claimed), pendingJob.Id)
+	}
+	token := claimed[0].CallbackToken
+	if again, err := jobs.ClaimCallbacks(ctx, 10, time.Minute); err != nil || len(again) != 0 {
+		t.Errorf("a leased delivery was claimed again: %d (%v)", len(again), err)
+	}
+
+	// A failed attempt schedules the next; its token is spent.
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.RetryLater, "503", -time.Second); err != nil || !won {
+		t.Fatalf("record a failed attempt: %v %v", won, err)
+	}
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Delivered, "", 0); err != nil || won {
+		t.Errorf("a spent token won (%v)", err)
+	}
+	claimed, err = jobs.ClaimCallbacks(ctx, 10, time.Minute)
+	if err != nil || len(claimed) != 1 || claimed[0].CallbackToken == token {
+		t.Fatalf("retry claim: %d (%v)", len(claimed), err)
+	}
+	token = claimed[0].CallbackToken
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Delivered, "", 0); err != nil || !won {
+		t.Fatalf("delivered: %v %v", won, err)
+	}
+	got := f.Get(job.Id)
+	if got.CallbackStatus != model.CallbackDelivered || got.CallbackAttempts != 2 || !got.CallbackDeliveredAt.Valid ||
+		got.CallbackDueAt.Valid || got.CallbackError != "" {
+		t.Errorf("delivered callback: status %q attempts %d delivered %v due %v error %q", got.CallbackStatus,
+			got.CallbackAttempts, got.CallbackDeliveredAt, got.CallbackDueAt, got.CallbackError)
+	}
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.GivenUp, "late", 0); err != nil || won {
+		t.Errorf("a second finish of the delivery won (%v)", err)
+	}
+}
+
+func TestCallbackGivenUpIsFailed(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Failed("boom", testutil.WithCallback("http://127.0.0.1:1/hook"))
+	claimed, err := jobs.ClaimCallbacks(ctx, 10, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d (%v)", len(claimed), err)
+	}
+	if won, err := jobs.FinishCallback(ctx, job.Id, claimed[0].CallbackToken, model.GivenUp, "refused", 0); err != nil || !won {
+		t.Fatalf("give up: %v %v", won, err)
+	}
+	got := f.Get(job.Id)
+	if got.CallbackStatus != model.CallbackFailed || got.CallbackError != "refused" || got.CallbackDueAt.Valid {
+		t.Errorf("given-up callback: status %q error %q due %v", got.CallbackStatus, got.CallbackError, got.CallbackDueAt)
+	}
+	if again, err := jobs.ClaimCallbacks(ctx, 10, time.Minute); err != nil || len(again) != 0 {
+		t.Errorf("a given-up delivery was claimed again (%v)", err)
+	}
+}
