@@ -6,15 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
 
 // startBatch posts a batch of start requests and returns the jobs of the answer.
-func startBatch(t *testing.T, a *testutil.App, items ...map[string]any) []testutil.Job {
+func startBatch(t *testing.T, a *apptest.App, items ...map[string]any) []apptest.Job {
 	t.Helper()
 	var resp struct {
-		Jobs []testutil.Job `json:"jobs"`
+		Jobs []apptest.Job `json:"jobs"`
 	}
 	a.Do(http.MethodPost, "/api/v1/jobs/batch", map[string]any{"jobs": items}).Data(t, &resp)
 	if len(resp.Jobs) != len(items) {
@@ -25,7 +26,7 @@ func startBatch(t *testing.T, a *testutil.App, items ...map[string]any) []testut
 
 func TestBatchStartsJobsInRequestOrder(t *testing.T) {
 	t.Parallel()
-	a := testutil.StartApp(t, testutil.Config(t))
+	a := apptest.StartApp(t, apptest.Config(t))
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	jobs := startBatch(t, a,
 		map[string]any{"functionId": "echo", "name": "first", "params": map[string]any{"n": 1}},
@@ -47,8 +48,8 @@ func TestBatchStartsJobsInRequestOrder(t *testing.T) {
 
 func TestBatchWithABadItemWritesNothing(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers, func(c *config.Config) { c.Limits.MaxBatch = 5 })
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers, func(c *config.Config) { c.Limits.MaxBatch = 5 })
+	a := apptest.StartApp(t, c)
 	good := map[string]any{"functionId": "echo"}
 	for _, tc := range []struct {
 		name   string
@@ -83,8 +84,8 @@ func TestBatchWithABadItemWritesNothing(t *testing.T) {
 
 func TestBatchIdempotencyKeys(t *testing.T) {
 	t.Parallel()
-	c := testutil.Config(t, noWorkers)
-	a := testutil.StartApp(t, c)
+	c := apptest.Config(t, noWorkers)
+	a := apptest.StartApp(t, c)
 	before := a.StartJob(map[string]any{"functionId": "echo", "idempotencyKey": "a"})
 	items := []map[string]any{
 		{"functionId": "echo", "idempotencyKey": "a"},
