@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-short test-race test-fresh chaos fuzz bench bench-list gen goctl vet fmt services lint screenshots
+.PHONY: all build run test test-short test-race test-fresh chaos fuzz bench bench-list bench-prune bench-bulk gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -27,7 +27,7 @@ run: build services
 ## what make gen makes.
 test: services goctl
 	go vet ./...
-	$(TEST_ENV) go test -race -count=1 -timeout 9m ./...
+	$(TEST_ENV) go test -race -count=1 -timeout 14m ./...
 	cd deploy/check && go vet ./... && go test -count=1 -timeout 9m ./...
 	@$(MAKE) --no-print-directory fuzz
 
@@ -53,7 +53,7 @@ chaos: build
 
 # Package and name of every fuzz target; go test -fuzz runs one target at a time.
 FUZZ_TARGETS := ./internal/web:FuzzParseStartJob ./internal/jobview:FuzzParseListQuery \
-	./internal/jobview:FuzzParseRunAt ./internal/functions:FuzzCommandTemplating ./internal/config:FuzzConfig
+	./internal/jobview:FuzzParseRunAt ./internal/functions/command:FuzzCommandTemplating ./internal/config:FuzzConfig
 FUZZTIME ?= 3s
 
 ## fuzz: run each fuzz target for FUZZTIME (3s); a crasher is saved under the package's
@@ -69,6 +69,16 @@ fuzz:
 ## pass flags with BENCHFLAGS, e.g. make bench BENCHFLAGS="-only latency".
 bench: services
 	$(TEST_ENV) go run ./cmd/jobsbench $(BENCHFLAGS)
+
+## bench-prune: start latency while retention prunes a million finished jobs (drops and
+## refills database jobs_prunebench); numbers in docs/BENCHMARKS.md, "Retention".
+bench-prune: services
+	$(TEST_ENV) go run ./cmd/listbench -prune
+
+## bench-bulk: one bulk cancel of 10,000 running jobs, timed until every function has stopped
+## (a test that runs only here); numbers in docs/BENCHMARKS.md, "Bulk cancel".
+bench-bulk: services
+	$(TEST_ENV) JOBS_BULK_BENCH=1 go test -count=1 -timeout 20m -v -run '^TestBulkCancelOfTenThousandRunningJobs$$' ./internal/app/
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.

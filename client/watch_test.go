@@ -12,6 +12,7 @@ import (
 	"jobs/client"
 	"jobs/internal/apptest"
 	"jobs/internal/events"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -283,8 +284,8 @@ func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
 	p.holdNew()
 	p.cut()
 	b.app.WaitJob(pw.jobID, 10*time.Second, "at progress 2 in MySQL", func(j apptest.Job) bool { return j.Progress == 2 })
-	prefix := b.app.Config.Redis.Prefix
-	if err := testutil.Redis(t).Del(b.ctx, prefix+":evlog:{"+pw.jobID+"}", prefix+":evseq:{"+pw.jobID+"}").Err(); err != nil {
+	keys := rediskeys.New(b.app.Config.Redis.Prefix)
+	if err := testutil.Redis(t).Del(b.ctx, keys.JobEventLog(pw.jobID), keys.JobEventSeq(pw.jobID)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	p.release()

@@ -14,6 +14,7 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/tracing"
 )
 
 // Open returns a pool of at most maxOpen connections to dsn (normalized, see NormalizeDSN)
@@ -52,7 +53,8 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, breaker.ErrServiceUnavailable) || apperr.IsConnectionFailure(err)
 }
 
-// outageConn types the errors of conn that mean MySQL is unavailable (IsUnavailable).
+// outageConn types the errors of conn that mean MySQL is unavailable (IsUnavailable), and
+// keeps statements outside a request or an attempt out of traces (tracing.Within).
 type outageConn struct {
 	conn sqlx.SqlConn
 }
@@ -72,32 +74,39 @@ func run(ctx context.Context, f func() error) error {
 }
 
 func (c outageConn) ExecCtx(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	ctx = tracing.Within(ctx)
 	err = run(ctx, func() error { res, err = c.conn.ExecCtx(ctx, query, args...); return err })
 	return res, err
 }
 
 func (c outageConn) PrepareCtx(ctx context.Context, query string) (st sqlx.StmtSession, err error) {
+	ctx = tracing.Within(ctx)
 	err = run(ctx, func() error { st, err = c.conn.PrepareCtx(ctx, query); return err })
 	return st, err
 }
 
 func (c outageConn) QueryRowCtx(ctx context.Context, v any, query string, args ...any) error {
+	ctx = tracing.Within(ctx)
 	return run(ctx, func() error { return c.conn.QueryRowCtx(ctx, v, query, args...) })
 }
 
 func (c outageConn) QueryRowPartialCtx(ctx context.Context, v any, query string, args ...any) error {
+	ctx = tracing.Within(ctx)
 	return run(ctx, func() error { return c.conn.QueryRowPartialCtx(ctx, v, query, args...) })
 }
 
 func (c outageConn) QueryRowsCtx(ctx context.Context, v any, query string, args ...any) error {
+	ctx = tracing.Within(ctx)
 	return run(ctx, func() error { return c.conn.QueryRowsCtx(ctx, v, query, args...) })
 }
 
 func (c outageConn) QueryRowsPartialCtx(ctx context.Context, v any, query string, args ...any) error {
+	ctx = tracing.Within(ctx)
 	return run(ctx, func() error { return c.conn.QueryRowsPartialCtx(ctx, v, query, args...) })
 }
 
 func (c outageConn) TransactCtx(ctx context.Context, fn func(context.Context, sqlx.Session) error) error {
+	ctx = tracing.Within(ctx)
 	return run(ctx, func() error { return c.conn.TransactCtx(ctx, fn) })
 }
 

@@ -3,12 +3,14 @@ package model
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
@@ -80,6 +82,12 @@ type (
 		SaveProgress(ctx context.Context, progress []Progress) error
 		// Cancel moves job id from status from to cancelled.
 		Cancel(ctx context.Context, id, from string) (bool, error)
+		// CancelMany moves the pending and running jobs among ids to cancelled, one
+		// compare-and-set each, and returns those it moved with the status each left.
+		CancelMany(ctx context.Context, ids []string) ([]Cancelled, error)
+		// PruneFinished deletes up to limit jobs of the terminal status that finished more
+		// than age ago and have no callback delivery pending, oldest first, and returns their ids.
+		PruneFinished(ctx context.Context, status string, age time.Duration, limit int) ([]string, error)
 		// ReapExpired returns up to limit running jobs whose lease has expired to pending
 		// (attempts left) or fails them with ErrorWorkerLost, and reports each change made.
 		ReapExpired(ctx context.Context, limit int) ([]Reaped, error)
@@ -107,11 +115,14 @@ type (
 		*defaultJobsModel
 	}
 
-	// JobFilter selects jobs for List and Count. Tenant is required; other empty fields do
-	// not filter.
+	// JobFilter selects jobs for List and Count. Tenant is required unless AllTenants (an
+	// operator's list); other empty fields do not filter.
 	JobFilter struct {
 		Tenant                                       string
+		AllTenants                                   bool
 		Status, FunctionId, Actor, GameId, Env, Name string
+		// Statuses, if any and Status is empty, restricts the jobs to these statuses.
+		Statuses []string
 		// Ids, if any, restricts the jobs to these ids.
 		Ids []string
 		// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when not zero.
@@ -133,6 +144,12 @@ type (
 		Error      string
 		Progress   Progress
 		RetryDelay time.Duration
+	}
+
+	// Cancelled is a job CancelMany cancelled and the status it was in.
+	Cancelled struct {
+		Id   string `db:"id"`
+		From string `db:"status"`
 	}
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
@@ -224,14 +241,22 @@ func removeFields(fields []string, drop ...string) []string {
 }
 
 // where builds the filter clause from fixed column names; values only ever travel as
-// arguments. Every clause starts with the tenant, which leads every list index.
+// arguments. Every clause but an operator's starts with the tenant, which leads every list
+// index.
 func (f JobFilter) where() (string, []any) {
 	conds := []string{"`tenant_id` = ?"}
 	args := []any{f.Tenant}
+	if f.AllTenants {
+		conds, args = []string{"true"}, nil
+	}
 	if f.Status != "" {
 		cond, arg := StatusCondition(f.Status)
 		conds = append(conds, cond)
 		args = append(args, arg)
+	}
+	if f.Status == "" && len(f.Statuses) > 0 {
+		conds = append(conds, "`status` in ("+inClause(len(f.Statuses))+")")
+		args = append(args, stringArgs(f.Statuses)...)
 	}
 	for _, c := range []struct{ column, value string }{
 		{"`function_id`", f.FunctionId},
@@ -391,6 +416,14 @@ func (m *customJobsModel) List(ctx context.Context, f JobFilter, withResult bool
 	order := "`created_at` desc, `id` desc"
 	if f.Ascending {
 		order = "`created_at`, `id`"
+	}
+	if f.AllTenants {
+		// No index leads with created_at; ids are UUIDv7, in creation order to the
+		// millisecond, so the primary key gives an operator's list its order.
+		order = "`id` desc"
+		if f.Ascending {
+			order = "`id`"
+		}
 	}
 	query := fmt.Sprintf("select %s from %s%s order by %s limit ? offset ?", columns, m.table, where, order)
 	args = append(args, f.Size, (f.Page-1)*f.Size)
@@ -626,6 +659,70 @@ func (m *customJobsModel) Cancel(ctx context.Context, id, from string) (bool, er
 	query := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s, %s "+
 		"where `id` = ? and `status` = ?", m.table, leaseReleased, callbackDue)
 	return m.execWon(ctx, query, id, from)
+}
+
+// cancelTries bounds CancelMany's attempts when InnoDB picks its transaction as a deadlock
+// victim (rolled back whole, so trying again is safe).
+const cancelTries = 5
+
+func (m *customJobsModel) CancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	for try := 1; ; try++ {
+		moved, err := m.cancelMany(ctx, ids)
+		var myErr *mysql.MySQLError
+		if errors.As(err, &myErr) && myErr.Number == mysqlDeadlock && try < cancelTries {
+			continue
+		}
+		return moved, err
+	}
+}
+
+// mysqlDeadlock is MySQL's error number for a transaction chosen as a deadlock victim.
+const mysqlDeadlock = 1213
+
+func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
+	var moved []Cancelled
+	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
+		// Lock the jobs still cancellable in primary-key order (as Finish does; the hint
+		// keeps the optimizer from locking through a status index instead); the update then
+		// moves exactly those, so what is returned is what changed.
+		lock := fmt.Sprintf("select `id`, `status` from %s force index (primary) where `id` in (%s) "+
+			"and `status` in ('pending', 'running') order by `id` for update", m.table, inClause(len(ids)))
+		if err := s.QueryRowsCtx(ctx, &moved, lock, stringArgs(ids)...); err != nil || len(moved) == 0 {
+			return err
+		}
+		locked := make([]string, len(moved))
+		for i, c := range moved {
+			locked[i] = c.Id
+		}
+		update := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s, %s "+
+			"where `id` in (%s) and `status` in ('pending', 'running')", m.table, leaseReleased, callbackDue, inClause(len(locked)))
+		_, err := s.ExecCtx(ctx, update, stringArgs(locked)...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return moved, nil
+}
+
+func (m *customJobsModel) PruneFinished(ctx context.Context, status string, age time.Duration, limit int) ([]string, error) {
+	// A range of idx_status_finished, then a delete by primary key: each batch locks only
+	// its own rows, briefly (autocommit). A terminal job never changes status, and its
+	// callback never returns to pending, so the guard only repeats what was selected.
+	guard := "`status` = ? and `finished_at` < now(3) - interval ? microsecond and `callback_status` <> 'pending'"
+	var ids []string
+	query := fmt.Sprintf("select `id` from %s where %s order by `finished_at` limit ?", m.table, guard)
+	if err := m.conn.QueryRowsCtx(ctx, &ids, query, status, age.Microseconds(), limit); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	del := fmt.Sprintf("delete from %s where `id` in (%s) and %s", m.table, inClause(len(ids)), guard)
+	if _, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, status, age.Microseconds())...); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func (m *customJobsModel) execWon(ctx context.Context, query string, args ...any) (bool, error) {

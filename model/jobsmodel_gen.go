@@ -55,6 +55,8 @@ type (
 		Actor               string         `db:"actor"`
 		GameId              string         `db:"game_id"`
 		Env                 string         `db:"env"`
+		RerunOf             string         `db:"rerun_of"`        // the job this one reruns; empty: none
+		TraceParent         string         `db:"trace_parent"`    // W3C traceparent of the start request; empty: none
 		CallbackUrl         string         `db:"callback_url"`    // POSTed the job once it is terminal; empty: none
 		CallbackId          string         `db:"callback_id"`     // delivery id, the same on every attempt
 		CallbackStatus      string         `db:"callback_status"` // empty (no callback), pending, delivered, failed
@@ -120,14 +122,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.RerunOf, data.TraceParent, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.RerunOf, newData.TraceParent, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
 	return err
 }
 

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `actor` varchar(128) NOT NULL DEFAULT '',
   `game_id` varchar(128) NOT NULL DEFAULT '',
   `env` varchar(64) NOT NULL DEFAULT '',
+  `rerun_of` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'the job this one reruns; empty: none',
+  `trace_parent` varchar(64) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'W3C traceparent of the start request; empty: none',
   `callback_url` varchar(2048) NOT NULL DEFAULT '' COMMENT 'POSTed the job once it is terminal; empty: none',
   `callback_id` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'delivery id, the same on every attempt',
   `callback_status` varchar(16) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'empty (no callback), pending, delivered, failed',
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   KEY `idx_status_enqueued_run` (`status`, `enqueued_at`, `run_at`),
   KEY `idx_status_tenant_created` (`status`, `tenant_id`, `created_at`),
   KEY `idx_callback_due` (`callback_status`, `callback_due_at`),
+  KEY `idx_status_finished` (`status`, `finished_at`),
   CONSTRAINT `chk_status` CHECK (`status` IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
   CONSTRAINT `chk_finished_terminal` CHECK ((`finished_at` IS NOT NULL) = (`status` IN ('completed', 'failed', 'cancelled')))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

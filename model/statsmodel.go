@@ -24,6 +24,18 @@ type (
 		// Backlog returns, for each of functionIDs in order, the tenant's pending jobs
 		// (counting at most upTo+1) and when the one due the longest became due.
 		Backlog(ctx context.Context, tenant string, functionIDs []string, upTo int64) ([]Backlog, error)
+		// PendingByFunction returns, for each function with pending jobs, how many there
+		// are across tenants and when the one due the longest became due (its run_at, else
+		// its creation; NULL while none is due). It reads every pending job's row: callers
+		// cache it (internal/metrics).
+		PendingByFunction(ctx context.Context) ([]FunctionBacklog, error)
+	}
+
+	// FunctionBacklog is one function's pending jobs across tenants.
+	FunctionBacklog struct {
+		FunctionId string       `db:"function_id"`
+		Pending    int64        `db:"pending"`
+		OldestDue  sql.NullTime `db:"oldest_due"`
 	}
 
 	// MinuteCount is how many jobs completed and failed in one minute.
@@ -165,6 +177,18 @@ func (m *defaultStatsModel) Backlog(ctx context.Context, tenant string, function
 	}
 	var rows []Backlog
 	if err := m.conn.QueryRowsCtx(ctx, &rows, strings.Join(parts, " union all "), args...); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (m *defaultStatsModel) PendingByFunction(ctx context.Context) ([]FunctionBacklog, error) {
+	// The status prefix of idx_status_enqueued_run narrows it to pending jobs.
+	query := fmt.Sprintf("select `function_id`, count(*) as `pending`, "+
+		"min(if(`run_at` is null or `run_at` <= now(3), coalesce(`run_at`, `created_at`), null)) as `oldest_due` "+
+		"from %s where `status` = 'pending' group by `function_id`", m.table)
+	var rows []FunctionBacklog
+	if err := m.conn.QueryRowsCtx(ctx, &rows, query); err != nil {
 		return nil, err
 	}
 	return rows, nil

@@ -166,6 +166,7 @@ func (e *env) startJobs(ctx context.Context, name, role string, concurrency int)
 // config is the YAML of one scenario process.
 func (e *env) config(name string, port, concurrency int) string {
 	return fmt.Sprintf(`Name: chaos-%[1]s
+Mode: dev
 Host: 127.0.0.1
 Port: %[2]d
 CpuThreshold: 0

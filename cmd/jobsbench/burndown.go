@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"jobs/internal/queue"
+	"jobs/internal/rediskeys"
 )
 
 // benchBurndown submits o.jobs echo jobs with no worker running, then starts a worker-role
@@ -48,7 +49,7 @@ func benchBurndown(ctx context.Context, e *env) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
-	backlog, err := e.rdb.XLen(ctx, prefix+":stream").Result()
+	backlog, err := e.rdb.XLen(ctx, rediskeys.New(prefix).Stream()).Result()
 	if err != nil {
 		return row{}, err
 	}

@@ -332,7 +332,7 @@ func startAPIProcess(ctx context.Context, e *env, prefix string) (*apiProcess, e
 		return nil, err
 	}
 	port, pprofPort := ports[0], ports[1]
-	yaml := fmt.Sprintf("Name: jobsbench-api\nHost: 127.0.0.1\nPort: %d\nLog:\n  Mode: console\n  Level: error\n  Stat: false\n"+
+	yaml := fmt.Sprintf("Name: jobsbench-api\nMode: dev\nHost: 127.0.0.1\nPort: %d\nLog:\n  Mode: console\n  Level: error\n  Stat: false\n"+
 		"DevServer:\n  Enabled: true\n  Host: 127.0.0.1\n  Port: %d\n  EnableMetrics: false\n"+
 		"MySQL:\n  DataSource: %q\n  Migrate: false\nRedis:\n  Addr: %q\n  Prefix: %q\n", port, pprofPort, e.dsn, e.opts.redisAddr, prefix)
 	file := filepath.Join(dir, "api.yaml")

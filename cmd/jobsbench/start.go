@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"jobs/internal/rediskeys"
 )
 
 // benchStart measures POST /api/v1/jobs: `clients` closed-loop clients for `duration`
@@ -65,7 +67,7 @@ func benchStarts(ctx context.Context, e *env, part string, clients, perRequest i
 	if err != nil {
 		return row{}, err
 	}
-	backlog, err := e.rdb.XLen(ctx, prefix+":stream").Result()
+	backlog, err := e.rdb.XLen(ctx, rediskeys.New(prefix).Stream()).Result()
 	if err != nil {
 		return row{}, err
 	}

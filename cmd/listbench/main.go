@@ -1,6 +1,8 @@
 // Command listbench fills a fresh database with a million jobs and measures the latency
 // of GET /api/v1/jobs over real HTTP for the common filters, total included. Results are
-// written up in docs/BENCHMARKS-list.md; run it with make bench-list.
+// written up in docs/BENCHMARKS-list.md; run it with make bench-list. With -prune it fills
+// jobs_prunebench with a million jobs finished a month ago instead and measures job starts
+// while retention prunes them all (prune.go, make bench-prune, docs/BENCHMARKS.md).
 package main
 
 import (
@@ -40,8 +42,11 @@ var (
 	total    = flag.Int("n", 1_000_000, "jobs to insert")
 	requests = flag.Int("requests", 300, "measured requests per filter")
 	reuse    = flag.Bool("reuse", false, "keep the database if it already holds -n jobs")
+	prune    = flag.Bool("prune", false, "measure job starts while a million finished jobs are pruned (default -dsn .../jobs_prunebench)")
 	batch    = 2000
 	span     = 90 * 24 * time.Hour // created_at spread over the 90 days before start
+	// finishedAgo moves every job back further: -prune makes them all older than any retention.
+	finishedAgo time.Duration
 )
 
 // The data set: 90% of jobs belong to the measured tenant, the rest to nine others.
@@ -58,11 +63,14 @@ func main() {
 	logx.DisableStat()
 	logx.SetLevel(logx.ErrorLevel)
 	ctx := context.Background()
+	if *prune {
+		setUpPrune()
+	}
 	normalized, err := model.NormalizeDSN(*dsn)
 	check(err)
 	start := time.Now().UTC().Truncate(time.Millisecond)
 
-	if !*reuse || count(normalized) != *total {
+	if !*reuse || countFill(normalized) != *total {
 		check(dropDatabase(normalized))
 		check(model.Migrate(ctx, normalized))
 		began := time.Now()
@@ -73,6 +81,10 @@ func main() {
 	check(err)
 	_, err = db.Exec("ANALYZE TABLE jobs")
 	check(err)
+	if *prune {
+		benchPrune(ctx, normalized)
+		return
+	}
 	var sample []string
 	rows, err := db.Query("SELECT id FROM jobs WHERE tenant_id = ? ORDER BY created_at DESC LIMIT 100 OFFSET 5000", tenant)
 	check(err)
@@ -207,7 +219,7 @@ func insertBatch(conn *sql.Conn, start time.Time, first, n int) {
 		k := first + i
 		r := mrand.New(mrand.NewPCG(uint64(k), 42))
 		// Evenly spread over span, oldest first, so ids (UUIDv7 of created_at) ascend.
-		created := start.Add(-span + time.Duration(float64(span)*float64(k)/float64(*total))).Truncate(time.Millisecond)
+		created := start.Add(-span - finishedAgo + time.Duration(float64(span)*float64(k)/float64(*total))).Truncate(time.Millisecond)
 		owner := tenant
 		if r.IntN(10) == 0 {
 			owner = fmt.Sprintf("other-%d", r.IntN(9))

@@ -55,7 +55,9 @@ func TestSecretsFromTheEnvironmentReachTheService(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	cmd = exec.Command(bin, "-f", config, "-role", "worker")
-	cmd.Env = append(os.Environ(), "JOBS_MYSQL_DSN=jobs:pw@tcp("+closed+")/jobs")
+	// With secrets of its own, as a production process must have (Mode pro).
+	cmd.Env = append(os.Environ(), "JOBS_MYSQL_DSN=jobs:pw@tcp("+closed+")/jobs",
+		"JOBS_ACCESS_SECRET="+secret, "JOBS_CALLBACK_SECRET="+secret)
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), closed) {
 		t.Errorf("with JOBS_MYSQL_DSN at %s the service said (%v):\n%s", closed, err, out)

@@ -20,9 +20,12 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/handler"
+	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/openapi"
 	"jobs/internal/probe"
 	"jobs/internal/recovery"
+	"jobs/internal/retention"
 	"jobs/internal/svc"
 	"jobs/internal/ui"
 	"jobs/internal/web"
@@ -40,6 +43,10 @@ const (
 	readyCacheFor = time.Second
 )
 
+// backlogCacheFor is how long the pending backlog read for /metrics is reused: however
+// often Prometheus scrapes, MySQL counts the pending jobs at most this often.
+const backlogCacheFor = 5 * time.Second
+
 // App is one process: API, workers, or both.
 type App struct {
 	Config  config.Config
@@ -50,7 +57,9 @@ type App struct {
 	sweeper *recovery.Sweeper
 	// deliverer makes callback deliveries; nil unless the role includes workers.
 	deliverer *callbacks.Deliverer
-	stop      sync.Once
+	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
+	pruner *retention.Pruner
+	stop   sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -74,6 +83,13 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		return nil, err
 	}
 	a := &App{Config: c, Svc: sc}
+	metrics.WatchBacklog(sc.Stats, func() []string {
+		var ids []string
+		for _, d := range sc.Functions.All() {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}, backlogCacheFor)
 	if c.Runs("api") {
 		web.InstallHooks()
 		// go-zero's own body limit answers with an empty 413; LimitBody answers in the envelope.
@@ -108,25 +124,22 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		// In front of everything: probes need no token and stay out of the request log.
 		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
-			{Name: "redis", Check: func(ctx context.Context) error { return sc.Redis.Ping(ctx).Err() }},
+			// A read of the work stream, not a PING: a Redis Cluster node answers PING while
+			// the cluster is down, and this asks the node the work depends on.
+			{Name: "redis", Check: func(ctx context.Context) error { _, err := sc.Queue.Backlog(ctx); return err }},
 		}, site)
 	}
 	if c.Runs("worker") {
-		w := c.Worker
-		if w.Concurrency > 0 {
-			a.pool = worker.NewPool(worker.Config{
-				ID: worker.NewID(), Concurrency: w.Concurrency, BatchSize: w.BatchSize, Lease: w.Lease,
-				Heartbeat: w.Heartbeat, ProgressFlush: w.ProgressFlush, ClaimIdle: w.ClaimIdle,
-				ShutdownGrace: w.ShutdownGrace, LogTail: w.LogTail,
-			}, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
+		if c.Worker.Concurrency > 0 {
+			a.pool = worker.NewPool(worker.Config{ID: worker.NewID(), WorkerConf: c.Worker},
+				sc.Jobs, sc.Queue, sc.Dispatcher, sc.Functions, sc.Events)
 		}
-		a.sweeper = recovery.NewSweeper(recovery.Config{Interval: c.Recovery.Interval, StaleEnqueue: c.Recovery.StaleEnqueue,
-			DueInterval: c.Recovery.DueInterval, ConsumerIdle: c.Recovery.ConsumerIdle},
-			sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
-		cb := c.Callbacks
-		a.deliverer = callbacks.NewDeliverer(callbacks.Config{Secret: cb.Secret, Timeout: cb.Timeout, MaxAttempts: cb.MaxAttempts,
-			Backoff: cb.Backoff, MaxBackoff: cb.MaxBackoff, Interval: cb.Interval, Concurrency: cb.Concurrency,
-			Allow: sc.CallbackAllow}, sc.Jobs)
+		a.sweeper = recovery.NewSweeper(c.Recovery, sc.Jobs, sc.Queue, sc.Dispatcher, sc.Events)
+		a.deliverer = callbacks.NewDeliverer(c.Callbacks, sc.CallbackAllow, jobview.CallbackBody, sc.Jobs)
+		r := c.Retention
+		a.pruner = retention.NewPruner(retention.Config{Completed: r.Completed, Failed: r.Failed, Cancelled: r.Cancelled,
+			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
+			sc.Jobs, model.NewNamedLock(sc.MySQL(), retention.LockName), sc.Events)
 	}
 	return a, nil
 }
@@ -161,6 +174,9 @@ func (a *App) StartBackground(ctx context.Context) error {
 	if a.deliverer != nil {
 		a.deliverer.Start()
 	}
+	if a.pruner != nil {
+		a.pruner.Start()
+	}
 	return nil
 }
 
@@ -193,6 +209,9 @@ func (a *App) stopOnce(ctx context.Context) {
 	}
 	if a.sweeper != nil {
 		a.sweeper.Stop()
+	}
+	if a.pruner != nil {
+		a.pruner.Stop()
 	}
 	if err := a.Svc.Close(); err != nil {
 		logx.Errorf("close: %v", err)

@@ -33,6 +33,9 @@ func everyRoute(id string) [][2]string {
 		{http.MethodGet, "/api/v1/jobs/" + id + "/stream"},
 		{http.MethodGet, "/api/v1/function-calls"},
 		{http.MethodGet, "/api/v1/function-calls/" + id},
+		{http.MethodPost, "/api/v1/jobs/" + id + "/rerun"},
+		{http.MethodPost, "/api/v1/jobs/cancel"},
+		{http.MethodPost, "/api/v1/jobs/rerun"},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jobs/internal/apptest"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -21,7 +22,7 @@ func TestSameIdempotencyKeyStartsOneJobUnderConcurrency(t *testing.T) {
 	// the stream shows what the starts enqueued.
 	rdb := testutil.Redis(t)
 	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+		return rdb.Exists(context.Background(), rediskeys.New(c.Redis.Prefix).Epoch()).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}

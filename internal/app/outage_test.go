@@ -26,6 +26,12 @@ func checkOutageAnswer(t *testing.T, what string, res apptest.Response, dependen
 	}
 }
 
+// outageBody is a valid body for every route that takes one: a start's, and the bulk
+// routes' ids (each ignores the other's field).
+func outageBody(id string) string {
+	return `{"functionId": "echo", "ids": ["` + id + `"]}`
+}
+
 // serves reports whether a start and a list both succeed.
 func serves(a *apptest.App) bool {
 	start := a.Do(http.MethodPost, "/api/v1/jobs", `{"functionId": "echo"}`)
@@ -50,7 +56,7 @@ func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	failures := 0
 	for round := range 10 {
 		for _, route := range everyRoute(job.Id) {
-			res := a.Do(route[0], route[1], `{"functionId": "echo"}`)
+			res := a.Do(route[0], route[1], outageBody(job.Id))
 			if route[1] == "/api/v1/functions" {
 				if res.Status != http.StatusOK {
 					t.Errorf("functions need no MySQL, yet: %d %s", res.Status, res.Body)
@@ -94,7 +100,7 @@ func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	proxy.Cut()
 	var started apptest.Job
 	for _, route := range everyRoute(job.Id) {
-		res := a.Do(route[0], route[1], `{"functionId": "echo"}`)
+		res := a.Do(route[0], route[1], outageBody(job.Id))
 		checkOutageAnswer(t, route[0]+" "+route[1], res, "redis")
 		if route == [2]string{http.MethodGet, "/api/v1/jobs/" + job.Id + "/stream"} && res.Status != http.StatusServiceUnavailable {
 			t.Errorf("stream during the Redis outage: %d %s, want 503", res.Status, res.Body)

@@ -70,13 +70,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startProcess runs the jobs binary on c with the given role; it is killed when the test
-// ends if it is still running. With an API role it returns once the API answers.
-func startProcess(t *testing.T, c config.Config, role string) *process {
+// startProcess runs the jobs binary on c with the given role, plus extraYAML (top-level
+// keys) in its config file; it is killed when the test ends if it is still running. With an
+// API role it returns once the API answers.
+func startProcess(t *testing.T, c config.Config, role string, extraYAML ...string) *process {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
 	port := freePort(t)
 	yaml := fmt.Sprintf(`Name: jobs-process
+Mode: dev
 Host: 127.0.0.1
 Port: %d
 Timeout: %d
@@ -104,7 +106,7 @@ Events:
   HeaderTimeout: %s
 `, port, c.Timeout, c.CpuThreshold, c.Log.Level, c.MySQL.DataSource, c.Redis.Addr, c.Redis.Prefix, c.Worker.Concurrency, c.Worker.Lease,
 		c.Worker.Heartbeat, c.Worker.ProgressFlush, c.Worker.ClaimIdle, c.Worker.ShutdownGrace, c.Recovery.Interval,
-		c.Events.HeaderTimeout)
+		c.Events.HeaderTimeout) + strings.Join(extraYAML, "")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -294,4 +296,62 @@ func TestConfigMistakesAreNotIgnored(t *testing.T) {
 			t.Errorf("no warning about %s at start-up:\n%s", key, p.Logs())
 		}
 	}
+}
+
+// An API process and a worker process each serve their own /metrics on go-zero's dev
+// server: the API's tells the start and its HTTP requests, the worker's the run.
+func TestAPIAndWorkerProcessesEachServeTheirMetrics(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t)
+	// No lease may run out on a loaded machine: a reaped attempt would be counted twice.
+	c.Worker.Lease, c.Worker.Heartbeat = time.Minute, time.Second
+	devServer := func(port int) string {
+		return fmt.Sprintf("DevServer:\n  Enabled: true\n  Host: 127.0.0.1\n  Port: %d\n", port)
+	}
+	apiPort, workerPort := testutil.FreePort(t), testutil.FreePort(t)
+	api := startProcess(t, c, "api", devServer(apiPort))
+	startProcess(t, c, "worker", devServer(workerPort))
+	client := apptest.Client(t, api.URL, c)
+	job := client.StartJob(map[string]any{"functionId": "echo"})
+	client.WaitStatus(job.Id, "completed", 60*time.Second)
+
+	scrape := func(port int, check func(m testutil.Metrics) error) {
+		t.Helper()
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		var last error
+		if !testutil.Eventually(60*time.Second, func() bool {
+			m, err := testutil.TryScrape(url)
+			if err == nil {
+				err = check(m)
+			}
+			last = err
+			return err == nil
+		}) {
+			t.Fatalf("%s: %v", url, last)
+		}
+	}
+	scrape(apiPort, func(m testutil.Metrics) error {
+		if v, _ := m.Value("jobs_started_total", "function", "echo"); v != 1 {
+			return fmt.Errorf("jobs_started_total{echo} = %v, want 1", v)
+		}
+		if v, _ := m.Value("http_server_requests_code_total", "path", "/api/v1/jobs", "method", "POST", "code", "200"); v != 1 {
+			return fmt.Errorf("go-zero's http_server_requests_code_total{POST /api/v1/jobs 200} = %v, want 1", v)
+		}
+		if _, ok := m.Value("jobs_finished_total", "function", "echo"); ok {
+			return fmt.Errorf("the API process counts a job it did not finish")
+		}
+		return nil
+	})
+	scrape(workerPort, func(m testutil.Metrics) error {
+		if v, _ := m.Value("jobs_finished_total", "function", "echo", "status", "completed"); v != 1 {
+			return fmt.Errorf("jobs_finished_total{echo, completed} = %v, want 1", v)
+		}
+		if v, _ := m.Value("jobs_queue_wait_seconds", "function", "echo"); v != 1 {
+			return fmt.Errorf("jobs_queue_wait_seconds{echo} has %v observations, want 1", v)
+		}
+		if _, ok := m.Value("jobs_started_total", "function", "echo"); ok {
+			return fmt.Errorf("the worker process counts a start it did not take")
+		}
+		return nil
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -81,29 +82,40 @@ func TestExpiredLeaseWithoutAttemptsLeftFails(t *testing.T) {
 func TestPendingJobsSurviveRedisLosingEverything(t *testing.T) {
 	t.Parallel()
 	c := apptest.Config(t, noWorkers)
-	api := apptest.StartApp(t, c)
 	rdb := testutil.Redis(t)
+	pendingJobsSurviveLosingRedis(t, c, rdb, func() {
+		// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
+		testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	})
+}
+
+// pendingJobsSurviveLosingRedis starts jobs on an app of c without workers, waits for the
+// sweeper's epoch marker in rdb, has Redis lose everything (lose), starts more, then starts
+// workers and waits until every job completed. It returns the app.
+func pendingJobsSurviveLosingRedis(t *testing.T, c config.Config, rdb redis.UniversalClient, lose func()) *apptest.App {
+	t.Helper()
+	api := apptest.StartApp(t, c)
 	var ids []string
 	for range 20 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-	if !testutil.Eventually(5*time.Second, func() bool {
-		return rdb.Exists(context.Background(), c.Redis.Prefix+":epoch").Val() == 1
+	epoch := rediskeys.New(c.Redis.Prefix).Epoch()
+	if !testutil.Eventually(10*time.Second, func() bool {
+		return rdb.Exists(context.Background(), epoch).Val() == 1
 	}) {
 		t.Fatal("the sweeper never wrote the epoch marker")
 	}
 
-	// FLUSHALL, scoped to this test's keys so parallel tests keep theirs.
-	testutil.DeleteKeys(t, rdb, c.Redis.Prefix)
+	lose()
 	for range 5 {
 		ids = append(ids, api.StartJob(map[string]any{"functionId": "echo"}).Id)
 	}
-
 	c.Worker.Concurrency = 4
 	apptest.StartApp(t, c)
 	for _, id := range ids {
-		api.WaitStatus(id, "completed", 10*time.Second)
+		api.WaitStatus(id, "completed", 15*time.Second)
 	}
+	return api
 }
 
 func TestSIGTERMFinishesShortJobsAndHandsBackTheRest(t *testing.T) {
@@ -159,7 +171,7 @@ func TestFirstWorkerStartDoesNotEnqueueTheBacklogAgain(t *testing.T) {
 	for _, id := range ids {
 		api.WaitStatus(id, "completed", 10*time.Second)
 	}
-	info, err := testutil.Redis(t).XInfoStream(context.Background(), c.Redis.Prefix+":stream").Result()
+	info, err := testutil.Redis(t).XInfoStream(context.Background(), rediskeys.New(c.Redis.Prefix).Stream()).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +187,7 @@ func TestGoneWorkersLeaveTheConsumerGroup(t *testing.T) {
 	t.Parallel()
 	c := apptest.Config(t, noWorkers, func(c *config.Config) { c.Recovery.ConsumerIdle = 300 * time.Millisecond })
 	ctx, rdb := context.Background(), testutil.Redis(t)
-	stream := c.Redis.Prefix + ":stream"
+	stream := rediskeys.New(c.Redis.Prefix).Stream()
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "workers", "0").Err(); err != nil {
 		t.Fatal(err)
 	}

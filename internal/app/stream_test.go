@@ -15,6 +15,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -256,12 +257,12 @@ func TestStreamGetsAnEventWhoseAnnouncementWasLost(t *testing.T) {
 	c := a.Config
 	// What the publish script does, without the PUBLISH.
 	ctx, rdb := context.Background(), testutil.Redis(t)
-	id, err := rdb.Incr(ctx, c.Redis.Prefix+":evseq:{"+job.Id+"}").Result()
+	id, err := rdb.Incr(ctx, rediskeys.New(c.Redis.Prefix).JobEventSeq(job.Id)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	entry := strconv.FormatInt(id, 10) + ` progress {"progress":1,"total":2,"message":"unannounced"}`
-	if err := rdb.RPush(ctx, c.Redis.Prefix+":evlog:{"+job.Id+"}", entry).Err(); err != nil {
+	if err := rdb.RPush(ctx, rediskeys.New(c.Redis.Prefix).JobEventLog(job.Id), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := s.Next(3 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/rest/httpx"
 )
 
 // Kind classifies an error by what the caller should do about it.
@@ -21,6 +22,7 @@ const (
 	Internal Kind = iota
 	InvalidArgument
 	Unauthenticated
+	Forbidden
 	NotFound
 	Conflict
 	TooLarge
@@ -32,6 +34,7 @@ var statusOf = map[Kind]int{
 	Internal:        http.StatusInternalServerError,
 	InvalidArgument: http.StatusBadRequest,
 	Unauthenticated: http.StatusUnauthorized,
+	Forbidden:       http.StatusForbidden,
 	NotFound:        http.StatusNotFound,
 	Conflict:        http.StatusConflict,
 	TooLarge:        http.StatusRequestEntityTooLarge,
@@ -100,6 +103,17 @@ type Envelope struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 	Data    any    `json:"data,omitempty"`
+}
+
+// Write answers w with status and an envelope of message and data: the one writer of
+// envelopes outside go-zero's error handler (Response) and OK handler. The code is 0 for a 200,
+// else the status.
+func Write(w http.ResponseWriter, status int, message string, data any) {
+	code := status
+	if status == http.StatusOK {
+		code = 0
+	}
+	httpx.WriteJson(w, status, Envelope{Code: code, Message: message, Data: data})
 }
 
 // Response maps err to its status and envelope. It is installed once with

@@ -39,6 +39,9 @@ func Config(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	// go-zero's CPU load shedding is off, as in the shipped config: on a busy machine it
 	// would answer tests' requests with 503s (the database's CPU counts too).
 	c.CpuThreshold = 0
+	// go-zero's dev server (metrics, pprof) would listen on :6060 in every test process;
+	// the metrics tests turn it on, on a free port.
+	c.DevServer.Enabled = false
 	// A generous request timeout: with -race on a busy machine a megabyte body can take
 	// seconds to parse and store. Tests of the timeout set their own.
 	c.Timeout = 10000
@@ -91,6 +94,17 @@ func (a *App) Token(tenant, actor string, ttl time.Duration) string {
 		a.t.Fatal(err)
 	}
 	return token
+}
+
+// AsAdmin returns a view of the app whose requests carry an operator token (role admin)
+// of tenant and actor.
+func (a *App) AsAdmin(tenant, actor string) *App {
+	a.t.Helper()
+	token, err := auth.Mint(a.Config.Auth.AccessSecret, auth.Identity{Tenant: tenant, Actor: actor, Admin: true}, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.WithToken(token)
 }
 
 // As returns a view of the app whose requests act as tenant and actor.
@@ -287,6 +301,7 @@ type Job struct {
 	FinishedAt     *string         `json:"finishedAt"`
 	LogTail        []LogLine       `json:"logTail"`
 	CallbackUrl    string          `json:"callbackUrl"`
+	RerunOf        string          `json:"rerunOf"`
 	Callback       *Callback       `json:"callback"`
 }
 

@@ -27,7 +27,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,9 +42,10 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/functions"
-	"jobs/internal/jobview"
-	"jobs/internal/types"
+	"jobs/internal/backoff"
+	"jobs/internal/config"
+	"jobs/internal/metrics"
+	"jobs/internal/text"
 	"jobs/model"
 )
 
@@ -58,19 +58,6 @@ const (
 
 // MaxURLLength bounds a callbackUrl (the column's size).
 const MaxURLLength = 2048
-
-// Config tunes a Deliverer.
-type Config struct {
-	Secret      string
-	Timeout     time.Duration
-	MaxAttempts int
-	Backoff     time.Duration
-	MaxBackoff  time.Duration
-	Interval    time.Duration
-	Concurrency int
-	// Allow lists networks callbacks may reach although they are internal.
-	Allow []netip.Prefix
-}
 
 // ParseAllow parses Callbacks.AllowNetworks (CIDRs or single addresses).
 func ParseAllow(networks []string) ([]netip.Prefix, error) {
@@ -179,12 +166,8 @@ func NewClient(timeout time.Duration, allow []netip.Prefix) *http.Client {
 	}
 }
 
-// Payload is the body of a delivery: the job as GET /api/v1/jobs/:id shows it, without its
-// log tail and callback state.
-type Payload struct {
-	types.JobItem
-	Result any `json:"result"`
-}
+// BodyFunc returns the body of a delivery of job (the API's view of it: jobview.CallbackBody).
+type BodyFunc func(job *model.Jobs) ([]byte, error)
 
 // Sign returns the X-Jobs-Signature value of body.
 func Sign(secret string, body []byte) string {
@@ -196,7 +179,8 @@ func Sign(secret string, body []byte) string {
 // Deliverer claims due deliveries and makes them, Concurrency at a time, on goroutines of
 // its own: workers never wait for a callback.
 type Deliverer struct {
-	cfg    Config
+	cfg    config.CallbacksConf
+	body   BodyFunc
 	jobs   model.JobsModel
 	client *http.Client
 	log    logx.Logger
@@ -207,8 +191,8 @@ type Deliverer struct {
 }
 
 // NewDeliverer returns a deliverer; Start starts it.
-func NewDeliverer(cfg Config, jobs model.JobsModel) *Deliverer {
-	return &Deliverer{cfg: cfg, jobs: jobs, client: NewClient(cfg.Timeout, cfg.Allow),
+func NewDeliverer(cfg config.CallbacksConf, allow []netip.Prefix, body BodyFunc, jobs model.JobsModel) *Deliverer {
+	return &Deliverer{cfg: cfg, body: body, jobs: jobs, client: NewClient(cfg.Timeout, allow),
 		log: logx.WithContext(context.Background()), slots: make(chan struct{}, cfg.Concurrency)}
 }
 
@@ -267,6 +251,13 @@ func (d *Deliverer) poll(ctx context.Context) {
 	}
 }
 
+// deliveryLabel is the result label of jobs_callback_deliveries_total.
+var deliveryLabel = map[model.DeliveryResult]string{
+	model.Delivered:  "delivered",
+	model.RetryLater: "retry",
+	model.GivenUp:    "failed",
+}
+
 // deliver makes one attempt and records it.
 func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	attempt := job.CallbackAttempts + 1
@@ -276,25 +267,28 @@ func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	}
 	result, msg, retryIn := model.Delivered, "", time.Duration(0)
 	if err != nil {
-		msg = functions.Truncate(err.Error(), 1024)
+		msg = text.Truncate(err.Error(), 1024)
 		switch {
 		case errors.Is(err, errRefused), attempt >= int64(d.cfg.MaxAttempts):
 			result = model.GivenUp
 		default:
 			result = model.RetryLater
-			retryIn = max(functions.Backoff(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
+			retryIn = max(backoff.Delay(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
 		}
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn); werr != nil {
+	won, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn)
+	if werr != nil {
 		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again)", attempt, job.Id, werr)
+	}
+	if won {
+		metrics.CallbackDelivery(deliveryLabel[result])
 	}
 }
 
 func (d *Deliverer) post(ctx context.Context, job *model.Jobs, attempt int64) error {
-	detail := jobview.Detail(job)
-	body, err := json.Marshal(Payload{JobItem: detail.JobItem, Result: detail.Result})
+	body, err := d.body(job)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "[-f etc/jobs.yaml] [-role api|worker|all]", "run the service (the default command)", serve},
-		{"token", "-tenant T [-actor A] [-ttl 24h] [-f etc/jobs.yaml]", "print an access token signed with the config's secret", token},
+		{"token", "-tenant T [-actor A] [-admin] [-ttl 24h] [-f etc/jobs.yaml]", "print an access token signed with the config's secret", token},
 		{"start", "FUNCTION ['PARAMS_JSON'|-] [options]", "start a job and print it", start},
 		{"list", "[filters]", "list jobs, newest first", list},
 		{"get", "ID", "print a job with its result", get},

@@ -171,6 +171,23 @@ func TestHelpListsEverySubcommand(t *testing.T) {
 	jobs(t, nil, "", "-role", "cook", "-f", "../../etc/jobs.yaml").want(t, 2, "-role must be api, worker or all")
 }
 
+// A production process (go-zero's Mode pro, its default) does not start on the development
+// secrets, nor on a config whose keys contradict each other; the messages name the keys.
+func TestServeRefusesAProductionConfigOnDevelopmentSecrets(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "jobs.yaml")
+	if err := os.WriteFile(config, []byte("Name: jobs\nHost: 127.0.0.1\nPort: 1\nWorker:\n  Heartbeat: 10s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jobs(t, nil, "", "-f", config).want(t, 2, "Auth.AccessSecret is the development secret and Mode is pro",
+		"Callbacks.Secret is the development secret", "Worker.Heartbeat (10s) must be at most a third of Worker.Lease (20s)")
+	r := jobs(t, []string{"JOBS_ACCESS_SECRET=an-access-secret", "JOBS_CALLBACK_SECRET=a-callback-secret"}, "", "-f", config)
+	r.want(t, 2, "Worker.Heartbeat (10s)")
+	if strings.Contains(r.stderr, "development secret") {
+		t.Errorf("secrets of its own are still refused:\n%s", r.stderr)
+	}
+}
+
 func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {
 	t.Parallel()
 	s := startService(t)

@@ -38,6 +38,10 @@ func serve(env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "jobs: -role must be api, worker or all, not %q\n", c.Role)
 		return exitUsage
 	}
+	if err := c.Check(); err != nil {
+		fmt.Fprintf(env.Stderr, "jobs: %s: %v\n", *configFile, err)
+		return exitUsage
+	}
 	c.MustSetUp()
 	if w := logx.Reset(); w != nil {
 		logx.SetWriter(web.RedactTokens(w))

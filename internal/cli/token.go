@@ -17,8 +17,12 @@ func token(env Env, args []string) int {
 	tenant := fs.String("tenant", "", "the tenant whose jobs the token gives access to (required)")
 	actor := fs.String("actor", "", "who the token's holder is; jobs they start default to this actor")
 	ttl := fs.Duration("ttl", 0, "how long the token is valid (default: Auth.AccessExpire seconds)")
+	admin := fs.Bool("admin", false, "an operator token (role admin): lists and acts on every tenant's jobs; -tenant defaults to admin")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if *admin && *tenant == "" {
+		*tenant = auth.RoleAdmin
 	}
 	if *tenant == "" {
 		fmt.Fprintln(env.Stderr, "jobs token: -tenant is required")
@@ -33,7 +37,7 @@ func token(env Env, args []string) int {
 	if *ttl == 0 {
 		*ttl = time.Duration(c.Auth.AccessExpire) * time.Second
 	}
-	token, err := auth.Mint(c.Auth.AccessSecret, auth.Identity{Tenant: *tenant, Actor: *actor}, *ttl)
+	token, err := auth.Mint(c.Auth.AccessSecret, auth.Identity{Tenant: *tenant, Actor: *actor, Admin: *admin}, *ttl)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "jobs token: %v\n", err)
 		return exitError

@@ -10,8 +10,8 @@ import (
 // Config is the whole service configuration. Every key has a working default,
 // so an empty file (plus Name) starts a service against the local MariaDB and Redis.
 // The secrets can come from the environment instead (a Kubernetes Secret, local.env): a
-// non-empty JOBS_MYSQL_DSN, JOBS_REDIS_PASSWORD, JOBS_ACCESS_SECRET or JOBS_CALLBACK_SECRET
-// overrides its key (env= tags).
+// non-empty JOBS_MYSQL_DSN, JOBS_REDIS_PASSWORD, JOBS_REDIS_SENTINEL_PASSWORD,
+// JOBS_ACCESS_SECRET or JOBS_CALLBACK_SECRET overrides its key (env= tags).
 type Config struct {
 	rest.RestConf
 	// Role selects what this process runs: the HTTP API, the worker pool, or both.
@@ -30,6 +30,8 @@ type Config struct {
 	Retry RetryConf
 	// Callbacks delivers a job's final state to the callbackUrl given at start.
 	Callbacks CallbacksConf
+	// Retention deletes finished jobs after a while (worker processes prune; one at a time).
+	Retention RetentionConf
 	// Functions are the command and HTTP functions this deployment runs, next to the
 	// built-ins. A bad entry fails start-up with a message naming it and the key.
 	Functions []FunctionConf `json:",optional"`
@@ -40,6 +42,21 @@ type Config struct {
 type RetryConf struct {
 	Backoff    time.Duration `json:",default=1s"`
 	MaxBackoff time.Duration `json:",default=5m"`
+}
+
+// RetentionConf is how long finished jobs are kept, by status; 0 keeps them forever. A job
+// whose callback delivery is still pending is kept until the delivery ends. Its events in
+// Redis go with it.
+type RetentionConf struct {
+	Completed time.Duration `json:",default=168h"`
+	Failed    time.Duration `json:",default=720h"`
+	Cancelled time.Duration `json:",default=168h"`
+	// Interval is the time between pruning passes.
+	Interval time.Duration `json:",default=1m"`
+	// BatchSize bounds the jobs one DELETE removes: the rows it locks, briefly.
+	BatchSize int `json:",default=500,range=[1:10000]"`
+	// Pause is the time between batches of one pass, left to the writes of job starts.
+	Pause time.Duration `json:",default=10ms"`
 }
 
 // CallbacksConf tunes completion callbacks (the callbackUrl of a start request).
@@ -64,7 +81,7 @@ type CallbacksConf struct {
 }
 
 // FunctionConf is one configured function. Every key is checked at start-up by
-// functions.FromConfig, which also fills the defaults documented here.
+// configured.FromConfig (internal/functions/configured), which also fills the defaults documented here.
 type FunctionConf struct {
 	// Id is how jobs name the function (functionId).
 	Id string `json:",optional"`
@@ -133,6 +150,8 @@ type LimitsConf struct {
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
 	// MaxBatch bounds the start requests of one POST /api/v1/jobs/batch.
 	MaxBatch int `json:",default=1000,range=[1:10000]"`
+	// MaxBulk bounds the jobs a bulk cancel or rerun by filter acts on in one request.
+	MaxBulk int64 `json:",default=10000,range=[1:1000000]"`
 }
 
 // DevAuth reports whether the config signs tokens with the shipped development secret
@@ -159,12 +178,24 @@ type MySQLConf struct {
 	MaxOpenConns int `json:",default=32,range=[1:10000]"`
 }
 
-// RedisConf says where work and signals travel.
+// RedisConf says where work and signals travel: one Redis (Addr), a Redis Cluster (Addrs)
+// or a master watched by Sentinels (MasterName).
 type RedisConf struct {
-	Addr     string `json:",default=127.0.0.1:6379"`
-	Password string `json:",optional,env=JOBS_REDIS_PASSWORD"`
-	DB       int    `json:",default=0"`
-	// Prefix namespaces every key and channel, so several deployments (or tests) share one Redis.
+	// Addr is a single Redis server, used unless Addrs is set.
+	Addr string `json:",default=127.0.0.1:6379"`
+	// Addrs are seed nodes of a Redis Cluster (one is enough; the rest are discovered), or,
+	// with MasterName, the Sentinels.
+	Addrs []string `json:",optional"`
+	// MasterName is the name of the master the Sentinels at Addrs (or Addr) watch; the
+	// service follows it through failovers.
+	MasterName string `json:",optional"`
+	// SentinelPassword authenticates to the Sentinels, if they require it.
+	SentinelPassword string `json:",optional,env=JOBS_REDIS_SENTINEL_PASSWORD"`
+	Password         string `json:",optional,env=JOBS_REDIS_PASSWORD"`
+	// DB is the database number; a Redis Cluster has only 0.
+	DB int `json:",default=0"`
+	// Prefix namespaces every key and channel, so several deployments (or tests) share one
+	// Redis. It must not contain braces (Redis Cluster hash tags: docs/ARCHITECTURE.md).
 	Prefix string `json:",default=jobs"`
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/zeromicro/go-zero/core/conf"
 
 	"jobs/internal/config"
-	"jobs/internal/functions"
+	"jobs/internal/functions/configured"
 )
 
 // FuzzConfig loads fuzzed config files the way start-up does (the key check, go-zero's
@@ -42,7 +42,7 @@ func FuzzConfig(f *testing.F) {
 		if err := conf.LoadFromYamlBytes([]byte(yaml), &c); err != nil {
 			return // go-zero's own refusal: a missing or ill-typed value
 		}
-		if _, err := functions.FromConfig(c.Functions); err != nil && !strings.HasPrefix(err.Error(), "Functions[") {
+		if _, err := configured.FromConfig(c.Functions); err != nil && !strings.HasPrefix(err.Error(), "Functions[") {
 			t.Fatalf("%q: %q does not name the function", yaml, err)
 		}
 	})

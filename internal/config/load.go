@@ -173,15 +173,3 @@ func join(path, key string) string {
 	}
 	return path + "." + key
 }
-
-// DevSecretWarnings returns a warning for each secret that is still a development secret.
-func (c Config) DevSecretWarnings() []string {
-	var warnings []string
-	if c.Auth.AccessSecret == DevAccessSecret {
-		warnings = append(warnings, "Auth.AccessSecret is the development secret: anyone who has read this repository can mint access tokens; set your own")
-	}
-	if c.Callbacks.Secret == DevCallbackSecret {
-		warnings = append(warnings, "Callbacks.Secret is the development secret: anyone who has read this repository can forge callbacks; set your own")
-	}
-	return warnings
-}

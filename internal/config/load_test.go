@@ -40,6 +40,8 @@ func TestCheckKeysTakesWhatGoZeroTakes(t *testing.T) {
 		"Middlewares:\n  Trace: false\nTelemetry:\n  Name: j\nDevServer:\n  Enabled: false\n", // rest.RestConf's own
 		"Functions:\n  - Id: a\n    Command:\n      Env: {ANY_NAME: x}\n    HTTP:\n      Headers: {X-Any: y}\n",
 		"Cors:\n  AllowOrigins: [a, b]\n",
+		"Redis:\n  Addrs: [a:6379, b:6379]\n",
+		"Redis:\n  MasterName: m\n  Addrs: [a:26379]\n  SentinelPassword: p\n",
 	} {
 		if err := config.CheckKeys(".yml", []byte(yaml)); err != nil {
 			t.Errorf("%q: %v", yaml, err)
@@ -65,5 +67,22 @@ func TestDevSecretsAreTheDefaultsAndWarned(t *testing.T) {
 	c.Auth.AccessSecret, c.Callbacks.Secret = "a-secret-of-our-own", "another-one"
 	if w := c.DevSecretWarnings(); len(w) != 0 {
 		t.Errorf("warnings with secrets of our own: %q", w)
+	}
+}
+
+func TestRedisClusterAndSentinelKeysLoad(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/jobs.yaml"
+	yaml := "Name: j\nHost: 127.0.0.1\nPort: 8888\nRedis:\n  MasterName: mymaster\n  Addrs: [s1:26379, s2:26379]\n  SentinelPassword: p\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var c config.Config
+	if err := config.Load(file, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.MasterName != "mymaster" || strings.Join(c.Redis.Addrs, ",") != "s1:26379,s2:26379" ||
+		c.Redis.SentinelPassword != "p" || c.Redis.Addr != "127.0.0.1:6379" {
+		t.Fatalf("loaded %+v", c.Redis)
 	}
 }

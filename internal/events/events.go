@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/model"
 )
 
@@ -55,104 +56,62 @@ type LogData struct {
 	Line   string `json:"line"`
 }
 
-// Config bounds what Redis keeps per job and per tenant.
-type Config struct {
-	// MaxLen is how many recent events of a job are kept for replay.
-	MaxLen int64
-	// Retain is how long a job's events are kept after its last event; a done event
-	// shortens it to RetainDone. A tenant's events are kept Retain after its latest.
-	Retain     time.Duration
-	RetainDone time.Duration
-	// TenantMaxLen is how many recent events of a tenant are kept for replay
-	// (DefaultTenantMaxLen if 0).
-	TenantMaxLen int64
-}
-
-// DefaultTenantMaxLen is the default of Config.TenantMaxLen.
+// DefaultTenantMaxLen is the default of Events.TenantMaxLen where a config leaves it 0.
 const DefaultTenantMaxLen = 10000
 
 // Bus publishes events and reads them back. It is safe for concurrent use.
 type Bus struct {
 	rdb           redis.UniversalClient
-	cfg           Config
-	prefix        string
+	cfg           config.EventsConf
+	keys          rediskeys.Keys
 	channel       string
 	tenantChannel string
 }
 
 // NewBus returns a bus whose keys start with prefix + ":".
-func NewBus(rdb redis.UniversalClient, prefix string, cfg Config) *Bus {
+func NewBus(rdb redis.UniversalClient, prefix string, cfg config.EventsConf) *Bus {
 	if cfg.TenantMaxLen <= 0 {
 		cfg.TenantMaxLen = DefaultTenantMaxLen
 	}
-	return &Bus{rdb: rdb, cfg: cfg, prefix: prefix, channel: prefix + ":events", tenantChannel: prefix + ":tenant-events"}
+	keys := rediskeys.New(prefix)
+	return &Bus{rdb: rdb, cfg: cfg, keys: keys, channel: keys.EventsChannel(), tenantChannel: keys.TenantEventsChannel()}
 }
-
-// The keys of one job share a hash tag, so the script's keys live in one cluster slot.
-func (b *Bus) logKey(jobID string) string  { return b.prefix + ":evlog:{" + jobID + "}" }
-func (b *Bus) seqKey(jobID string) string  { return b.prefix + ":evseq:{" + jobID + "}" }
-func (b *Bus) doneKey(jobID string) string { return b.prefix + ":evdone:{" + jobID + "}" }
 
 // publishScript numbers an event, appends it to the job's event log and announces it, in one
 // atomic step, so the numbers of a job's events increase in the order they are published.
 // The log is a list of "id name data" entries: a few hundred bytes for a typical job, where
-// a stream would preallocate a 4 KiB node per job. A status or progress event of a job whose
-// tenant is known goes to the tenant's log too, in the same step (see tenant.go), so the
-// tenant's numbers follow the same order.
+// a stream would preallocate a 4 KiB node per job. Its keys are the job's (one cluster slot);
+// a status or progress event of a job whose tenant is known goes to the tenant's log too, by
+// tenantPublishScript right after it (see tenant.go).
 //
 // A job's done is its last event: once one is stored (its number is kept in the done key),
 // nothing more is stored in or announced for the job's log, and the script returns the done's
 // number. (The tenant's log still gets the event: a stream may have stored the done of a job
 // that ended before its worker's own status change was published, and the tenant's clients
-// must still hear of that change.) So a stream that sends a done it had to store itself (the job ended
-// without one) and the late done of the worker cannot both be stored, and a client that has
-// had the done has had everything.
+// must still hear of that change.) So a stream that sends a done it had to store itself (the
+// job ended without one) and the late done of the worker cannot both be stored, and a client
+// that has had the done has had everything.
 //
 // KEYS[1] the job's event log (a list), KEYS[2] the job's event counter, KEYS[3] the number
-// of the job's done; with a tenant also KEYS[4] the tenant's event log, KEYS[5] the tenant's
-// event counter
+// of the job's done
 // ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
-// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel, ARGV[7] "1" to add the
-// event to the job's log, "0" for the tenant's only; with a tenant also ARGV[8] the tenant's
-// JSON data, ARGV[9] the tenant's max log length, ARGV[10] seconds to keep the tenant's keys,
-// ARGV[11] the tenant announce channel, ARGV[12] the tenant
-// Returns the event's number in the job's log (0 if it went to the tenant's only), or the
-// done's if the job has one already.
-//
-// A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
-// increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
-// for a recent one. (Lua numbers are doubles, exact to 2^53; '%.0f' writes them without an
-// exponent.)
+// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
+// Returns the event's number, or the done's if the job has one already.
 var publishScript = redis.NewScript(`
-local id = 0
 local done = redis.call('GET', KEYS[3])
 if done then
-  id = tonumber(done)
-elseif ARGV[7] == '1' then
-  id = redis.call('INCR', KEYS[2])
-  local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
-  redis.call('RPUSH', KEYS[1], entry)
-  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-  if ARGV[2] == 'done' then
-    redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
-  end
-  redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
+  return tonumber(done)
 end
-if #KEYS == 5 then
-  if redis.call('EXISTS', KEYS[5]) == 0 then
-    local now = redis.call('TIME')
-    redis.call('SET', KEYS[5], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
-  end
-  local tid = redis.call('INCR', KEYS[5])
-  local entry = string.format('%.0f', tid) .. ' ' .. ARGV[2] .. ' ' .. ARGV[8]
-  redis.call('RPUSH', KEYS[4], entry)
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[9]), -1)
-  redis.call('EXPIRE', KEYS[4], ARGV[10])
-  redis.call('EXPIRE', KEYS[5], ARGV[10])
-  redis.call('PUBLISH', ARGV[11], #ARGV[12] .. ' ' .. ARGV[12] .. ' ' .. entry)
+local id = redis.call('INCR', KEYS[2])
+local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
+redis.call('RPUSH', KEYS[1], entry)
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+if ARGV[2] == 'done' then
+  redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
 end
+redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
 return id
 `)
 
@@ -169,71 +128,99 @@ type Pending struct {
 	TenantOnly bool
 }
 
-// Publish numbers, stores and announces events in one round trip. Events of one job are
-// numbered in the order given, and so are the events of one tenant; none is stored after
-// the job's done.
-func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	keys := make([][]string, len(evs))
-	args := make([][]any, len(evs))
-	for i, ev := range evs {
-		var err error
-		if args[i], err = b.scriptArgs(ev); err != nil {
-			return err
-		}
-		keys[i] = b.scriptKeys(ev.JobID)
-		if tenantData, ok := forTenant(ev); ok {
-			encoded, err := json.Marshal(tenantData)
-			if err != nil {
-				return fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
-			}
-			keys[i] = append(keys[i], b.tenantLogKey(ev.Owner.Tenant), b.tenantSeqKey(ev.Owner.Tenant))
-			args[i] = append(args[i], encoded, b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, ev.Owner.Tenant)
-		}
-	}
-	err := b.runPublish(ctx, keys, args)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// A pipelined EVALSHA cannot fall back to EVAL; load the script once and retry.
-		// NOSCRIPT fails every call of the pipeline, so nothing was published twice.
-		if err = publishScript.Load(ctx, b.rdb).Err(); err == nil {
-			err = b.runPublish(ctx, keys, args)
-		}
-	}
-	return err
+// scriptCall is one run of a script: on the keys of one cluster slot.
+type scriptCall struct {
+	script *redis.Script
+	keys   []string
+	args   []any
 }
 
-// scriptArgs are the job's part of publishScript's arguments for ev.
-func (b *Bus) scriptArgs(ev Pending) ([]any, error) {
+// Publish numbers, stores and announces events in one round trip (one per node of a
+// cluster). Events of one job are numbered in the order given, and so are the events of one
+// tenant; none is stored in a job's log after the job's done.
+func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
+	calls := make([]scriptCall, 0, len(evs))
+	for _, ev := range evs {
+		if !ev.TenantOnly {
+			call, err := b.jobCall(ev)
+			if err != nil {
+				return err
+			}
+			calls = append(calls, call)
+		}
+		if tenantData, ok := forTenant(ev); ok {
+			call, err := b.tenantCall(ev, tenantData)
+			if err != nil {
+				return err
+			}
+			calls = append(calls, call)
+		}
+	}
+	return b.runScripts(ctx, calls)
+}
+
+// jobCall is the run of publishScript that adds ev to its job's log.
+func (b *Bus) jobCall(ev Pending) (scriptCall, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
-		return nil, fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
+		return scriptCall{}, fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
 	}
 	retain := b.cfg.Retain
 	if ev.Name == Done {
 		retain = b.cfg.RetainDone
 	}
-	toJob := "1"
-	if ev.TenantOnly {
-		toJob = "0"
+	return scriptCall{
+		script: publishScript,
+		keys:   []string{b.keys.JobEventLog(ev.JobID), b.keys.JobEventSeq(ev.JobID), b.keys.JobDone(ev.JobID)},
+		args:   []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel},
+	}, nil
+}
+
+// runScripts runs calls in one pipeline, which go-redis splits by node on a cluster; the
+// calls of one slot keep their order. A node that has lost its scripts (restarted, flushed
+// with SCRIPT FLUSH) answers NOSCRIPT, which a pipelined EVALSHA cannot fall back from: the
+// scripts are loaded (on every node) and the calls that failed so run again, in order.
+func (b *Bus) runScripts(ctx context.Context, calls []scriptCall) error {
+	if len(calls) == 0 {
+		return nil
 	}
-	return []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel, toJob}, nil
+	cmds := b.pipelineScripts(ctx, calls)
+	var retry []scriptCall
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			retry = append(retry, calls[i])
+		}
+	}
+	if len(retry) > 0 {
+		loaded := make(map[*redis.Script]bool)
+		for _, call := range retry {
+			if !loaded[call.script] {
+				if err := call.script.Load(ctx, b.rdb).Err(); err != nil {
+					return err
+				}
+				loaded[call.script] = true
+			}
+		}
+		cmds = b.pipelineScripts(ctx, retry)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// scriptKeys are the job's keys of publishScript.
-func (b *Bus) scriptKeys(jobID string) []string {
-	return []string{b.logKey(jobID), b.seqKey(jobID), b.doneKey(jobID)}
-}
-
-func (b *Bus) runPublish(ctx context.Context, keys [][]string, args [][]any) error {
-	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range keys {
-			publishScript.EvalSha(ctx, p, keys[i], args[i]...)
+func (b *Bus) pipelineScripts(ctx context.Context, calls []scriptCall) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(calls))
+	// Each command's error is read by the caller.
+	_, _ = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, call := range calls {
+			cmds[i] = call.script.EvalSha(ctx, p, call.keys, call.args...)
 		}
 		return nil
 	})
-	return err
+	return cmds
 }
 
 // EnsureDone stores and announces a done event for a job that has ended, unless the job has
@@ -241,11 +228,11 @@ func (b *Bus) runPublish(ctx context.Context, keys [][]string, args [][]any) err
 // without its done being published, or after its events expired, so that every done a client
 // sees is stored and a reconnect after it can be told there is nothing more.
 func (b *Bus) EnsureDone(ctx context.Context, jobID string, data StatusData) (int64, error) {
-	args, err := b.scriptArgs(Pending{JobID: jobID, Name: Done, Data: data})
+	call, err := b.jobCall(Pending{JobID: jobID, Name: Done, Data: data})
 	if err != nil {
 		return 0, err
 	}
-	return publishScript.Run(ctx, b.rdb, b.scriptKeys(jobID), args...).Int64()
+	return call.script.Run(ctx, b.rdb, call.keys, call.args...).Int64()
 }
 
 // LastID returns the number of the job's latest event, 0 if none is kept.
@@ -262,7 +249,7 @@ func (b *Bus) LastID(ctx context.Context, jobID string) (int64, error) {
 func (b *Bus) LastIDs(ctx context.Context, jobIDs []string) ([]int64, error) {
 	keys := make([]string, len(jobIDs))
 	for i, id := range jobIDs {
-		keys[i] = b.seqKey(id)
+		keys[i] = b.keys.JobEventSeq(id)
 	}
 	return b.counters(ctx, keys)
 }
@@ -293,7 +280,7 @@ func (b *Bus) Range(ctx context.Context, jobID string, after, upTo int64) ([]Eve
 	if upTo <= after {
 		return nil, nil
 	}
-	entries, err := b.rdb.LRange(ctx, b.logKey(jobID), 0, -1).Result()
+	entries, err := b.rdb.LRange(ctx, b.keys.JobEventLog(jobID), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -339,4 +326,19 @@ func StatusChange(jobID string, owner Owner, status string, attempt int64, errMs
 		evs = append(evs, Pending{JobID: jobID, Name: Done, Data: data})
 	}
 	return evs
+}
+
+// Forget deletes the event logs of jobs that no longer exist (retention deleted them). Each
+// job's keys share a slot, so one DEL per job works on a cluster too; one round trip in all.
+func (b *Bus) Forget(ctx context.Context, jobIDs []string) error {
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range jobIDs {
+			p.Del(ctx, b.keys.JobEventLog(id), b.keys.JobEventSeq(id), b.keys.JobDone(id))
+		}
+		return nil
+	})
+	return err
 }

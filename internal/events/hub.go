@@ -7,18 +7,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/config"
 )
 
-// HubConfig configures a Hub.
-type HubConfig struct {
-	// Buffer is how many events a subscriber may have queued before it is closed.
-	Buffer int
-	// CheckInterval is how often the hub looks for what its subscription may have missed.
-	CheckInterval time.Duration
-	// Ended returns those of the jobs that have ended, as the source of truth has it. A
-	// tenant hub has no use for it.
-	Ended func(ctx context.Context, jobIDs []string) ([]string, error)
-}
+// EndedFunc returns those of the jobs that have ended, as the source of truth has it.
+type EndedFunc func(ctx context.Context, jobIDs []string) ([]string, error)
 
 // feed is what a hub fans out: the events of jobs, or of tenants.
 type feed struct {
@@ -40,9 +34,15 @@ type feed struct {
 // in Redis with the latest it delivered, and asks which jobs have ended; the subscribers of a
 // job that is behind or ended are asked to check (Delivery.Check).
 type Hub struct {
-	bus  *Bus
-	cfg  HubConfig
-	feed feed
+	bus *Bus
+	// buffer is how many events a subscriber may have queued before it is closed
+	// (Events.ClientBuffer); checkInterval is how often the hub looks for what its
+	// subscription may have missed (Events.CheckInterval).
+	buffer        int
+	checkInterval time.Duration
+	// ended is nil on a tenant hub, which has no use for it.
+	ended EndedFunc
+	feed  feed
 
 	mu     sync.Mutex
 	jobs   map[string]*jobSubscribers // by topic: job id, or tenant
@@ -86,21 +86,22 @@ type Delivery struct {
 	Closed bool
 }
 
-// NewHub returns a hub of job events that is started by Start.
-func NewHub(bus *Bus, cfg HubConfig) *Hub {
-	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers), feed: feed{
-		channel: bus.channel,
-		parse: func(payload string) (string, Event, bool) {
-			ev, ok := parseAnnouncement(payload)
-			return ev.JobID, ev, ok
-		},
-		lastIDs: bus.LastIDs,
-	}}
+// NewHub returns a hub of job events that is started by Start; ended tells which jobs have ended.
+func NewHub(bus *Bus, cfg config.EventsConf, ended EndedFunc) *Hub {
+	return &Hub{bus: bus, buffer: cfg.ClientBuffer, checkInterval: cfg.CheckInterval, ended: ended,
+		jobs: make(map[string]*jobSubscribers), feed: feed{
+			channel: bus.channel,
+			parse: func(payload string) (string, Event, bool) {
+				ev, ok := parseAnnouncement(payload)
+				return ev.JobID, ev, ok
+			},
+			lastIDs: bus.LastIDs,
+		}}
 }
 
 // NewTenantHub returns a hub of tenant events (Subscribe by tenant) that is started by Start.
-func NewTenantHub(bus *Bus, cfg HubConfig) *Hub {
-	return &Hub{bus: bus, cfg: cfg, jobs: make(map[string]*jobSubscribers),
+func NewTenantHub(bus *Bus, cfg config.EventsConf) *Hub {
+	return &Hub{bus: bus, buffer: cfg.ClientBuffer, checkInterval: cfg.CheckInterval, jobs: make(map[string]*jobSubscribers),
 		feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
 }
 
@@ -114,7 +115,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.stop = make(chan struct{})
 	h.stopped.Add(2)
 	go h.run(h.pubsub.Channel(redis.WithChannelSize(4096)))
-	go h.checkEvery(h.cfg.CheckInterval)
+	go h.checkEvery(h.checkInterval)
 	return nil
 }
 
@@ -140,7 +141,7 @@ func (h *Hub) deliver(topic string, ev *Event) {
 	j.last = max(j.last, ev.ID)
 	for s := range j.subs {
 		s.mu.Lock()
-		full := len(s.queue) == h.cfg.Buffer
+		full := len(s.queue) == h.buffer
 		if !full {
 			s.queue = append(s.queue, ev)
 		}
@@ -188,8 +189,8 @@ func (h *Hub) check(ctx context.Context) error {
 		return err
 	}
 	var ended []string
-	if h.cfg.Ended != nil {
-		if ended, err = h.cfg.Ended(ctx, ids); err != nil {
+	if h.ended != nil {
+		if ended, err = h.ended(ctx, ids); err != nil {
 			return err
 		}
 	}

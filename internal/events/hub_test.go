@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/config"
 	"jobs/internal/events"
 	"jobs/internal/testutil"
 )
@@ -13,9 +14,9 @@ import (
 func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 	t.Parallel()
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
-	hub := events.NewHub(bus, events.HubConfig{Buffer: 8, CheckInterval: time.Hour,
-		Ended: func(context.Context, []string) ([]string, error) { return nil, nil }})
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	hub := events.NewHub(bus, config.EventsConf{ClientBuffer: 8, CheckInterval: time.Hour},
+		func(context.Context, []string) ([]string, error) { return nil, nil })
 	ctx := context.Background()
 	if err := hub.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestSlowSubscriberIsClosedWithoutHoldingUpOthers(t *testing.T) {
 func TestRangeReturnsTheKeptEventsInOrder(t *testing.T) {
 	t.Parallel()
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
 	ctx := context.Background()
 	if err := bus.Publish(ctx, events.StatusChange("j", events.Owner{}, "completed", 1, "")...); err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestRangeReturnsTheKeptEventsInOrder(t *testing.T) {
 func TestNothingIsStoredAfterADone(t *testing.T) {
 	t.Parallel()
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
 	ctx := context.Background()
 	if err := bus.Publish(ctx, events.Pending{JobID: "j", Name: events.Log, Data: events.LogData{Line: "x"}}); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -84,21 +86,60 @@ func forTenant(ev Pending) (any, bool) {
 	return nil, false
 }
 
-// A tenant's keys share a hash tag, so they live in one cluster slot.
-func (b *Bus) tenantLogKey(tenant string) string { return b.prefix + ":tevlog:{" + tenant + "}" }
-func (b *Bus) tenantSeqKey(tenant string) string { return b.prefix + ":tevseq:{" + tenant + "}" }
+// tenantPublishScript numbers a tenant's event, appends it to the tenant's log and announces
+// it, in one atomic step on the tenant's keys (one cluster slot), so the numbers of a
+// tenant's events increase in the order they are published. Publish runs it right after the
+// job's part of the event (publishScript), in the same pipeline.
+//
+// A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
+// increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
+// for a recent one. (Lua numbers are doubles, exact to 2^53; '%.0f' writes them without an
+// exponent.)
+//
+// KEYS[1] the tenant's event log (a list), KEYS[2] the tenant's event counter
+// ARGV[1] event name, ARGV[2] JSON data, ARGV[3] max log length, ARGV[4] seconds to keep
+// the keys, ARGV[5] the announce channel, ARGV[6] the tenant
+// Returns the event's number.
+var tenantPublishScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
+end
+local tid = redis.call('INCR', KEYS[2])
+local entry = string.format('%.0f', tid) .. ' ' .. ARGV[1] .. ' ' .. ARGV[2]
+redis.call('RPUSH', KEYS[1], entry)
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], #ARGV[6] .. ' ' .. ARGV[6] .. ' ' .. entry)
+return tid
+`)
+
+// tenantCall is the run of tenantPublishScript that adds ev, as data, to its tenant's log.
+func (b *Bus) tenantCall(ev Pending, data any) (scriptCall, error) {
+	encoded, err := json.Marshal(data)
+	if err != nil {
+		return scriptCall{}, fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
+	}
+	tenant := ev.Owner.Tenant
+	return scriptCall{
+		script: tenantPublishScript,
+		keys:   []string{b.keys.TenantEventLog(tenant), b.keys.TenantEventSeq(tenant)},
+		args:   []any{ev.Name, encoded, b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, tenant},
+	}, nil
+}
 
 // TenantLastIDs returns the number of each tenant's latest event, 0 where none is kept, in
 // one round trip.
 func (b *Bus) TenantLastIDs(ctx context.Context, tenants []string) ([]int64, error) {
 	keys := make([]string, len(tenants))
 	for i, t := range tenants {
-		keys[i] = b.tenantSeqKey(t)
+		keys[i] = b.keys.TenantEventSeq(t)
 	}
 	return b.counters(ctx, keys)
 }
 
-// tenantLastIDScript reads a tenant's event counter, starting it (as publishScript does) if
+// tenantLastIDScript reads a tenant's event counter, starting it (as tenantPublishScript does) if
 // the tenant has none.
 //
 // KEYS[1] the tenant's event counter; ARGV[1] seconds to keep a new counter
@@ -115,7 +156,7 @@ return redis.call('GET', KEYS[1])
 // its numbering started, so that a client starting from the number it returns cannot be
 // taken for one that missed the first events.
 func (b *Bus) TenantLastID(ctx context.Context, tenant string) (int64, error) {
-	return tenantLastIDScript.Run(ctx, b.rdb, []string{b.tenantSeqKey(tenant)}, int64(b.cfg.Retain.Seconds())).Int64()
+	return tenantLastIDScript.Run(ctx, b.rdb, []string{b.keys.TenantEventSeq(tenant)}, int64(b.cfg.Retain.Seconds())).Int64()
 }
 
 // tenantRangeScript reads a slice of a tenant's log by event number. The log holds
@@ -141,7 +182,7 @@ func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64)
 	if upTo <= after {
 		return nil, true, nil
 	}
-	res, err := tenantRangeScript.Run(ctx, b.rdb, []string{b.tenantLogKey(tenant), b.tenantSeqKey(tenant)},
+	res, err := tenantRangeScript.Run(ctx, b.rdb, []string{b.keys.TenantEventLog(tenant), b.keys.TenantEventSeq(tenant)},
 		after, upTo).Slice()
 	if err != nil {
 		return nil, false, err
@@ -161,7 +202,7 @@ func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64)
 }
 
 // parseTenantAnnouncement reads "<length of tenant> <tenant> <id> <name> <data>" as
-// published by publishScript (a tenant may contain spaces; its length says where it ends).
+// published by tenantPublishScript (a tenant may contain spaces; its length says where it ends).
 func parseTenantAnnouncement(payload string) (string, Event, bool) {
 	n, rest, ok := strings.Cut(payload, " ")
 	size, err := strconv.Atoi(n)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/config"
 	"jobs/internal/events"
 	"jobs/internal/testutil"
 )
@@ -13,8 +14,8 @@ import (
 func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 	t.Parallel()
 	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		events.Config{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
-	hub := events.NewTenantHub(bus, events.HubConfig{Buffer: 100, CheckInterval: time.Hour})
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
+	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour})
 	ctx := context.Background()
 	if err := hub.Start(ctx); err != nil {
 		t.Fatal(err)

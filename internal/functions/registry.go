@@ -1,6 +1,7 @@
-// Package functions owns the registry that maps function ids to the code that runs them:
-// the built-in functions echo, sleep and fail, and the command and HTTP functions
-// configured in etc/jobs.yaml (FromConfig).
+// Package functions holds the function contract (Definition, Call, Reporter, RunFunc,
+// Permanent) and the registry that maps function ids to definitions, with the built-in
+// functions echo, sleep and fail. Configured functions are built by package configured, run
+// by packages command and httpcall.
 package functions
 
 import (
@@ -8,9 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"time"
+
+	"jobs/internal/backoff"
 )
 
 // Call is what a function receives about the job it runs.
@@ -71,24 +73,7 @@ func (d *Definition) MissingParams(params map[string]any) []string {
 // exponential from Backoff, capped at MaxBackoff, with the upper half jittered so that
 // jobs failing together do not retry together.
 func (d *Definition) RetryDelay(attempt int64) time.Duration {
-	return Backoff(d.Backoff, d.MaxBackoff, attempt)
-}
-
-// Backoff is base*2^(n-1) capped at maxDelay, of which a random upper half is kept
-// ("equal jitter"): the result lies in [d/2, d].
-func Backoff(base, maxDelay time.Duration, n int64) time.Duration {
-	if base <= 0 {
-		return 0
-	}
-	d := base
-	for i := int64(1); i < n && d < maxDelay; i++ {
-		d *= 2
-	}
-	if maxDelay > 0 && d > maxDelay {
-		d = maxDelay
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Delay(d.Backoff, d.MaxBackoff, attempt)
 }
 
 // Registry maps function ids to definitions. It is filled at start-up and read-only after.

@@ -148,6 +148,33 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 			[]rest.Middleware{serverCtx.Authenticate},
 			[]rest.Route{
 				{
+					// Rerun a terminal job
+					Method:  http.MethodPost,
+					Path:    "/jobs/:id/rerun",
+					Handler: jobs.RerunJobHandler(serverCtx),
+				},
+				{
+					// Cancel many jobs
+					Method:  http.MethodPost,
+					Path:    "/jobs/cancel",
+					Handler: jobs.BulkCancelJobsHandler(serverCtx),
+				},
+				{
+					// Rerun many terminal jobs
+					Method:  http.MethodPost,
+					Path:    "/jobs/rerun",
+					Handler: jobs.BulkRerunJobsHandler(serverCtx),
+				},
+			}...,
+		),
+		rest.WithPrefix("/api/v1"),
+	)
+
+	server.AddRoutes(
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
+				{
 					// Overview numbers: jobs by status, finished per minute, pending backlog by function
 					Method:  http.MethodGet,
 					Path:    "/stats",

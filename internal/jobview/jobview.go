@@ -35,9 +35,11 @@ func ParseID(id string) error {
 }
 
 // ParseListQuery validates the list filters and paging, naming the offending parameter.
-// maxSize bounds the page size (Limits.MaxPageSize). The tenant is left for the caller.
+// maxSize bounds the page size (Limits.MaxPageSize). Tenant is the tenant_id asked for, if
+// any: whether the caller may see it is the logic's to decide (jobs.ScopeFilter).
 func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
-	f := model.JobFilter{Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId, Env: q.Env, Name: q.Name}
+	f := model.JobFilter{Tenant: q.TenantId, Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
+		Env: q.Env, Name: q.Name}
 	if f.Status != "" && !model.ValidStatus(f.Status) {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
 	}
@@ -174,6 +176,7 @@ func Item(j *model.Jobs) types.JobItem {
 		MaxAttempts:    j.MaxAttempts,
 		TimeoutSeconds: float64(j.TimeoutMs) / 1000,
 		CallbackUrl:    j.CallbackUrl,
+		RerunOf:        j.RerunOf,
 		CreatedAt:      FormatTime(j.CreatedAt),
 		RunAt:          nullTime(j.RunAt),
 		StartedAt:      nullTime(j.StartedAt),
@@ -211,6 +214,18 @@ func logTail(s sql.NullString) []types.LogLine {
 		_ = json.Unmarshal([]byte(s.String), &lines)
 	}
 	return lines
+}
+
+// CallbackPayload is the body of a callback delivery: the job as GET /api/v1/jobs/:id shows
+// it, without its log tail and callback state.
+type CallbackPayload struct {
+	types.JobItem
+	Result any `json:"result"`
+}
+
+// CallbackBody is the encoded CallbackPayload of j.
+func CallbackBody(j *model.Jobs) ([]byte, error) {
+	return json.Marshal(CallbackPayload{JobItem: Item(j), Result: result(j.Result)})
 }
 
 // Result is the result route's view of a job.

@@ -112,6 +112,25 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(post("/api/v1/jobs/not-a-uuid/cancel", token, ""), 400)
 	v.check(post("/api/v1/jobs/"+missing+"/cancel", token, ""), 404)
 	v.check(post("/api/v1/jobs/"+echo.Id+"/cancel", "", ""), 401)
+	// Rerun and bulk actions (an admin token for the other tenant's filter).
+	v.check(post("/api/v1/jobs/"+echo.Id+"/rerun", token, ""), 200)
+	v.check(post("/api/v1/jobs/"+hooked.Id+"/rerun", a.AsAdmin("ops", "olga").BearerToken(), ""), 200)
+	var waiting apptest.Job
+	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "runAt": "`+runAt+`"}`), 200).data(&waiting)
+	v.check(post("/api/v1/jobs/"+waiting.Id+"/rerun", token, ""), 409)
+	v.check(post("/api/v1/jobs/not-a-uuid/rerun", token, ""), 400)
+	v.check(post("/api/v1/jobs/"+missing+"/rerun", token, ""), 404)
+	v.check(post("/api/v1/jobs/"+hooked.Id+"/rerun", "", ""), 401)
+	for _, action := range []string{"cancel", "rerun"} {
+		path := "/api/v1/jobs/" + action
+		v.check(post(path, token, `{"ids": ["`+echo.Id+`", "`+later.Id+`", "`+missing+`"]}`), 200)
+		v.check(post(path, a.AsAdmin("ops", "olga").BearerToken(), `{"filter": {"tenant_id": "`+apptest.DefaultTenant+`", "function_id": "echo"}}`), 200)
+		v.check(post(path, token, `{"ids": ["x"]}`), 400)
+		v.check(post(path, token, `{"filter": {"tenant_id": "someone-else"}}`), 403)
+		v.check(post(path, "", `{"ids": []}`), 401)
+	}
+	v.check(get("/api/v1/jobs?tenant_id=someone-else", token, none), 403)
+	v.check(get("/api/v1/function-calls?tenant_id=someone-else", token, none), 403)
 	// The job stream: Last-Event-ID 0 replays every kept event of the command job (log
 	// lines, progress, status changes); a fresh stream of a finished job is its snapshot and
 	// done; a resume from the done is a 204.
@@ -160,6 +179,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(get("/api/v1/jobs/"+echo.Id, token, none), 503)
 	v.check(get("/api/v1/jobs/"+echo.Id+"/result", token, none), 503)
 	v.check(post("/api/v1/jobs/"+echo.Id+"/cancel", token, ""), 503)
+	v.check(post("/api/v1/jobs/"+echo.Id+"/rerun", token, ""), 503)
+	v.check(post("/api/v1/jobs/cancel", token, `{"ids": ["`+echo.Id+`"]}`), 503)
+	v.check(post("/api/v1/jobs/rerun", token, `{"ids": ["`+echo.Id+`"]}`), 503)
 	v.check(get("/api/v1/jobs/"+echo.Id+"/stream", token, none), 503)
 	v.check(get("/api/v1/function-calls", token, none), 503)
 	v.check(get("/api/v1/function-calls/"+echo.Id, token, none), 503)

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zeromicro/go-zero/rest/httpx"
-
 	"jobs/internal/apperr"
 )
 
@@ -65,11 +63,7 @@ func Handler(cfg Config, checks []Check, next http.Handler) http.Handler {
 
 func write(w http.ResponseWriter, status int, message string) {
 	w.Header().Set("Cache-Control", "no-store")
-	code := 0
-	if status != http.StatusOK {
-		code = status
-	}
-	httpx.WriteJson(w, status, apperr.Envelope{Code: code, Message: message})
+	apperr.Write(w, status, message, nil)
 }
 
 // readiness runs the checks at most once per CacheFor; probes arriving while a round runs

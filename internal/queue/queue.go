@@ -1,5 +1,6 @@
-// Package queue owns every Redis key of job dispatch: the work stream and its consumer
-// group, the cancel channel and the epoch marker that reveals a Redis that lost its data.
+// Package queue owns the Redis side of job dispatch: the work stream and its consumer
+// group, the cancel channel and the epoch marker that reveals a Redis that lost its data
+// (named by rediskeys, which keeps the stream and its marker in one cluster slot).
 //
 // A stream entry carries only a job id; MySQL says whether the job still wants running.
 // Entries are read with XREADGROUP, so an entry read by a consumer that dies stays in the
@@ -15,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"jobs/internal/rediskeys"
 )
 
 const (
@@ -38,11 +41,12 @@ type Delivery struct {
 
 // New returns a queue whose keys all start with prefix + ":".
 func New(rdb redis.UniversalClient, prefix string) *Queue {
+	keys := rediskeys.New(prefix)
 	return &Queue{
 		rdb:    rdb,
-		stream: prefix + ":stream",
-		epoch:  prefix + ":epoch",
-		cancel: prefix + ":cancel",
+		stream: keys.Stream(),
+		epoch:  keys.Epoch(),
+		cancel: keys.CancelChannel(),
 	}
 }
 
@@ -185,6 +189,17 @@ func (q *Queue) JobIDs(ctx context.Context) (map[string]bool, error) {
 // PublishCancel tells every worker that jobID was cancelled.
 func (q *Queue) PublishCancel(ctx context.Context, jobID string) error {
 	return q.rdb.Publish(ctx, q.cancel, jobID).Err()
+}
+
+// PublishCancels tells the workers running jobIDs to stop them, in one round trip.
+func (q *Queue) PublishCancels(ctx context.Context, jobIDs []string) error {
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range jobIDs {
+			p.Publish(ctx, q.cancel, id)
+		}
+		return nil
+	})
+	return err
 }
 
 // SubscribeCancels returns a subscription to cancelled job ids; the caller closes it.

@@ -9,8 +9,10 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
+	"jobs/internal/metrics"
 	"jobs/internal/queue"
 	"jobs/model"
 )
@@ -18,23 +20,10 @@ import (
 // sweepBatch is how many unenqueued jobs one round trip enqueues.
 const sweepBatch = 500
 
-// Config tunes a Sweeper.
-type Config struct {
-	// Interval is the time between sweeps.
-	Interval time.Duration
-	// StaleEnqueue re-enqueues pending jobs last enqueued longer ago than this.
-	StaleEnqueue time.Duration
-	// DueInterval is the time between the cheap passes that only enqueue due, unenqueued
-	// jobs (delayed jobs whose run_at passed). 0 leaves them to the full sweep.
-	DueInterval time.Duration
-	// ConsumerIdle removes consumers idle this long with nothing pending from the group.
-	ConsumerIdle time.Duration
-}
-
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
 // idempotent enqueue, so any number of sweepers may run at once.
 type Sweeper struct {
-	cfg        Config
+	cfg        config.RecoveryConf
 	jobs       model.JobsModel
 	queue      *queue.Queue
 	dispatcher *dispatch.Dispatcher
@@ -45,7 +34,7 @@ type Sweeper struct {
 }
 
 // NewSweeper returns a sweeper; Start starts it.
-func NewSweeper(cfg Config, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, bus *events.Bus) *Sweeper {
+func NewSweeper(cfg config.RecoveryConf, jobs model.JobsModel, q *queue.Queue, d *dispatch.Dispatcher, bus *events.Bus) *Sweeper {
 	return &Sweeper{cfg: cfg, jobs: jobs, queue: q, dispatcher: d, events: bus,
 		log: logx.WithContext(context.Background())}
 }
@@ -118,6 +107,9 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 		reaped, err := s.jobs.ReapExpired(ctx, sweepBatch)
 		var announce []events.Pending
 		for _, r := range reaped {
+			if r.Status == model.StatusFailed {
+				metrics.JobFinished(r.FunctionId, r.Status)
+			}
 			announce = append(announce, events.StatusChange(r.Id, events.Owner{Tenant: r.TenantId, FunctionID: r.FunctionId, JobName: r.Name},
 				r.Status, r.Attempt, model.ErrorWorkerLost)...)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/metrics"
 	"jobs/internal/types"
 )
 
@@ -176,6 +177,7 @@ func (ss *Streams) add(s *Stream) error {
 	}
 	ss.open[s] = struct{}{}
 	ss.ended.Add(1)
+	metrics.StreamOpened()
 	return nil
 }
 
@@ -183,6 +185,7 @@ func (ss *Streams) remove(s *Stream) {
 	ss.mu.Lock()
 	delete(ss.open, s)
 	ss.mu.Unlock()
+	metrics.StreamClosed()
 	ss.ended.Done()
 }
 

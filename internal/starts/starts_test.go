@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
+	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/queue"
@@ -51,7 +52,7 @@ func TestConcurrentStartsAreWrittenTogether(t *testing.T) {
 	jobs := model.NewJobsModel(countingConn{sqlx.NewMysql(dsn), &inserts})
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	q := queue.New(rdb, prefix)
-	w := starts.New(jobs, events.NewBus(rdb, prefix, events.Config{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute}),
+	w := starts.New(jobs, events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute}),
 		dispatch.New(jobs, q))
 
 	const n = 200

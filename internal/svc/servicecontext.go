@@ -14,6 +14,7 @@ import (
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/functions"
+	"jobs/internal/functions/configured"
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/sse"
@@ -53,7 +54,7 @@ type ServiceContext struct {
 // extra. Functions without a backoff of their own get c.Retry's. c.MySQL.DataSource must
 // already be normalized (model.NormalizeDSN).
 func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
-	configured, err := functions.FromConfig(c.Functions)
+	configured, err := configured.FromConfig(c.Functions)
 	if err != nil {
 		return nil, err
 	}
@@ -74,30 +75,30 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	db, conn, err := model.Open(c.MySQL.DataSource, c.MySQL.MaxOpenConns)
+	rdb, err := newRedis(c.Redis)
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB})
-	queue.TypeOutages(rdb)
+	db, conn, err := model.Open(c.MySQL.DataSource, c.MySQL.MaxOpenConns)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
-	bus := events.NewBus(rdb, c.Redis.Prefix, events.Config{MaxLen: c.Events.MaxLen, Retain: c.Events.Retain,
-		RetainDone: c.Events.RetainDone, TenantMaxLen: c.Events.TenantMaxLen})
+	bus := events.NewBus(rdb, c.Redis.Prefix, c.Events)
 	dispatcher := dispatch.New(jobs, q)
 	return &ServiceContext{
-		Config:     c,
-		Jobs:       jobs,
-		Stats:      model.NewStatsModel(conn),
-		Queue:      q,
-		Dispatcher: dispatcher,
-		Starts:     starts.New(jobs, bus, dispatcher),
-		Functions:  registry,
-		Events:     bus,
-		Hub: events.NewHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
-			CheckInterval: c.Events.CheckInterval, Ended: jobs.Ended}),
-		TenantHub: events.NewTenantHub(bus, events.HubConfig{Buffer: c.Events.ClientBuffer,
-			CheckInterval: c.Events.CheckInterval}),
+		Config:        c,
+		Jobs:          jobs,
+		Stats:         model.NewStatsModel(conn),
+		Queue:         q,
+		Dispatcher:    dispatcher,
+		Starts:        starts.New(jobs, bus, dispatcher),
+		Functions:     registry,
+		Events:        bus,
+		Hub:           events.NewHub(bus, c.Events, jobs.Ended),
+		TenantHub:     events.NewTenantHub(bus, c.Events),
 		Streams:       sse.NewStreams(c.Events.PingInterval, c.Events.MaxStreams),
 		Redis:         rdb,
 		CallbackAllow: allow,

@@ -3,6 +3,31 @@
 
 package types
 
+type BulkFilter struct {
+	Status      string `json:"status,optional"`
+	FunctionId  string `json:"function_id,optional"`
+	Actor       string `json:"actor,optional"`
+	GameId      string `json:"game_id,optional"`
+	Env         string `json:"env,optional"`
+	Name        string `json:"name,optional"`
+	CreatedFrom string `json:"created_from,optional"`
+	CreatedTo   string `json:"created_to,optional"`
+	TenantId    string `json:"tenant_id,optional"` // admin tokens only
+}
+
+type BulkReq struct {
+	Ids    []string    `json:"ids,optional"`
+	Filter *BulkFilter `json:"filter,optional"`
+}
+
+type BulkResp struct {
+	Acted    int64    `json:"acted"`
+	Skipped  int64    `json:"skipped"`
+	Ids      []string `json:"ids"`
+	RerunIds []string `json:"rerunIds"`
+	Limited  bool     `json:"limited"`
+}
+
 type CallbackState struct {
 	Status        string  `json:"status"`
 	Attempts      int64   `json:"attempts"`
@@ -93,6 +118,7 @@ type JobItem struct {
 	RunAt          *string     `json:"runAt"`
 	StartedAt      *string     `json:"startedAt"`
 	FinishedAt     *string     `json:"finishedAt"`
+	RerunOf        string      `json:"rerunOf"`
 }
 
 type JobResult struct {
@@ -119,6 +145,7 @@ type ListJobsReq struct {
 	CreatedFrom string `form:"created_from,optional"` // inclusive; RFC 3339 or Unix milliseconds
 	CreatedTo   string `form:"created_to,optional"`   // exclusive; RFC 3339 or Unix milliseconds
 	Order       string `form:"order,optional"`        // desc (newest first, the default) or asc, by createdAt
+	TenantId    string `form:"tenant_id,optional"`    // admin tokens only: this tenant's jobs (default: every tenant's)
 	Page        string `form:"page,optional"`         // from 1 (default 1)
 	Size        string `form:"size,optional"`         // 1 to Limits.MaxPageSize (default 20)
 }

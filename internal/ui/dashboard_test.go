@@ -2,7 +2,9 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/functions"
+	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -140,6 +143,36 @@ func TestDashboard(t *testing.T) {
 		api.WaitStatus(j.Id, "cancelled", 10*time.Second)
 	}
 	b.waitFor("both rows cancelled", fmt.Sprintf(`!%s || %s.dataset.status === 'cancelled'`, rowSelector(one.Id), rowSelector(one.Id)), 10*time.Second)
+
+	// Select the two cancelled jobs and rerun them together: two new jobs that name them.
+	b.goTo("#/jobs?status=cancelled")
+	b.waitFor("both cancelled listed", fmt.Sprintf(`%s && %s`, rowSelector(one.Id), rowSelector(two.Id)), 10*time.Second)
+	b.run(
+		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, one.Id), chromedp.ByQuery),
+		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, two.Id), chromedp.ByQuery),
+	)
+	b.waitFor("two to rerun", `document.getElementById('bulk-rerun').textContent === 'Rerun selected (2)' && document.getElementById('bulk-cancel').disabled`, 5*time.Second)
+	b.run(chromedp.Click("#bulk-rerun", chromedp.ByID), chromedp.Click("#confirm-rerun", chromedp.ByID))
+	for _, j := range []apptest.Job{one, two} {
+		var list struct{ Jobs []apptest.Job }
+		if !testutil.Eventually(10*time.Second, func() bool {
+			err := json.Unmarshal(api.Do(http.MethodGet, "/api/v1/jobs?name="+j.Name, nil).Body, &list)
+			return err == nil && len(list.Jobs) == 2 && list.Jobs[0].RerunOf == j.Id
+		}) {
+			t.Fatalf("after the bulk rerun in the page, jobs named %s: %+v; want the job and its rerun", j.Name, list.Jobs)
+		}
+	}
+
+	// Rerun a finished job from its detail page: the page moves to the new job, which names it.
+	b.goTo("#/jobs/" + long.Id)
+	b.waitFor("the rerun button", `document.getElementById('rerun') !== null`, 10*time.Second)
+	b.run(chromedp.Click("#rerun", chromedp.ByID))
+	b.waitFor("the new job's page", fmt.Sprintf(`document.getElementById('rerun-of')?.textContent === %q && !location.hash.endsWith(%q)`, long.Id, long.Id), 10*time.Second)
+	for _, j := range []apptest.Job{one, two, long} {
+		if got := api.GetJob(j.Id); got.Status != "cancelled" {
+			t.Errorf("rerun job %s changed to %s", j.Id, got.Status)
+		}
+	}
 
 	b.goTo("#/overview")
 	b.waitFor("the overview", `document.querySelector('#counts [data-status=cancelled] .n')?.textContent === '3'`, 15*time.Second)

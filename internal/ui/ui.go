@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zeromicro/go-zero/rest/httpx"
-
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
 	"jobs/internal/jobview"
@@ -101,11 +99,11 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 func (files fileSet) serve(w http.ResponseWriter, r *http.Request, name string) {
 	f, ok := files[name]
 	if !ok {
-		writeEnvelope(w, http.StatusNotFound, "no dashboard file "+r.URL.Path, nil)
+		apperr.Write(w, http.StatusNotFound, "no dashboard file "+r.URL.Path, nil)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeEnvelope(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
+		apperr.Write(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
 		return
 	}
 	h := w.Header()
@@ -131,7 +129,7 @@ type devToken struct {
 // one). Without the development secret the route does not exist: 404, like any unknown path.
 func serveDevToken(cfg Config, w http.ResponseWriter, r *http.Request) {
 	if !cfg.DevTokens {
-		writeEnvelope(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, nil)
+		apperr.Write(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, nil)
 		return
 	}
 	answer := devToken{Tenant: DevIdentity.Tenant, Actor: DevIdentity.Actor}
@@ -140,24 +138,16 @@ func serveDevToken(cfg Config, w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		token, err := auth.Mint(cfg.Secret, DevIdentity, cfg.TTL)
 		if err != nil {
-			writeEnvelope(w, http.StatusInternalServerError, "cannot mint a development token: "+err.Error(), nil)
+			apperr.Write(w, http.StatusInternalServerError, "cannot mint a development token: "+err.Error(), nil)
 			return
 		}
 		answer.Token = token
 		answer.ExpiresAt = time.Now().Add(cfg.TTL).UTC().Format(jobview.TimeFormat)
 	default:
-		writeEnvelope(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
+		apperr.Write(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
 		return
 	}
 	// The token must not be kept by any cache.
 	w.Header().Set("Cache-Control", "no-store")
-	writeEnvelope(w, http.StatusOK, "ok", answer)
-}
-
-func writeEnvelope(w http.ResponseWriter, status int, message string, data any) {
-	code := status
-	if status == http.StatusOK {
-		code = 0
-	}
-	httpx.WriteJson(w, status, apperr.Envelope{Code: code, Message: message, Data: data})
+	apperr.Write(w, http.StatusOK, "ok", answer)
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"jobs/internal/apperr"
 )
 
 // ReadBodyWithin wraps the whole router: it reads a request's body (at most limit+1 bytes;
@@ -28,10 +30,10 @@ func ReadBodyWithin(timeout time.Duration, limit int64, next http.Handler) http.
 			w.Header().Set("Connection", "close")
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				writeEnvelope(w, http.StatusRequestTimeout, "request body not received within "+timeout.String())
+				apperr.Write(w, http.StatusRequestTimeout, "request body not received within "+timeout.String(), nil)
 				return
 			}
-			writeEnvelope(w, http.StatusBadRequest, "cannot read request body")
+			apperr.Write(w, http.StatusBadRequest, "cannot read request body", nil)
 			return
 		}
 		_ = rc.SetReadDeadline(time.Time{})

@@ -61,7 +61,7 @@ func ServerOptions(corsOrigins []string) []rest.RunOption {
 			httpx.ErrorCtx(r.Context(), w, apperr.New(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		})),
 		rest.WithNotAllowedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeEnvelope(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			apperr.Write(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path), nil)
 		})),
 	)
 }
@@ -79,10 +79,6 @@ func LimitBody(limit int64) rest.Middleware {
 			next(w, r)
 		}
 	}
-}
-
-func writeEnvelope(w http.ResponseWriter, status int, message string) {
-	httpx.WriteJson(w, status, apperr.Envelope{Code: status, Message: message})
 }
 
 // Parse fills v from the request: path, header and query parameters through go-zero, the JSON body

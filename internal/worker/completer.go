@@ -8,6 +8,7 @@ import (
 
 	"jobs/internal/batcher"
 	"jobs/internal/events"
+	"jobs/internal/metrics"
 	"jobs/model"
 )
 
@@ -88,6 +89,9 @@ func (c *completer) write(ctx context.Context, batch []finished) error {
 	for i, o := range outcomes {
 		if !won[i] {
 			continue
+		}
+		if model.IsTerminal(o.Status) {
+			metrics.JobFinished(batch[i].owner.FunctionID, o.Status)
 		}
 		for _, ev := range events.StatusChange(o.Id, batch[i].owner, o.Status, o.Attempt, o.Error) {
 			c.emitter.Emit(ev)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"jobs/internal/text"
+
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/model"
@@ -50,7 +52,7 @@ func (e *execution) abandon(cause error) {
 
 // Progress implements functions.Reporter.
 func (e *execution) Progress(done, total int64, message string) {
-	message = functions.Truncate(message, 1024)
+	message = text.Truncate(message, 1024)
 	e.mu.Lock()
 	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, message
 	e.dirty = true
@@ -143,7 +145,7 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	if errors.Is(context.Cause(ctx), errTimedOut) {
 		message = "timed out after " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64) + "s"
 	}
-	outcome.Error = functions.Truncate(message, 4096)
+	outcome.Error = text.Truncate(message, 4096)
 	outcome.Status = model.StatusFailed
 	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
 		outcome.Status = model.StatusPending

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
@@ -201,7 +202,7 @@ func startPool(t *testing.T, cfg worker.Config, store worker.Store, stream worke
 // startSweeper runs the recovery sweep on the real queue and dispatcher until the test ends.
 func startSweeper(t *testing.T, b *bundle) {
 	t.Helper()
-	s := recovery.NewSweeper(recovery.Config{Interval: 100 * time.Millisecond, StaleEnqueue: time.Hour,
+	s := recovery.NewSweeper(config.RecoveryConf{Interval: 100 * time.Millisecond, StaleEnqueue: time.Hour,
 		DueInterval: 50 * time.Millisecond, ConsumerIdle: time.Hour}, b.jobs, b.queue, b.dispatch, b.bus)
 	s.Start()
 	t.Cleanup(s.Stop)

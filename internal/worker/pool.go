@@ -12,31 +12,21 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/config"
 	"jobs/internal/events"
 	"jobs/internal/functions"
 	"jobs/internal/queue"
 	"jobs/model"
 )
 
-// readBlock bounds how long one XREADGROUP waits, and so how long shutdown waits for it.
-const readBlock = 500 * time.Millisecond
-
 // opTimeout bounds one MySQL or Redis operation of the pool's own bookkeeping.
 const opTimeout = 10 * time.Second
 
-// Config tunes a Pool.
+// Config tunes a Pool: the Worker keys, and the pool's name.
 type Config struct {
 	// ID names this pool as a stream consumer and a lease owner; unique per process.
-	ID            string
-	Concurrency   int
-	BatchSize     int
-	Lease         time.Duration
-	Heartbeat     time.Duration
-	ProgressFlush time.Duration
-	ClaimIdle     time.Duration
-	ShutdownGrace time.Duration
-	// LogTail is how many last output lines of an attempt are kept with the job.
-	LogTail int
+	ID string
+	config.WorkerConf
 }
 
 // NewID returns a pool id unique to this process.
@@ -188,7 +178,7 @@ func (p *Pool) fetch() {
 			deliveries, err = p.queue.ClaimIdle(ctx, p.cfg.ID, p.cfg.ClaimIdle, n)
 		}
 		if err == nil && len(deliveries) == 0 {
-			deliveries, err = p.queue.Read(ctx, p.cfg.ID, n, readBlock)
+			deliveries, err = p.queue.Read(ctx, p.cfg.ID, n, config.ReadBlock)
 		}
 		started := 0
 		if err == nil {
@@ -277,7 +267,8 @@ func (p *Pool) run(job *model.Jobs) {
 		}()
 		return
 	}
-	ctx, cancel := context.WithCancelCause(p.runCtx)
+	observed, obs := observe(p.runCtx, job)
+	ctx, cancel := context.WithCancelCause(observed)
 	e := &execution{job: job, cancel: cancel, emitter: p.emitter, logTail: p.cfg.LogTail,
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
@@ -295,7 +286,9 @@ func (p *Pool) run(job *model.Jobs) {
 			delete(p.running, job.Id)
 		}
 		p.mu.Unlock()
-		if e.abandoned.Load() {
+		abandoned := e.abandoned.Load()
+		obs.end(outcome, abandoned)
+		if abandoned {
 			return // cancelled, lease lost or handed back: whatever it returned is discarded
 		}
 		p.completer.submit(outcome, events.OwnerOf(job))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/functions"
@@ -40,7 +41,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := events.NewBus(rdb, prefix, events.Config{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
+	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
 	return &bundle{jobs: jobs, queue: q, dispatch: dispatch.New(jobs, q), registry: registry, bus: bus}
 }
 
@@ -73,8 +74,8 @@ func (b *bundle) waitStatus(t *testing.T, id, status string) *model.Jobs {
 }
 
 func poolConfig(grace time.Duration) worker.Config {
-	return worker.Config{ID: worker.NewID(), Concurrency: 4, BatchSize: 4, Lease: 2 * time.Second,
-		Heartbeat: 100 * time.Millisecond, ProgressFlush: 50 * time.Millisecond, ClaimIdle: time.Second, ShutdownGrace: grace}
+	return worker.Config{ID: worker.NewID(), WorkerConf: config.WorkerConf{Concurrency: 4, BatchSize: 4, Lease: 2 * time.Second,
+		Heartbeat: 100 * time.Millisecond, ProgressFlush: 50 * time.Millisecond, ClaimIdle: time.Second, ShutdownGrace: grace}}
 }
 
 // workerGoroutines lists the goroutines running code of package worker.

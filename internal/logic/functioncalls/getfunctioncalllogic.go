@@ -5,8 +5,8 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
-	"jobs/internal/logic/jobs"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 )
@@ -27,7 +27,7 @@ func NewGetFunctionCallLogic(ctx context.Context, svcCtx *svc.ServiceContext) *G
 }
 
 func (l *GetFunctionCallLogic) GetFunctionCall(req *types.FunctionCallIdReq) (*types.FunctionCall, error) {
-	job, err := jobs.FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
-	"jobs/internal/logic/jobs"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 )
@@ -31,7 +31,7 @@ func (l *ListFunctionCallsLogic) ListFunctionCalls(req *types.ListJobsReq) (*typ
 	if err != nil {
 		return nil, err
 	}
-	page, total, err := jobs.ListPage(l.ctx, l.svcCtx, f, true)
+	page, total, err := jobquery.Page(l.ctx, l.svcCtx.Jobs, f, true, l.svcCtx.Config.Limits.ExactTotalUpTo)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/events"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
+	"jobs/internal/metrics"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -33,7 +35,7 @@ func NewCancelJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *CancelJ
 // is then told over Redis to stop the function (and, should the signal be lost, finds out
 // at its next heartbeat).
 func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, error) {
-	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +54,7 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 		if !won {
 			continue
 		}
+		metrics.JobFinished(job.FunctionId, model.StatusCancelled)
 		if from == model.StatusRunning {
 			if err := l.svcCtx.Queue.PublishCancel(l.ctx, job.Id); err != nil {
 				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)

@@ -2,16 +2,13 @@ package jobs
 
 import (
 	"context"
-	"errors"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/apperr"
-	"jobs/internal/auth"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
-	"jobs/model"
 )
 
 type GetJobLogic struct {
@@ -30,26 +27,9 @@ func NewGetJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetJobLogi
 }
 
 func (l *GetJobLogic) GetJob(req *types.JobIdReq) (*types.JobDetail, error) {
-	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil {
 		return nil, err
 	}
 	return jobview.Detail(job), nil
-}
-
-// FindJob validates id and loads the job if it belongs to the caller's tenant. A missing
-// job and another tenant's job are the same 404, so ids of other tenants reveal nothing.
-func FindJob(ctx context.Context, jobs model.JobsModel, id string) (*model.Jobs, error) {
-	tenant, err := auth.Tenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := jobview.ParseID(id); err != nil {
-		return nil, err
-	}
-	job, err := jobs.FindOneInTenant(ctx, tenant, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, apperr.New(apperr.NotFound, "job %s not found", id)
-	}
-	return job, err
 }

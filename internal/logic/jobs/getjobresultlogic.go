@@ -7,6 +7,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/events"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -40,7 +41,7 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	if err != nil {
 		return nil, err
 	}
-	job, err := FindJob(l.ctx, l.svcCtx.Jobs, req.Id)
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
 	if err != nil || wait == 0 || model.IsTerminal(job.Status) {
 		return resultOf(job, err)
 	}

@@ -1,17 +1,14 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
-	"sync"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/auth"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
-	"jobs/model"
 )
 
 type ListJobsLogic struct {
@@ -34,35 +31,9 @@ func (l *ListJobsLogic) ListJobs(req *types.ListJobsReq) (*types.ListJobsResp, e
 	if err != nil {
 		return nil, err
 	}
-	page, total, err := ListPage(l.ctx, l.svcCtx, f, false)
+	page, total, err := jobquery.Page(l.ctx, l.svcCtx.Jobs, f, false, l.svcCtx.Config.Limits.ExactTotalUpTo)
 	if err != nil {
 		return nil, err
 	}
 	return &types.ListJobsResp{Jobs: jobview.Items(page), Total: total.N, TotalIsEstimate: !total.Exact, Page: f.Page, Size: f.Size}, nil
-}
-
-// Total is a list's count of matches: exact, or a lower bound (Limits.ExactTotalUpTo).
-type Total struct {
-	N     int64
-	Exact bool
-}
-
-// ListPage reads one page of the caller's tenant's jobs and the total count of matches
-// concurrently. Both reads end before it returns, failed or not (go-zero's mr.Finish returns
-// at the first error while the other read still writes its result).
-func ListPage(ctx context.Context, svcCtx *svc.ServiceContext, f model.JobFilter, withResult bool) ([]*model.Jobs, Total, error) {
-	var total Total
-	tenant, err := auth.Tenant(ctx)
-	if err != nil {
-		return nil, total, err
-	}
-	f.Tenant = tenant
-	var page []*model.Jobs
-	var listErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { page, listErr = svcCtx.Jobs.List(ctx, f, withResult) })
-	var countErr error
-	total.N, total.Exact, countErr = svcCtx.Jobs.Count(ctx, f, svcCtx.Config.Limits.ExactTotalUpTo)
-	wg.Wait()
-	return page, total, cmp.Or(listErr, countErr)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/events"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/sse"
 	"jobs/internal/svc"
@@ -40,7 +41,7 @@ func (l *StreamJobLogic) StreamJob(req *types.StreamJobReq, out *sse.Stream) (ss
 	if err != nil {
 		return nil, err
 	}
-	// FindJob (in open) checks the id too, but only after the subscription and a Redis
+	// jobquery.Find (in open) checks the id too, but only after the subscription and a Redis
 	// read, which a malformed id should not cost.
 	if err := jobview.ParseID(req.JobId); err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func (s *jobStream) open(ctx context.Context, out *sse.Stream, resumeFrom int64,
 	if err != nil {
 		return err
 	}
-	job, err := FindJob(ctx, s.svcCtx.Jobs, s.jobID)
+	job, err := jobquery.Find(ctx, s.svcCtx.Jobs, s.jobID)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ export function mount(main, { id }) {
       ['Tenant', job.tenantId],
       ['Run at', time(job.runAt)],
     ];
+    if (job.rerunOf) rows.push(['Rerun of', h('a', { href: `#/jobs/${job.rerunOf}`, id: 'rerun-of', class: 'mono' }, job.rerunOf)]);
     replace(facts, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
   }
 
@@ -113,8 +114,20 @@ export function mount(main, { id }) {
   function renderActions() {
     confirming = false;
     if (TERMINAL.has(job.status)) {
-      // Rerun (POST /api/v1/jobs/:id/rerun, a later route) goes here for terminal jobs.
-      replace(actions);
+      // A rerun is a new job like this one; the page moves to it.
+      const rerun = h('button', { type: 'button', class: 'primary', id: 'rerun' }, 'Rerun job');
+      rerun.addEventListener('click', async () => {
+        rerun.disabled = true;
+        try {
+          const fresh = await api.post(`/jobs/${encodeURIComponent(job.id)}/rerun`);
+          toast(`Job ${label()} rerun.`);
+          location.hash = `#/jobs/${fresh.id}`;
+        } catch (err) {
+          toast(`Not rerun: ${err.message}`);
+          rerun.disabled = false;
+        }
+      });
+      replace(actions, rerun);
       return;
     }
     const cancel = h('button', { type: 'button', class: 'danger', id: 'cancel' }, 'Cancel job');

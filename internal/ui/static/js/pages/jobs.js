@@ -14,16 +14,22 @@ const TEXT_FILTERS = [
 ];
 const PARAMS = ['status', 'function_id', 'actor', 'game_id', 'env', 'name', 'ids', 'created_from', 'created_to', 'order', 'page', 'size'];
 
-// Actions on the selected rows. Each applies to the jobs eligible for it. Rerun
-// (POST /api/v1/jobs/:id/rerun, a later route) joins this list once the service has it:
-// {id: 'rerun', label: 'Rerun', eligible: (job) => TERMINAL.has(job.status), run: (job) => api.post(`/jobs/${job.id}/rerun`)}.
+// Actions on the selected rows, each one request of the bulk route POST /api/v1/jobs/<id>
+// with the ids of the selected jobs eligible for it; applied is what an acted-on row becomes
+// until the list reloads (a rerun changes no row: its new jobs appear with the reload).
 const BULK_ACTIONS = [
   {
     id: 'cancel',
     label: 'Cancel',
     verb: 'cancelled',
     eligible: (job) => !TERMINAL.has(job.status),
-    run: (job) => api.post(`/jobs/${encodeURIComponent(job.id)}/cancel`),
+    applied: { status: 'cancelled' },
+  },
+  {
+    id: 'rerun',
+    label: 'Rerun',
+    verb: 'rerun',
+    eligible: (job) => TERMINAL.has(job.status),
   },
 ];
 
@@ -211,23 +217,21 @@ export function mount(main, query) {
     const no = h('button', { type: 'button', onclick: () => endConfirm(trigger) }, 'No');
     yes.addEventListener('click', async () => {
       yes.disabled = true;
-      const results = await Promise.allSettled(eligible.map((job) => action.run(job)));
-      let done = 0;
-      const failures = [];
-      results.forEach((r, i) => {
-        const job = eligible[i];
-        if (r.status === 'fulfilled') {
-          done++;
-          selected.delete(job.id);
-          if (rows.has(job.id)) {
-            rows.get(job.id).job = { ...rows.get(job.id).job, ...r.value };
-            refreshRow(job.id);
+      try {
+        const done = await api.post(`/jobs/${action.id}`, { ids: eligible.map((job) => job.id) });
+        for (const id of done.ids) {
+          selected.delete(id);
+          if (action.applied && rows.has(id)) {
+            rows.get(id).job = { ...rows.get(id).job, ...action.applied };
+            refreshRow(id);
           }
-        } else {
-          failures.push(`${job.name || job.id}: ${r.reason.message}`);
         }
-      });
-      toast(`${done} job${done === 1 ? '' : 's'} ${action.verb}.${failures.length ? ` Not done: ${failures.join('; ')}` : ''}`);
+        const skipped = done.skipped ? ` ${done.skipped} skipped: their status had changed.` : '';
+        toast(`${done.acted} job${done.acted === 1 ? '' : 's'} ${action.verb}.${skipped}`);
+        scheduleReload();
+      } catch (err) {
+        toast(`Not ${action.verb}: ${err.message}`);
+      }
       endConfirm(trigger);
     });
     replace(confirmRow, h('span', null, `${action.label} ${n}?`), yes, no);

@@ -1,4 +1,4 @@
-package functions
+package command
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func FuzzCommandTemplating(f *testing.F) {
 	f.Add("echo\x00{{params.x}}", `{"x": false}`)
 	f.Fuzz(func(t *testing.T, argv, paramsJSON string) {
 		cc := config.CommandConf{Argv: strings.Split(argv, "\x00")}
-		cmd, err := commandFromConfig(cc)
+		cmd, err := New(cc)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "Command.Argv") {
 				t.Fatalf("argv %q: %q does not name Command.Argv", argv, err)

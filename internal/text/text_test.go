@@ -1,23 +1,23 @@
-package functions_test
+package text_test
 
 import (
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"jobs/internal/functions"
+	"jobs/internal/text"
 )
 
 func TestTruncateNeverSplitsACharacter(t *testing.T) {
 	t.Parallel()
 	s := strings.Repeat("é", 10) // 2 bytes each
 	for n := 0; n <= len(s)+1; n++ {
-		got := functions.Truncate(s, n)
+		got := text.Truncate(s, n)
 		if len(got) > n || !utf8.ValidString(got) || !strings.HasPrefix(s, got) || len(got) < n-1 {
 			t.Fatalf("Truncate(%d) = %q (%d bytes)", n, got, len(got))
 		}
 	}
-	if got := functions.Truncate("short", 100); got != "short" {
+	if got := text.Truncate("short", 100); got != "short" {
 		t.Fatalf("Truncate kept %q of a short string", got)
 	}
 }

@@ -1,11 +1,11 @@
-package functions_test
+package configured_test
 
 import (
 	"testing"
 	"time"
 
 	"jobs/internal/config"
-	"jobs/internal/functions"
+	"jobs/internal/functions/configured"
 )
 
 func TestFromConfigNamesTheBadFunctionAndKey(t *testing.T) {
@@ -44,7 +44,7 @@ func TestFromConfigNamesTheBadFunctionAndKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := functions.FromConfig([]config.FunctionConf{good, tc.fc})
+			_, err := configured.FromConfig([]config.FunctionConf{good, tc.fc})
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got %v\nwant %s", err, tc.want)
 			}
@@ -54,26 +54,14 @@ func TestFromConfigNamesTheBadFunctionAndKey(t *testing.T) {
 
 func TestFromConfigFillsDefaultsAndRequiredParams(t *testing.T) {
 	t.Parallel()
-	defs, err := functions.FromConfig([]config.FunctionConf{{Id: "c", Kind: "command", RequiredParams: []string{"a"},
+	defs, err := configured.FromConfig([]config.FunctionConf{{Id: "c", Kind: "command", RequiredParams: []string{"a"},
 		Command: config.CommandConf{Argv: []string{"echo", "{{params.b}}", "{{ params.a }}"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := defs[0]
-	if d.Timeout != functions.DefaultTimeout || d.MaxAttempts != 1 || d.Kind != "command" || len(d.RequiredParams) != 2 ||
+	if d.Timeout != configured.DefaultTimeout || d.MaxAttempts != 1 || d.Kind != "command" || len(d.RequiredParams) != 2 ||
 		d.RequiredParams[0] != "a" || d.RequiredParams[1] != "b" {
 		t.Errorf("definition: %+v", d)
-	}
-}
-
-func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int64]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 10: time.Second} {
-		for range 50 {
-			d := functions.Backoff(100*time.Millisecond, time.Second, n)
-			if d < want/2 || d > want {
-				t.Fatalf("retry %d waits %s, want within [%s, %s]", n, d, want/2, want)
-			}
-		}
 	}
 }

@@ -1,4 +1,6 @@
-package functions
+// Package command runs command functions: a configured program, without a shell, speaking
+// the line protocol of README, "Command functions".
+package command
 
 import (
 	"bufio"
@@ -20,6 +22,10 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"jobs/internal/config"
+	"jobs/internal/functions"
+	"jobs/internal/text"
 )
 
 // The line protocol a command speaks on stdout (README, "Command functions"). Every other
@@ -56,8 +62,71 @@ type argTemplate struct {
 	param   string
 }
 
-// command runs a configured program; see CommandConf in internal/config.
-type command struct {
+// DefaultKillGrace is the default of Command.KillGrace.
+const DefaultKillGrace = 5 * time.Second
+
+var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// New checks a function's Command keys and returns its runner; errors name the key.
+func New(cc config.CommandConf) (*Runner, error) {
+	if len(cc.Argv) == 0 || cc.Argv[0] == "" {
+		return nil, fmt.Errorf("Command.Argv is required (the program and its arguments)")
+	}
+	c := &Runner{dir: cc.Dir, killGrace: cc.KillGrace}
+	for i, a := range cc.Argv {
+		if m := placeholder.FindStringSubmatch(a); m != nil {
+			if i == 0 {
+				return nil, fmt.Errorf("Command.Argv[0] must name the program, not a template")
+			}
+			c.argv = append(c.argv, argTemplate{param: m[1]})
+			continue
+		}
+		if strings.Contains(a, "{{") {
+			return nil, fmt.Errorf("Command.Argv[%d] %q: a template must be a whole argument, {{params.NAME}}", i, a)
+		}
+		c.argv = append(c.argv, argTemplate{literal: a})
+	}
+	if cc.Dir != "" {
+		if st, err := os.Stat(cc.Dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("Command.Dir %q is not a directory", cc.Dir)
+		}
+	}
+	for _, code := range cc.PermanentExitCodes {
+		if code < 1 || code > 255 {
+			return nil, fmt.Errorf("Command.PermanentExitCodes: %d is not an exit code of a failure (1 to 255)", code)
+		}
+	}
+	c.permanentExits = cc.PermanentExitCodes
+	switch {
+	case cc.KillGrace < 0:
+		return nil, fmt.Errorf("Command.KillGrace must not be negative")
+	case cc.KillGrace == 0:
+		c.killGrace = DefaultKillGrace
+	}
+	keys := make([]string, 0, len(cc.Env))
+	for k := range cc.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	c.env = append(c.env, "PATH="+os.Getenv("PATH"))
+	for _, k := range keys {
+		if !envKeyPattern.MatchString(k) {
+			return nil, fmt.Errorf("Command.Env key %q is not a variable name", k)
+		}
+		if k == "JOB_ID" || k == "JOB_ATTEMPT" || k == "JOB_PARAMS" {
+			return nil, fmt.Errorf("Command.Env must not set %s (the job sets it)", k)
+		}
+		if k == "PATH" {
+			c.env[0] = "PATH=" + cc.Env[k]
+			continue
+		}
+		c.env = append(c.env, k+"="+cc.Env[k])
+	}
+	return c, nil
+}
+
+// Runner runs a configured program; see CommandConf in internal/config.
+type Runner struct {
 	argv      []argTemplate
 	dir       string
 	env       []string
@@ -66,8 +135,8 @@ type command struct {
 	permanentExits []int
 }
 
-// params returns the names of the params the templates use.
-func (c *command) params() []string {
+// Params returns the names of the params the templates use.
+func (c *Runner) Params() []string {
 	var names []string
 	for _, a := range c.argv {
 		if a.param != "" {
@@ -77,8 +146,8 @@ func (c *command) params() []string {
 	return names
 }
 
-// check vets params for the argument templates (at start, so a caller learns at once).
-func (c *command) check(params map[string]any) error {
+// Check vets params for the argument templates (at start, so a caller learns at once).
+func (c *Runner) Check(params map[string]any) error {
 	_, err := c.render(params)
 	return err
 }
@@ -87,7 +156,7 @@ func (c *command) check(params map[string]any) error {
 // or boolean; a value that starts with "-" (it would read as an option) or holds a control
 // character (a newline, say) is refused. No shell ever sees the arguments, so ";", "|",
 // "$(...)" and quotes are plain characters.
-func (c *command) render(params map[string]any) ([]string, error) {
+func (c *Runner) render(params map[string]any) ([]string, error) {
 	args := make([]string, len(c.argv))
 	for i, a := range c.argv {
 		if a.param == "" {
@@ -130,22 +199,22 @@ func argValue(name string, v any) (string, error) {
 	return s, nil
 }
 
-// run runs one attempt: the process gets the job as environment and as JSON on stdin,
+// Run runs one attempt: the process gets the job as environment and as JSON on stdin,
 // speaks the line protocol on stdout, and its exit status decides the outcome.
-func (c *command) run(ctx context.Context, call Call, report Reporter) (any, error) {
+func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.Reporter) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(call.Params))
 	dec.UseNumber()
 	var params map[string]any
 	if err := dec.Decode(&params); err != nil {
-		return nil, Permanent(fmt.Errorf("params: %v", err))
+		return nil, functions.Permanent(fmt.Errorf("params: %v", err))
 	}
 	args, err := c.render(params)
 	if err != nil {
-		return nil, Permanent(err)
+		return nil, functions.Permanent(err)
 	}
 	stdin, err := json.Marshal(map[string]any{"id": call.JobID, "attempt": call.Attempt, "params": call.Params})
 	if err != nil {
-		return nil, Permanent(err)
+		return nil, functions.Permanent(err)
 	}
 
 	cmd := exec.Command(args[0], args[1:]...)
@@ -174,7 +243,7 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 		errR.Close()
 		err := fmt.Errorf("start %s: %w", args[0], startErr)
 		if errors.Is(startErr, fs.ErrNotExist) || errors.Is(startErr, fs.ErrPermission) || errors.Is(startErr, exec.ErrNotFound) {
-			return nil, Permanent(err)
+			return nil, functions.Permanent(err)
 		}
 		return nil, err
 	}
@@ -192,7 +261,7 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 		defer readers.Done()
 		readLines(errR, func(line string) {
 			stderr.add(line)
-			report.Log("stderr", Truncate(line, maxLogLine))
+			report.Log("stderr", text.Truncate(line, maxLogLine))
 		})
 	}()
 
@@ -240,12 +309,12 @@ func (c *command) run(ctx context.Context, call Call, report Reporter) (any, err
 			msg += ": " + t
 		}
 		if permanent {
-			return nil, Permanent(errors.New(msg))
+			return nil, functions.Permanent(errors.New(msg))
 		}
 		return nil, errors.New(msg)
 	}
 	if out.resultErr != nil {
-		return nil, Permanent(out.resultErr)
+		return nil, functions.Permanent(out.resultErr)
 	}
 	if out.result == nil {
 		return nil, nil
@@ -275,12 +344,12 @@ type stdoutState struct {
 	resultErr error
 }
 
-func (s *stdoutState) handle(line string, report Reporter) {
+func (s *stdoutState) handle(line string, report functions.Reporter) {
 	switch {
 	case strings.HasPrefix(line, ResultPrefix):
 		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
 		if !json.Valid([]byte(raw)) {
-			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, Truncate(raw, 200))
+			s.result, s.resultErr = nil, fmt.Errorf("the %sline is not one JSON value: %q", ResultPrefix, text.Truncate(raw, 200))
 			return
 		}
 		s.result, s.resultErr = json.RawMessage(raw), nil
@@ -289,9 +358,9 @@ func (s *stdoutState) handle(line string, report Reporter) {
 			report.Progress(done, total, msg)
 			return
 		}
-		report.Log("stdout", Truncate(line, maxLogLine))
+		report.Log("stdout", text.Truncate(line, maxLogLine))
 	default:
-		report.Log("stdout", Truncate(line, maxLogLine))
+		report.Log("stdout", text.Truncate(line, maxLogLine))
 	}
 }
 
@@ -365,16 +434,4 @@ func (t *tail) text(maxBytes int) string {
 		s = "…" + s
 	}
 	return s
-}
-
-// Truncate cuts s to at most n bytes without splitting a UTF-8 character, so what it keeps
-// still fits a utf8mb4 column.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

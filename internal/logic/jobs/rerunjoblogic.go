@@ -1,0 +1,79 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/apperr"
+	"jobs/internal/jobquery"
+	"jobs/internal/jobview"
+	"jobs/internal/svc"
+	"jobs/internal/types"
+	"jobs/model"
+)
+
+type RerunJobLogic struct {
+	logx.Logger
+	ctx    context.Context
+	svcCtx *svc.ServiceContext
+}
+
+// Rerun a terminal job
+func NewRerunJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *RerunJobLogic {
+	return &RerunJobLogic{
+		Logger: logx.WithContext(ctx),
+		ctx:    ctx,
+		svcCtx: svcCtx,
+	}
+}
+
+func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) {
+	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	rerun, err := rerunJob(l.ctx, l.svcCtx, l.Logger, job)
+	if err != nil {
+		return nil, err
+	}
+	return jobview.Detail(rerun), nil
+}
+
+// rerunJob starts a new job like the terminal job old: its function, params, name, actor,
+// gameId, env, maxAttempts, timeout and callbackUrl, in its tenant, with rerunOf naming it.
+// old itself is not touched. A job that is not terminal, or whose function is no longer
+// registered, is a Conflict.
+func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, old *model.Jobs) (*model.Jobs, error) {
+	if !model.IsTerminal(old.Status) {
+		return nil, apperr.New(apperr.Conflict, "job %s is %s: only a completed, failed or cancelled job can be rerun", old.Id, old.Status)
+	}
+	if _, ok := svcCtx.Functions.Lookup(old.FunctionId); !ok {
+		return nil, apperr.New(apperr.Conflict, "job %s cannot be rerun: its function %q is no longer registered", old.Id, old.FunctionId)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	job := &model.Jobs{
+		Id:          id.String(),
+		TenantId:    old.TenantId,
+		FunctionId:  old.FunctionId,
+		Name:        old.Name,
+		Status:      model.StatusPending,
+		Params:      old.Params,
+		Actor:       old.Actor,
+		GameId:      old.GameId,
+		Env:         old.Env,
+		RerunOf:     old.Id,
+		MaxAttempts: old.MaxAttempts,
+		TimeoutMs:   old.TimeoutMs,
+		CreatedAt:   time.Now().UTC().Truncate(time.Millisecond),
+	}
+	if old.CallbackUrl != "" {
+		job.CallbackUrl, job.CallbackId, job.CallbackStatus = old.CallbackUrl, uuid.NewString(), model.CallbackPending
+	}
+	return commitJob(ctx, svcCtx, log, job)
+}

@@ -1,0 +1,156 @@
+package tracing_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/trace"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"jobs/internal/apptest"
+	"jobs/internal/config"
+	"jobs/internal/testutil"
+	"jobs/internal/tracing"
+)
+
+// The only test of this package: go-zero sets up one tracer provider per process.
+//
+// A caller that traces its own work starts a job on an API process; a separate worker
+// process runs it. One trace, the caller's, holds the request, the start, the job's wait in
+// the queue and its run, each span the child of the right one, with the job's id, function
+// and attempt.
+func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
+	called := make(chan string, 1) // the traceparent the HTTP function's service got
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case called <- r.Header.Get("Traceparent"):
+		default:
+		}
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(service.Close)
+	api := apptest.Config(t, func(c *config.Config) {
+		c.Role = "api"
+		// No lease may run out on a loaded machine: a reaped attempt would be a second one.
+		c.Worker.Lease, c.Worker.Heartbeat = time.Minute, time.Second
+		c.Functions = []config.FunctionConf{{Id: "hook", Kind: "http", HTTP: config.HTTPConf{URL: service.URL}}}
+		c.Telemetry = trace.Config{Name: "jobs-test", Sampler: 1, Batcher: "otlpgrpc"} // no Endpoint: nothing sent anywhere
+	})
+	worker := api
+	worker.Role = "worker"
+	a := apptest.StartApp(t, api) // its go-zero server starts the Telemetry agent
+	tp, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider)
+	if !ok {
+		t.Fatalf("Telemetry set up no SDK tracer provider, but a %T", otel.GetTracerProvider())
+	}
+	spans := tracetest.NewInMemoryExporter()
+	tp.RegisterSpanProcessor(sdktrace.NewSimpleSpanProcessor(spans))
+	apptest.StartApp(t, worker)
+
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	var job apptest.Job
+	a.DoWith(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "hook"},
+		http.Header{"Traceparent": {fmt.Sprintf("00-%s-%s-01", callerTrace, callerSpan)}}).Data(t, &job)
+	a.WaitStatus(job.Id, "completed", 60*time.Second)
+
+	byName := map[string]tracetest.SpanStub{}
+	if !testutil.Eventually(60*time.Second, func() bool {
+		for _, s := range spans.GetSpans() {
+			byName[s.Name] = s
+		}
+		_, ran := byName[tracing.SpanRun]
+		return ran
+	}) {
+		t.Fatalf("no %s span; spans: %v", tracing.SpanRun, names(spans.GetSpans()))
+	}
+	request, start, wait, run := byName["/api/v1/jobs"], byName[tracing.SpanStart], byName[tracing.SpanQueueWait], byName[tracing.SpanRun]
+	for _, s := range []tracetest.SpanStub{request, start, wait, run} {
+		if got := s.SpanContext.TraceID().String(); got != callerTrace {
+			t.Errorf("span %q is in trace %s, want the caller's %s; spans: %v", s.Name, got, callerTrace, names(spans.GetSpans()))
+		}
+	}
+	parents := []struct {
+		child  tracetest.SpanStub
+		parent string
+	}{
+		{request, callerSpan},
+		{start, request.SpanContext.SpanID().String()},
+		{wait, start.SpanContext.SpanID().String()},
+		{run, start.SpanContext.SpanID().String()},
+	}
+	for _, p := range parents {
+		if got := p.child.Parent.SpanID().String(); got != p.parent {
+			t.Errorf("span %q has parent %s, want %s", p.child.Name, got, p.parent)
+		}
+	}
+	wantAttrs(t, start, tracing.AttrJobID.String(job.Id), tracing.AttrFunction.String("hook"))
+	for _, s := range []tracetest.SpanStub{wait, run} {
+		wantAttrs(t, s, tracing.AttrJobID.String(job.Id), tracing.AttrFunction.String("hook"), tracing.AttrAttempt.Int64(1))
+	}
+	wantAttrs(t, run, tracing.AttrOutcome.String("completed"))
+	if !wait.EndTime.Equal(run.StartTime) || wait.StartTime.After(wait.EndTime) || wait.StartTime.Before(start.StartTime.Add(-time.Second)) {
+		t.Errorf("queue wait %s..%s does not lead from the start (%s) to the run (%s)",
+			wait.StartTime, wait.EndTime, start.StartTime, run.StartTime)
+	}
+
+	// The start's insert is part of the trace; the statements of the background loops (claims,
+	// heartbeats, outcome batches, sweeps) start no traces: only requests are roots.
+	insertTraced := false
+	for _, s := range spans.GetSpans() {
+		if s.Name == "sql" && s.Parent.SpanID() == start.SpanContext.SpanID() {
+			insertTraced = true
+		}
+		if !s.Parent.IsValid() && s.SpanKind != oteltrace.SpanKindServer {
+			t.Errorf("span %q (%s) is the root of a trace of its own", s.Name, s.SpanKind)
+		}
+	}
+	if !insertTraced {
+		t.Errorf("no sql span under %s; spans: %v", tracing.SpanStart, names(spans.GetSpans()))
+	}
+
+	// The HTTP function's service is called within the run.
+	select {
+	case got := <-called:
+		if want := fmt.Sprintf("00-%s-%s-01", callerTrace, run.SpanContext.SpanID()); got != want {
+			t.Errorf("the HTTP function's service got traceparent %q, want the run's %q", got, want)
+		}
+	default:
+		t.Error("the HTTP function's service was never called")
+	}
+
+	// The trace context is stored with the job, not only carried in Redis.
+	stored := testutil.Query[string](t, testutil.DB(t, api.MySQL.DataSource), "select `trace_parent` from `jobs` where `id` = ?", job.Id)
+	if want := fmt.Sprintf("00-%s-%s-01", callerTrace, start.SpanContext.SpanID()); stored != want {
+		t.Errorf("stored trace_parent %q, want %q", stored, want)
+	}
+}
+
+func wantAttrs(t *testing.T, s tracetest.SpanStub, want ...attribute.KeyValue) {
+	t.Helper()
+	for _, w := range want {
+		found := false
+		for _, kv := range s.Attributes {
+			if kv == w {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("span %q lacks %s=%s; has %v", s.Name, w.Key, w.Value.Emit(), s.Attributes)
+		}
+	}
+}
+
+func names(spans tracetest.SpanStubs) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name)
+	}
+	return out
+}
