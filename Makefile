@@ -95,7 +95,7 @@ screenshots: services
 ## output completed by cmd/openapigen); it must leave no diff.
 gen: goctl
 	$(GOCTL) api go -api api/jobs.api -dir . -home api/goctl -style gozero
-	$(GOCTL) model mysql ddl -src model/schema.sql -dir model -ignore-columns updated_at -style gozero
+	$(GOCTL) model mysql ddl -src model/schema.sql -dir model -ignore-columns updated_at,phase -style gozero
 	gofmt -w internal/handler internal/types model
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 		$(GOCTL) api swagger --api api/jobs.api --dir "$$tmp" --filename jobs >/dev/null && \

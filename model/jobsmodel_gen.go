@@ -19,8 +19,8 @@ import (
 var (
 	jobsFieldNames          = builder.RawFieldNames(&Jobs{})
 	jobsRows                = strings.Join(jobsFieldNames, ",")
-	jobsRowsExpectAutoSet   = strings.Join(stringx.Remove(jobsFieldNames, "`updated_at`"), ",")
-	jobsRowsWithPlaceHolder = strings.Join(stringx.Remove(jobsFieldNames, "`id`", "`updated_at`"), "=?,") + "=?"
+	jobsRowsExpectAutoSet   = strings.Join(stringx.Remove(jobsFieldNames, "`phase`", "`updated_at`"), ",")
+	jobsRowsWithPlaceHolder = strings.Join(stringx.Remove(jobsFieldNames, "`id`", "`phase`", "`updated_at`"), "=?,") + "=?"
 )
 
 type (
@@ -44,6 +44,7 @@ type (
 		FunctionId          string         `db:"function_id"`
 		Name                string         `db:"name"`
 		Status              string         `db:"status"`   // pending, running, completed, failed, cancelled
+		Phase               sql.NullString `db:"phase"`    // status as the list indexes see it: active (pending or running), completed, failed, cancelled
 		Params              string         `db:"params"`   // JSON object
 		Result              sql.NullString `db:"result"`   // JSON value of a completed job
 		LogTail             sql.NullString `db:"log_tail"` // JSON array of the last output lines

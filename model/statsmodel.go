@@ -13,7 +13,7 @@ import (
 
 type (
 	// StatsModel reads a tenant's numbers for the dashboard's overview. Each query reads
-	// one index range (see migration 0007); counts are capped.
+	// one index range (see migrations 0007 and 0010); counts are capped.
 	StatsModel interface {
 		// CountByStatus returns how many of the tenant's jobs have each status, counting at
 		// most upTo+1 of each (so a count over upTo means "more than upTo").
@@ -81,9 +81,10 @@ func (m *defaultStatsModel) CountByStatus(ctx context.Context, tenant string, up
 	parts := make([]string, len(allStatuses))
 	args := make([]any, 0, 4*len(allStatuses))
 	for i, status := range allStatuses {
+		cond, arg := StatusCondition(status)
 		parts[i] = fmt.Sprintf("select ? as `status`, (select count(*) from (select 1 from %s "+
-			"where `tenant_id` = ? and `status` = ? limit ?) as `capped`) as `n`", m.table)
-		args = append(args, status, tenant, status, upTo+1)
+			"where `tenant_id` = ? and %s limit ?) as `capped`) as `n`", m.table, cond)
+		args = append(args, status, tenant, arg, upTo+1)
 	}
 	var rows []struct {
 		Status string `db:"status"`
@@ -118,8 +119,8 @@ func (m *defaultStatsModel) FinishedPerMinute(ctx context.Context, tenant string
 		return out, nil
 	}
 
-	query := fmt.Sprintf("select `status`, floor(unix_timestamp(`finished_at`) / 60) as `minute`, count(*) as `n` from %s "+
-		"where `tenant_id` = ? and `status` in (?, ?) and `finished_at` >= ? group by `status`, `minute`", m.table)
+	query := fmt.Sprintf("select `phase` as `status`, floor(unix_timestamp(`finished_at`) / 60) as `minute`, count(*) as `n` from %s "+
+		"where `tenant_id` = ? and `phase` in (?, ?) and `finished_at` >= ? group by `phase`, `minute`", m.table)
 	var rows []struct {
 		Status string `db:"status"`
 		Minute int64  `db:"minute"`
@@ -161,8 +162,9 @@ func (m *defaultStatsModel) Backlog(ctx context.Context, tenant string, function
 		return nil, nil
 	}
 	// finished_at is NULL on every pending job (chk_finished_terminal); naming it lets each
-	// subquery use the index prefix (tenant, status, finished_at, function_id).
-	pending := "`tenant_id` = ? and `status` = 'pending' and `finished_at` is null and `function_id` = ?"
+	// subquery use the index prefix (tenant, phase, finished_at, function_id), whose active
+	// entries are the pending and the running jobs: the row tells them apart.
+	pending := "`tenant_id` = ? and `phase` = 'active' and `finished_at` is null and `function_id` = ? and `status` = 'pending'"
 	row := fmt.Sprintf("select ? as `function_id`, "+
 		"(select count(*) from (select 1 from %[1]s where %[2]s limit ?) as `capped`) as `pending`, "+
 		"(select min(`created_at`) from %[1]s where %[2]s and `run_at` is null) as `oldest_new`, "+

@@ -198,6 +198,8 @@ func benchBurndown(ctx context.Context, e *env) (row, error) {
 			"during submission: " + cpuUse(subCPU0, subCPU1),
 			"Redis at worker start: " + mode,
 			"during the burn-down: " + cpuUse(cpu0, cpu1),
+			"during the burn-down (claim, run, finish): " + mariadbPerJob(cpu0, cpu1, o.jobs),
+			"during submission (start): " + mariadbPerJob(subCPU0, subCPU1, sub.ok),
 			fmt.Sprintf("timed from just before app.New of the worker app until a poll (every 100 ms) found all %s done; %s",
 				thousands(int64(o.jobs)), steady),
 			fmt.Sprintf("from MySQL: first claim %s after app.New began; first started_at to last finished_at %.2f s (%s jobs/s)",

@@ -25,8 +25,10 @@ type client struct {
 	base     string
 	token    string
 	function string // functionId of the jobs it starts
-	http     *http.Client
-	seq      atomic.Int64 // params.i of the next job
+	// perRequest > 1 posts that many jobs per request to POST /api/v1/jobs/batch.
+	perRequest int
+	http       *http.Client
+	seq        atomic.Int64 // params.i of the next job
 }
 
 // Who the benchmark's requests are from.
@@ -42,7 +44,7 @@ func newClient(base string, conns int, c config.Config) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{base: base, token: token, function: "echo", http: &http.Client{
+	return &client{base: base, token: token, function: "echo", perRequest: 1, http: &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			MaxIdleConns:        conns * 2,
@@ -55,12 +57,18 @@ func newClient(base string, conns int, c config.Config) (*client, error) {
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
-// startJob posts {"functionId":"echo","params":{"i":N}} (or the client's function) and
-// returns the new job's id.
+// startJob posts {"functionId":"echo","params":{"i":N}} (or the client's function), or
+// perRequest of them to the batch route, and returns the (first) new job's id.
 func (c *client) startJob(ctx context.Context) (string, error) {
-	i := c.seq.Add(1)
-	body := []byte(`{"functionId":"` + c.function + `","params":{"i":` + strconv.FormatInt(i, 10) + `}}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/jobs", bytes.NewReader(body))
+	route, body := "/api/v1/jobs", c.startBody()
+	if c.perRequest > 1 {
+		items := make([][]byte, c.perRequest)
+		for i := range items {
+			items[i] = c.startBody()
+		}
+		route, body = "/api/v1/jobs/batch", append(append([]byte(`{"jobs":[`), bytes.Join(items, []byte(","))...), "]}"...)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+route, bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
@@ -78,20 +86,33 @@ func (c *client) startJob(ctx context.Context) (string, error) {
 	if resp.StatusCode == http.StatusServiceUnavailable && len(data) == 0 {
 		return "", errShed
 	}
+	type started struct {
+		Id string `json:"id"`
+	}
 	var env struct {
 		Code *int `json:"code"`
 		Data struct {
-			Id     string `json:"id"`
-			Status string `json:"status"`
+			started
+			Jobs []started `json:"jobs"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(data, &env); err != nil || env.Code == nil {
 		return "", fmt.Errorf("HTTP %d, not an envelope: %.200s", resp.StatusCode, data)
 	}
-	if resp.StatusCode != http.StatusOK || *env.Code != 0 || env.Data.Id == "" {
+	id := env.Data.Id
+	if c.perRequest > 1 && len(env.Data.Jobs) == c.perRequest {
+		id = env.Data.Jobs[0].Id
+	}
+	if resp.StatusCode != http.StatusOK || *env.Code != 0 || id == "" {
 		return "", fmt.Errorf("HTTP %d code %d: %.200s", resp.StatusCode, *env.Code, data)
 	}
-	return env.Data.Id, nil
+	return id, nil
+}
+
+// startBody is the next start request: {"functionId":"echo","params":{"i":N}}.
+func (c *client) startBody() []byte {
+	i := c.seq.Add(1)
+	return []byte(`{"functionId":"` + c.function + `","params":{"i":` + strconv.FormatInt(i, 10) + `}}`)
 }
 
 // loadResult is what a closed-loop load run saw.

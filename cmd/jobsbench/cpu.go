@@ -186,3 +186,14 @@ func waitQuiet(ctx context.Context, maxWait time.Duration) bool {
 	}
 	return false
 }
+
+// mariadbPerJob is the CPU each process spent per job between two snapshots, in µs:
+// MariaDB's is the figure issue 11 targets (claim + finish ≤ 150 µs).
+func mariadbPerJob(a, b cpuSnap, jobs int) string {
+	if jobs <= 0 {
+		return "CPU per job unknown (no jobs)"
+	}
+	per := func(seconds float64) float64 { return seconds / float64(jobs) * 1e6 }
+	return fmt.Sprintf("CPU per job: MariaDB %.0f µs, Redis %.0f µs, benchmark process (app and clients) %.0f µs",
+		per(b.mariadb-a.mariadb), per(b.redisCPU-a.redisCPU), per(b.self-a.self))
+}

@@ -43,6 +43,8 @@ type options struct {
 	cpuProfile      string
 	cpuThreshold    int64
 	streams         int
+	perBatch        int
+	batchClients    int
 }
 
 var parts = []struct {
@@ -50,6 +52,7 @@ var parts = []struct {
 	run  func(context.Context, *env) (row, error)
 }{
 	{"start", benchStart},
+	{"batch", benchBatchStart},
 	{"burndown", benchBurndown},
 	{"latency", benchLatency},
 	{"sse-one", benchStreamsOneJob},
@@ -62,9 +65,11 @@ func main() {
 
 func run() int {
 	o := &options{}
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: start, burndown, latency, sse-one, sse-many (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: start, batch, burndown, latency, sse-one, sse-many (default all)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "start: how long the clients post")
 	flag.IntVar(&o.clients, "clients", 32, "start and burndown submission: concurrent HTTP clients")
+	flag.IntVar(&o.perBatch, "per-batch", 1000, "batch: jobs per POST /api/v1/jobs/batch")
+	flag.IntVar(&o.batchClients, "batch-clients", 4, "batch: concurrent HTTP clients")
 	flag.IntVar(&o.jobs, "jobs", 100000, "burndown: jobs queued before the worker starts")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "burndown and latency: Worker.Concurrency")
 	flag.IntVar(&o.batch, "batch", 64, "burndown and latency: Worker.BatchSize")
@@ -94,12 +99,12 @@ func run() int {
 			known = known || q.name == p
 		}
 		if !known {
-			fmt.Fprintf(os.Stderr, "-only: unknown part %q (want start, burndown, latency, sse-one, sse-many)\n", p)
+			fmt.Fprintf(os.Stderr, "-only: unknown part %q (want start, batch, burndown, latency, sse-one, sse-many)\n", p)
 			return 2
 		}
 	}
-	if o.clients < 1 || o.jobs < 1 || o.rate < 1 || o.concurrency < 1 || o.batch < 1 || o.streams < 1 {
-		fmt.Fprintln(os.Stderr, "-clients, -jobs, -rate, -concurrency, -batch and -streams must be positive")
+	if o.clients < 1 || o.jobs < 1 || o.rate < 1 || o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.perBatch < 2 || o.batchClients < 1 {
+		fmt.Fprintln(os.Stderr, "-clients, -jobs, -rate, -concurrency, -batch, -streams and -batch-clients must be positive, -per-batch at least 2")
 		return 2
 	}
 

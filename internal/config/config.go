@@ -185,6 +185,8 @@ type LimitsConf struct {
 	MaxAttempts int64 `json:",default=20,range=[1:1000]"`
 	// MaxTimeoutSeconds bounds a start request's timeoutSeconds.
 	MaxTimeoutSeconds int64 `json:",default=86400,range=[1:31536000]"`
+	// MaxBatch bounds the start requests of one POST /api/v1/jobs/batch.
+	MaxBatch int `json:",default=1000,range=[1:10000]"`
 	// MaxBulk bounds the jobs a bulk cancel or rerun by filter acts on in one request.
 	MaxBulk int64 `json:",default=10000,range=[1:1000000]"`
 }

@@ -100,6 +100,12 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 					Path:    "/jobs/:id/cancel",
 					Handler: jobs.CancelJobHandler(serverCtx),
 				},
+				{
+					// Start jobs in one transaction
+					Method:  http.MethodPost,
+					Path:    "/jobs/batch",
+					Handler: jobs.StartJobsHandler(serverCtx),
+				},
 			}...,
 		),
 		rest.WithPrefix("/api/v1"),

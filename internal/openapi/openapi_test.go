@@ -89,6 +89,10 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(post("/api/v1/jobs", "", `{"functionId": "echo"}`), 401)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "params": {"x": "`+strings.Repeat("a", 70_000)+`"}}`), 413)
 	// List.
+	v.check(post("/api/v1/jobs/batch", token, `{"jobs": [{"functionId": "echo", "params": {"n": 1}}, {"functionId": "echo", "name": "b", "idempotencyKey": "k"}]}`), 200)
+	v.check(post("/api/v1/jobs/batch", token, `{"jobs": [{"functionId": "echo"}, {"functionId": "nope"}]}`), 400)
+	v.check(post("/api/v1/jobs/batch", token, `{"jobs": [{"functionId": "echo", "params": {"x": "`+strings.Repeat("a", 70_000)+`"}}]}`), 413)
+	v.check(post("/api/v1/jobs/batch", "", `{"jobs": [{"functionId": "echo"}]}`), 401)
 	v.check(get("/api/v1/jobs?function_id=echo&order=asc&size=10", token, none), 200)
 	v.check(get("/api/v1/jobs?status=bogus", token, none), 400)
 	v.check(get("/api/v1/jobs", "", none), 401)
@@ -208,6 +212,7 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	mysqlProxy.Cut()
 	redisProxy.Cut()
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo"}`), 503)
+	v.check(post("/api/v1/jobs/batch", token, `{"jobs": [{"functionId": "echo"}]}`), 503)
 	v.check(get("/api/v1/jobs", token, none), 503)
 	v.check(get("/api/v1/jobs/"+echo.Id, token, none), 503)
 	v.check(get("/api/v1/jobs/"+echo.Id+"/result", token, none), 503)

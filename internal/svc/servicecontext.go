@@ -18,6 +18,7 @@ import (
 	"jobs/internal/middleware"
 	"jobs/internal/queue"
 	"jobs/internal/startreq"
+	"jobs/internal/starts"
 	"jobs/model"
 )
 
@@ -31,8 +32,10 @@ type ServiceContext struct {
 	Schedules  model.SchedulesModel
 	Queue      *queue.Queue
 	Dispatcher *dispatch.Dispatcher
-	Functions  *functions.Registry
-	Events     *events.Bus
+	// Starts commits new jobs, writing concurrent starts together.
+	Starts    *starts.Writer
+	Functions *functions.Registry
+	Events    *events.Bus
 	// Hub fans events out to this process's streams; only processes with the API start it.
 	Hub *events.Hub
 	// TenantHub fans tenants' events out to this process's GET /api/v1/events streams;
@@ -84,13 +87,15 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	jobs := model.NewJobsModel(conn)
 	q := queue.New(rdb, c.Redis.Prefix)
 	bus := events.NewBus(rdb, c.Redis.Prefix, c.Events)
+	dispatcher := dispatch.New(jobs, q)
 	return &ServiceContext{
 		Config:        c,
 		Jobs:          jobs,
 		Stats:         model.NewStatsModel(conn),
 		Schedules:     model.NewSchedulesModel(conn),
 		Queue:         q,
-		Dispatcher:    dispatch.New(jobs, q),
+		Dispatcher:    dispatcher,
+		Starts:        starts.New(jobs, bus, dispatcher),
 		Functions:     registry,
 		Events:        bus,
 		Hub:           events.NewHub(bus, c.Events, jobs.Ended),

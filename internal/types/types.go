@@ -244,6 +244,14 @@ type StartJobReq struct {
 	CallbackUrl    string      `json:"callbackUrl,optional"`
 }
 
+type StartJobsReq struct {
+	Jobs []StartJobReq `json:"jobs,optional"`
+}
+
+type StartJobsResp struct {
+	Jobs []JobItem `json:"jobs"`
+}
+
 type Stats struct {
 	Counts      []StatusCount      `json:"counts"`
 	Throughput  []ThroughputMinute `json:"throughput"`

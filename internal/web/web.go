@@ -123,7 +123,7 @@ func decodeJSONBody(body io.Reader, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return describeJSONError(err)
+		return describeJSONError(data, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.Invalid("request body must hold a single JSON object")
@@ -131,7 +131,7 @@ func decodeJSONBody(body io.Reader, v any) error {
 	return nil
 }
 
-func describeJSONError(err error) error {
+func describeJSONError(data []byte, err error) error {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
@@ -140,11 +140,74 @@ func describeJSONError(err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return apperr.Wrap(apperr.InvalidArgument, err, "request body must be a JSON object, not %s", typeErr.Value)
 	case errors.As(err, &typeErr):
-		return apperr.Wrap(apperr.InvalidArgument, err, "%s must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+		field := jsonPathAt(data, typeErr.Offset)
+		if field == "" {
+			field = typeErr.Field
+		}
+		return apperr.Wrap(apperr.InvalidArgument, err, "%s must be %s, not %s", field, jsonKind(typeErr.Type), typeErr.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.Wrap(apperr.InvalidArgument, err, "request body is not valid JSON: unexpected end of input")
 	}
 	return apperr.Wrap(apperr.InvalidArgument, err, "request body is not valid JSON: %v", err)
+}
+
+// jsonPathAt returns the path, with array indexes, of the value of data that ends at offset
+// ("jobs[1].functionId", where encoding/json says "jobs.functionId"), or "" if none does.
+func jsonPathAt(data []byte, offset int64) string {
+	type frame struct {
+		array   bool
+		index   int
+		key     string
+		wantKey bool
+	}
+	var stack []*frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.array {
+				fmt.Fprintf(&b, "[%d]", f.index)
+			} else if f.key != "" {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			}
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && !stack[len(stack)-1].array {
+				stack[len(stack)-1].wantKey = true
+			}
+			continue
+		}
+		if top != nil && !top.array && top.wantKey {
+			top.key, top.wantKey = tok.(string), false
+			continue
+		}
+		if top != nil && top.array {
+			top.index++
+		}
+		if dec.InputOffset() >= offset {
+			return path()
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{array: d == '[', index: -1, wantKey: d == '{'})
+		} else if top != nil && !top.array {
+			top.wantKey = true
+		}
+	}
 }
 
 func jsonKind(t reflect.Type) string {

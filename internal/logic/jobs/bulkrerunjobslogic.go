@@ -36,7 +36,7 @@ func (l *BulkRerunJobsLogic) BulkRerunJobs(req *types.BulkReq) (*types.BulkResp,
 	}
 	resp := &types.BulkResp{Skipped: skipped, Ids: []string{}, RerunIds: []string{}, Limited: limited}
 	for _, old := range targets {
-		rerun, err := rerunJob(l.ctx, l.svcCtx, l.Logger, old)
+		rerun, err := rerunJob(l.ctx, l.svcCtx, old)
 		if apperr.KindOf(err) == apperr.Conflict {
 			resp.Skipped++
 			continue

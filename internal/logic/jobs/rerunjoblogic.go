@@ -35,7 +35,7 @@ func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) 
 	if err != nil {
 		return nil, err
 	}
-	rerun, err := rerunJob(l.ctx, l.svcCtx, l.Logger, job)
+	rerun, err := rerunJob(l.ctx, l.svcCtx, job)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) 
 // gameId, env, maxAttempts, timeout and callbackUrl, in its tenant, with rerunOf naming it.
 // old itself is not touched. A job that is not terminal, or whose function is no longer
 // registered, is a Conflict.
-func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, old *model.Jobs) (*model.Jobs, error) {
+func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, old *model.Jobs) (*model.Jobs, error) {
 	if !model.IsTerminal(old.Status) {
 		return nil, apperr.New(apperr.Conflict, "job %s is %s: only a completed, failed or cancelled job can be rerun", old.Id, old.Status)
 	}
@@ -75,5 +75,6 @@ func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, 
 	if old.CallbackUrl != "" {
 		job.CallbackUrl, job.CallbackId, job.CallbackStatus = old.CallbackUrl, uuid.NewString(), model.CallbackPending
 	}
-	return commitJob(ctx, svcCtx, log, job)
+	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = job.CreatedAt, true
+	return commitJob(ctx, svcCtx, job)
 }

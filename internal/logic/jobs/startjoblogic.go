@@ -9,9 +9,7 @@ import (
 
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
-	"jobs/internal/events"
 	"jobs/internal/jobview"
-	"jobs/internal/metrics"
 	"jobs/internal/startreq"
 	"jobs/internal/svc"
 	"jobs/internal/tracing"
@@ -34,10 +32,6 @@ func NewStartJobLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJob
 	}
 }
 
-// commitTimeout bounds the insert and the enqueue of a start, which no longer follow the
-// request once they begin.
-const commitTimeout = 10 * time.Second
-
 // StartJob commits the job as pending, then enqueues it (commitJob). The job is durable
 // before the response is written; if Redis refuses the enqueue, the recovery sweep enqueues
 // it later.
@@ -46,10 +40,24 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	if err != nil {
 		return nil, err
 	}
+	job, err := newJob(l.svcCtx, caller, req)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := commitJob(l.ctx, l.svcCtx, job)
+	if err != nil {
+		return nil, err
+	}
+	return jobview.Detail(stored), nil
+}
+
+// newJob checks a start request of caller and returns the pending job it asks for, with
+// enqueued_at set unless it is delayed. Its errors name the field at fault.
+func newJob(svcCtx *svc.ServiceContext, caller auth.Identity, req *types.StartJobReq) (*model.Jobs, error) {
 	if req.Actor == "" {
 		req.Actor = caller.Actor
 	}
-	checked, err := l.svcCtx.StartRules().Check(startreq.Fields{FunctionId: req.FunctionId, Name: req.Name,
+	checked, err := svcCtx.StartRules().Check(startreq.Fields{FunctionId: req.FunctionId, Name: req.Name,
 		Params: req.Params, Actor: req.Actor, GameId: req.GameId, Env: req.Env, MaxAttempts: req.MaxAttempts,
 		TimeoutSeconds: req.TimeoutSeconds, CallbackUrl: req.CallbackUrl})
 	if err != nil {
@@ -69,58 +77,30 @@ func (l *StartJobLogic) StartJob(req *types.StartJobReq) (*types.JobDetail, erro
 	}
 	job.RunAt.Time, job.RunAt.Valid = runAt, !runAt.IsZero()
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = req.IdempotencyKey, req.IdempotencyKey != ""
-	stored, err := commitJob(l.ctx, l.svcCtx, l.Logger, job)
-	if err != nil {
-		return nil, err
-	}
-	return jobview.Detail(stored), nil
-}
-
-// commitJob stores a new pending job, announces it and enqueues it unless it is delayed, and
-// returns the job stored: with an idempotency key already taken, the tenant's earlier job.
-// Once called it runs to the end whatever the client does: a client that hangs up
-// mid-insert must not leave a job committed but not on the stream (it would wait for
-// Recovery.StaleEnqueue).
-//
-// With an idempotency key, the unique index (tenant_id, idempotency_key) decides: the
-// insert that loses (it meets the key and inserts nothing) reads and returns the job that
-// won, and enqueues nothing. There is no read-before-write, so concurrent retries cannot
-// both insert.
-func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, job *model.Jobs) (*model.Jobs, error) {
 	// A delayed job is stored unenqueued; the scheduler (internal/recovery) enqueues it
-	// once it is due. Until then no stream entry exists that a worker could claim early.
+	// once it is due.
 	delayed := job.RunAt.Valid && job.RunAt.Time.After(job.CreatedAt)
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = job.CreatedAt, !delayed
+	return job, nil
+}
+
+// commitJob stores a new pending job (together with concurrent starts: svc's starts.Writer),
+// announces it and enqueues it unless it is delayed, and returns the job stored: with an
+// idempotency key already taken, the tenant's earlier job. Once called it runs to the end
+// whatever the client does: a client that hangs up mid-insert must not leave a job committed
+// but not on the stream (it would wait for Recovery.StaleEnqueue).
+func commitJob(reqCtx context.Context, svcCtx *svc.ServiceContext, job *model.Jobs) (*model.Jobs, error) {
 	// The job carries its start's span, so the worker that runs it continues this trace.
 	spanCtx, span := tracing.StartJob(reqCtx, job.Id, job.FunctionId)
 	defer span.End()
 	job.TraceParent = tracing.Parent(spanCtx)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(spanCtx), commitTimeout)
-	defer cancel()
-	inserted, err := svcCtx.Jobs.InsertOnce(ctx, job)
+	held, err := svcCtx.Starts.Start(spanCtx, job)
 	if err != nil {
 		return nil, err
 	}
-	if !inserted {
+	if held != job {
 		// Another start with this idempotency key got there first.
-		first, err := svcCtx.Jobs.FindOneByTenantIdIdempotencyKey(ctx, job.TenantId, job.IdempotencyKey)
-		if err != nil {
-			return nil, err
-		}
-		tracing.SetJob(span, first.Id)
-		return first, nil
+		tracing.SetJob(span, held.Id)
 	}
-	metrics.JobStarted(job.FunctionId)
-	// Announced before it is enqueued, so its tenant never hears of a worker's "running"
-	// before the job itself.
-	if err := svcCtx.Events.Publish(reqCtx, events.Created(job)); err != nil {
-		log.Errorf("job %s is stored; announcing it to its tenant's event streams failed: %v", job.Id, err)
-	}
-	if delayed {
-		return job, nil
-	}
-	if err := svcCtx.Dispatcher.Enqueue(ctx, job.Id); err != nil {
-		log.Errorf("job %s is stored but not yet enqueued (the sweep will enqueue it): %v", job.Id, err)
-	}
-	return job, nil
+	return held, nil
 }

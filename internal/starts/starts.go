@@ -1,0 +1,151 @@
+// Package starts commits new jobs: their rows in one multi-row INSERT and one transaction, then
+// their created events in one publish and the due ones on the stream in one pipelined XADD.
+// Concurrent single starts are written together (group commit): up to maxWriters writes run
+// at once, every request that arrives meanwhile joins the next one, and each returns only
+// once its job is committed.
+package starts
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"jobs/internal/dispatch"
+	"jobs/internal/events"
+	"jobs/internal/metrics"
+	"jobs/model"
+)
+
+// commitTimeout bounds one write; it no longer follows any request once it begins, so a
+// client that hangs up cannot leave a job committed but not on the stream.
+const commitTimeout = 10 * time.Second
+
+// maxGroup bounds the single starts written by one statement.
+const maxGroup = 256
+
+// maxWriters bounds the writes in flight at once. One alone would make every start wait for
+// three round trips (INSERT, publish, XADD) of the write before it even under light load; a
+// few overlap them, and each still carries what arrived while the others ran.
+const maxWriters = 4
+
+// Writer commits new jobs.
+type Writer struct {
+	jobs       model.JobsModel
+	bus        *events.Bus
+	dispatcher *dispatch.Dispatcher
+
+	mu      sync.Mutex
+	waiting []*request
+	writers int // drain goroutines running
+}
+
+type request struct {
+	ctx  context.Context
+	job  *model.Jobs
+	held *model.Jobs
+	err  error
+	done chan struct{}
+}
+
+// New returns a writer.
+func New(jobs model.JobsModel, bus *events.Bus, d *dispatch.Dispatcher) *Writer {
+	return &Writer{jobs: jobs, bus: bus, dispatcher: d}
+}
+
+// Start commits job together with the starts that arrive meanwhile, and returns the job that
+// holds its place: job itself, or the job its idempotency key started first. The write of a
+// group runs in the context (and so the trace) of its first start, without its cancellation.
+func (w *Writer) Start(ctx context.Context, job *model.Jobs) (*model.Jobs, error) {
+	r := &request{ctx: ctx, job: job, done: make(chan struct{})}
+	w.mu.Lock()
+	w.waiting = append(w.waiting, r)
+	if w.writers < maxWriters {
+		w.writers++
+		go w.drain()
+	}
+	w.mu.Unlock()
+	<-r.done
+	return r.held, r.err
+}
+
+// drain writes the waiting starts, a group at a time, until none is left.
+func (w *Writer) drain() {
+	w.mu.Lock()
+	for len(w.waiting) > 0 {
+		group := w.waiting[:min(len(w.waiting), maxGroup)]
+		w.waiting = w.waiting[len(group):]
+		w.mu.Unlock()
+		jobs := make([]*model.Jobs, len(group))
+		for i, r := range group {
+			jobs[i] = r.job
+		}
+		held, err := w.Write(group[0].ctx, jobs)
+		for i, r := range group {
+			if err == nil {
+				r.held = held[i]
+			}
+			r.err = err
+			close(r.done)
+		}
+		w.mu.Lock()
+	}
+	w.writers--
+	w.mu.Unlock()
+}
+
+// Write commits jobs in one statement and returns, for each, the job that holds its place:
+// itself, the job its tenant's idempotency key started before, or the earlier one of jobs
+// with the same key. The write runs in ctx's values (its trace), not its cancellation. Created events and the XADD of the due jobs follow the commit; their
+// failures are only logged (the sweep enqueues jobs Redis refused).
+func (w *Writer) Write(ctx context.Context, jobs []*model.Jobs) ([]*model.Jobs, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	// distinct are the jobs to insert; place[i] is the one that answers jobs[i].
+	distinct := make([]*model.Jobs, 0, len(jobs))
+	place := make([]int, len(jobs))
+	type tenantKey struct{ tenant, key string }
+	byKey := make(map[tenantKey]int)
+	for i, job := range jobs {
+		if job.IdempotencyKey.Valid {
+			k := tenantKey{job.TenantId, job.IdempotencyKey.String}
+			if first, ok := byKey[k]; ok {
+				place[i] = first
+				continue
+			}
+			byKey[k] = len(distinct)
+		}
+		place[i] = len(distinct)
+		distinct = append(distinct, job)
+	}
+	held, err := w.jobs.InsertMany(ctx, distinct)
+	if err != nil {
+		return nil, err
+	}
+	var created []events.Pending
+	var due []string
+	for i, job := range distinct {
+		if held[i] != job {
+			continue // its key started another job before
+		}
+		metrics.JobStarted(job.FunctionId)
+		// Announced before it is enqueued, so its tenant never hears of a worker's
+		// "running" before the job itself.
+		created = append(created, events.Created(job))
+		if job.EnqueuedAt.Valid { // a delayed job waits for the scheduler
+			due = append(due, job.Id)
+		}
+	}
+	if err := w.bus.Publish(ctx, created...); err != nil {
+		logx.WithContext(ctx).Errorf("%d jobs are stored; announcing them to their tenants' event streams failed: %v", len(created), err)
+	}
+	if err := w.dispatcher.Enqueue(ctx, due...); err != nil {
+		logx.WithContext(ctx).Errorf("%d jobs are stored but not yet enqueued (the sweep will enqueue them): %v", len(due), err)
+	}
+	out := make([]*model.Jobs, len(jobs))
+	for i, p := range place {
+		out[i] = held[p]
+	}
+	return out, nil
+}
