@@ -174,6 +174,45 @@ func TestStartWithEveryOptionAndGet(t *testing.T) {
 	}
 }
 
+func TestStartBatchInRequestOrderAndItsBadItem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	reqs := []client.StartRequest{
+		{FunctionID: "echo", Name: "first", Params: map[string]int{"i": 1}},
+		{FunctionID: "echo", Name: "second", IdempotencyKey: "batch-key"},
+		{FunctionID: "echo", Name: "third", IdempotencyKey: "batch-key"},
+	}
+	jobs, err := b.c.StartBatch(b.ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 3 || jobs[0].Name != "first" || string(jobs[0].Params) != `{"i":1}` || jobs[1].Name != "second" {
+		t.Fatalf("batch answered %+v", jobs)
+	}
+	if jobs[2].ID != jobs[1].ID {
+		t.Fatalf("one idempotency key started two jobs: %s and %s", jobs[1].ID, jobs[2].ID)
+	}
+	for _, j := range jobs {
+		if res, err := b.c.Result(b.ctx, j.ID, 30*time.Second); err != nil || res.Status != client.StatusCompleted {
+			t.Fatalf("job %s of the batch: %+v, %v", j.ID, res, err)
+		}
+	}
+
+	before, err := b.c.List(b.ctx, client.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.c.StartBatch(b.ctx, []client.StartRequest{{FunctionID: "echo"}, {FunctionID: "nosuch"}})
+	wantAPIError(t, err, client.ErrBadRequest, http.StatusBadRequest, "jobs[1].functionId")
+	after, err := b.c.List(b.ctx, client.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Total != before.Total {
+		t.Fatalf("a refused batch wrote jobs: %d before, %d after", before.Total, after.Total)
+	}
+}
+
 func TestResultWaitsForTheOutcome(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -50,6 +50,11 @@ type JobItem struct {
 	RunAt      *time.Time `json:"runAt"`
 	StartedAt  *time.Time `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt"`
+	// RerunOf is the job this one reruns; empty for others.
+	RerunOf string `json:"rerunOf"`
+	// ScheduleID and ScheduledFor name the schedule and fire time that started the job.
+	ScheduleID   string     `json:"scheduleId"`
+	ScheduledFor *time.Time `json:"scheduledFor"`
 }
 
 // JobDetail is a job with its result: what Start, Get and Cancel return.
