@@ -15,28 +15,36 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
 
-// Job statuses. Completed, failed and cancelled are terminal: every transition below is a
-// compare-and-set whose WHERE clause names the status it leaves, so no transition can
-// start from a terminal job.
+// Status is a job's status (the status column). Completed, failed and cancelled are
+// terminal: every transition below is a compare-and-set whose WHERE clause names the status
+// it leaves, so no transition can start from a terminal job.
+type Status string
+
+// The five statuses of a job.
 const (
-	StatusPending   = "pending"
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
+	StatusPending   Status = "pending"
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
 )
 
 // ErrorWorkerLost is the error of a job whose worker stopped heartbeating.
 const ErrorWorkerLost = "worker lost"
 
-// IsTerminal reports whether status is final.
-func IsTerminal(status string) bool {
-	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
+// Terminal reports whether s is final.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
 }
 
-// ValidStatus reports whether status is one of the five statuses.
-func ValidStatus(status string) bool {
-	return status == StatusPending || status == StatusRunning || IsTerminal(status)
+// Valid reports whether s is one of the five statuses.
+func (s Status) Valid() bool {
+	return s == StatusPending || s == StatusRunning || s.Terminal()
+}
+
+// State is the job's status, typed (goctl generates the column as a string).
+func (j *Jobs) State() Status {
+	return Status(j.Status)
 }
 
 var _ JobsModel = (*customJobsModel)(nil)
@@ -81,13 +89,13 @@ type (
 		// attempts in one transaction.
 		SaveProgress(ctx context.Context, progress []Progress) error
 		// Cancel moves job id from status from to cancelled.
-		Cancel(ctx context.Context, id, from string) (bool, error)
+		Cancel(ctx context.Context, id string, from Status) (bool, error)
 		// CancelMany moves the pending and running jobs among ids to cancelled, one
 		// compare-and-set each, and returns those it moved with the status each left.
 		CancelMany(ctx context.Context, ids []string) ([]Cancelled, error)
 		// PruneFinished deletes up to limit jobs of the terminal status that finished more
 		// than age ago and have no callback delivery pending, oldest first, and returns their ids.
-		PruneFinished(ctx context.Context, status string, age time.Duration, limit int) ([]string, error)
+		PruneFinished(ctx context.Context, status Status, age time.Duration, limit int) ([]string, error)
 		// ReapExpired returns up to limit running jobs whose lease has expired to pending
 		// (attempts left) or fails them with ErrorWorkerLost, and reports each change made.
 		ReapExpired(ctx context.Context, limit int) ([]Reaped, error)
@@ -118,13 +126,14 @@ type (
 	// JobFilter selects jobs for List and Count. Tenant is required unless AllTenants (an
 	// operator's list); other empty fields do not filter.
 	JobFilter struct {
-		Tenant                                       string
-		AllTenants                                   bool
-		Status, FunctionId, Actor, GameId, Env, Name string
+		Tenant                               string
+		AllTenants                           bool
+		Status                               Status
+		FunctionId, Actor, GameId, Env, Name string
 		// ScheduleId selects the jobs a schedule started.
 		ScheduleId string
 		// Statuses, if any and Status is empty, restricts the jobs to these statuses.
-		Statuses []string
+		Statuses []Status
 		// Ids, if any, restricts the jobs to these ids.
 		Ids []string
 		// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when not zero.
@@ -141,7 +150,7 @@ type (
 	Outcome struct {
 		Id         string
 		Attempt    int64
-		Status     string
+		Status     Status
 		Result     sql.NullString
 		Error      string
 		Progress   Progress
@@ -151,7 +160,7 @@ type (
 	// Cancelled is a job CancelMany cancelled and the status it was in.
 	Cancelled struct {
 		Id   string `db:"id"`
-		From string `db:"status"`
+		From Status `db:"status"`
 	}
 
 	// Reaped is a job moved by ReapExpired: to pending or failed.
@@ -161,7 +170,7 @@ type (
 		FunctionId string
 		Name       string
 		Attempt    int64
-		Status     string
+		Status     Status
 	}
 
 	// Progress is the latest progress report of one attempt, with its last output lines.
@@ -190,11 +199,11 @@ func NewJobsModel(conn sqlx.SqlConn) JobsModel {
 // hand-back leave the list indexes alone): the index (status, tenant_id, created_at) selects
 // either alone, and beside another filter the phase narrows the index range to active jobs
 // before their rows are read for the status.
-func StatusCondition(status string) (string, any) {
-	if IsTerminal(status) {
-		return "`phase` = ?", status
+func StatusCondition(status Status) (string, any) {
+	if status.Terminal() {
+		return "`phase` = ?", string(status)
 	}
-	return "`phase` = 'active' and `status` = ?", status
+	return "`phase` = 'active' and `status` = ?", string(status)
 }
 
 // due holds for a job that may start now: a delayed job's run_at has passed. A stream entry
@@ -258,7 +267,9 @@ func (f JobFilter) where() (string, []any) {
 	}
 	if f.Status == "" && len(f.Statuses) > 0 {
 		conds = append(conds, "`status` in ("+inClause(len(f.Statuses))+")")
-		args = append(args, stringArgs(f.Statuses)...)
+		for _, status := range f.Statuses {
+			args = append(args, string(status))
+		}
 	}
 	for _, c := range []struct{ column, value string }{
 		{"`function_id`", f.FunctionId},
@@ -400,7 +411,7 @@ func (m *customJobsModel) Ended(ctx context.Context, ids []string) ([]string, er
 	var ended []string
 	for batch := range slices.Chunk(ids, endedBatch) {
 		query := fmt.Sprintf("select `id` from %s where `id` in (%s) and `status` in (?, ?, ?)", m.table, inClause(len(batch)))
-		args := stringArgs(batch, StatusCompleted, StatusFailed, StatusCancelled)
+		args := stringArgs(batch, string(StatusCompleted), string(StatusFailed), string(StatusCancelled))
 		var found []string
 		if err := m.conn.QueryRowsCtx(ctx, &found, query, args...); err != nil {
 			return nil, err
@@ -497,7 +508,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 		}
 		defer rows.Close()
 		for rows.Next() {
-			job := &Jobs{Status: StatusRunning, LeaseOwner: owner, LeaseToken: token}
+			job := &Jobs{Status: string(StatusRunning), LeaseOwner: owner, LeaseToken: token}
 			if err := rows.Scan(&job.Id, &job.TenantId, &job.FunctionId, &job.Name, &job.Params, &job.Attempt,
 				&job.MaxAttempts, &job.TimeoutMs, &job.Progress, &job.Total, &job.Message, &job.CreatedAt,
 				&job.RunAt, &job.StartedAt, &job.LeaseExpiresAt, &job.TraceParent); err != nil {
@@ -619,7 +630,7 @@ func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outco
 	args := make([]any, 0, 9*len(outcomes))
 	for _, o := range outcomes {
 		p := o.Progress
-		args = append(args, o.Id, o.Status, o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
+		args = append(args, o.Id, string(o.Status), o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
 			o.RetryDelay.Microseconds())
 	}
 	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+
@@ -658,10 +669,10 @@ func (m *customJobsModel) SaveProgress(ctx context.Context, progress []Progress)
 	})
 }
 
-func (m *customJobsModel) Cancel(ctx context.Context, id, from string) (bool, error) {
+func (m *customJobsModel) Cancel(ctx context.Context, id string, from Status) (bool, error) {
 	query := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s, %s "+
 		"where `id` = ? and `status` = ?", m.table, leaseReleased, callbackDue)
-	return m.execWon(ctx, query, id, from)
+	return m.execWon(ctx, query, id, string(from))
 }
 
 // cancelTries bounds CancelMany's attempts when InnoDB picks its transaction as a deadlock
@@ -711,7 +722,7 @@ func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cance
 	return moved, nil
 }
 
-func (m *customJobsModel) PruneFinished(ctx context.Context, status string, age time.Duration, limit int) ([]string, error) {
+func (m *customJobsModel) PruneFinished(ctx context.Context, status Status, age time.Duration, limit int) ([]string, error) {
 	// A range of idx_phase_finished (a finished job's phase is its status), then a delete by
 	// primary key: each batch locks only its own rows, briefly (autocommit). A terminal job
 	// never changes status, and its callback never returns to pending, so the guard only
@@ -719,11 +730,11 @@ func (m *customJobsModel) PruneFinished(ctx context.Context, status string, age 
 	guard := "`phase` = ? and `finished_at` < now(3) - interval ? microsecond and `callback_status` <> 'pending'"
 	var ids []string
 	query := fmt.Sprintf("select `id` from %s where %s order by `finished_at` limit ?", m.table, guard)
-	if err := m.conn.QueryRowsCtx(ctx, &ids, query, status, age.Microseconds(), limit); err != nil || len(ids) == 0 {
+	if err := m.conn.QueryRowsCtx(ctx, &ids, query, string(status), age.Microseconds(), limit); err != nil || len(ids) == 0 {
 		return nil, err
 	}
 	del := fmt.Sprintf("delete from %s where `id` in (%s) and %s", m.table, inClause(len(ids)), guard)
-	if _, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, status, age.Microseconds())...); err != nil {
+	if _, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, string(status), age.Microseconds())...); err != nil {
 		return nil, err
 	}
 	return ids, nil

@@ -21,14 +21,14 @@ func TestPhaseMigrationMovesExistingJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := testutil.DB(t, dsn)
-	statuses := []string{model.StatusPending, model.StatusRunning, model.StatusCompleted, model.StatusFailed, model.StatusCancelled}
+	statuses := []model.Status{model.StatusPending, model.StatusRunning, model.StatusCompleted, model.StatusFailed, model.StatusCancelled}
 	for _, status := range statuses {
 		finished := "NULL"
-		if model.IsTerminal(status) {
+		if status.Terminal() {
 			finished = "now(3)"
 		}
 		if _, err := db.Exec("INSERT INTO `jobs` (`id`, `tenant_id`, `function_id`, `status`, `params`, `error`, `created_at`, `finished_at`) "+
-			"VALUES (?, 't', 'f', ?, '{}', '', now(3), "+finished+")", "job-"+status, status); err != nil {
+			"VALUES (?, 't', 'f', ?, '{}', '', now(3), "+finished+")", "job-"+string(status), string(status)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,12 +37,12 @@ func TestPhaseMigrationMovesExistingJobs(t *testing.T) {
 	}
 	jobs := model.NewJobsModel(sqlx.NewMysql(dsn))
 	for _, status := range statuses {
-		want := status
-		if !model.IsTerminal(status) {
+		want := string(status)
+		if !status.Terminal() {
 			want = "active"
 		}
 		var phase string
-		if err := db.QueryRow("SELECT `phase` FROM `jobs` WHERE `id` = ?", "job-"+status).Scan(&phase); err != nil {
+		if err := db.QueryRow("SELECT `phase` FROM `jobs` WHERE `id` = ?", "job-"+string(status)).Scan(&phase); err != nil {
 			t.Fatal(err)
 		}
 		if phase != want {
@@ -53,7 +53,7 @@ func TestPhaseMigrationMovesExistingJobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(listed) != 1 || listed[0].Id != "job-"+status {
+			if len(listed) != 1 || listed[0].Id != "job-"+string(status) {
 				t.Errorf("list status %s, function %q: got %d jobs, want job-%s alone", f.Status, f.FunctionId, len(listed), status)
 			}
 		}

@@ -242,13 +242,13 @@ func (m *defaultSchedulesModel) Fire(ctx context.Context, f Firing) ([]*Jobs, er
 
 // lastJobBusy reports whether the schedule's last job exists and is not terminal.
 func lastJobBusy(ctx context.Context, session sqlx.Session, tenant, id string) (bool, error) {
-	var status string
+	var status Status
 	err := session.QueryRowCtx(ctx, &status, "select `j`.`status` from `schedules` `s` join `jobs` `j` on `j`.`id` = `s`.`last_job_id` "+
 		"where `s`.`tenant_id` = ? and `s`.`id` = ?", tenant, id)
 	if errors.Is(err, sqlx.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil && !IsTerminal(status), err
+	return err == nil && !status.Terminal(), err
 }
 
 func lastID(jobs []*Jobs) string {

@@ -17,7 +17,7 @@ type (
 	StatsModel interface {
 		// CountByStatus returns how many of the tenant's jobs have each status, counting at
 		// most upTo+1 of each (so a count over upTo means "more than upTo").
-		CountByStatus(ctx context.Context, tenant string, upTo int64) (map[string]int64, error)
+		CountByStatus(ctx context.Context, tenant string, upTo int64) (map[Status]int64, error)
 		// FinishedPerMinute returns how many of the tenant's jobs completed and failed in
 		// each of the n minutes starting at first (a whole minute), oldest first.
 		FinishedPerMinute(ctx context.Context, tenant string, first time.Time, n int) ([]MinuteCount, error)
@@ -75,25 +75,25 @@ func NewStatsModel(conn sqlx.SqlConn) StatsModel {
 	return &defaultStatsModel{conn: conn, table: "`jobs`", ended: make(map[string]map[int64]MinuteCount)}
 }
 
-var allStatuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}
+var allStatuses = []Status{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}
 
-func (m *defaultStatsModel) CountByStatus(ctx context.Context, tenant string, upTo int64) (map[string]int64, error) {
+func (m *defaultStatsModel) CountByStatus(ctx context.Context, tenant string, upTo int64) (map[Status]int64, error) {
 	parts := make([]string, len(allStatuses))
 	args := make([]any, 0, 4*len(allStatuses))
 	for i, status := range allStatuses {
 		cond, arg := StatusCondition(status)
 		parts[i] = fmt.Sprintf("select ? as `status`, (select count(*) from (select 1 from %s "+
 			"where `tenant_id` = ? and %s limit ?) as `capped`) as `n`", m.table, cond)
-		args = append(args, status, tenant, arg, upTo+1)
+		args = append(args, string(status), tenant, arg, upTo+1)
 	}
 	var rows []struct {
-		Status string `db:"status"`
+		Status Status `db:"status"`
 		N      int64  `db:"n"`
 	}
 	if err := m.conn.QueryRowsCtx(ctx, &rows, strings.Join(parts, " union all "), args...); err != nil {
 		return nil, err
 	}
-	counts := make(map[string]int64, len(rows))
+	counts := make(map[Status]int64, len(rows))
 	for _, r := range rows {
 		counts[r.Status] = r.N
 	}
@@ -126,7 +126,7 @@ func (m *defaultStatsModel) FinishedPerMinute(ctx context.Context, tenant string
 		Minute int64  `db:"minute"`
 		N      int64  `db:"n"`
 	}
-	if err := m.conn.QueryRowsCtx(ctx, &rows, query, tenant, StatusCompleted, StatusFailed, time.Unix(from*60, 0).UTC()); err != nil {
+	if err := m.conn.QueryRowsCtx(ctx, &rows, query, tenant, string(StatusCompleted), string(StatusFailed), time.Unix(from*60, 0).UTC()); err != nil {
 		return nil, err
 	}
 	for i := from - firstMinute; i < int64(n); i++ {
@@ -137,7 +137,7 @@ func (m *defaultStatsModel) FinishedPerMinute(ctx context.Context, tenant string
 		if i < 0 || i >= int64(n) {
 			continue
 		}
-		if r.Status == StatusCompleted {
+		if r.Status == string(StatusCompleted) {
 			out[i].Completed = r.N
 		} else {
 			out[i].Failed = r.N

@@ -25,7 +25,7 @@ func TestTenantsAndKeysCompareByteForByte(t *testing.T) {
 	jobs := model.NewJobsModel(conn)
 	ctx := context.Background()
 	insert := func(tenant, key string) *model.Jobs {
-		job := &model.Jobs{Id: uuid.NewString(), TenantId: tenant, FunctionId: "echo", Status: model.StatusPending,
+		job := &model.Jobs{Id: uuid.NewString(), TenantId: tenant, FunctionId: "echo", Status: string(model.StatusPending),
 			Params: "{}", CreatedAt: time.Now().UTC(), IdempotencyKey: sql.NullString{String: key, Valid: true}}
 		if _, err := jobs.Insert(ctx, job); err != nil {
 			t.Fatalf("insert tenant %q key %q: %v", tenant, key, err)

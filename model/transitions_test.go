@@ -37,7 +37,7 @@ func TestClaimMovesDuePendingJobsToRunning(t *testing.T) {
 		t.Fatalf("claim won %d jobs, want only the due pending one", len(won))
 	}
 	got := won[0]
-	if got.Status != model.StatusRunning || got.Attempt != 1 || got.LeaseOwner != "w1" || !got.StartedAt.Valid ||
+	if got.State() != model.StatusRunning || got.Attempt != 1 || got.LeaseOwner != "w1" || !got.StartedAt.Valid ||
 		!got.LeaseExpiresAt.Valid || time.Until(got.LeaseExpiresAt.Time) < 30*time.Second {
 		t.Errorf("claimed job: status %s attempt %d owner %q started %v lease until %v", got.Status, got.Attempt,
 			got.LeaseOwner, got.StartedAt, got.LeaseExpiresAt)
@@ -45,7 +45,7 @@ func TestClaimMovesDuePendingJobsToRunning(t *testing.T) {
 	if after := f.Get(running.Id); after.LeaseOwner != "other" || after.Attempt != 1 {
 		t.Errorf("claim of a running job took it over: owner %q attempt %d", after.LeaseOwner, after.Attempt)
 	}
-	if after := f.Get(later.Id); after.Status != model.StatusPending {
+	if after := f.Get(later.Id); after.State() != model.StatusPending {
 		t.Errorf("claim of a job not yet due: %s", after.Status)
 	}
 	if again, err := jobs.Claim(ctx, []string{due.Id}, "w2", time.Minute); err != nil || len(again) != 0 {
@@ -118,7 +118,7 @@ func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 		t.Fatalf("winners %v, want the first outcome only", won)
 	}
 	got := f.Get(job.Id)
-	if got.Status != model.StatusCompleted || got.Result.String != `{"n":1}` || got.Progress != 5 || got.Message != "done" ||
+	if got.State() != model.StatusCompleted || got.Result.String != `{"n":1}` || got.Progress != 5 || got.Message != "done" ||
 		!got.FinishedAt.Valid || got.LeaseOwner != "" || got.LeaseExpiresAt.Valid {
 		t.Errorf("completed job: %+v", got)
 	}
@@ -130,7 +130,7 @@ func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 	if won, err := jobs.Finish(ctx, []model.Outcome{second}); err != nil || won[0] {
 		t.Errorf("finish of a completed job won (%v)", err)
 	}
-	if after := f.Get(job.Id); after.Status != model.StatusCompleted || after.Error != "" {
+	if after := f.Get(job.Id); after.State() != model.StatusCompleted || after.Error != "" {
 		t.Errorf("completed job after a losing finish: %s %q", after.Status, after.Error)
 	}
 }
@@ -148,7 +148,7 @@ func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	if err != nil || won[0] {
 		t.Fatalf("attempt 1's late outcome won (%v)", err)
 	}
-	if got := f.Get(job.Id); got.Status != model.StatusRunning || got.Attempt != 2 || got.Error != "" {
+	if got := f.Get(job.Id); got.State() != model.StatusRunning || got.Attempt != 2 || got.Error != "" {
 		t.Errorf("job after a stale outcome: %s attempt %d error %q", got.Status, got.Attempt, got.Error)
 	}
 }
@@ -166,7 +166,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 		t.Fatalf("winners %v (%v)", won, err)
 	}
 	r := f.Get(retried.Id)
-	if r.Status != model.StatusPending || r.EnqueuedAt.Valid || !r.RunAt.Valid || time.Until(r.RunAt.Time) < 30*time.Minute ||
+	if r.State() != model.StatusPending || r.EnqueuedAt.Valid || !r.RunAt.Valid || time.Until(r.RunAt.Time) < 30*time.Minute ||
 		r.Error != "boom" || r.Attempt != 1 || r.LeaseOwner != "" {
 		t.Errorf("retried job: status %s enqueued %v run_at %v error %q attempt %d owner %q",
 			r.Status, r.EnqueuedAt, r.RunAt, r.Error, r.Attempt, r.LeaseOwner)
@@ -175,7 +175,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 		t.Errorf("a retry was claimed before its run_at (%v)", err)
 	}
 	h := f.Get(handed.Id)
-	if h.Status != model.StatusPending || !h.EnqueuedAt.Valid || h.RunAt.Valid || h.Attempt != 1 || h.LeaseOwner != "" {
+	if h.State() != model.StatusPending || !h.EnqueuedAt.Valid || h.RunAt.Valid || h.Attempt != 1 || h.LeaseOwner != "" {
 		t.Errorf("handed-back job: status %s enqueued %v run_at %v attempt %d owner %q",
 			h.Status, h.EnqueuedAt, h.RunAt, h.Attempt, h.LeaseOwner)
 	}
@@ -196,7 +196,7 @@ func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 	if won, err := jobs.Cancel(ctx, pending.Id, model.StatusPending); err != nil || !won {
 		t.Errorf("cancel of a pending job lost (%v)", err)
 	}
-	if got := f.Get(pending.Id); got.Status != model.StatusCancelled || !got.FinishedAt.Valid || !got.CallbackDueAt.Valid {
+	if got := f.Get(pending.Id); got.State() != model.StatusCancelled || !got.FinishedAt.Valid || !got.CallbackDueAt.Valid {
 		t.Errorf("cancelled job: status %s finished %v callback due %v", got.Status, got.FinishedAt, got.CallbackDueAt)
 	}
 	if won, err := jobs.Cancel(ctx, pending.Id, model.StatusPending); err != nil || won {
@@ -206,7 +206,7 @@ func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 	if won, err := jobs.Cancel(ctx, running.Id, model.StatusRunning); err != nil || !won {
 		t.Errorf("cancel of a running job lost (%v)", err)
 	}
-	if got := f.Get(running.Id); got.Status != model.StatusCancelled || got.LeaseOwner != "" {
+	if got := f.Get(running.Id); got.State() != model.StatusCancelled || got.LeaseOwner != "" {
 		t.Errorf("cancelled running job: status %s owner %q", got.Status, got.LeaseOwner)
 	}
 	// The cancelled attempt's outcome arrives late: it loses.
@@ -215,17 +215,17 @@ func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 	if err != nil || won[0] {
 		t.Errorf("finish after cancel won (%v)", err)
 	}
-	if got := f.Get(running.Id); got.Status != model.StatusCancelled || got.Result.Valid {
+	if got := f.Get(running.Id); got.State() != model.StatusCancelled || got.Result.Valid {
 		t.Errorf("job after a finish lost to cancel: %s result %v", got.Status, got.Result)
 	}
 
 	// A cancel after the finish loses.
-	for _, from := range []string{model.StatusRunning, model.StatusPending} {
+	for _, from := range []model.Status{model.StatusRunning, model.StatusPending} {
 		if won, err := jobs.Cancel(ctx, completed.Id, from); err != nil || won {
 			t.Errorf("cancel (from %s) of a completed job won (%v)", from, err)
 		}
 	}
-	if got := f.Get(completed.Id); got.Status != model.StatusCompleted {
+	if got := f.Get(completed.Id); got.State() != model.StatusCompleted {
 		t.Errorf("completed job after cancel: %s", got.Status)
 	}
 }
@@ -240,22 +240,22 @@ func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statuses := map[string]string{}
+	statuses := map[string]model.Status{}
 	for _, r := range reaped {
 		statuses[r.Id] = r.Status
 	}
 	if len(reaped) != 2 || statuses[retry.Id] != model.StatusPending || statuses[last.Id] != model.StatusFailed {
 		t.Fatalf("reaped %+v, want the retry pending and the last attempt failed", reaped)
 	}
-	if got := f.Get(retry.Id); got.Status != model.StatusPending || got.Error != model.ErrorWorkerLost || got.EnqueuedAt.Valid ||
+	if got := f.Get(retry.Id); got.State() != model.StatusPending || got.Error != model.ErrorWorkerLost || got.EnqueuedAt.Valid ||
 		got.LeaseOwner != "" {
 		t.Errorf("reaped retry: status %s error %q enqueued %v owner %q", got.Status, got.Error, got.EnqueuedAt, got.LeaseOwner)
 	}
-	if got := f.Get(last.Id); got.Status != model.StatusFailed || got.Error != model.ErrorWorkerLost || !got.FinishedAt.Valid ||
+	if got := f.Get(last.Id); got.State() != model.StatusFailed || got.Error != model.ErrorWorkerLost || !got.FinishedAt.Valid ||
 		!got.CallbackDueAt.Valid {
 		t.Errorf("reaped last attempt: status %s error %q finished %v callback due %v", got.Status, got.Error, got.FinishedAt, got.CallbackDueAt)
 	}
-	if got := f.Get(alive.Id); got.Status != model.StatusRunning || got.LeaseOwner != "w1" {
+	if got := f.Get(alive.Id); got.State() != model.StatusRunning || got.LeaseOwner != "w1" {
 		t.Errorf("a live lease was reaped: %s %q", got.Status, got.LeaseOwner)
 	}
 

@@ -102,7 +102,7 @@ func benchStreams(ctx context.Context, e *env, part string, jobs, reports int, i
 	for i := range ids {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: benchTenant, FunctionId: tickFunction.ID,
-			Status: model.StatusPending, Params: params, MaxAttempts: 1, CreatedAt: now}
+			Status: string(model.StatusPending), Params: params, MaxAttempts: 1, CreatedAt: now}
 		job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
 		if _, err := w.Svc.Jobs.Insert(ctx, job); err != nil {
 			return r, err

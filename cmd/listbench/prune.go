@@ -45,7 +45,7 @@ func setUpPrune() {
 		name   string
 		weight int
 	}) bool {
-		return !model.IsTerminal(s.name)
+		return !model.Status(s.name).Terminal()
 	})
 	finishedAgo = 31 * 24 * time.Hour
 }

@@ -38,9 +38,9 @@ type Event struct {
 
 // StatusData is the data of a status event.
 type StatusData struct {
-	Status  string `json:"status"`
-	Attempt int64  `json:"attempt"`
-	Error   string `json:"error"`
+	Status  model.Status `json:"status"`
+	Attempt int64        `json:"attempt"`
+	Error   string       `json:"error"`
 }
 
 // ProgressData is the data of a progress event.
@@ -319,10 +319,10 @@ func parseAnnouncement(payload string) (Event, bool) {
 // StatusChange returns the events announcing that a job moved to status: a status event
 // (for its tenant's log too), and a done event when the status is terminal (streams re-read
 // the job for done's data).
-func StatusChange(jobID string, owner Owner, status string, attempt int64, errMsg string) []Pending {
+func StatusChange(jobID string, owner Owner, status model.Status, attempt int64, errMsg string) []Pending {
 	data := StatusData{Status: status, Attempt: attempt, Error: errMsg}
 	evs := []Pending{{JobID: jobID, Name: Status, Data: data, Owner: owner}}
-	if model.IsTerminal(status) {
+	if status.Terminal() {
 		evs = append(evs, Pending{JobID: jobID, Name: Done, Data: data})
 	}
 	return evs

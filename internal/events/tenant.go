@@ -47,12 +47,12 @@ func OwnerOf(job *model.Jobs) Owner {
 
 // TenantStatusData is the data of a status event in a tenant's log.
 type TenantStatusData struct {
-	ID         string `json:"id"`
-	FunctionID string `json:"functionId"`
-	Name       string `json:"name"`
-	Status     string `json:"status"`
-	Attempt    int64  `json:"attempt"`
-	Error      string `json:"error"`
+	ID         string       `json:"id"`
+	FunctionID string       `json:"functionId"`
+	Name       string       `json:"name"`
+	Status     model.Status `json:"status"`
+	Attempt    int64        `json:"attempt"`
+	Error      string       `json:"error"`
 }
 
 // TenantProgressData is the data of a progress event in a tenant's log.
@@ -67,7 +67,7 @@ type TenantProgressData struct {
 // own log leaves it out: a stream starts with the job as it is.
 func Created(job *model.Jobs) Pending {
 	return Pending{JobID: job.Id, Name: Status, Owner: OwnerOf(job), TenantOnly: true,
-		Data: StatusData{Status: job.Status, Attempt: job.Attempt, Error: job.Error}}
+		Data: StatusData{Status: job.State(), Attempt: job.Attempt, Error: job.Error}}
 }
 
 // forTenant returns what a tenant's log holds of ev, if anything: status and progress

@@ -11,7 +11,6 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/jobview"
 	"jobs/internal/types"
-	"jobs/model"
 )
 
 // checkInvalid fails unless err is an InvalidArgument whose message starts with name.
@@ -48,7 +47,7 @@ func FuzzParseListQuery(f *testing.F) {
 			return
 		}
 		if filter.Page < 1 || filter.Size < 1 || filter.Size > maxSize || len(filter.Ids) > jobview.MaxIDs ||
-			!model.ValidStatus(filter.Status) && filter.Status != "" {
+			!filter.Status.Valid() && filter.Status != "" {
 			t.Fatalf("%s: accepted out of range: %+v", input, filter)
 		}
 		for _, tm := range []time.Time{filter.CreatedFrom, filter.CreatedTo} {
@@ -56,7 +55,7 @@ func FuzzParseListQuery(f *testing.F) {
 				t.Fatalf("%s: accepted time %v", input, tm)
 			}
 		}
-		back := types.ListJobsReq{Status: filter.Status, Ids: strings.Join(filter.Ids, ","), Order: "desc",
+		back := types.ListJobsReq{Status: string(filter.Status), Ids: strings.Join(filter.Ids, ","), Order: "desc",
 			Page: strconv.FormatInt(filter.Page, 10), Size: strconv.FormatInt(filter.Size, 10)}
 		if filter.Ascending {
 			back.Order = "asc"

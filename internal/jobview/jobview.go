@@ -38,9 +38,9 @@ func ParseID(id string) error {
 // maxSize bounds the page size (Limits.MaxPageSize). Tenant is the tenant_id asked for, if
 // any: whether the caller may see it is the logic's to decide (jobs.ScopeFilter).
 func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
-	f := model.JobFilter{Tenant: q.TenantId, Status: q.Status, FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
+	f := model.JobFilter{Tenant: q.TenantId, Status: model.Status(q.Status), FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
 		Env: q.Env, Name: q.Name, ScheduleId: q.ScheduleId}
-	if f.Status != "" && !model.ValidStatus(f.Status) {
+	if f.Status != "" && !f.Status.Valid() {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
 	}
 	var err error

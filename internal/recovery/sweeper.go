@@ -108,7 +108,7 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 		var announce []events.Pending
 		for _, r := range reaped {
 			if r.Status == model.StatusFailed {
-				metrics.JobFinished(r.FunctionId, r.Status)
+				metrics.JobFinished(r.FunctionId, string(r.Status))
 			}
 			announce = append(announce, events.StatusChange(r.Id, events.Owner{Tenant: r.TenantId, FunctionID: r.FunctionId, JobName: r.Name},
 				r.Status, r.Attempt, model.ErrorWorkerLost)...)

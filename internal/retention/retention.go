@@ -85,7 +85,7 @@ func (p *Pruner) Prune(ctx context.Context) (int, error) {
 	defer release()
 	deleted := 0
 	for _, r := range []struct {
-		status string
+		status model.Status
 		age    time.Duration
 	}{{model.StatusCompleted, p.cfg.Completed}, {model.StatusFailed, p.cfg.Failed}, {model.StatusCancelled, p.cfg.Cancelled}} {
 		if r.age <= 0 {

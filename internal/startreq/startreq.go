@@ -109,7 +109,7 @@ func (c *Checked) Job(tenant string, now time.Time) (*model.Jobs, error) {
 		TenantId:    tenant,
 		FunctionId:  c.Function.ID,
 		Name:        c.Name,
-		Status:      model.StatusPending,
+		Status:      string(model.StatusPending),
 		Params:      c.ParamsJSON,
 		Actor:       c.Actor,
 		GameId:      c.GameId,

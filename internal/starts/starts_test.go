@@ -36,7 +36,7 @@ func (c countingConn) ExecCtx(ctx context.Context, query string, args ...any) (s
 
 func newJob(key string) *model.Jobs {
 	now := time.Now().UTC()
-	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: "t", FunctionId: "echo", Status: model.StatusPending,
+	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: "t", FunctionId: "echo", Status: string(model.StatusPending),
 		Params: "{}", MaxAttempts: 1, CreatedAt: now}
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
 	job.IdempotencyKey.String, job.IdempotencyKey.Valid = key, key != ""

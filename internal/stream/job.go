@@ -73,13 +73,13 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 		if err := s.replay(ctx, kept); err != nil {
 			return err
 		}
-		if model.IsTerminal(job.Status) {
+		if job.State().Terminal() {
 			return l.finish(ctx, s, job)
 		}
 		return nil
 	}
 	// A fresh stream, or a resume point past the latest number: Redis lost the job's events.
-	if model.IsTerminal(job.Status) {
+	if job.State().Terminal() {
 		done := doneID(kept)
 		if done == 0 {
 			if done, err = l.ensureDone(ctx, job); err != nil {
@@ -161,7 +161,7 @@ func (l *jobLog) sendDone(ctx context.Context, s *Stream, id int64) error {
 // ensureDone returns the number of the terminal job's done, storing one if Redis has none
 // (the job ended without its done being published, or its events expired).
 func (l *jobLog) ensureDone(ctx context.Context, job *model.Jobs) (int64, error) {
-	return l.Bus.EnsureDone(ctx, l.jobID, events.StatusData{Status: job.Status, Attempt: job.Attempt, Error: job.Error})
+	return l.Bus.EnsureDone(ctx, l.jobID, events.StatusData{Status: job.State(), Attempt: job.Attempt, Error: job.Error})
 }
 
 // finish ends the stream of a terminal job: the kept events up to its done, then the done.
@@ -190,7 +190,7 @@ func (l *jobLog) check(ctx context.Context, s *Stream) error {
 	if err != nil {
 		return err
 	}
-	if model.IsTerminal(job.Status) {
+	if job.State().Terminal() {
 		return l.finish(ctx, s, job)
 	}
 	return nil

@@ -198,7 +198,7 @@ func TestJobStreamSendsSnapshotLogsLiveEventsAndDone(t *testing.T) {
 	if want := `1 snapshot, 2 log {"stream":"","line":"two"}, 3 log {"stream":"","line":"three"}`; c.describe() != want {
 		t.Fatalf("a fresh stream of a running job got %q, want %q", c.describe(), want)
 	}
-	if item, ok := c.sent[0].Data.(types.JobItem); !ok || item.Id != job.Id || item.Status != model.StatusRunning {
+	if item, ok := c.sent[0].Data.(types.JobItem); !ok || item.Id != job.Id || item.Status != string(model.StatusRunning) {
 		t.Fatalf("snapshot data %#v, want the running job", c.sent[0].Data)
 	}
 
@@ -220,7 +220,7 @@ func TestJobStreamSendsSnapshotLogsLiveEventsAndDone(t *testing.T) {
 	if done := continueUntil(t, s, c, 5); !done || c.sent[4].Id != 5 || c.sent[4].Event != events.Done {
 		t.Fatalf("done: done %v, %s", done, c.describe())
 	}
-	if detail, ok := c.sent[4].Data.(*types.JobDetail); !ok || detail.Status != model.StatusCompleted {
+	if detail, ok := c.sent[4].Data.(*types.JobDetail); !ok || detail.Status != string(model.StatusCompleted) {
 		t.Fatalf("done data %#v, want the completed job", c.sent[4].Data)
 	}
 

@@ -55,7 +55,7 @@ func (f *Factory) Pending(adjust ...func(*model.Jobs)) *model.Jobs {
 	f.t.Helper()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: FactoryTenant, FunctionId: "echo",
-		Status: model.StatusPending, Params: "{}", MaxAttempts: 1, CreatedAt: now}
+		Status: string(model.StatusPending), Params: "{}", MaxAttempts: 1, CreatedAt: now}
 	job.EnqueuedAt = sql.NullTime{Time: now, Valid: true}
 	for _, a := range adjust {
 		a(job)

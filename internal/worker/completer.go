@@ -90,8 +90,8 @@ func (c *completer) write(ctx context.Context, batch []finished) error {
 		if !won[i] {
 			continue
 		}
-		if model.IsTerminal(o.Status) {
-			metrics.JobFinished(batch[i].owner.FunctionID, o.Status)
+		if o.Status.Terminal() {
+			metrics.JobFinished(batch[i].owner.FunctionID, string(o.Status))
 		}
 		for _, ev := range events.StatusChange(o.Id, batch[i].owner, o.Status, o.Attempt, o.Error) {
 			c.emitter.Emit(ev)

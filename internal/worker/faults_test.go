@@ -281,7 +281,7 @@ func TestAStartWhoseXADDIsRefusedIsEnqueuedByTheSweep(t *testing.T) {
 	if err := refusing.Enqueue(context.Background(), job.Id); !errors.Is(err, errInjected) {
 		t.Fatalf("enqueue with XADD refused: %v", err)
 	}
-	if marked := store.Get(job.Id); marked.Status != model.StatusPending || marked.EnqueuedAt.Valid {
+	if marked := store.Get(job.Id); marked.State() != model.StatusPending || marked.EnqueuedAt.Valid {
 		t.Fatalf("job after a refused XADD: status %s enqueued %v, want pending and marked unenqueued",
 			marked.Status, marked.EnqueuedAt)
 	}

@@ -48,7 +48,7 @@ func setup(t *testing.T) *bundle {
 func (b *bundle) insert(t *testing.T, functionID, params string) string {
 	t.Helper()
 	now := time.Now().UTC()
-	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), FunctionId: functionID, Status: model.StatusPending,
+	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), FunctionId: functionID, Status: string(model.StatusPending),
 		Params: params, MaxAttempts: 3, CreatedAt: now}
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = now, true
 	if _, err := b.jobs.Insert(context.Background(), job); err != nil {
@@ -60,13 +60,13 @@ func (b *bundle) insert(t *testing.T, functionID, params string) string {
 	return job.Id
 }
 
-func (b *bundle) waitStatus(t *testing.T, id, status string) *model.Jobs {
+func (b *bundle) waitStatus(t *testing.T, id string, status model.Status) *model.Jobs {
 	t.Helper()
 	var job *model.Jobs
 	if !testutil.Eventually(10*time.Second, func() bool {
 		var err error
 		job, err = b.jobs.FindOne(context.Background(), id)
-		return err == nil && job.Status == status
+		return err == nil && job.State() == status
 	}) {
 		t.Fatalf("job %s never %s; last %+v", id, status, job)
 	}

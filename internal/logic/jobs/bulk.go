@@ -20,7 +20,7 @@ const MaxBulkIDs = 1000
 // in one of the statuses the action applies to and the number of the others (skipped: not
 // found, or in another status). A filter without a status matches only jobs in those
 // statuses, up to Limits.MaxBulk of them; limited says more matched.
-func bulkTargets(ctx context.Context, svcCtx *svc.ServiceContext, req *types.BulkReq, statuses ...string) (
+func bulkTargets(ctx context.Context, svcCtx *svc.ServiceContext, req *types.BulkReq, statuses ...model.Status) (
 	targets []*model.Jobs, skipped int64, limited bool, err error) {
 	var f model.JobFilter
 	switch {
@@ -55,7 +55,7 @@ func bulkTargets(ctx context.Context, svcCtx *svc.ServiceContext, req *types.Bul
 		found, limited = found[:svcCtx.Config.Limits.MaxBulk], true
 	}
 	for _, j := range found {
-		if slices.Contains(statuses, j.Status) {
+		if slices.Contains(statuses, j.State()) {
 			targets = append(targets, j)
 		}
 	}

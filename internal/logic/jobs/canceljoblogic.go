@@ -40,27 +40,27 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 		return nil, err
 	}
 	for {
-		if model.IsTerminal(job.Status) {
+		if job.State().Terminal() {
 			return nil, apperr.New(apperr.Conflict, "job %s is already %s", job.Id, job.Status)
 		}
-		won, err := l.svcCtx.Jobs.Cancel(l.ctx, job.Id, job.Status)
+		won, err := l.svcCtx.Jobs.Cancel(l.ctx, job.Id, job.State())
 		if err != nil {
 			return nil, err
 		}
-		from := job.Status
+		from := job.State()
 		if job, err = l.svcCtx.Jobs.FindOne(l.ctx, job.Id); err != nil {
 			return nil, err
 		}
 		if !won {
 			continue
 		}
-		metrics.JobFinished(job.FunctionId, model.StatusCancelled)
+		metrics.JobFinished(job.FunctionId, string(model.StatusCancelled))
 		if from == model.StatusRunning {
 			if err := l.svcCtx.Queue.PublishCancel(l.ctx, job.Id); err != nil {
 				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
 			}
 		}
-		if err := l.svcCtx.Events.Publish(l.ctx, events.StatusChange(job.Id, events.OwnerOf(job), job.Status, job.Attempt, job.Error)...); err != nil {
+		if err := l.svcCtx.Events.Publish(l.ctx, events.StatusChange(job.Id, events.OwnerOf(job), job.State(), job.Attempt, job.Error)...); err != nil {
 			l.Errorf("job %s cancelled; announcing it to streams failed: %v", job.Id, err)
 		}
 		return &types.CancelJobResp{JobDetail: *jobview.Detail(job)}, nil

@@ -42,7 +42,7 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 		return nil, err
 	}
 	job, err := jobquery.Find(l.ctx, l.svcCtx.Jobs, req.Id)
-	if err != nil || wait == 0 || model.IsTerminal(job.Status) {
+	if err != nil || wait == 0 || job.State().Terminal() {
 		return resultOf(job, err)
 	}
 	announced := make(chan struct{}, 1)
@@ -54,14 +54,14 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	}))
 	defer sub.Close()
 	// Read again after subscribing: an end from here on is announced on sub.
-	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || model.IsTerminal(job.Status) {
+	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || job.State().Terminal() {
 		return resultOf(job, err)
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	recheck := time.NewTicker(resultRecheck)
 	defer recheck.Stop()
-	for !model.IsTerminal(job.Status) {
+	for !job.State().Terminal() {
 		select {
 		case <-deadline.C:
 			return resultOf(job, nil)

@@ -47,7 +47,7 @@ func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) 
 // old itself is not touched. A job that is not terminal, or whose function is no longer
 // registered, is a Conflict.
 func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, old *model.Jobs) (*model.Jobs, error) {
-	if !model.IsTerminal(old.Status) {
+	if !old.State().Terminal() {
 		return nil, apperr.New(apperr.Conflict, "job %s is %s: only a completed, failed or cancelled job can be rerun", old.Id, old.Status)
 	}
 	if _, ok := svcCtx.Functions.Lookup(old.FunctionId); !ok {
@@ -62,7 +62,7 @@ func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, old *model.Jobs) 
 		TenantId:    old.TenantId,
 		FunctionId:  old.FunctionId,
 		Name:        old.Name,
-		Status:      model.StatusPending,
+		Status:      string(model.StatusPending),
 		Params:      old.Params,
 		Actor:       old.Actor,
 		GameId:      old.GameId,

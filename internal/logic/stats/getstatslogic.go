@@ -60,9 +60,9 @@ func (l *GetStatsLogic) GetStats() (*types.Stats, error) {
 	}
 
 	stats := &types.Stats{GeneratedAt: now.Format(jobview.TimeFormat)}
-	for _, status := range []string{model.StatusPending, model.StatusRunning, model.StatusCompleted, model.StatusFailed, model.StatusCancelled} {
+	for _, status := range []model.Status{model.StatusPending, model.StatusRunning, model.StatusCompleted, model.StatusFailed, model.StatusCancelled} {
 		n := counts[status]
-		stats.Counts = append(stats.Counts, types.StatusCount{Status: status, Count: min(n, upTo), CountIsEstimate: n > upTo})
+		stats.Counts = append(stats.Counts, types.StatusCount{Status: string(status), Count: min(n, upTo), CountIsEstimate: n > upTo})
 	}
 	stats.Throughput = make([]types.ThroughputMinute, len(finished))
 	for i, m := range finished {
