@@ -143,14 +143,12 @@ type (
 		Page, Size int64
 	}
 
-	// Outcome is how one attempt ended: Status is completed, failed, or pending (retry).
-	// A pending outcome with a RetryDelay is a retry: the job gets run_at = now + RetryDelay
-	// and enqueued_at NULL, and the scheduler's due pass enqueues it then. Without one it is
-	// a hand-back (shutdown): enqueued at once by the caller, after the commit.
+	// Outcome is how one attempt ended (Kind) and what it leaves on the job. RetryDelay is
+	// an OutcomeRetry's wait.
 	Outcome struct {
 		Id         string
 		Attempt    int64
-		Status     Status
+		Kind       OutcomeKind
 		Result     sql.NullString
 		Error      string
 		Progress   Progress
@@ -185,6 +183,35 @@ type (
 		LogTail sql.NullString
 	}
 )
+
+// OutcomeKind is how an attempt ended, and so where Finish moves its job.
+type OutcomeKind int
+
+const (
+	// OutcomeCompleted: the function returned a result; the job is completed.
+	OutcomeCompleted OutcomeKind = iota + 1
+	// OutcomeFailed: the attempt failed for good; the job is failed.
+	OutcomeFailed
+	// OutcomeRetry: the attempt failed with attempts left; the job is pending again with
+	// run_at = now + RetryDelay and enqueued_at NULL, and the scheduler's due pass enqueues
+	// it then.
+	OutcomeRetry
+	// OutcomeHandBack: the worker is shutting down; the job is pending again, marked
+	// enqueued, and the caller enqueues it at once after the commit. The attempt stays counted.
+	OutcomeHandBack
+)
+
+// Status is the status an outcome of kind k leaves its job in.
+func (k OutcomeKind) Status() Status {
+	switch k {
+	case OutcomeCompleted:
+		return StatusCompleted
+	case OutcomeFailed:
+		return StatusFailed
+	default:
+		return StatusPending
+	}
+}
 
 // NewJobsModel returns a model for the database table.
 func NewJobsModel(conn sqlx.SqlConn) JobsModel {
@@ -588,13 +615,15 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 			}
 			delete(attempts, o.Id) // a second outcome of the same attempt loses
 			won[i] = true
-			switch {
-			case o.Status == StatusPending && o.RetryDelay > 0:
+			switch o.Kind {
+			case OutcomeRetry:
 				retry = append(retry, o)
-			case o.Status == StatusPending:
+			case OutcomeHandBack:
 				handBack = append(handBack, o)
-			default:
+			case OutcomeCompleted, OutcomeFailed:
 				terminal = append(terminal, o)
+			default:
+				return fmt.Errorf("model: outcome of job %s has unknown kind %d", o.Id, o.Kind)
 			}
 		}
 		for _, group := range []struct {
@@ -630,7 +659,7 @@ func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outco
 	args := make([]any, 0, 9*len(outcomes))
 	for _, o := range outcomes {
 		p := o.Progress
-		args = append(args, o.Id, string(o.Status), o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
+		args = append(args, o.Id, string(o.Kind.Status()), o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
 			o.RetryDelay.Microseconds())
 	}
 	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+

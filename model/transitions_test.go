@@ -104,11 +104,11 @@ func TestHeartbeatExtendsOnlyTheOwnersCurrentAttempt(t *testing.T) {
 func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 	jobs, f := setup(t)
 	job := f.Running("w1", time.Minute, testutil.WithCallback("http://127.0.0.1:1/hook"))
-	outcome := model.Outcome{Id: job.Id, Attempt: 1, Status: model.StatusCompleted,
+	outcome := model.Outcome{Id: job.Id, Attempt: 1, Kind: model.OutcomeCompleted,
 		Result:   sql.NullString{String: `{"n":1}`, Valid: true},
 		Progress: model.Progress{Progress: 5, Total: 5, Message: "done", LogTail: sql.NullString{String: `[]`, Valid: true}}}
 	second := outcome
-	second.Status, second.Result, second.Error = model.StatusFailed, sql.NullString{}, "second"
+	second.Kind, second.Result, second.Error = model.OutcomeFailed, sql.NullString{}, "second"
 
 	won, err := jobs.Finish(ctx, []model.Outcome{outcome, second})
 	if err != nil {
@@ -144,7 +144,7 @@ func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", time.Minute); err != nil || len(won) != 1 {
 		t.Fatalf("reclaim: %d, %v", len(won), err)
 	}
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: 1, Status: model.StatusFailed, Error: "late"}})
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeFailed, Error: "late"}})
 	if err != nil || won[0] {
 		t.Fatalf("attempt 1's late outcome won (%v)", err)
 	}
@@ -159,8 +159,8 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 	handed := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
 
 	won, err := jobs.Finish(ctx, []model.Outcome{
-		{Id: retried.Id, Attempt: 1, Status: model.StatusPending, Error: "boom", RetryDelay: time.Hour},
-		{Id: handed.Id, Attempt: 1, Status: model.StatusPending},
+		{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry, Error: "boom", RetryDelay: time.Hour},
+		{Id: handed.Id, Attempt: 1, Kind: model.OutcomeHandBack},
 	})
 	if err != nil || !won[0] || !won[1] {
 		t.Fatalf("winners %v (%v)", won, err)
@@ -210,7 +210,7 @@ func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 		t.Errorf("cancelled running job: status %s owner %q", got.Status, got.LeaseOwner)
 	}
 	// The cancelled attempt's outcome arrives late: it loses.
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1, Status: model.StatusCompleted,
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1, Kind: model.OutcomeCompleted,
 		Result: sql.NullString{String: `1`, Valid: true}}})
 	if err != nil || won[0] {
 		t.Errorf("finish after cancel won (%v)", err)
@@ -260,7 +260,7 @@ func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
 	}
 
 	// The worker that lost the lease reports late: it loses, and a second reap finds nothing.
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: last.Id, Attempt: 1, Status: model.StatusCompleted}})
+	won, err := jobs.Finish(ctx, []model.Outcome{{Id: last.Id, Attempt: 1, Kind: model.OutcomeCompleted}})
 	if err != nil || won[0] {
 		t.Errorf("finish of a reaped attempt won (%v)", err)
 	}

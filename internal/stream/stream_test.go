@@ -209,7 +209,7 @@ func TestJobStreamSendsSnapshotLogsLiveEventsAndDone(t *testing.T) {
 		t.Fatalf("live progress: done %v, %s", done, c.describe())
 	}
 
-	won, err := store.Jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: job.Attempt, Status: model.StatusCompleted,
+	won, err := store.Jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeCompleted,
 		Result: sql.NullString{String: `{"ok":true}`, Valid: true}}})
 	if err != nil || !won[0] {
 		t.Fatalf("finish: %v %v", won, err)

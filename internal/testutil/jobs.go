@@ -96,13 +96,13 @@ func (f *Factory) ExpireLease(id string) {
 // Completed makes a running job (see Running) and finishes it with result (JSON).
 func (f *Factory) Completed(result string, adjust ...func(*model.Jobs)) *model.Jobs {
 	f.t.Helper()
-	return f.finish(model.Outcome{Status: model.StatusCompleted, Result: sql.NullString{String: result, Valid: true}}, adjust)
+	return f.finish(model.Outcome{Kind: model.OutcomeCompleted, Result: sql.NullString{String: result, Valid: true}}, adjust)
 }
 
 // Failed makes a running job (see Running) and fails it with errMsg.
 func (f *Factory) Failed(errMsg string, adjust ...func(*model.Jobs)) *model.Jobs {
 	f.t.Helper()
-	return f.finish(model.Outcome{Status: model.StatusFailed, Error: errMsg}, adjust)
+	return f.finish(model.Outcome{Kind: model.OutcomeFailed, Error: errMsg}, adjust)
 }
 
 func (f *Factory) finish(o model.Outcome, adjust []func(*model.Jobs)) *model.Jobs {

@@ -74,7 +74,7 @@ func (c *completer) writeRetrying(batch []finished) error {
 }
 
 // write commits outcomes, announces the ones that took effect, and enqueues the jobs handed
-// back to pending. Retries (a RetryDelay) are not enqueued here: they wait, unenqueued,
+// back to pending. Retries (OutcomeRetry) are not enqueued here: they wait, unenqueued,
 // until their run_at, when the scheduler's due pass (internal/recovery) enqueues them.
 func (c *completer) write(ctx context.Context, batch []finished) error {
 	outcomes := make([]model.Outcome, len(batch))
@@ -90,13 +90,14 @@ func (c *completer) write(ctx context.Context, batch []finished) error {
 		if !won[i] {
 			continue
 		}
-		if o.Status.Terminal() {
-			metrics.JobFinished(batch[i].owner.FunctionID, string(o.Status))
+		status := o.Kind.Status()
+		if status.Terminal() {
+			metrics.JobFinished(batch[i].owner.FunctionID, string(status))
 		}
-		for _, ev := range events.StatusChange(o.Id, batch[i].owner, o.Status, o.Attempt, o.Error) {
+		for _, ev := range events.StatusChange(o.Id, batch[i].owner, status, o.Attempt, o.Error) {
 			c.emitter.Emit(ev)
 		}
-		if o.Status == model.StatusPending && o.RetryDelay == 0 {
+		if o.Kind == model.OutcomeHandBack {
 			requeue = append(requeue, o.Id)
 		}
 	}

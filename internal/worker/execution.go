@@ -135,7 +135,7 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 	if err == nil {
 		encoded, encErr := json.Marshal(result)
 		if encErr == nil {
-			outcome.Status = model.StatusCompleted
+			outcome.Kind = model.OutcomeCompleted
 			outcome.Result.String, outcome.Result.Valid = string(encoded), true
 			return outcome
 		}
@@ -146,11 +146,10 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 		message = "timed out after " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64) + "s"
 	}
 	outcome.Error = text.Truncate(message, 4096)
-	outcome.Status = model.StatusFailed
+	outcome.Kind = model.OutcomeFailed
 	if !functions.IsPermanent(err) && e.job.Attempt < e.job.MaxAttempts {
-		outcome.Status = model.StatusPending
-		// At least a millisecond: a retry always waits for the scheduler (see Outcome).
-		outcome.RetryDelay = max(def.RetryDelay(e.job.Attempt), time.Millisecond)
+		outcome.Kind = model.OutcomeRetry
+		outcome.RetryDelay = def.RetryDelay(e.job.Attempt)
 	}
 	return outcome
 }

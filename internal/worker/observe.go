@@ -41,9 +41,9 @@ func (o *observation) end(outcome model.Outcome, abandoned bool) {
 	result := metrics.OutcomeAbandoned
 	switch {
 	case abandoned:
-	case outcome.Status == model.StatusCompleted:
+	case outcome.Kind == model.OutcomeCompleted:
 		result = metrics.OutcomeCompleted
-	case outcome.Status == model.StatusFailed:
+	case outcome.Kind == model.OutcomeFailed:
 		result = metrics.OutcomeFailed
 	default:
 		result = metrics.OutcomeRetry

@@ -152,7 +152,7 @@ func (p *Pool) handBack() {
 	outcomes := make([]finished, len(execs))
 	for i, e := range execs {
 		outcomes[i] = finished{owner: events.OwnerOf(e.job), Outcome: model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt,
-			Status: model.StatusPending, Progress: e.snapshot()}}
+			Kind: model.OutcomeHandBack, Progress: e.snapshot()}}
 	}
 	if err := p.completer.writeRetrying(outcomes); err != nil {
 		p.log.Errorf("worker: hand back %d jobs: %v (their leases will expire and the sweep will retry them)", len(execs), err)
@@ -262,7 +262,7 @@ func (p *Pool) run(job *model.Jobs) {
 		go func() {
 			defer p.execWG.Done()
 			defer p.release(1)
-			p.completer.submit(model.Outcome{Id: job.Id, Attempt: job.Attempt, Status: model.StatusFailed,
+			p.completer.submit(model.Outcome{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeFailed,
 				Error: fmt.Sprintf("function %q is not registered on worker %s", job.FunctionId, p.cfg.ID)}, events.OwnerOf(job))
 		}()
 		return

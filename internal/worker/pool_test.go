@@ -144,9 +144,9 @@ func TestConcurrentClaimsOfOneJobHaveOneWinner(t *testing.T) {
 	}
 
 	// A late outcome of an older attempt, or a second outcome of this one, changes nothing.
-	outcome := model.Outcome{Id: id, Attempt: 1, Status: model.StatusCompleted}
+	outcome := model.Outcome{Id: id, Attempt: 1, Kind: model.OutcomeCompleted}
 	outcome.Result.String, outcome.Result.Valid = `"first"`, true
-	stale := model.Outcome{Id: id, Attempt: 0, Status: model.StatusFailed, Error: "late"}
+	stale := model.Outcome{Id: id, Attempt: 0, Kind: model.OutcomeFailed, Error: "late"}
 	won2, err := b.jobs.Finish(context.Background(), []model.Outcome{stale, outcome, outcome})
 	if err != nil {
 		t.Fatal(err)
