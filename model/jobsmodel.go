@@ -50,12 +50,13 @@ func (j *Jobs) State() Status {
 var _ JobsModel = (*customJobsModel)(nil)
 
 type (
-	// JobsModel is the jobs table: goctl's insert and reads plus the guarded transitions of a
-	// job's life. goctl's Update and Delete are left out: they write a row whatever its
-	// status, and every change of a job is a compare-and-set below.
+	// JobsModel is the jobs table: goctl's insert and keyed read plus the guarded transitions
+	// of a job's life. goctl's Update and Delete are left out: they write a row whatever its
+	// status, and every change of a job is a compare-and-set below. goctl's FindOne, which
+	// reads a job whatever its tenant, is left out too: a read by id names the tenant
+	// (FindForTenant) or says that it reads across tenants (FindAnyTenant).
 	JobsModel interface {
 		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
-		FindOne(ctx context.Context, id string) (*Jobs, error)
 		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
 		// InsertOnce inserts job unless its tenant has a job with its idempotency key
 		// already, and reports whether it inserted it.
@@ -65,8 +66,11 @@ type (
 		// job's place: the job itself, or the one its key started first. The keys of jobs
 		// must differ from one another.
 		InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error)
-		// FindOneInTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
-		FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error)
+		// FindForTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
+		FindForTenant(ctx context.Context, tenant, id string) (*Jobs, error)
+		// FindAnyTenant returns job id whatever its tenant: an admin's read (jobquery.Find
+		// decides), and the reads of tests. A route reading for a caller uses FindForTenant.
+		FindAnyTenant(ctx context.Context, id string) (*Jobs, error)
 		// Ended returns those of ids whose jobs are terminal.
 		Ended(ctx context.Context, ids []string) ([]string, error)
 		// List returns one page of jobs matching f, newest first; results only withResult.
@@ -421,7 +425,11 @@ func (c keepExisting) ExecCtx(ctx context.Context, query string, args ...any) (s
 	return c.SqlConn.ExecCtx(ctx, query+" on duplicate key update `id` = `id`", args...)
 }
 
-func (m *customJobsModel) FindOneInTenant(ctx context.Context, tenant, id string) (*Jobs, error) {
+func (m *customJobsModel) FindAnyTenant(ctx context.Context, id string) (*Jobs, error) {
+	return m.FindOne(ctx, id)
+}
+
+func (m *customJobsModel) FindForTenant(ctx context.Context, tenant, id string) (*Jobs, error) {
 	query := fmt.Sprintf("select %s from %s where `id` = ? and `tenant_id` = ? limit 1", jobsRows, m.table)
 	var job Jobs
 	err := m.conn.QueryRowCtx(ctx, &job, query, id, tenant)

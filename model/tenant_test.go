@@ -33,8 +33,14 @@ func TestTenantsAndKeysCompareByteForByte(t *testing.T) {
 		return job
 	}
 	job := insert("t1", "k")
-	if _, err := jobs.FindOneInTenant(ctx, "t1 ", job.Id); !errors.Is(err, model.ErrNotFound) {
+	if _, err := jobs.FindForTenant(ctx, "t1 ", job.Id); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("tenant \"t1 \" finds tenant t1's job: %v", err)
+	}
+	if got, err := jobs.FindForTenant(ctx, "t1", job.Id); err != nil || got.Id != job.Id {
+		t.Errorf("tenant t1 reading its own job: %v", err)
+	}
+	if got, err := jobs.FindAnyTenant(ctx, job.Id); err != nil || got.TenantId != "t1" {
+		t.Errorf("reading job %s across tenants: %v", job.Id, err)
 	}
 	if n, _, err := jobs.Count(ctx, model.JobFilter{Tenant: "t1 "}, 10); err != nil || n != 0 {
 		t.Errorf("tenant \"t1 \" counts %d of tenant t1's jobs (%v)", n, err)

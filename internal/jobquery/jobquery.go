@@ -29,9 +29,9 @@ func Find(ctx context.Context, jobs model.JobsModel, id string) (*model.Jobs, er
 	}
 	var job *model.Jobs
 	if tenant == "" {
-		job, err = jobs.FindOne(ctx, id)
+		job, err = jobs.FindAnyTenant(ctx, id)
 	} else {
-		job, err = jobs.FindOneInTenant(ctx, tenant, id)
+		job, err = jobs.FindForTenant(ctx, tenant, id)
 	}
 	if errors.Is(err, model.ErrNotFound) {
 		return nil, apperr.New(apperr.NotFound, "job %s not found", id)

@@ -42,6 +42,8 @@ func Job(deps JobDeps, jobID, lastEventID string, c Client) (*Stream, error) {
 type jobLog struct {
 	JobDeps
 	jobID string
+	// tenant is the job's, which open checked the caller may read; later reads stay in it.
+	tenant string
 }
 
 // open sends the first events. A resume (Last-Event-ID at or before the latest kept event)
@@ -59,6 +61,7 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 	if err != nil {
 		return err
 	}
+	l.tenant = job.TenantId
 	kept, err := l.Bus.Range(ctx, l.jobID, 0, latest)
 	if err != nil {
 		return err
@@ -148,7 +151,7 @@ func (l *jobLog) forward(ctx context.Context, s *Stream, ev events.Event) error 
 
 // sendDone sends the job with its result as the done event, which ends the stream.
 func (l *jobLog) sendDone(ctx context.Context, s *Stream, id int64) error {
-	job, err := l.Jobs.FindOne(ctx, l.jobID)
+	job, err := l.Jobs.FindForTenant(ctx, l.tenant, l.jobID)
 	if err != nil {
 		return err
 	}
@@ -186,7 +189,7 @@ func (l *jobLog) check(ctx context.Context, s *Stream) error {
 	if err := s.catchUp(ctx, latest); err != nil {
 		return err
 	}
-	job, err := l.Jobs.FindOne(ctx, l.jobID)
+	job, err := l.Jobs.FindForTenant(ctx, l.tenant, l.jobID)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func (f *Factory) Cancelled(adjust ...func(*model.Jobs)) *model.Jobs {
 // Get reads job id as it is stored now.
 func (f *Factory) Get(id string) *model.Jobs {
 	f.t.Helper()
-	job, err := f.store.Jobs.FindOne(context.Background(), id)
+	job, err := f.store.Jobs.FindAnyTenant(context.Background(), id)
 	if err != nil {
 		f.t.Fatalf("read job %s: %v", id, err)
 	}

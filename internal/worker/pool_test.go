@@ -65,7 +65,7 @@ func (b *bundle) waitStatus(t *testing.T, id string, status model.Status) *model
 	var job *model.Jobs
 	if !testutil.Eventually(10*time.Second, func() bool {
 		var err error
-		job, err = b.jobs.FindOne(context.Background(), id)
+		job, err = b.jobs.FindAnyTenant(context.Background(), id)
 		return err == nil && job.State() == status
 	}) {
 		t.Fatalf("job %s never %s; last %+v", id, status, job)

@@ -48,7 +48,7 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 			return nil, err
 		}
 		from := job.State()
-		if job, err = l.svcCtx.Jobs.FindOne(l.ctx, job.Id); err != nil {
+		if job, err = l.svcCtx.Jobs.FindForTenant(l.ctx, job.TenantId, job.Id); err != nil {
 			return nil, err
 		}
 		if !won {

@@ -54,7 +54,9 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	}))
 	defer sub.Close()
 	// Read again after subscribing: an end from here on is announced on sub.
-	if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil || job.State().Terminal() {
+	// Rereads stay in the job's tenant, which Find checked the caller may read.
+	tenant := job.TenantId
+	if job, err = l.svcCtx.Jobs.FindForTenant(l.ctx, tenant, req.Id); err != nil || job.State().Terminal() {
 		return resultOf(job, err)
 	}
 	deadline := time.NewTimer(wait)
@@ -75,7 +77,7 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 			}
 		case <-recheck.C:
 		}
-		if job, err = l.svcCtx.Jobs.FindOne(l.ctx, req.Id); err != nil {
+		if job, err = l.svcCtx.Jobs.FindForTenant(l.ctx, tenant, req.Id); err != nil {
 			return nil, err
 		}
 	}
