@@ -4,31 +4,42 @@
 //
 // # Life of a job
 //
-//	InsertOnce
-//	    │
-//	    ▼             Claim: due, attempt+1, lease
-//	 pending ───────────────────────────────────────▶ running
-//	  │    ◀──── Finish: retry (run_at ahead) ─────────  │
-//	  │    ◀──── Finish: hand-back (enqueued) ─────────  │
-//	  │    ◀──── ReapExpired: lease expired, retries left │
-//	  │                                                  │
-//	  └─ Cancel ─▶ cancelled ◀──────── Cancel ───────────┤
-//	               completed ◀──────── Finish ───────────┤
-//	                  failed ◀── Finish, ReapExpired ────┘
+// A job's status is a Status; Finish moves a running job by its Outcome's OutcomeKind.
 //
-// ExtendLeases (a heartbeat) and SaveProgress (progress and output lines) change a running
-// job without moving it. Every arrow is one statement whose WHERE clause names the status it
-// leaves, and from running the attempt (Finish, SaveProgress) or owner (ExtendLeases) or
-// expired lease (ReapExpired): a second finish, a cancel after a finish, a late outcome or
-// heartbeat of a reaped attempt match no row and report that they lost. Terminal statuses
-// have no way out. Every arrow into a terminal status sets callback_due_at in the same
-// statement, so a job with a callback URL never ends without its delivery scheduled.
+//	InsertOnce, InsertMany
+//	    │
+//	    ▼                  Claim: due, attempt+1, lease
+//	StatusPending ─────────────────────────────────────────────▶ StatusRunning
+//	  │    ◀──── Finish OutcomeRetry (run_at ahead, unenqueued) ───  │
+//	  │    ◀──── Finish OutcomeHandBack (enqueued at once) ────────  │
+//	  │    ◀──── ReapExpired: lease expired, attempts left ──────────│
+//	  │                                                              │
+//	  └─ Cancel ─▶ StatusCancelled ◀──────── Cancel, CancelMany ─────┤
+//	               StatusCompleted ◀──────── Finish OutcomeCompleted ┤
+//	                  StatusFailed ◀── Finish OutcomeFailed, ────────┘
+//	                                   ReapExpired (out of attempts)
+//
+// (CancelMany cancels pending jobs too.) ExtendLeases (a heartbeat) and SaveProgress
+// (progress and output lines) change a running job without moving it. Every arrow is one
+// statement whose WHERE clause names the status it leaves, and from running the attempt
+// (Finish, SaveProgress) or owner (ExtendLeases) or expired lease (ReapExpired): a second
+// finish, a cancel after a finish, a late outcome or heartbeat of a reaped attempt match no
+// row and report that they lost. Terminal statuses (Status.Terminal) have no way out. Every
+// arrow into a terminal status sets callback_due_at in the same statement, so a job with a
+// callback URL never ends without its delivery scheduled.
+//
+// # Reads by id
+//
+// JobsModel reads a job by id in a tenant (FindForTenant), so a route cannot read another
+// tenant's job by accident; FindAnyTenant, which ignores the tenant, is an admin's read
+// (jobquery.Find chooses) and the tests'. goctl's FindOne, Update and Delete are not on
+// JobsModel.
 //
 // # Callback delivery
 //
 //	pending ──ClaimCallbacks (due → leased, fresh token)──▶ in flight
-//	in flight ──FinishCallback(token): delivered / failed──▶ done
-//	in flight ──FinishCallback(token): pending, retryIn──▶ pending (due later)
+//	in flight ──FinishCallback(token, Delivered / GivenUp)──▶ done (delivered / failed)
+//	in flight ──FinishCallback(token, RetryLater, retryIn)──▶ pending (due later)
 //
 // A delivery whose deliverer died is due again when its lease runs out; a FinishCallback
 // with a spent token loses.
