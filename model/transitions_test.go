@@ -184,6 +184,28 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 	}
 }
 
+// The kind decides, not the delay: a retry without a backoff still waits, unenqueued, for the
+// scheduler's due pass, and an outcome of no kind changes nothing.
+func TestFinishRetryWithoutDelayIsARetryAndAnUnknownKindIsRefused(t *testing.T) {
+	jobs, f := setup(t)
+	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
+	if won, err := jobs.Finish(ctx, []model.Outcome{{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry}}); err != nil || !won[0] {
+		t.Fatalf("retry without delay: won %v (%v)", won, err)
+	}
+	if r := f.Get(retried.Id); r.State() != model.StatusPending || r.EnqueuedAt.Valid || !r.RunAt.Valid {
+		t.Errorf("retry without delay: status %s enqueued %v run_at %v, want pending, unenqueued, run_at set",
+			r.Status, r.EnqueuedAt, r.RunAt)
+	}
+
+	running := f.Running("w1", time.Minute)
+	if _, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1}}); err == nil {
+		t.Error("an outcome of no kind was accepted")
+	}
+	if got := f.Get(running.Id); got.State() != model.StatusRunning || got.LeaseOwner != "w1" {
+		t.Errorf("job after an outcome of no kind: %s owner %q", got.Status, got.LeaseOwner)
+	}
+}
+
 func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 	jobs, f := setup(t)
 	pending := f.Pending(testutil.WithCallback("http://127.0.0.1:1/hook"))
