@@ -10,8 +10,8 @@ import (
 
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
-	"jobs/internal/metrics"
 	"jobs/internal/startreq"
+	"jobs/internal/starts"
 	"jobs/model"
 )
 
@@ -174,7 +174,7 @@ func (s *Scheduler) fire(ctx context.Context, sc *model.Schedules, now time.Time
 	if err != nil {
 		return err
 	}
-	Announce(ctx, s.events, s.dispatcher, started...)
+	starts.Announce(ctx, s.events, s.dispatcher, started...)
 	return nil
 }
 
@@ -189,27 +189,6 @@ func Fields(sc *model.Schedules) startreq.Fields {
 	_ = json.Unmarshal([]byte(sc.Params), &params)
 	return startreq.Fields{FunctionId: sc.FunctionId, Name: sc.Name, Params: params, Actor: sc.Actor, GameId: sc.GameId,
 		Env: sc.Env, MaxAttempts: sc.MaxAttempts, TimeoutSeconds: sc.TimeoutSeconds, CallbackUrl: sc.CallbackUrl}
-}
-
-// Announce tells the jobs' tenants of committed jobs, then enqueues them. Both may fail
-// without losing a job: the stale sweep enqueues what is not on the stream.
-func Announce(ctx context.Context, bus *events.Bus, d *dispatch.Dispatcher, jobs ...*model.Jobs) {
-	if len(jobs) == 0 {
-		return
-	}
-	ids := make([]string, len(jobs))
-	created := make([]events.Pending, len(jobs))
-	for i, job := range jobs {
-		ids[i], created[i] = job.Id, events.Created(job)
-		metrics.JobStarted(job.FunctionId)
-	}
-	log := logx.WithContext(ctx)
-	if err := bus.Publish(ctx, created...); err != nil {
-		log.Errorf("schedules: %d jobs are stored; announcing them failed: %v", len(jobs), err)
-	}
-	if err := d.Enqueue(ctx, ids...); err != nil {
-		log.Errorf("schedules: %d jobs are stored but not yet enqueued (the sweep will enqueue them): %v", len(jobs), err)
-	}
 }
 
 // FirePlan is what to do with a schedule's due fire times.

@@ -123,29 +123,42 @@ func (w *Writer) Write(ctx context.Context, jobs []*model.Jobs) ([]*model.Jobs, 
 	if err != nil {
 		return nil, err
 	}
-	var created []events.Pending
-	var due []string
+	var inserted []*model.Jobs
 	for i, job := range distinct {
-		if held[i] != job {
-			continue // its key started another job before
-		}
-		metrics.JobStarted(job.FunctionId)
-		// Announced before it is enqueued, so its tenant never hears of a worker's
-		// "running" before the job itself.
-		created = append(created, events.Created(job))
-		if job.EnqueuedAt.Valid { // a delayed job waits for the scheduler
-			due = append(due, job.Id)
+		if held[i] == job { // else its key started another job before
+			inserted = append(inserted, job)
 		}
 	}
-	if err := w.bus.Publish(ctx, created...); err != nil {
-		logx.WithContext(ctx).Errorf("%d jobs are stored; announcing them to their tenants' event streams failed: %v", len(created), err)
-	}
-	if err := w.dispatcher.Enqueue(ctx, due...); err != nil {
-		logx.WithContext(ctx).Errorf("%d jobs are stored but not yet enqueued (the sweep will enqueue them): %v", len(due), err)
-	}
+	Announce(ctx, w.bus, w.dispatcher, inserted...)
 	out := make([]*model.Jobs, len(jobs))
 	for i, p := range place {
 		out[i] = held[p]
 	}
 	return out, nil
+}
+
+// Announce counts committed jobs as started, tells their tenants (before the enqueue, so a
+// tenant never hears of a worker's "running" before the job itself) and enqueues the due ones
+// (a delayed job, enqueued_at NULL, waits for the scheduler). Both Redis steps may fail
+// without losing a job, so failures are only logged: the sweep enqueues jobs Redis refused.
+func Announce(ctx context.Context, bus *events.Bus, d *dispatch.Dispatcher, jobs ...*model.Jobs) {
+	if len(jobs) == 0 {
+		return
+	}
+	created := make([]events.Pending, len(jobs))
+	var due []string
+	for i, job := range jobs {
+		metrics.JobStarted(job.FunctionId)
+		created[i] = events.Created(job)
+		if job.EnqueuedAt.Valid {
+			due = append(due, job.Id)
+		}
+	}
+	log := logx.WithContext(ctx)
+	if err := bus.Publish(ctx, created...); err != nil {
+		log.Errorf("%d jobs are stored; announcing them to their tenants' event streams failed: %v", len(jobs), err)
+	}
+	if err := d.Enqueue(ctx, due...); err != nil {
+		log.Errorf("%d jobs are stored but not yet enqueued (the sweep will enqueue them): %v", len(due), err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/jobview"
 	"jobs/internal/schedule"
+	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 
@@ -55,7 +56,7 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 	if !found {
 		return nil, apperr.New(apperr.NotFound, "schedule %q not found", req.Id)
 	}
-	schedule.Announce(ctx, l.svcCtx.Events, l.svcCtx.Dispatcher, job)
+	starts.Announce(ctx, l.svcCtx.Events, l.svcCtx.Dispatcher, job)
 	return &types.TriggerScheduleResp{JobDetail: *jobview.Detail(job)}, nil
 }
 
