@@ -592,89 +592,81 @@ func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []
 
 func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]bool, error) {
 	won := make([]bool, len(outcomes))
-	if len(outcomes) == 0 {
+	// One outcome per job takes part: a second outcome of the same attempt loses.
+	order := make([]int, 0, len(outcomes))
+	seen := make(map[string]bool, len(outcomes))
+	for _, i := range byID(len(outcomes), func(i int) string { return outcomes[i].Id }) {
+		o := outcomes[i]
+		if seen[o.Id] {
+			continue
+		}
+		if o.Kind < OutcomeCompleted || o.Kind > OutcomeHandBack {
+			return nil, fmt.Errorf("model: outcome of job %s has unknown kind %d", o.Id, o.Kind)
+		}
+		seen[o.Id] = true
+		order = append(order, i)
+	}
+	if len(order) == 0 {
 		return won, nil
 	}
-	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		// Lock the attempts still running, in primary-key order (the order claims and sweeps
-		// lock in); an outcome wins only if its attempt is among them. The updates below
-		// then touch only locked rows, so they cannot miss.
-		ids := make([]string, len(outcomes))
-		for i, o := range outcomes {
-			ids[i] = o.Id
-		}
-		var running []struct {
-			Id      string `db:"id"`
-			Attempt int64  `db:"attempt"`
-		}
-		lock := fmt.Sprintf("select `id`, `attempt` from %s where `id` in (%s) and `status` = 'running' "+
-			"order by `id` for update", m.table, inClause(len(ids)))
-		if err := s.QueryRowsCtx(ctx, &running, lock, stringArgs(ids)...); err != nil {
-			return err
-		}
-		attempts := make(map[string]int64, len(running))
-		for _, r := range running {
-			attempts[r.Id] = r.Attempt
-		}
-		var terminal, handBack, retry []Outcome
-		for i, o := range outcomes {
-			if attempt, ok := attempts[o.Id]; !ok || attempt != o.Attempt {
-				continue
-			}
-			delete(attempts, o.Id) // a second outcome of the same attempt loses
-			won[i] = true
-			switch o.Kind {
-			case OutcomeRetry:
-				retry = append(retry, o)
-			case OutcomeHandBack:
-				handBack = append(handBack, o)
-			case OutcomeCompleted, OutcomeFailed:
-				terminal = append(terminal, o)
-			default:
-				return fmt.Errorf("model: outcome of job %s has unknown kind %d", o.Id, o.Kind)
-			}
-		}
-		for _, group := range []struct {
-			outcomes []Outcome
-			set      string
-		}{
-			{terminal, "`status` = v.v_status, `result` = v.v_result, `finished_at` = now(3), " + leaseReleased + ", " + callbackDue},
-			{handBack, "`status` = 'pending', `enqueued_at` = now(3), " + leaseReleased},
-			// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
-			{retry, "`status` = 'pending', `run_at` = now(3) + interval v.v_delay microsecond, `enqueued_at` = NULL, " + leaseReleased},
-		} {
-			if err := m.finishGroup(ctx, s, group.outcomes, group.set); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// The token marks the rows this statement changed, read back only when some outcome lost.
+	token := uuid.NewString()
+	row := "select ? as v_id, ? as v_attempt, ? as v_kind, ? as v_status, ? as v_result, ? as v_error, " +
+		"? as v_progress, ? as v_total, ? as v_message, ? as v_log_tail, ? as v_delay"
+	values := strings.TrimSuffix(strings.Repeat(row+" union all ", len(order)), " union all ")
+	args := make([]any, 0, 11*len(order)+1)
+	for _, i := range order {
+		o := outcomes[i]
+		p := o.Progress
+		args = append(args, o.Id, o.Attempt, int(o.Kind), string(o.Kind.Status()), o.Result, o.Error,
+			p.Progress, p.Total, p.Message, p.LogTail, o.RetryDelay.Microseconds())
+	}
+	// One statement, so one implicit transaction and one round trip, for every kind: the
+	// compare-and-set is its WHERE (the attempt must still be running), the rows are locked
+	// in primary-key order (the values are sorted by id; claims and sweeps lock in that order
+	// too), and each kind's columns follow from v_kind. See OutcomeKind for what each does.
+	query := fmt.Sprintf("update %[1]s join (%[2]s) v on `id` = v.v_id set `status` = v.v_status, "+
+		"`result` = if(v.v_kind in (%[3]d, %[4]d), v.v_result, `result`), "+
+		"`finished_at` = if(v.v_kind in (%[3]d, %[4]d), now(3), NULL), "+
+		"`callback_due_at` = if(v.v_kind in (%[3]d, %[4]d), if(`callback_url` = '', NULL, now(3)), `callback_due_at`), "+
+		// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
+		"`run_at` = if(v.v_kind = %[5]d, now(3) + interval v.v_delay microsecond, `run_at`), "+
+		"`enqueued_at` = case v.v_kind when %[5]d then NULL when %[6]d then now(3) else `enqueued_at` end, "+
+		"`lease_owner` = '', `lease_token` = ?, `lease_expires_at` = NULL, "+
+		"`error` = v.v_error, `progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
+		"where `status` = 'running' and `attempt` = v.v_attempt",
+		m.table, values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack)
+	res, err := m.conn.ExecCtx(ctx, query, append(args, token)...)
 	if err != nil {
 		return nil, err
 	}
+	changed, err := res.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	if int(changed) == len(order) {
+		for _, i := range order {
+			won[i] = true
+		}
+		return won, nil
+	}
+	ids := make([]string, len(order))
+	for k, i := range order {
+		ids[k] = outcomes[i].Id
+	}
+	var mine []string
+	query = fmt.Sprintf("select `id` from %s where `id` in (%s) and `lease_token` = ?", m.table, inClause(len(ids)))
+	if err := m.conn.QueryRowsCtx(ctx, &mine, query, stringArgs(ids, token)...); err != nil {
+		return nil, err
+	}
+	changedIDs := make(map[string]bool, len(mine))
+	for _, id := range mine {
+		changedIDs[id] = true
+	}
+	for _, i := range order {
+		won[i] = changedIDs[outcomes[i].Id]
+	}
 	return won, nil
-}
-
-// finishGroup applies outcomes of one kind in a single UPDATE joined to their values. The
-// caller holds the rows' locks and has checked each attempt is still running.
-func (m *customJobsModel) finishGroup(ctx context.Context, s sqlx.Session, outcomes []Outcome, set string) error {
-	if len(outcomes) == 0 {
-		return nil
-	}
-	row := "select ? as v_id, ? as v_status, ? as v_result, ? as v_error, ? as v_progress, ? as v_total, " +
-		"? as v_message, ? as v_log_tail, ? as v_delay"
-	values := strings.TrimSuffix(strings.Repeat(row+" union all ", len(outcomes)), " union all ")
-	args := make([]any, 0, 9*len(outcomes))
-	for _, o := range outcomes {
-		p := o.Progress
-		args = append(args, o.Id, string(o.Kind.Status()), o.Result, o.Error, p.Progress, p.Total, p.Message, p.LogTail,
-			o.RetryDelay.Microseconds())
-	}
-	query := fmt.Sprintf("update %s join (%s) v on `id` = v.v_id set %s, `error` = v.v_error, "+
-		"`progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
-		"where `status` = 'running'", m.table, values, set)
-	_, err := s.ExecCtx(ctx, query, args...)
-	return err
 }
 
 // byID returns the indexes 0..n-1 ordered by the id of each. Transactions that update
@@ -685,7 +677,7 @@ func byID(n int, id func(int) string) []int {
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(a, b int) bool { return id(order[a]) < id(order[b]) })
+	sort.SliceStable(order, func(a, b int) bool { return id(order[a]) < id(order[b]) })
 	return order
 }
 

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,6 +133,43 @@ func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 	}
 	if after := f.Get(job.Id); after.State() != model.StatusCompleted || after.Error != "" {
 		t.Errorf("completed job after a losing finish: %s %q", after.Status, after.Error)
+	}
+}
+
+// Finish is one statement for the whole batch; when some of its outcomes lose, each is still
+// told apart: a cancelled job and a reclaimed one lose, the rest win, whatever their kind.
+func TestFinishOfABatchWithLosersTellsEachOutcome(t *testing.T) {
+	jobs, f := setup(t)
+	completed := f.Running("w1", time.Minute)
+	cancelled := f.Running("w1", time.Minute)
+	if ok, err := jobs.Cancel(ctx, cancelled.Id, model.StatusRunning); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
+	stale := f.Running("w1", time.Minute) // its outcome names attempt 2: a later attempt than the row's
+	won, err := jobs.Finish(ctx, []model.Outcome{
+		{Id: completed.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `1`, Valid: true}},
+		{Id: cancelled.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `2`, Valid: true}},
+		{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry, Error: "again", RetryDelay: time.Hour},
+		{Id: stale.Id, Attempt: 2, Kind: model.OutcomeFailed, Error: "stale"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(won, want) {
+		t.Fatalf("winners %v, want %v", won, want)
+	}
+	if got := f.Get(completed.Id); got.State() != model.StatusCompleted || got.Result.String != `1` {
+		t.Errorf("winner: %s %q", got.Status, got.Result.String)
+	}
+	if got := f.Get(cancelled.Id); got.State() != model.StatusCancelled || got.Result.Valid {
+		t.Errorf("cancelled job after a losing outcome: %s %q", got.Status, got.Result.String)
+	}
+	if got := f.Get(retried.Id); got.State() != model.StatusPending || got.Error != "again" || got.FinishedAt.Valid {
+		t.Errorf("retried job: %s %q finished %v", got.Status, got.Error, got.FinishedAt)
+	}
+	if got := f.Get(stale.Id); got.State() != model.StatusRunning || got.Error != "" {
+		t.Errorf("job after a stale outcome: %s %q", got.Status, got.Error)
 	}
 }
 
