@@ -77,12 +77,14 @@ func NewBus(rdb redis.UniversalClient, prefix string, cfg config.EventsConf) *Bu
 	return &Bus{rdb: rdb, cfg: cfg, keys: keys, channel: keys.EventsChannel(), tenantChannel: keys.TenantEventsChannel()}
 }
 
-// publishScript numbers an event, appends it to the job's event log and announces it, in one
-// atomic step, so the numbers of a job's events increase in the order they are published.
-// The log is a list of "id name data" entries: a few hundred bytes for a typical job, where
-// a stream would preallocate a 4 KiB node per job. Its keys are the job's (one cluster slot);
-// a status or progress event of a job whose tenant is known goes to the tenant's log too, by
-// tenantPublishScript right after it (see tenant.go).
+// publishScript numbers a job's events, appends them to the job's event log and announces
+// each, in one atomic step, so the numbers of a job's events increase in the order they are
+// published. The log is a list of "id name data" entries: a few hundred bytes for a typical
+// job, where a stream would preallocate a 4 KiB node per job. Its keys are the job's (one
+// cluster slot); a status or progress event of a job whose tenant is known goes to the
+// tenant's log too, by tenantPublishScript in the same pipeline (see tenant.go). Publish
+// passes all of a batch's events of one job to one run (a completion's status and done, say):
+// a script run costs Redis more than the commands it runs.
 //
 // A job's done is its last event: once one is stored (its number is kept in the done key),
 // nothing more is stored in or announced for the job's log, and the script returns the done's
@@ -94,24 +96,32 @@ func NewBus(rdb redis.UniversalClient, prefix string, cfg config.EventsConf) *Bu
 //
 // KEYS[1] the job's event log (a list), KEYS[2] the job's event counter, KEYS[3] the number
 // of the job's done
-// ARGV[1] job id, ARGV[2] event name, ARGV[3] JSON data, ARGV[4] max log length,
-// ARGV[5] seconds to keep the keys, ARGV[6] the announce channel
-// Returns the event's number, or the done's if the job has one already.
+// ARGV[1] job id, ARGV[2] max log length, ARGV[3] the announce channel, then for each event:
+// its name, JSON data and seconds to keep the job's keys
+// Returns the number of the last event stored, or the done's if the job has one.
 var publishScript = redis.NewScript(`
 local done = redis.call('GET', KEYS[3])
 if done then
   return tonumber(done)
 end
-local id = redis.call('INCR', KEYS[2])
-local entry = id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3]
-redis.call('RPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[2] == 'done' then
-  redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
+local id = tonumber(redis.call('GET', KEYS[2]) or '0')
+local entries = {}
+local retain
+for i = 4, #ARGV, 3 do
+  id = id + 1
+  retain = ARGV[i + 2]
+  local entry = id .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1]
+  entries[#entries + 1] = entry
+  redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' ' .. entry)
+  if ARGV[i] == 'done' then
+    redis.call('SET', KEYS[3], id, 'EX', retain)
+    break
+  end
 end
-redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. entry)
+redis.call('RPUSH', KEYS[1], unpack(entries))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[1], retain)
+redis.call('SET', KEYS[2], id, 'EX', retain)
 return id
 `)
 
@@ -137,43 +147,60 @@ type scriptCall struct {
 
 // Publish numbers, stores and announces events in one round trip (one per node of a
 // cluster). Events of one job are numbered in the order given, and so are the events of one
-// tenant; none is stored in a job's log after the job's done.
+// tenant; none is stored in a job's log after the job's done. All of a job's events go to one
+// run of publishScript, and all of a tenant's to one run of tenantPublishScript.
 func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	calls := make([]scriptCall, 0, len(evs))
+	jobCalls := make(map[string]int, len(evs))
+	tenantCalls := make(map[string]int)
 	for _, ev := range evs {
 		if !ev.TenantOnly {
-			call, err := b.jobCall(ev)
-			if err != nil {
+			i, ok := jobCalls[ev.JobID]
+			if !ok {
+				i = len(calls)
+				jobCalls[ev.JobID] = i
+				calls = append(calls, b.jobCall(ev.JobID))
+			}
+			if err := b.addJobEvent(&calls[i], ev); err != nil {
 				return err
 			}
-			calls = append(calls, call)
 		}
 		if tenantData, ok := forTenant(ev); ok {
-			call, err := b.tenantCall(ev, tenantData)
-			if err != nil {
+			i, ok := tenantCalls[ev.Owner.Tenant]
+			if !ok {
+				i = len(calls)
+				tenantCalls[ev.Owner.Tenant] = i
+				calls = append(calls, b.tenantCall(ev.Owner.Tenant))
+			}
+			if err := addTenantEvent(&calls[i], ev, tenantData); err != nil {
 				return err
 			}
-			calls = append(calls, call)
 		}
 	}
 	return b.runScripts(ctx, calls)
 }
 
-// jobCall is the run of publishScript that adds ev to its job's log.
-func (b *Bus) jobCall(ev Pending) (scriptCall, error) {
+// jobCall is a run of publishScript on jobID's log, to which addJobEvent adds events.
+func (b *Bus) jobCall(jobID string) scriptCall {
+	return scriptCall{
+		script: publishScript,
+		keys:   []string{b.keys.JobEventLog(jobID), b.keys.JobEventSeq(jobID), b.keys.JobDone(jobID)},
+		args:   []any{jobID, b.cfg.MaxLen, b.channel},
+	}
+}
+
+// addJobEvent adds ev to call, a run of publishScript on ev's job.
+func (b *Bus) addJobEvent(call *scriptCall, ev Pending) error {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
-		return scriptCall{}, fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
+		return fmt.Errorf("event %s of job %s: %w", ev.Name, ev.JobID, err)
 	}
 	retain := b.cfg.Retain
 	if ev.Name == Done {
 		retain = b.cfg.RetainDone
 	}
-	return scriptCall{
-		script: publishScript,
-		keys:   []string{b.keys.JobEventLog(ev.JobID), b.keys.JobEventSeq(ev.JobID), b.keys.JobDone(ev.JobID)},
-		args:   []any{ev.JobID, ev.Name, data, b.cfg.MaxLen, int64(retain.Seconds()), b.channel},
-	}, nil
+	call.args = append(call.args, ev.Name, data, int64(retain.Seconds()))
+	return nil
 }
 
 // runScripts runs calls in one pipeline, which go-redis splits by node on a cluster; the
@@ -228,8 +255,8 @@ func (b *Bus) pipelineScripts(ctx context.Context, calls []scriptCall) []*redis.
 // without its done being published, or after its events expired, so that every done a client
 // sees is stored and a reconnect after it can be told there is nothing more.
 func (b *Bus) EnsureDone(ctx context.Context, jobID string, data StatusData) (int64, error) {
-	call, err := b.jobCall(Pending{JobID: jobID, Name: Done, Data: data})
-	if err != nil {
+	call := b.jobCall(jobID)
+	if err := b.addJobEvent(&call, Pending{JobID: jobID, Name: Done, Data: data}); err != nil {
 		return 0, err
 	}
 	return call.script.Run(ctx, b.rdb, call.keys, call.args...).Int64()

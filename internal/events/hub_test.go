@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,45 @@ func TestNothingIsStoredAfterADone(t *testing.T) {
 	evs, err := bus.Range(ctx, "j", 0, 100)
 	if last, lerr := bus.LastID(ctx, "j"); err != nil || lerr != nil || len(evs) != 2 || evs[1].Name != events.Done || last != 2 {
 		t.Fatalf("events %+v (latest %d): %v %v; want the log line and one done", evs, last, err, lerr)
+	}
+}
+
+// Publish hands all of a batch's events of one job to one script run: each job's events are
+// still numbered in order, whatever other jobs' events lie between them, and nothing after a
+// done in the same batch is stored.
+func TestOneBatchOfSeveralJobsNumbersEachJobInOrderAndStopsAtItsDone(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	ctx := context.Background()
+	batch := []events.Pending{
+		{JobID: "a", Name: events.Progress, Data: events.ProgressData{Progress: 1}},
+		{JobID: "b", Name: events.Progress, Data: events.ProgressData{Progress: 1}},
+		{JobID: "a", Name: events.Progress, Data: events.ProgressData{Progress: 2}},
+	}
+	batch = append(batch, events.StatusChange("a", events.Owner{}, "completed", 1, "")...)
+	batch = append(batch, events.Pending{JobID: "a", Name: events.Progress, Data: events.ProgressData{Progress: 3}},
+		events.Pending{JobID: "b", Name: events.Progress, Data: events.ProgressData{Progress: 2}})
+	if err := bus.Publish(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	a, err := bus.Range(ctx, "a", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for i, ev := range a {
+		if ev.ID != int64(i)+1 {
+			t.Errorf("job a's event %d is numbered %d", i, ev.ID)
+		}
+		names = append(names, ev.Name+" "+string(ev.Data))
+	}
+	want := []string{`progress {"progress":1,"total":0,"message":""}`, `progress {"progress":2,"total":0,"message":""}`,
+		`status {"status":"completed","attempt":1,"error":""}`, `done {"status":"completed","attempt":1,"error":""}`}
+	if !slices.Equal(names, want) {
+		t.Errorf("job a's log:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
+	if b, err := bus.Range(ctx, "b", 0, 100); err != nil || len(b) != 2 || b[1].ID != 2 || !strings.Contains(string(b[1].Data), `"progress":2`) {
+		t.Errorf("job b's log: %+v, %v", b, err)
 	}
 }

@@ -86,10 +86,10 @@ func forTenant(ev Pending) (any, bool) {
 	return nil, false
 }
 
-// tenantPublishScript numbers a tenant's event, appends it to the tenant's log and announces
-// it, in one atomic step on the tenant's keys (one cluster slot), so the numbers of a
-// tenant's events increase in the order they are published. Publish runs it right after the
-// job's part of the event (publishScript), in the same pipeline.
+// tenantPublishScript numbers a tenant's events, appends them to the tenant's log and
+// announces each, in one atomic step on the tenant's keys (one cluster slot), so the numbers
+// of a tenant's events increase in the order they are published. Publish runs it once per
+// tenant of a batch, beside the jobs' runs of publishScript, in the same pipeline.
 //
 // A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
 // increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
@@ -97,36 +97,48 @@ func forTenant(ev Pending) (any, bool) {
 // exponent.)
 //
 // KEYS[1] the tenant's event log (a list), KEYS[2] the tenant's event counter
-// ARGV[1] event name, ARGV[2] JSON data, ARGV[3] max log length, ARGV[4] seconds to keep
-// the keys, ARGV[5] the announce channel, ARGV[6] the tenant
-// Returns the event's number.
+// ARGV[1] max log length, ARGV[2] seconds to keep the keys, ARGV[3] the announce channel,
+// ARGV[4] the tenant, then for each event its name and JSON data
+// Returns the number of the last event.
 var tenantPublishScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 0 then
+local tid = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tid == 0 then
   local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
+  tid = tonumber(now[1]) * 1000000 + tonumber(now[2])
 end
-local tid = redis.call('INCR', KEYS[2])
-local entry = string.format('%.0f', tid) .. ' ' .. ARGV[1] .. ' ' .. ARGV[2]
-redis.call('RPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], #ARGV[6] .. ' ' .. ARGV[6] .. ' ' .. entry)
+local prefix = #ARGV[4] .. ' ' .. ARGV[4] .. ' '
+local entries = {}
+for i = 5, #ARGV, 2 do
+  tid = tid + 1
+  local entry = string.format('%.0f', tid) .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1]
+  entries[#entries + 1] = entry
+  redis.call('PUBLISH', ARGV[3], prefix .. entry)
+end
+redis.call('RPUSH', KEYS[1], unpack(entries))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], string.format('%.0f', tid), 'EX', ARGV[2])
 return tid
 `)
 
-// tenantCall is the run of tenantPublishScript that adds ev, as data, to its tenant's log.
-func (b *Bus) tenantCall(ev Pending, data any) (scriptCall, error) {
-	encoded, err := json.Marshal(data)
-	if err != nil {
-		return scriptCall{}, fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
-	}
-	tenant := ev.Owner.Tenant
+// tenantCall is a run of tenantPublishScript on tenant's log, to which addTenantEvent adds
+// events.
+func (b *Bus) tenantCall(tenant string) scriptCall {
 	return scriptCall{
 		script: tenantPublishScript,
 		keys:   []string{b.keys.TenantEventLog(tenant), b.keys.TenantEventSeq(tenant)},
-		args:   []any{ev.Name, encoded, b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, tenant},
-	}, nil
+		args:   []any{b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, tenant},
+	}
+}
+
+// addTenantEvent adds ev, as data, to call, a run of tenantPublishScript on ev's tenant.
+func addTenantEvent(call *scriptCall, ev Pending, data any) error {
+	encoded, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
+	}
+	call.args = append(call.args, ev.Name, encoded)
+	return nil
 }
 
 // TenantLastIDs returns the number of each tenant's latest event, 0 where none is kept, in
