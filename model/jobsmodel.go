@@ -592,18 +592,22 @@ func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []
 
 func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]bool, error) {
 	won := make([]bool, len(outcomes))
-	// One outcome per job takes part: a second outcome of the same attempt loses.
+	// One outcome per attempt takes part: a second outcome of the same attempt loses.
+	type attempt struct {
+		id string
+		n  int64
+	}
 	order := make([]int, 0, len(outcomes))
-	seen := make(map[string]bool, len(outcomes))
+	seen := make(map[attempt]bool, len(outcomes))
 	for _, i := range byID(len(outcomes), func(i int) string { return outcomes[i].Id }) {
 		o := outcomes[i]
-		if seen[o.Id] {
-			continue
-		}
 		if o.Kind < OutcomeCompleted || o.Kind > OutcomeHandBack {
 			return nil, fmt.Errorf("model: outcome of job %s has unknown kind %d", o.Id, o.Kind)
 		}
-		seen[o.Id] = true
+		if seen[attempt{o.Id, o.Attempt}] {
+			continue
+		}
+		seen[attempt{o.Id, o.Attempt}] = true
 		order = append(order, i)
 	}
 	if len(order) == 0 {
@@ -650,21 +654,26 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		}
 		return won, nil
 	}
+	// Some lost (an id may appear once per attempt, at most one of which is running): the
+	// rows carrying the token say which attempts won.
 	ids := make([]string, len(order))
 	for k, i := range order {
 		ids[k] = outcomes[i].Id
 	}
-	var mine []string
-	query = fmt.Sprintf("select `id` from %s where `id` in (%s) and `lease_token` = ?", m.table, inClause(len(ids)))
-	if err := m.conn.QueryRowsCtx(ctx, &mine, query, stringArgs(ids, token)...); err != nil {
+	var changedRows []struct {
+		Id      string `db:"id"`
+		Attempt int64  `db:"attempt"`
+	}
+	query = fmt.Sprintf("select `id`, `attempt` from %s where `id` in (%s) and `lease_token` = ?", m.table, inClause(len(ids)))
+	if err := m.conn.QueryRowsCtx(ctx, &changedRows, query, stringArgs(ids, token)...); err != nil {
 		return nil, err
 	}
-	changedIDs := make(map[string]bool, len(mine))
-	for _, id := range mine {
-		changedIDs[id] = true
+	changedAttempts := make(map[attempt]bool, len(changedRows))
+	for _, r := range changedRows {
+		changedAttempts[attempt{r.Id, r.Attempt}] = true
 	}
 	for _, i := range order {
-		won[i] = changedIDs[outcomes[i].Id]
+		won[i] = changedAttempts[attempt{outcomes[i].Id, outcomes[i].Attempt}]
 	}
 	return won, nil
 }
