@@ -149,11 +149,10 @@ func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 			calls = append(calls, call)
 		}
 		if tenantData, ok := forTenant(ev); ok {
-			call, err := b.tenantCall(ev, tenantData)
-			if err != nil {
+			var err error
+			if calls, err = b.addTenantCall(calls, ev, tenantData); err != nil {
 				return err
 			}
-			calls = append(calls, call)
 		}
 	}
 	return b.runScripts(ctx, calls)

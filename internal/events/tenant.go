@@ -86,10 +86,12 @@ func forTenant(ev Pending) (any, bool) {
 	return nil, false
 }
 
-// tenantPublishScript numbers a tenant's event, appends it to the tenant's log and announces
-// it, in one atomic step on the tenant's keys (one cluster slot), so the numbers of a
-// tenant's events increase in the order they are published. Publish runs it right after the
-// job's part of the event (publishScript), in the same pipeline.
+// tenantPublishScript numbers a tenant's events, appends them to the tenant's log and
+// announces them, in one atomic step on the tenant's keys (one cluster slot), so the numbers
+// of a tenant's events increase in the order they are published. Publish runs it right after
+// the job's part of an event (publishScript), in the same pipeline; the tenant's parts of
+// events that follow each other there (the created events of a group of starts) go in one
+// run: a run costs Redis more than the commands in it.
 //
 // A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
 // increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
@@ -97,36 +99,54 @@ func forTenant(ev Pending) (any, bool) {
 // exponent.)
 //
 // KEYS[1] the tenant's event log (a list), KEYS[2] the tenant's event counter
-// ARGV[1] event name, ARGV[2] JSON data, ARGV[3] max log length, ARGV[4] seconds to keep
-// the keys, ARGV[5] the announce channel, ARGV[6] the tenant
-// Returns the event's number.
+// ARGV[1] max log length, ARGV[2] seconds to keep the keys, ARGV[3] the announce channel,
+// ARGV[4] the tenant, then each event's name and JSON data
+// Returns the last event's number.
 var tenantPublishScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[2], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
 end
-local tid = redis.call('INCR', KEYS[2])
-local entry = string.format('%.0f', tid) .. ' ' .. ARGV[1] .. ' ' .. ARGV[2]
-redis.call('RPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], #ARGV[6] .. ' ' .. ARGV[6] .. ' ' .. entry)
-return tid
+local n = (#ARGV - 4) / 2
+local last = redis.call('INCRBY', KEYS[2], n)
+local entries = {}
+for i = 1, n do
+  entries[i] = string.format('%.0f', last - n + i) .. ' ' .. ARGV[3 + 2 * i] .. ' ' .. ARGV[4 + 2 * i]
+end
+redis.call('RPUSH', KEYS[1], unpack(entries))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local prefix = #ARGV[4] .. ' ' .. ARGV[4] .. ' '
+for i = 1, n do
+  redis.call('PUBLISH', ARGV[3], prefix .. entries[i])
+end
+return last
 `)
 
-// tenantCall is the run of tenantPublishScript that adds ev, as data, to its tenant's log.
-func (b *Bus) tenantCall(ev Pending, data any) (scriptCall, error) {
+// maxTenantRun bounds the events of one run of tenantPublishScript (Lua's unpack has a limit).
+const maxTenantRun = 100
+
+// addTenantCall adds ev, as data, to its tenant's log: to the run of tenantPublishScript
+// that ends calls if that run is the same tenant's, else in a run of its own.
+func (b *Bus) addTenantCall(calls []scriptCall, ev Pending, data any) ([]scriptCall, error) {
 	encoded, err := json.Marshal(data)
 	if err != nil {
-		return scriptCall{}, fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
+		return calls, fmt.Errorf("tenant event %s of job %s: %w", ev.Name, ev.JobID, err)
 	}
 	tenant := ev.Owner.Tenant
-	return scriptCall{
+	if n := len(calls); n > 0 {
+		last := &calls[n-1]
+		if last.script == tenantPublishScript && last.args[3] == tenant && len(last.args) < 4+2*maxTenantRun {
+			last.args = append(last.args, ev.Name, encoded)
+			return calls, nil
+		}
+	}
+	return append(calls, scriptCall{
 		script: tenantPublishScript,
 		keys:   []string{b.keys.TenantEventLog(tenant), b.keys.TenantEventSeq(tenant)},
-		args:   []any{ev.Name, encoded, b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, tenant},
-	}, nil
+		args:   []any{b.cfg.TenantMaxLen, int64(b.cfg.Retain.Seconds()), b.tenantChannel, tenant, ev.Name, encoded},
+	}), nil
 }
 
 // TenantLastIDs returns the number of each tenant's latest event, 0 where none is kept, in
