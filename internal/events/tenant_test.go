@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,74 @@ func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 	}
 	if _, complete, err := bus.TenantRange(ctx, tenant, start+1, start+12); err != nil || complete {
 		t.Fatalf("range after the first event: complete %v (%v), want false: event 2 is no longer kept", complete, err)
+	}
+}
+
+// Tenant events that follow each other in one Publish (the created events of a group of
+// starts) are stored and announced as if published one by one: numbered in order per
+// tenant, each announced once, whatever the runs they were grouped in.
+func TestTenantEventsPublishedTogetherAreNumberedInOrder(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 1000})
+	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 1000, CheckInterval: time.Hour})
+	ctx := context.Background()
+	if err := hub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	tenants := []string{"a", "b b"}
+	starts := map[string]int64{}
+	woken := make(chan struct{}, 1000)
+	subs := map[string]*events.Subscription{}
+	for _, tenant := range tenants {
+		subs[tenant] = hub.Subscribe(tenant, events.NotifyFunc(func() { woken <- struct{}{} }))
+		defer subs[tenant].Close()
+		start, err := bus.TenantLastID(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts[tenant] = start
+	}
+	// 150 of a (over one run's bound), 3 of b, 2 of a again.
+	var evs []events.Pending
+	want := map[string][]string{}
+	for i, n := range []int{150, 3, 2} {
+		tenant := tenants[i%2]
+		for range n {
+			id := fmt.Sprintf("job-%d", len(evs))
+			evs = append(evs, events.Pending{JobID: id, Name: events.Status, TenantOnly: true,
+				Owner: events.Owner{Tenant: tenant, FunctionID: "echo"}, Data: events.StatusData{Status: "pending"}})
+			want[tenant] = append(want[tenant], id)
+		}
+	}
+	if err := bus.Publish(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]events.Event{}
+	for len(got["a"])+len(got["b b"]) < len(evs) {
+		select {
+		case <-woken:
+			for tenant, sub := range subs {
+				for _, ev := range sub.Take().Events {
+					got[tenant] = append(got[tenant], *ev)
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d and %d of %d tenant events announced", len(got["a"]), len(got["b b"]), len(evs))
+		}
+	}
+	for _, tenant := range tenants {
+		kept, complete, err := bus.TenantRange(ctx, tenant, starts[tenant], starts[tenant]+int64(len(want[tenant])))
+		if err != nil || !complete || len(kept) != len(want[tenant]) {
+			t.Fatalf("tenant %q keeps %d events (complete %v, %v), want %d", tenant, len(kept), complete, err, len(want[tenant]))
+		}
+		for i, id := range want[tenant] {
+			for _, ev := range []events.Event{got[tenant][i], kept[i]} {
+				if ev.ID != starts[tenant]+int64(i)+1 || !strings.Contains(string(ev.Data), `"id":"`+id+`"`) {
+					t.Fatalf("tenant %q event %d: %d %s, want number %d of %s", tenant, i, ev.ID, ev.Data, starts[tenant]+int64(i)+1, id)
+				}
+			}
+		}
 	}
 }

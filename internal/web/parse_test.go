@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"jobs/internal/apperr"
@@ -29,5 +30,20 @@ func TestParseNamesTheItemOfAWrongType(t *testing.T) {
 		if !errors.As(err, &e) || e.Kind != apperr.InvalidArgument || e.Message != tc.want {
 			t.Errorf("%s: %v, want InvalidArgument %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+// A request type without query fields still refuses a query string go-zero cannot parse,
+// as it did when go-zero's form parser mapped every type.
+func TestParseRefusesABadQueryForABodyOnlyType(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/?a=%zz", bytes.NewReader([]byte(`{"functionId": "echo"}`)))
+	var req types.StartJobReq
+	err := web.Parse(r, &req)
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Kind != apperr.InvalidArgument || !strings.HasPrefix(e.Message, "invalid query parameter: ") {
+		t.Fatalf("Parse = %v, want InvalidArgument invalid query parameter", err)
+	}
+	if err := web.Parse(httptest.NewRequest(http.MethodPost, "/?a=1", bytes.NewReader([]byte(`{"functionId": "echo"}`))), &req); err != nil || req.FunctionId != "echo" {
+		t.Fatalf("Parse = %v, functionId %q; want echo", err, req.FunctionId)
 	}
 }

@@ -36,17 +36,20 @@ func LogRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK // an event stream, whose head is written on the hijacked connection
 		}
-		line := fmt.Sprintf("[HTTP] %d - %s %s - %s - %s", status, r.Method, r.RequestURI, httpx.GetRemoteAddr(r), r.UserAgent())
+		// Built only for a log that writes it: with info off, most requests log nothing.
+		line := func() string {
+			return fmt.Sprintf("[HTTP] %d - %s %s - %s - %s", status, r.Method, r.RequestURI, httpx.GetRemoteAddr(r), r.UserAgent())
+		}
 		logger := logx.WithContext(r.Context()).WithDuration(took)
 		if took > slowRequest+longPoll(r) && !isStreamPath(r.URL.Path) {
-			logger.Slowf("%s - slowcall(%s)", line, took.Round(time.Millisecond))
+			logger.Slowf("%s - slowcall(%s)", line(), took.Round(time.Millisecond))
 		}
 		if status >= http.StatusInternalServerError {
 			headers, _ := httputil.DumpRequest(r, false)
-			logger.Errorf("%s\n%s", line, headers)
+			logger.Errorf("%s\n%s", line(), headers)
 			return
 		}
-		logger.Info(line)
+		logger.Infofn(func() any { return line() })
 	})
 }
 

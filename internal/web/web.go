@@ -85,24 +85,38 @@ func LimitBody(limit int64) rest.Middleware {
 
 // Parse fills v from the request: path, header and query parameters through go-zero, the JSON body
 // through encoding/json (go-zero's mapper cannot fill interface{} fields such as params).
-// Every failure is an InvalidArgument (or TooLarge) error naming what was wrong.
+// Every failure is an InvalidArgument (or TooLarge) error naming what was wrong. A source the
+// type has no field for is not mapped (go-zero's reflection over a start's fields for its
+// path, headers and query found nothing, at every request), but the query string and
+// Content-Type are still read for the errors go-zero's form parser gives.
 func Parse(r *http.Request, v any) error {
-	if hasJSONFields(reflect.TypeOf(v)) {
+	from := sourcesOf(reflect.TypeOf(v))
+	if from.body {
 		if err := decodeJSONBody(r.Body, v); err != nil {
 			return err
 		}
 	}
-	if err := httpx.ParsePath(r, v); err != nil {
-		return apperr.Wrap(apperr.InvalidArgument, err, "invalid path parameter: %v", err)
+	if from.path {
+		if err := httpx.ParsePath(r, v); err != nil {
+			return apperr.Wrap(apperr.InvalidArgument, err, "invalid path parameter: %v", err)
+		}
 	}
-	if err := httpx.ParseHeaders(r, v); err != nil {
-		return apperr.Wrap(apperr.InvalidArgument, err, "invalid header: %v", err)
+	if from.header {
+		if err := httpx.ParseHeaders(r, v); err != nil {
+			return apperr.Wrap(apperr.InvalidArgument, err, "invalid header: %v", err)
+		}
 	}
 	// The body is JSON whatever its Content-Type says (curl -d sends a form type), so the
 	// form parser only gets the query string.
 	queryOnly := *r
 	queryOnly.Body = http.NoBody
-	if err := httpx.ParseForm(&queryOnly, v); err != nil {
+	err := error(nil)
+	if from.query {
+		err = httpx.ParseForm(&queryOnly, v)
+	} else {
+		_, err = httpx.GetFormValues(&queryOnly)
+	}
+	if err != nil {
 		return apperr.Wrap(apperr.InvalidArgument, err, "invalid query parameter: %v", err)
 	}
 	return nil
@@ -227,27 +241,40 @@ func jsonKind(t reflect.Type) string {
 	return "an object"
 }
 
-var jsonFieldsCache sync.Map // reflect.Type -> bool
+// sources are the parts of a request a request type is filled from.
+type sources struct {
+	body, path, header, query bool
+}
 
-// hasJSONFields reports whether the request type reads a body: goctl puts json tags only on
-// body fields (path and query fields carry path/form tags).
-func hasJSONFields(t reflect.Type) bool {
-	key := t
-	if cached, ok := jsonFieldsCache.Load(key); ok {
-		return cached.(bool)
+var sourcesCache sync.Map // reflect.Type -> sources
+
+// sourcesOf returns the sources type t reads. goctl tags every field with the one source it
+// is read from: json for the body, path, header or form for the query. go-zero's mapper skips a
+// field tagged for other sources only; an untagged or embedded field might be read from any.
+func sourcesOf(t reflect.Type) sources {
+	if cached, ok := sourcesCache.Load(t); ok {
+		return cached.(sources)
 	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	var from sources
+	s := t
+	for s.Kind() == reflect.Pointer {
+		s = s.Elem()
 	}
-	found := false
-	if t.Kind() == reflect.Struct {
-		for i := range t.NumField() {
-			if tag, ok := t.Field(i).Tag.Lookup("json"); ok && !strings.HasPrefix(tag, "-") {
-				found = true
-				break
+	if s.Kind() == reflect.Struct {
+		for i := range s.NumField() {
+			f := s.Field(i)
+			if f.Anonymous || f.Tag == "" {
+				from.path, from.header, from.query = true, true, true
 			}
+			if tag, ok := f.Tag.Lookup("json"); ok && !strings.HasPrefix(tag, "-") {
+				from.body = true
+			}
+			_, path := f.Tag.Lookup("path")
+			_, header := f.Tag.Lookup("header")
+			_, query := f.Tag.Lookup("form")
+			from.path, from.header, from.query = from.path || path, from.header || header, from.query || query
 		}
 	}
-	jsonFieldsCache.Store(key, found)
-	return found
+	sourcesCache.Store(t, from)
+	return from
 }
