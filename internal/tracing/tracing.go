@@ -2,7 +2,8 @@
 // request's span (jobs.start) is stored with the job as a W3C traceparent, and the worker
 // that claims the job continues that trace with a span for the time the job waited
 // (jobs.queue_wait) and one for the attempt (jobs.run). Spans go to whatever tracer provider
-// go-zero's Telemetry config set up; without one they cost nothing.
+// go-zero's Telemetry config set up; without its Endpoint, app.New samples no new trace, so
+// only a caller's sampled trace records spans.
 package tracing
 
 import (

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,23 @@ func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
 	stored := testutil.Query[string](t, testutil.DB(t, api.MySQL.DataSource), "select `trace_parent` from `jobs` where `id` = ?", job.Id)
 	if want := fmt.Sprintf("00-%s-%s-01", callerTrace, start.SpanContext.SpanID()); stored != want {
 		t.Errorf("stored trace_parent %q, want %q", stored, want)
+	}
+
+	// Without an Endpoint nothing would receive a new trace, so a start without a caller's
+	// trace records no span, yet stores an (unsampled) traceparent for its attempts.
+	var untraced apptest.Job
+	a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "hook"}).Data(t, &untraced)
+	a.WaitStatus(untraced.Id, "completed", 60*time.Second)
+	for _, s := range spans.GetSpans() {
+		for _, kv := range s.Attributes {
+			if kv == tracing.AttrJobID.String(untraced.Id) {
+				t.Errorf("span %q recorded for a job started without a trace, with no Endpoint to send it to", s.Name)
+			}
+		}
+	}
+	unsampled := testutil.Query[string](t, testutil.DB(t, api.MySQL.DataSource), "select `trace_parent` from `jobs` where `id` = ?", untraced.Id)
+	if !strings.HasPrefix(unsampled, "00-") || !strings.HasSuffix(unsampled, "-00") {
+		t.Errorf("stored trace_parent of an untraced start %q, want an unsampled W3C traceparent", unsampled)
 	}
 }
 
