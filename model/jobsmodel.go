@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -359,34 +358,31 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 	})
 	capture := &insertCapture{}
 	gen := newJobsModel(capture)
-	tuples := make([]string, len(jobs))
 	var args []any
-	for i, job := range sorted {
+	for _, job := range sorted {
 		if _, err := gen.Insert(ctx, job); err != nil {
 			return nil, err
 		}
-		head, tuple, _ := strings.Cut(capture.query, " values ")
-		capture.head, tuples[i] = head, tuple
 		if args == nil {
 			args = make([]any, 0, len(jobs)*len(capture.args))
 		}
-		// The driver would call each sql.Null*'s Value anyway; called here, go-zero's
-		// statement formatting (for its slow and error logs) finds a plain string or time
-		// instead of printing a struct through reflection, which was most of its cost.
-		for _, arg := range capture.args {
-			if v, ok := arg.(driver.Valuer); ok {
-				value, err := v.Value()
-				if err != nil {
-					return nil, err
-				}
-				arg = value
-			}
-			args = append(args, arg)
-		}
+		args = append(args, capture.args...)
 	}
-	insert := capture.head + " values " + strings.Join(tuples, ", ") + " on duplicate key update `id` = `id`"
+	// Every row's tuple of placeholders is the same.
+	head, tuple, _ := strings.Cut(capture.query, " values ")
+	var insert strings.Builder
+	insert.Grow(len(head) + len(" values ") + len(jobs)*(len(tuple)+2) + 64)
+	insert.WriteString(head)
+	insert.WriteString(" values ")
+	for i := range sorted {
+		if i > 0 {
+			insert.WriteString(", ")
+		}
+		insert.WriteString(tuple)
+	}
+	insert.WriteString(" on duplicate key update `id` = `id`")
 	// One statement is one transaction: every job is stored, or none is.
-	if _, err := m.conn.ExecCtx(ctx, insert, args...); err != nil {
+	if _, err := execUnformatted(ctx, m.conn, fmt.Sprintf("insert of %d jobs", len(jobs)), insert.String(), args...); err != nil {
 		return nil, err
 	}
 	// Which keyed jobs met a key already taken: read who holds each key now. A start that
@@ -426,8 +422,8 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 // insertCapture records the statement goctl's Insert would run instead of running it.
 type insertCapture struct {
 	sqlx.SqlConn
-	query, head string
-	args        []any
+	query string
+	args  []any
 }
 
 func (c *insertCapture) ExecCtx(_ context.Context, query string, args ...any) (sql.Result, error) {
