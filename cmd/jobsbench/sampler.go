@@ -13,7 +13,7 @@ import (
 
 // stageSampler samples the goroutines every interval and tallies what the worker pool's
 // two serial stages are doing: the fetch loop (read the stream, claim in MySQL, ack) and
-// the completer (write outcomes in one transaction). A stage that is busy in nearly every
+// the completer (write outcomes in one statement). A stage that is busy in nearly every
 // sample is the one that bounds throughput.
 type stageSampler struct {
 	stop    chan struct{}
@@ -68,7 +68,7 @@ var execStates = []struct{ frame, state string }{
 }
 
 var finishStates = []struct{ frame, state string }{
-	{").Finish", "Finish (one transaction)"},
+	{").Finish", "Finish (one statement)"},
 	{"(*Emitter)", "emit events"},
 	{"(*Dispatcher).Enqueue", "enqueue retries"},
 }
