@@ -6,7 +6,7 @@
 //
 // A job's status is a Status; Finish moves a running job by its Outcome's OutcomeKind.
 //
-//	InsertOnce, InsertMany
+//	InsertMany
 //	    │
 //	    ▼                  Claim: due, attempt+1, lease
 //	StatusPending ─────────────────────────────────────────────▶ StatusRunning

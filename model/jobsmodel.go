@@ -59,9 +59,6 @@ type (
 	JobsModel interface {
 		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
 		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
-		// InsertOnce inserts job unless its tenant has a job with its idempotency key
-		// already, and reports whether it inserted it.
-		InsertOnce(ctx context.Context, job *Jobs) (inserted bool, err error)
 		// InsertMany inserts jobs in one statement (one transaction), leaving out each job
 		// whose idempotency key its tenant has used already, and returns what holds each
 		// job's place: the job itself, or the one its key started first. The keys of jobs
@@ -331,19 +328,6 @@ func (f JobFilter) where() (string, []any) {
 	return " where " + strings.Join(conds, " and "), args
 }
 
-// InsertOnce runs goctl's INSERT with ON DUPLICATE KEY UPDATE `id` = `id`: a key already
-// taken (a retry, or a concurrent start with the same key) leaves the row as it is and
-// affects no row. A retry is an expected outcome, not a failed statement that go-zero's
-// sqlx would log in full at error level.
-func (m *customJobsModel) InsertOnce(ctx context.Context, job *Jobs) (bool, error) {
-	res, err := newJobsModel(keepExisting{m.conn}).Insert(ctx, job)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
 func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -429,15 +413,6 @@ type insertCapture struct {
 func (c *insertCapture) ExecCtx(_ context.Context, query string, args ...any) (sql.Result, error) {
 	c.query, c.args = query, args
 	return nil, nil
-}
-
-// keepExisting turns an INSERT into one that leaves the row whose unique key it meets alone.
-type keepExisting struct {
-	sqlx.SqlConn
-}
-
-func (c keepExisting) ExecCtx(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.SqlConn.ExecCtx(ctx, query+" on duplicate key update `id` = `id`", args...)
 }
 
 func (m *customJobsModel) FindAnyTenant(ctx context.Context, id string) (*Jobs, error) {

@@ -60,8 +60,8 @@ func (f *Factory) Pending(adjust ...func(*model.Jobs)) *model.Jobs {
 	for _, a := range adjust {
 		a(job)
 	}
-	if inserted, err := f.store.Jobs.InsertOnce(context.Background(), job); err != nil || !inserted {
-		f.t.Fatalf("insert pending job: inserted %v, %v", inserted, err)
+	if held, err := f.store.Jobs.InsertMany(context.Background(), []*model.Jobs{job}); err != nil || held[0] != job {
+		f.t.Fatalf("insert pending job: %v (its idempotency key was taken: %v)", err, err == nil)
 	}
 	return f.Get(job.Id)
 }
