@@ -14,14 +14,8 @@ import (
 
 func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 	t.Parallel()
-	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
-	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour})
+	bus, hub := startTenantHub(t, 10, 100)
 	ctx := context.Background()
-	if err := hub.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer hub.Close()
 	tenant := "acme corp" // a tenant may hold spaces
 	woken := make(chan struct{}, 100)
 	sub := hub.Subscribe(tenant, events.NotifyFunc(func() { woken <- struct{}{} }))
@@ -78,14 +72,8 @@ func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 // tenant, each announced once, whatever the runs they were grouped in.
 func TestTenantEventsPublishedTogetherAreNumberedInOrder(t *testing.T) {
 	t.Parallel()
-	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
-		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 1000})
-	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 1000, CheckInterval: time.Hour})
+	bus, hub := startTenantHub(t, 1000, 1000)
 	ctx := context.Background()
-	if err := hub.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer hub.Close()
 	tenants := []string{"a", "b b"}
 	starts := map[string]int64{}
 	woken := make(chan struct{}, 1000)
@@ -140,4 +128,18 @@ func TestTenantEventsPublishedTogetherAreNumberedInOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startTenantHub returns a bus on a prefix of its own whose tenants' logs keep tenantMaxLen
+// events, and a started hub whose subscribers buffer clientBuffer events.
+func startTenantHub(t *testing.T, tenantMaxLen int64, clientBuffer int) (*events.Bus, *events.Hub) {
+	t.Helper()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: tenantMaxLen})
+	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: clientBuffer, CheckInterval: time.Hour})
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	return bus, hub
 }
