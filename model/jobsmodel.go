@@ -266,6 +266,13 @@ const (
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
 
+// byPrimaryKey names the table for a statement that writes or locks rows it names by id
+// (`id IN (…)` beside a status condition). Without the hint, when few jobs are pending MariaDB
+// would rather range-scan the status index: a claim then took next-key locks on every pending
+// job's entry and the gaps between them, which blocked the INSERT of new jobs behind it and
+// could deadlock with it (the claim, its victim, left its entries to ClaimIdle: 15 s or more).
+func (m *customJobsModel) byPrimaryKey() string { return m.table + " force index (primary)" }
+
 // listRows is every column but result
 // and log_tail, which list items leave out.
 var listRows = strings.Join(removeFields(jobsFieldNames, "`result`", "`log_tail`"), ",")
@@ -507,11 +514,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	}
 	// The token tells this claim's winners apart from jobs the same owner claimed before.
 	token := uuid.NewString()
-	update := fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', `log_tail` = NULL, "+
-		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
-		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.table, inClause(len(ids)), due)
-	args := append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
-	res, err := m.conn.ExecCtx(ctx, update, args...)
+	res, err := m.conn.ExecCtx(ctx, m.claimStatement(len(ids)), claimArgs(ids, owner, token, lease)...)
 	if err != nil {
 		return nil, err
 	}
@@ -549,6 +552,17 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string,
 	return won, nil
 }
 
+// claimStatement moves n named jobs that are pending and due to running, for claimArgs.
+func (m *customJobsModel) claimStatement(n int) string {
+	return fmt.Sprintf("update %s set `status` = 'running', `attempt` = `attempt` + 1, `error` = '', `log_tail` = NULL, "+
+		"`lease_owner` = ?, `lease_token` = ?, `lease_expires_at` = now(3) + interval ? microsecond, "+
+		"`started_at` = now(3) where `id` in (%s) and `status` = 'pending' and %s", m.byPrimaryKey(), inClause(n), due)
+}
+
+func claimArgs(ids []string, owner, token string, lease time.Duration) []any {
+	return append([]any{owner, token, lease.Microseconds()}, stringArgs(ids)...)
+}
+
 // claimedColumns are what a worker needs of a job it won, scanned by hand in Claim: go-zero's
 // reflection over all of the row's columns was a quarter of a worker's CPU (issue 11).
 const claimedColumns = "`id`, `tenant_id`, `function_id`, `name`, `params`, `attempt`, `max_attempts`, `timeout_ms`, " +
@@ -560,7 +574,7 @@ func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []
 		return held, nil
 	}
 	update := fmt.Sprintf("update %s set `lease_expires_at` = now(3) + interval ? microsecond "+
-		"where `id` in (%s) and `status` = 'running' and `lease_owner` = ?", m.table, inClause(len(ids)))
+		"where `id` in (%s) and `status` = 'running' and `lease_owner` = ?", m.byPrimaryKey(), inClause(len(ids)))
 	args := append([]any{lease.Microseconds()}, stringArgs(ids, owner)...)
 	if _, err := m.conn.ExecCtx(ctx, update, args...); err != nil {
 		return nil, err
@@ -629,7 +643,7 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		"`lease_owner` = '', `lease_token` = ?, `lease_expires_at` = NULL, "+
 		"`error` = v.v_error, `progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
 		"where `status` = 'running' and `attempt` = v.v_attempt",
-		m.table, values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack)
+		m.byPrimaryKey(), values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack)
 	res, err := m.conn.ExecCtx(ctx, query, append(args, token)...)
 	if err != nil {
 		return nil, err
@@ -727,11 +741,11 @@ const mysqlDeadlock = 1213
 func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
 	var moved []Cancelled
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, s sqlx.Session) error {
-		// Lock the jobs still cancellable in primary-key order (as Finish does; the hint
-		// keeps the optimizer from locking through a status index instead); the update then
-		// moves exactly those, so what is returned is what changed.
-		lock := fmt.Sprintf("select `id`, `status` from %s force index (primary) where `id` in (%s) "+
-			"and `status` in ('pending', 'running') order by `id` for update", m.table, inClause(len(ids)))
+		// Lock the jobs still cancellable in primary-key order (as Finish does; see
+		// byPrimaryKey); the update then moves exactly those, so what is returned is what
+		// changed.
+		lock := fmt.Sprintf("select `id`, `status` from %s where `id` in (%s) "+
+			"and `status` in ('pending', 'running') order by `id` for update", m.byPrimaryKey(), inClause(len(ids)))
 		if err := s.QueryRowsCtx(ctx, &moved, lock, stringArgs(ids)...); err != nil || len(moved) == 0 {
 			return err
 		}
@@ -740,7 +754,7 @@ func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cance
 			locked[i] = c.Id
 		}
 		update := fmt.Sprintf("update %s set `status` = 'cancelled', `finished_at` = now(3), %s, %s "+
-			"where `id` in (%s) and `status` in ('pending', 'running')", m.table, leaseReleased, callbackDue, inClause(len(locked)))
+			"where `id` in (%s) and `status` in ('pending', 'running')", m.byPrimaryKey(), leaseReleased, callbackDue, inClause(len(locked)))
 		_, err := s.ExecCtx(ctx, update, stringArgs(locked)...)
 		return err
 	})
@@ -853,7 +867,7 @@ func (m *customJobsModel) markEnqueued(ctx context.Context, ids []string, value 
 		return nil
 	}
 	query := fmt.Sprintf("update %s set `enqueued_at` = %s where `id` in (%s) and `status` = 'pending'",
-		m.table, value, inClause(len(ids)))
+		m.byPrimaryKey(), value, inClause(len(ids)))
 	_, err := m.conn.ExecCtx(ctx, query, stringArgs(ids)...)
 	return err
 }
@@ -877,7 +891,7 @@ func (m *customJobsModel) ClaimCallbacks(ctx context.Context, limit int, lease t
 	}
 	token := uuid.NewString()
 	update := fmt.Sprintf("update %s set `callback_token` = ?, `callback_due_at` = now(3) + interval ? microsecond "+
-		"where `id` in (%s) and `callback_status` = 'pending' and `callback_due_at` <= now(3)", m.table, inClause(len(ids)))
+		"where `id` in (%s) and `callback_status` = 'pending' and `callback_due_at` <= now(3)", m.byPrimaryKey(), inClause(len(ids)))
 	if _, err := m.conn.ExecCtx(ctx, update, append([]any{token, lease.Microseconds()}, stringArgs(ids)...)...); err != nil {
 		return nil, err
 	}
