@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,7 +75,7 @@ func (b *syncBuffer) String() string {
 func startProcess(t *testing.T, c config.Config, role string, extraYAML ...string) *process {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "jobs.yaml")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	yaml := fmt.Sprintf(`Name: jobs-process
 Mode: dev
 Host: 127.0.0.1
@@ -137,16 +136,6 @@ Events:
 		}
 	}
 	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Expected client errors are answered, not logged at error level with the whole request:
