@@ -242,7 +242,11 @@ const due = "(`run_at` is null or `run_at` <= now(3))"
 
 // callbackDue schedules a job's callback delivery; every transition to a terminal status
 // includes it, so the delivery is scheduled in the same statement that ends the job.
-const callbackDue = "`callback_due_at` = if(`callback_url` = '', NULL, now(3))"
+const callbackDue = "`callback_due_at` = " + callbackDueAt
+
+// callbackDueAt is when a job ending now has its callback delivered: at once, or never
+// without a callback URL.
+const callbackDueAt = "if(`callback_url` = '', NULL, now(3))"
 
 // Callback delivery states (callback_status); "" means the job has no callback.
 const (
@@ -636,7 +640,7 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 	query := fmt.Sprintf("update %[1]s join (%[2]s) v on `id` = v.v_id set `status` = v.v_status, "+
 		"`result` = if(v.v_kind in (%[3]d, %[4]d), v.v_result, `result`), "+
 		"`finished_at` = if(v.v_kind in (%[3]d, %[4]d), now(3), NULL), "+
-		"`callback_due_at` = if(v.v_kind in (%[3]d, %[4]d), if(`callback_url` = '', NULL, now(3)), `callback_due_at`), "+
+		"`callback_due_at` = if(v.v_kind in (%[3]d, %[4]d), "+callbackDueAt+", `callback_due_at`), "+
 		// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
 		"`run_at` = if(v.v_kind = %[5]d, now(3) + interval v.v_delay microsecond, `run_at`), "+
 		"`enqueued_at` = case v.v_kind when %[5]d then NULL when %[6]d then now(3) else `enqueued_at` end, "+
