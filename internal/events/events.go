@@ -150,29 +150,33 @@ type scriptCall struct {
 // tenant; none is stored in a job's log after the job's done. All of a job's events go to one
 // run of publishScript, and all of a tenant's to one run of tenantPublishScript.
 func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
+	type owner struct {
+		tenant bool   // a tenant's log, else a job's
+		id     string // the tenant or the job id
+	}
 	calls := make([]scriptCall, 0, len(evs))
-	jobCalls := make(map[string]int, len(evs))
-	tenantCalls := make(map[string]int)
+	runs := make(map[owner]int, len(evs)) // index in calls of each owner's run
+	runOf := func(o owner) *scriptCall {
+		i, ok := runs[o]
+		if !ok {
+			i = len(calls)
+			runs[o] = i
+			if o.tenant {
+				calls = append(calls, b.tenantCall(o.id))
+			} else {
+				calls = append(calls, b.jobCall(o.id))
+			}
+		}
+		return &calls[i]
+	}
 	for _, ev := range evs {
 		if !ev.TenantOnly {
-			i, ok := jobCalls[ev.JobID]
-			if !ok {
-				i = len(calls)
-				jobCalls[ev.JobID] = i
-				calls = append(calls, b.jobCall(ev.JobID))
-			}
-			if err := b.addJobEvent(&calls[i], ev); err != nil {
+			if err := b.addJobEvent(runOf(owner{id: ev.JobID}), ev); err != nil {
 				return err
 			}
 		}
 		if tenantData, ok := forTenant(ev); ok {
-			i, ok := tenantCalls[ev.Owner.Tenant]
-			if !ok {
-				i = len(calls)
-				tenantCalls[ev.Owner.Tenant] = i
-				calls = append(calls, b.tenantCall(ev.Owner.Tenant))
-			}
-			if err := addTenantEvent(&calls[i], ev, tenantData); err != nil {
+			if err := addTenantEvent(runOf(owner{tenant: true, id: ev.Owner.Tenant}), ev, tenantData); err != nil {
 				return err
 			}
 		}
