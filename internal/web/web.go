@@ -110,7 +110,7 @@ func Parse(r *http.Request, v any) error {
 	// form parser only gets the query string.
 	queryOnly := *r
 	queryOnly.Body = http.NoBody
-	err := error(nil)
+	var err error
 	if from.query {
 		err = httpx.ParseForm(&queryOnly, v)
 	} else {
