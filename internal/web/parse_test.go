@@ -23,6 +23,8 @@ func TestParseNamesTheItemOfAWrongType(t *testing.T) {
 		{`{"functionId": 7}`, &types.StartJobReq{}, "functionId must be a string, not number"},
 		{`{"jobs": [{}, {"name": "x", "maxAttempts": "3"}]}`, &types.StartJobsReq{}, "jobs[1].maxAttempts must be an integer, not string"},
 		{`{"jobs": [{"functionId": "a"}, {}, {"params": {"a": [1]}, "functionId": ["x"]}]}`, &types.StartJobsReq{}, "jobs[2].functionId must be a string, not array"},
+		// encoding/json matches keys regardless of case; the answer names the field.
+		{`{"JOBS": [{}, {"FunctionID": 7}]}`, &types.StartJobsReq{}, "jobs[1].functionId must be a string, not number"},
 		{`{"jobs": {"functionId": "a"}}`, &types.StartJobsReq{}, "jobs must be an array, not object"},
 	} {
 		err := web.Parse(httptest.NewRequest(http.MethodPost, "/", bytes.NewReader([]byte(tc.body))), tc.req)

@@ -154,7 +154,7 @@ func describeJSONError(data []byte, err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return apperr.Wrap(apperr.InvalidArgument, err, "request body must be a JSON object, not %s", typeErr.Value)
 	case errors.As(err, &typeErr):
-		field := jsonPathAt(data, typeErr.Offset)
+		field := jsonPathAt(data, typeErr.Offset, typeErr.Field)
 		if field == "" {
 			field = typeErr.Field
 		}
@@ -167,7 +167,11 @@ func describeJSONError(data []byte, err error) error {
 
 // jsonPathAt returns the path, with array indexes, of the value of data that ends at offset
 // ("jobs[1].functionId", where encoding/json says "jobs.functionId"), or "" if none does.
-func jsonPathAt(data []byte, offset int64) string {
+// Its keys are named as in field, encoding/json's path of the value: encoding/json matches
+// keys regardless of case, and the answer names the field ("maxAttempts"), not the body's
+// spelling of it ("MAXATTEMPTS").
+func jsonPathAt(data []byte, offset int64, field string) string {
+	names := strings.Split(field, ".")
 	type frame struct {
 		array   bool
 		index   int
@@ -177,6 +181,7 @@ func jsonPathAt(data []byte, offset int64) string {
 	var stack []*frame
 	path := func() string {
 		var b strings.Builder
+		keys := 0
 		for _, f := range stack {
 			if f.array {
 				fmt.Fprintf(&b, "[%d]", f.index)
@@ -184,7 +189,12 @@ func jsonPathAt(data []byte, offset int64) string {
 				if b.Len() > 0 {
 					b.WriteByte('.')
 				}
-				b.WriteString(f.key)
+				key := f.key
+				if keys < len(names) && strings.EqualFold(key, names[keys]) {
+					key = names[keys]
+				}
+				keys++
+				b.WriteString(key)
 			}
 		}
 		return b.String()
