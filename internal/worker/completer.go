@@ -20,56 +20,93 @@ type completer struct {
 	emitter    *events.Emitter
 	log        logx.Logger
 	queue      *batcher.Batcher[finished]
+	// patience is how long an outcome's write is retried: the job's lease (Worker.Lease).
+	patience time.Duration
+	// drain ends the retries once stop has waited stopPatience for a failing MySQL.
+	drain    context.Context
+	stopWait context.CancelFunc
 }
 
-// finished is an outcome to write, with whose job it is (for the tenant's events).
+// finished is an outcome to write, with whose job it is (for the tenant's events) and when
+// it was handed over (its write is retried until the job's lease would have run out).
 type finished struct {
 	model.Outcome
 	owner events.Owner
+	at    time.Time
 }
 
-func newCompleter(jobs Store, d Enqueuer, e *events.Emitter, buffer int, log logx.Logger) *completer {
-	c := &completer{jobs: jobs, dispatcher: d, emitter: e, log: log}
+const (
+	// maxWriteBackoff caps the wait between two tries of a failing write.
+	maxWriteBackoff = 2 * time.Second
+	// stopPatience bounds how long stop waits for a failing MySQL to take what is queued,
+	// so shutdown stays within go-zero's force-quit (ShutdownGrace + 15 s) with the hand-back.
+	stopPatience = 5 * time.Second
+	// handBackPatience bounds the retries of a hand-back at shutdown: one that fails costs
+	// only a later start (the lease expires and the sweep retries the job).
+	handBackPatience = 3 * time.Second
+)
+
+func newCompleter(jobs Store, d Enqueuer, e *events.Emitter, buffer int, patience time.Duration, log logx.Logger) *completer {
+	c := &completer{jobs: jobs, dispatcher: d, emitter: e, log: log, patience: patience}
+	c.drain, c.stopWait = context.WithCancel(context.Background())
 	c.queue = batcher.New(max(buffer, 1), 256, c.flush)
 	return c
 }
 
 func (c *completer) start() { c.queue.Start() }
 
-// stop writes what is queued and returns once done.
-func (c *completer) stop() { c.queue.Stop() }
+// stop writes what is queued and returns once done, or once a failing MySQL has been
+// retried for stopPatience.
+func (c *completer) stop() {
+	giveUp := time.AfterFunc(stopPatience, c.stopWait)
+	defer giveUp.Stop()
+	defer c.stopWait()
+	c.queue.Stop()
+}
 
 // submit queues an outcome; it blocks while the queue is full, which slows the pool down
 // to what MySQL absorbs. After stop it drops the outcome: the job's lease expires and the
 // recovery sweep retries it.
 func (c *completer) submit(o model.Outcome, owner events.Owner) {
-	if !c.queue.Put(finished{Outcome: o, owner: owner}) {
+	if !c.queue.Put(finished{Outcome: o, owner: owner, at: time.Now()}) {
 		c.log.Errorf("worker: outcome of job %s dropped during shutdown; it will be retried", o.Id)
 	}
 }
 
-// flush writes a batch, retrying a failing database a few times before giving the jobs
-// up to lease expiry.
+// flush writes a batch, retrying a failing database until the leases of its jobs would have
+// run out: within a lease no one else may take the job, so an outcome written late still
+// counts, and a job that completed is not run again because MySQL was away for a few
+// seconds. After that the lease reaper owns the jobs (a later write still wins if the reaper
+// has not run: the write is a compare-and-set on the attempt).
 func (c *completer) flush(batch []finished) {
-	if err := c.writeRetrying(batch); err != nil {
+	oldest := batch[0].at
+	for _, f := range batch[1:] {
+		if f.at.Before(oldest) {
+			oldest = f.at
+		}
+	}
+	ctx, cancel := context.WithDeadline(c.drain, oldest.Add(c.patience))
+	defer cancel()
+	if err := c.writeRetrying(ctx, batch); err != nil {
 		c.log.Errorf("worker: write %d outcomes: %v; giving up, their leases will expire and they will be retried", len(batch), err)
 	}
 }
 
-// writeRetrying writes a batch, trying up to five times over about 1.5 s: a deadlock victim
-// or a dropped connection is retried, and an outcome that did commit loses its retry.
-func (c *completer) writeRetrying(batch []finished) error {
+// writeRetrying writes a batch, trying at least once and again with backoff until ctx ends:
+// a deadlock victim, a dropped connection or MySQL away for a while. An outcome that did
+// commit loses its retry (compare-and-set on the attempt).
+func (c *completer) writeRetrying(ctx context.Context, batch []finished) error {
 	backoff := 100 * time.Millisecond
 	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		err := c.write(ctx, batch)
+		tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		err := c.write(tryCtx, batch)
 		cancel()
-		if err == nil || try == 5 {
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		c.log.Errorf("worker: write %d outcomes (try %d): %v", len(batch), try, err)
-		time.Sleep(backoff)
-		backoff *= 2
+		sleepCtx(ctx, backoff)
+		backoff = min(backoff*2, maxWriteBackoff)
 	}
 }
 

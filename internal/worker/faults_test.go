@@ -33,6 +33,10 @@ type faultyStore struct {
 	mu     sync.Mutex
 	faults []finishFault // consumed one per Finish call; none left: the real Finish
 	wins   map[string]int
+	// away, if set, is how long MySQL is away from the first Finish call on: every Finish
+	// until then fails before reaching it.
+	away     time.Duration
+	awayEnds time.Time
 }
 
 type finishFault int
@@ -49,6 +53,13 @@ func newFaultyStore(real worker.Store, faults ...finishFault) *faultyStore {
 
 func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]bool, error) {
 	s.mu.Lock()
+	if s.away > 0 && s.awayEnds.IsZero() {
+		s.awayEnds = time.Now().Add(s.away)
+	}
+	if time.Now().Before(s.awayEnds) {
+		s.mu.Unlock()
+		return nil, errInjected
+	}
 	var fault finishFault
 	if len(s.faults) > 0 {
 		fault, s.faults = s.faults[0], s.faults[1:]
@@ -73,6 +84,13 @@ func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]b
 		return nil, errors.Join(err, errInjected)
 	}
 	return won, nil
+}
+
+// finishTried reports whether Finish has been called.
+func (s *faultyStore) finishTried() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.awayEnds.IsZero()
 }
 
 // winsOf reports how many Finish calls changed job id.
@@ -231,6 +249,56 @@ func TestOutcomeOutlivesAFailingFinish(t *testing.T) {
 				t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
 			}
 		})
+	}
+}
+
+// MySQL is away for seconds, longer than a few quick retries: the outcome waits for it
+// (within the job's lease) instead of being given up, so the job is not run again.
+func TestAnOutcomeWaitsOutAShortMySQLOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	store := newFaultyStore(b.jobs)
+	store.away = 3 * time.Second
+	cfg := poolConfig(time.Second)
+	cfg.Lease = 8 * time.Second
+	stop := startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
+	id := b.insert(t, "counted", `{}`)
+
+	job := b.waitStatus(t, id, model.StatusCompleted)
+	stop()
+	if job.Attempt != 1 || job.Result.String != `"ran"` {
+		t.Errorf("completed job: attempt %d result %v", job.Attempt, job.Result)
+	}
+	if runs, wins := fn.runsOf(id), store.winsOf(id); runs != 1 || wins != 1 {
+		t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
+	}
+}
+
+// A pool stopping while MySQL is away does not wait out the lease for its outcomes: it
+// stops within go-zero's force-quit margin (15 s past the grace), leaving the job to the
+// lease reaper.
+func TestStopDuringAMySQLOutageEndsWithinTheForceQuitMargin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	store := newFaultyStore(b.jobs)
+	store.away = time.Hour
+	cfg := poolConfig(time.Second)
+	cfg.Lease = time.Minute
+	stop := startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
+	id := b.insert(t, "counted", `{}`)
+	if !testutil.Eventually(10*time.Second, store.finishTried) {
+		t.Fatal("the outcome never reached Finish")
+	}
+
+	began := time.Now()
+	stop()
+	if took := time.Since(began); took > 15*time.Second {
+		t.Errorf("Stop took %s during the outage, want within the 15 s force-quit margin", took)
+	}
+	if job := b.waitStatus(t, id, model.StatusRunning); job.Attempt != 1 {
+		t.Errorf("job left to the reaper: attempt %d", job.Attempt)
 	}
 }
 

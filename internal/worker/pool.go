@@ -75,7 +75,7 @@ func NewPool(cfg Config, jobs Store, q Stream, d Enqueuer, r *functions.Registry
 		running:    make(map[string]*execution),
 	}
 	p.emitter = events.NewEmitter(bus, 4096)
-	p.completer = newCompleter(jobs, d, p.emitter, cfg.Concurrency*2, p.log)
+	p.completer = newCompleter(jobs, d, p.emitter, cfg.Concurrency*2, cfg.Lease, p.log)
 	return p
 }
 
@@ -154,7 +154,9 @@ func (p *Pool) handBack() {
 		outcomes[i] = finished{owner: events.OwnerOf(e.job), Outcome: model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt,
 			Kind: model.OutcomeHandBack, Progress: e.snapshot()}}
 	}
-	if err := p.completer.writeRetrying(outcomes); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), handBackPatience)
+	defer cancel()
+	if err := p.completer.writeRetrying(ctx, outcomes); err != nil {
 		p.log.Errorf("worker: hand back %d jobs: %v (their leases will expire and the sweep will retry them)", len(execs), err)
 		return
 	}
