@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -36,8 +37,6 @@ type finished struct {
 }
 
 const (
-	// maxWriteBackoff caps the wait between two tries of a failing write.
-	maxWriteBackoff = 2 * time.Second
 	// stopPatience bounds how long stop waits for a failing MySQL to take what is queued,
 	// so shutdown stays within go-zero's force-quit (ShutdownGrace + 15 s) with the hand-back.
 	stopPatience = 5 * time.Second
@@ -92,22 +91,15 @@ func (c *completer) flush(batch []finished) {
 	}
 }
 
-// writeRetrying writes a batch, trying at least once and again with backoff until ctx ends:
-// a deadlock victim, a dropped connection or MySQL away for a while. An outcome that did
-// commit loses its retry (compare-and-set on the attempt).
+// writeRetrying writes a batch, trying at least once and again until ctx ends: a deadlock
+// victim, a dropped connection or MySQL away for a while. An outcome that did commit loses
+// its retry (compare-and-set on the attempt).
 func (c *completer) writeRetrying(ctx context.Context, batch []finished) error {
-	backoff := 100 * time.Millisecond
-	for try := 1; ; try++ {
+	return retryUntil(ctx, c.log, fmt.Sprintf("write %d outcomes", len(batch)), func() error {
 		tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
-		err := c.write(tryCtx, batch)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		c.log.Errorf("worker: write %d outcomes (try %d): %v", len(batch), try, err)
-		sleepCtx(ctx, backoff)
-		backoff = min(backoff*2, maxWriteBackoff)
-	}
+		defer cancel()
+		return c.write(tryCtx, batch)
+	})
 }
 
 // write commits outcomes, announces the ones that took effect, and enqueues the jobs handed

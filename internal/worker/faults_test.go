@@ -37,6 +37,22 @@ type faultyStore struct {
 	// until then fails before reaching it.
 	away     time.Duration
 	awayEnds time.Time
+	// claimAway, likewise, from the first Claim call on.
+	claimAway     time.Duration
+	claimAwayEnds time.Time
+}
+
+func (s *faultyStore) Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*model.Jobs, error) {
+	s.mu.Lock()
+	if s.claimAway > 0 && s.claimAwayEnds.IsZero() {
+		s.claimAwayEnds = time.Now().Add(s.claimAway)
+	}
+	away := time.Now().Before(s.claimAwayEnds)
+	s.mu.Unlock()
+	if away {
+		return nil, errInjected
+	}
+	return s.Store.Claim(ctx, ids, owner, lease)
 }
 
 type finishFault int
@@ -272,6 +288,24 @@ func TestAnOutcomeWaitsOutAShortMySQLOutage(t *testing.T) {
 	}
 	if runs, wins := fn.runsOf(id), store.winsOf(id); runs != 1 || wins != 1 {
 		t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
+	}
+}
+
+// MySQL is away when a job's entry is read: the claim is retried, and the job starts soon
+// after MySQL is back, not once its entry has sat ClaimIdle with this consumer.
+func TestAClaimWaitsOutAShortMySQLOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	store := newFaultyStore(b.jobs)
+	store.claimAway = 2 * time.Second
+	cfg := poolConfig(time.Second)
+	cfg.ClaimIdle = time.Minute
+	startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
+	id := b.insert(t, "counted", `{}`)
+
+	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 1 || fn.runsOf(id) != 1 {
+		t.Errorf("job after the outage: attempt %d, ran %d times, want once", job.Attempt, fn.runsOf(id))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/backoff"
 	"jobs/internal/config"
 	"jobs/internal/events"
 	"jobs/internal/functions"
@@ -225,7 +226,7 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 	if len(deliveries) == 0 {
 		return 0
 	}
-	// A claim that reached MySQL must be seen through even if shutdown began meanwhile.
+	// The ack of a claim that reached MySQL must be seen through even if shutdown began.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	ids := make([]string, 0, len(deliveries))
@@ -238,9 +239,9 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 			ids = append(ids, d.JobID)
 		}
 	}
-	claimed, err := p.jobs.Claim(ctx, ids, p.cfg.ID, p.cfg.Lease)
+	claimed, err := p.claim(ids)
 	if err != nil {
-		// Unacked entries stay with this consumer; ClaimIdle brings them back later.
+		// Shutdown: unacked entries stay with this consumer; ClaimIdle hands them to another.
 		p.log.Errorf("worker: claim %d jobs: %v", len(ids), err)
 		return 0
 	}
@@ -254,6 +255,22 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 		p.run(job)
 	}
 	return len(claimed)
+}
+
+// claim claims ids, retrying a failing MySQL until it answers or the pool stops fetching:
+// the entries are this consumer's until acked, and given up they would wait ClaimIdle (15 s)
+// after MySQL's return for a consumer to take them back. A claim that did commit but whose
+// reply was lost wins nothing when retried (its jobs are no longer pending): they run again
+// once their lease expires, as before.
+func (p *Pool) claim(ids []string) (claimed []*model.Jobs, err error) {
+	err = retryUntil(p.fetchCtx, p.log, fmt.Sprintf("claim %d jobs", len(ids)), func() error {
+		// A claim that reached MySQL must be seen through even if shutdown began meanwhile.
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		claimed, err = p.jobs.Claim(ctx, ids, p.cfg.ID, p.cfg.Lease)
+		return err
+	})
+	return claimed, err
 }
 
 // run starts one claimed job on its own goroutine; the job holds a slot until it ends.
@@ -407,6 +424,21 @@ func (p *Pool) flushProgress() {
 	defer cancel()
 	if err := p.jobs.SaveProgress(ctx, progress); err != nil && !errors.Is(err, context.Canceled) {
 		p.log.Errorf("worker: save progress of %d jobs: %v", len(progress), err)
+	}
+}
+
+// retryUntil calls try until it succeeds or ctx ends (it always calls it at least once),
+// logging each failure and waiting between calls with jittered exponential backoff
+// (100 ms doubling up to 2 s), so workers meeting a MySQL that comes back do not all
+// return at once.
+func retryUntil(ctx context.Context, log logx.Logger, what string, try func() error) error {
+	for n := int64(1); ; n++ {
+		err := try()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		log.Errorf("worker: %s (try %d): %v; retrying", what, n, err)
+		sleepCtx(ctx, backoff.Delay(100*time.Millisecond, 2*time.Second, n))
 	}
 }
 
