@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"jobs/internal/apptest"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/uuid"
+
+	"jobs/internal/apptest"
 )
 
 // sign returns an HS256 token with exactly claims, signed with secret.
@@ -36,6 +37,9 @@ func everyRoute(id string) [][2]string {
 		{http.MethodPost, "/api/v1/jobs/" + id + "/rerun"},
 		{http.MethodPost, "/api/v1/jobs/cancel"},
 		{http.MethodPost, "/api/v1/jobs/rerun"},
+		{http.MethodPost, "/api/v1/jobs/batch"},
+		{http.MethodGet, "/api/v1/events"},
+		{http.MethodGet, "/api/v1/stats"},
 		{http.MethodPost, "/api/v1/schedules"},
 		{http.MethodGet, "/api/v1/schedules"},
 		{http.MethodGet, "/api/v1/schedules/" + outageSchedule},
