@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"jobs/internal/apptest"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +8,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/rest"
+
+	"jobs/internal/apptest"
+	"jobs/internal/handler"
 )
 
 // sign returns an HS256 token with exactly claims, signed with secret.
@@ -36,6 +39,9 @@ func everyRoute(id string) [][2]string {
 		{http.MethodPost, "/api/v1/jobs/" + id + "/rerun"},
 		{http.MethodPost, "/api/v1/jobs/cancel"},
 		{http.MethodPost, "/api/v1/jobs/rerun"},
+		{http.MethodPost, "/api/v1/jobs/batch"},
+		{http.MethodGet, "/api/v1/events"},
+		{http.MethodGet, "/api/v1/stats"},
 		{http.MethodPost, "/api/v1/schedules"},
 		{http.MethodGet, "/api/v1/schedules"},
 		{http.MethodGet, "/api/v1/schedules/" + outageSchedule},
@@ -48,6 +54,47 @@ func everyRoute(id string) [][2]string {
 
 // outageSchedule is the schedule everyRoute's schedule routes name, which outageBody creates.
 const outageSchedule = "every-route"
+
+// The tests that go through everyRoute cover a route only if it is listed there: it lists
+// exactly the routes handler.RegisterHandlers registers.
+func TestEveryRouteListsEachRegisteredRoute(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	server, err := rest.NewServer(a.Config.RestConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler.RegisterHandlers(server, a.Svc)
+	const id = "some-job"
+	// pattern writes a path's parameters, named (":id") or filled in (id, outageSchedule), as ":".
+	pattern := func(method, path string) string {
+		segments := strings.Split(path, "/")
+		for i, s := range segments {
+			if strings.HasPrefix(s, ":") || s == id || s == outageSchedule {
+				segments[i] = ":"
+			}
+		}
+		return method + " " + strings.Join(segments, "/")
+	}
+	routes := everyRoute(id)
+	listed := map[string]bool{}
+	for _, route := range routes {
+		listed[pattern(route[0], route[1])] = true
+	}
+	registered := map[string]bool{}
+	for _, route := range server.Routes() {
+		p := pattern(route.Method, route.Path)
+		registered[p] = true
+		if !listed[p] {
+			t.Errorf("%s %s is registered but not in everyRoute", route.Method, route.Path)
+		}
+	}
+	for _, route := range routes {
+		if !registered[pattern(route[0], route[1])] {
+			t.Errorf("everyRoute's %s %s is not a registered route", route[0], route[1])
+		}
+	}
+}
 
 func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 	t.Parallel()

@@ -26,10 +26,10 @@ func checkOutageAnswer(t *testing.T, what string, res apptest.Response, dependen
 	}
 }
 
-// outageBody is a valid body for every route that takes one: a start's, the bulk routes'
-// ids, and a schedule's id and cron (each ignores the others' fields).
+// outageBody is a valid body for every route that takes one: a start's, a batch's jobs, the
+// bulk routes' ids, and a schedule's id and cron (each ignores the others' fields).
 func outageBody(id string) string {
-	return `{"functionId": "echo", "ids": ["` + id + `"], "id": "` + outageSchedule + `", "cron": "@hourly"}`
+	return `{"functionId": "echo", "jobs": [{"functionId": "echo"}], "ids": ["` + id + `"], "id": "` + outageSchedule + `", "cron": "@hourly"}`
 }
 
 // serves reports whether a start and a list both succeed.
@@ -56,6 +56,20 @@ func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	failures := 0
 	for round := range 10 {
 		for _, route := range everyRoute(job.Id) {
+			if route[1] == "/api/v1/events" {
+				// The tenant's events are kept in Redis only, so their stream goes on (a Do
+				// would read it until the test's end): a new one starts with its reset.
+				s, status, body := a.TryStreamAt(route[1], "")
+				if s == nil {
+					t.Errorf("the tenant's events need no MySQL, yet: %d %s", status, body)
+					continue
+				}
+				if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "reset" {
+					t.Errorf("the tenant's events during the MySQL outage: %q %s (%v), want a reset", ev.Name, ev.Data, err)
+				}
+				s.Close()
+				continue
+			}
 			res := a.Do(route[0], route[1], outageBody(job.Id))
 			if route[1] == "/api/v1/functions" {
 				if res.Status != http.StatusOK {
@@ -86,8 +100,8 @@ func TestMySQLOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	a.WaitStatus(after.Id, "completed", 5*time.Second)
 }
 
-// Redis goes away: the stream, which needs it, is a 503 naming it; the other routes keep
-// answering from MySQL (a start is stored and enqueued by the sweep once Redis is back).
+// Redis goes away: the streams, which need it, are 503s naming it; the other routes keep
+// answering from MySQL (a start or a batch is stored, and enqueued by the sweep once Redis is back).
 func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	t.Parallel()
 	c := apptest.Config(t)
@@ -98,15 +112,23 @@ func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 
 	proxy.Cut()
-	var started apptest.Job
+	var started []apptest.Job
 	for _, route := range everyRoute(job.Id) {
 		res := a.Do(route[0], route[1], outageBody(job.Id))
 		checkOutageAnswer(t, route[0]+" "+route[1], res, "redis")
-		if route == [2]string{http.MethodGet, "/api/v1/jobs/" + job.Id + "/stream"} && res.Status != http.StatusServiceUnavailable {
-			t.Errorf("stream during the Redis outage: %d %s, want 503", res.Status, res.Body)
+		stream := route[1] == "/api/v1/jobs/"+job.Id+"/stream" || route[1] == "/api/v1/events"
+		if stream != (res.Status == http.StatusServiceUnavailable) {
+			t.Errorf("%s %s during the Redis outage: %d %s, want a 503 only from a stream", route[0], route[1], res.Status, res.Body)
 		}
-		if route == [2]string{http.MethodPost, "/api/v1/jobs"} {
-			res.Data(t, &started)
+		switch route {
+		case [2]string{http.MethodPost, "/api/v1/jobs"}:
+			var one apptest.Job
+			res.Data(t, &one)
+			started = append(started, one)
+		case [2]string{http.MethodPost, "/api/v1/jobs/batch"}:
+			var batch struct{ Jobs []apptest.Job }
+			res.Data(t, &batch)
+			started = append(started, batch.Jobs...)
 		}
 	}
 	if t.Failed() {
@@ -117,15 +139,21 @@ func TestRedisOutageIsA503NamingItAndEndsWithIt(t *testing.T) {
 	back := time.Now()
 	if !testutil.Eventually(5*time.Second, func() bool {
 		_, status, _ := a.TryStream(job.Id, "")
-		return status == http.StatusOK && serves(a)
+		events, eventsStatus, _ := a.TryStreamAt("/api/v1/events", "")
+		if events != nil {
+			events.Close()
+		}
+		return status == http.StatusOK && eventsStatus == http.StatusOK && serves(a)
 	}) {
 		t.Fatal("the service did not come back within 5 s of Redis")
 	}
 	if d := time.Since(back); d > 2*time.Second {
 		t.Fatalf("the service came back %s after Redis, want within 2 s", d)
 	}
-	// The job started during the outage was kept, and runs once Redis is back.
-	a.WaitStatus(started.Id, "completed", 5*time.Second)
+	// The jobs started during the outage were kept, and run once Redis is back.
+	for _, job := range started {
+		a.WaitStatus(job.Id, "completed", 5*time.Second)
+	}
 }
 
 // go-zero's own middleware answers some requests with a status and no body; those answers
