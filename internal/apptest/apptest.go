@@ -235,6 +235,9 @@ func (a *App) Do(method, path string, body any) Response {
 	return a.DoWith(method, path, body, nil)
 }
 
+// doDeadline bounds one Do, its body read included; far above any answer on a loaded machine.
+const doDeadline = time.Minute
+
 // DoWith is Do with extra request headers.
 func (a *App) DoWith(method, path string, body any, header http.Header) Response {
 	a.t.Helper()
@@ -252,7 +255,10 @@ func (a *App) DoWith(method, path string, body any, header http.Header) Response
 		}
 		reader = bytes.NewReader(encoded)
 	}
-	req, err := http.NewRequest(method, a.URL+path, reader)
+	// A route that should answer but streams or hangs fails the test, not go test's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), doDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, a.URL+path, reader)
 	if err != nil {
 		a.t.Fatal(err)
 	}
