@@ -80,7 +80,10 @@ type (
 		// of lease from now, no output lines yet) and returns those it won, with the columns a
 		// worker needs (claimedColumns; result, output lines, callback and list-only fields
 		// are left empty). Ids that are not pending, or whose run_at is still ahead, are skipped.
-		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error)
+		// token names the claim: called again with the same token (a retry of a claim whose
+		// reply was lost), it also returns the jobs the earlier call won that are still running
+		// under it, so a claim that committed unseen is not left to its lease's expiry.
+		Claim(ctx context.Context, ids []string, owner, token string, lease time.Duration) ([]*Jobs, error)
 		// ExtendLeases renews owner's leases on its running jobs among ids and returns the
 		// attempt of each job still running under owner.
 		ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error)
@@ -512,21 +515,18 @@ func stringArgs(ids []string, extra ...any) []any {
 	return append(args, extra...)
 }
 
-func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*Jobs, error) {
+func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner, token string, lease time.Duration) ([]*Jobs, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// The token tells this claim's winners apart from jobs the same owner claimed before.
-	token := uuid.NewString()
 	res, err := m.conn.ExecCtx(ctx, m.claimStatement(len(ids)), claimArgs(ids, owner, token, lease)...)
 	if err != nil {
 		return nil, err
 	}
+	// The token tells this claim's winners (now or in an earlier try) apart from jobs the
+	// same owner claimed before; none changed now is still read, for the earlier try's.
 	n, _ := res.RowsAffected()
-	if n == 0 {
-		return nil, nil
-	}
-	query := fmt.Sprintf("select %s from %s where `id` in (%s) and `lease_token` = ?",
+	query := fmt.Sprintf("select %s from %s where `id` in (%s) and `lease_token` = ? and `status` = 'running'",
 		claimedColumns, m.table, inClause(len(ids)))
 	db, err := m.conn.RawDB()
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"jobs/internal/testutil"
 	"jobs/model"
 )
@@ -30,7 +32,7 @@ func TestClaimMovesDuePendingJobsToRunning(t *testing.T) {
 	running := f.Running("other", time.Minute)
 	done := f.Completed(`1`)
 
-	won, err := jobs.Claim(ctx, []string{due.Id, later.Id, running.Id, done.Id, "no-such-job"}, "w1", time.Minute)
+	won, err := jobs.Claim(ctx, []string{due.Id, later.Id, running.Id, done.Id, "no-such-job"}, "w1", uuid.NewString(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +51,38 @@ func TestClaimMovesDuePendingJobsToRunning(t *testing.T) {
 	if after := f.Get(later.Id); after.State() != model.StatusPending {
 		t.Errorf("claim of a job not yet due: %s", after.Status)
 	}
-	if again, err := jobs.Claim(ctx, []string{due.Id}, "w2", time.Minute); err != nil || len(again) != 0 {
+	if again, err := jobs.Claim(ctx, []string{due.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(again) != 0 {
 		t.Errorf("second claim of a claimed job won %d (%v)", len(again), err)
+	}
+}
+
+// A claim retried with its token (its first reply was lost) returns what the first try won,
+// once, still at that attempt, and wins what else is pending; a cancelled job it had won is
+// not returned.
+func TestAClaimRetriedWithItsTokenReturnsWhatTheFirstTryWon(t *testing.T) {
+	jobs, f := setup(t)
+	first, cancelled, later := f.Pending(), f.Pending(), f.Pending()
+	token := uuid.NewString()
+	if won, err := jobs.Claim(ctx, []string{first.Id, cancelled.Id}, "w1", token, time.Minute); err != nil || len(won) != 2 {
+		t.Fatalf("first try won %d (%v), want 2", len(won), err)
+	}
+	if ok, err := jobs.Cancel(ctx, cancelled.Id, model.StatusRunning); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+
+	won, err := jobs.Claim(ctx, []string{first.Id, cancelled.Id, later.Id}, "w1", token, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, j := range won {
+		got[j.Id] = j.Attempt
+	}
+	if len(got) != 2 || got[first.Id] != 1 || got[later.Id] != 1 {
+		t.Errorf("retried claim returned %v, want %s and %s at attempt 1, not the cancelled %s", got, first.Id, later.Id, cancelled.Id)
+	}
+	if again, err := jobs.Claim(ctx, []string{first.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(again) != 0 {
+		t.Errorf("another claimer's token won %d (%v)", len(again), err)
 	}
 }
 
@@ -79,7 +111,7 @@ func TestHeartbeatExtendsOnlyTheOwnersCurrentAttempt(t *testing.T) {
 	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", time.Minute); err != nil || len(won) != 1 {
+	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(won) != 1 {
 		t.Fatalf("reclaim: %d, %v", len(won), err)
 	}
 	lease := f.Get(job.Id).LeaseExpiresAt.Time
@@ -179,7 +211,7 @@ func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", time.Minute); err != nil || len(won) != 1 {
+	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(won) != 1 {
 		t.Fatalf("reclaim: %d, %v", len(won), err)
 	}
 	won, err := jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeFailed, Error: "late"}})
@@ -209,7 +241,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 		t.Errorf("retried job: status %s enqueued %v run_at %v error %q attempt %d owner %q",
 			r.Status, r.EnqueuedAt, r.RunAt, r.Error, r.Attempt, r.LeaseOwner)
 	}
-	if again, err := jobs.Claim(ctx, []string{retried.Id}, "w2", time.Minute); err != nil || len(again) != 0 {
+	if again, err := jobs.Claim(ctx, []string{retried.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(again) != 0 {
 		t.Errorf("a retry was claimed before its run_at (%v)", err)
 	}
 	h := f.Get(handed.Id)
@@ -217,7 +249,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 		t.Errorf("handed-back job: status %s enqueued %v run_at %v attempt %d owner %q",
 			h.Status, h.EnqueuedAt, h.RunAt, h.Attempt, h.LeaseOwner)
 	}
-	if again, err := jobs.Claim(ctx, []string{handed.Id}, "w2", time.Minute); err != nil || len(again) != 1 || again[0].Attempt != 2 {
+	if again, err := jobs.Claim(ctx, []string{handed.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(again) != 1 || again[0].Attempt != 2 {
 		t.Errorf("handed-back job not claimable as attempt 2 (%d won, %v)", len(again), err)
 	}
 }

@@ -70,7 +70,7 @@ func (f *Factory) Pending(adjust ...func(*model.Jobs)) *model.Jobs {
 func (f *Factory) Running(owner string, lease time.Duration, adjust ...func(*model.Jobs)) *model.Jobs {
 	f.t.Helper()
 	job := f.Pending(adjust...)
-	won, err := f.store.Jobs.Claim(context.Background(), []string{job.Id}, owner, lease)
+	won, err := f.store.Jobs.Claim(context.Background(), []string{job.Id}, owner, uuid.NewString(), lease)
 	if err != nil || len(won) != 1 {
 		f.t.Fatalf("claim job %s for the factory: won %d, %v", job.Id, len(won), err)
 	}

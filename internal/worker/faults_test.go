@@ -40,19 +40,29 @@ type faultyStore struct {
 	// claimAway, likewise, from the first Claim call on.
 	claimAway     time.Duration
 	claimAwayEnds time.Time
+	// claimRepliesLost is how many Claim calls commit and then fail (the reply is lost).
+	claimRepliesLost int
 }
 
-func (s *faultyStore) Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*model.Jobs, error) {
+func (s *faultyStore) Claim(ctx context.Context, ids []string, owner, token string, lease time.Duration) ([]*model.Jobs, error) {
 	s.mu.Lock()
 	if s.claimAway > 0 && s.claimAwayEnds.IsZero() {
 		s.claimAwayEnds = time.Now().Add(s.claimAway)
 	}
 	away := time.Now().Before(s.claimAwayEnds)
+	lost := !away && s.claimRepliesLost > 0
+	if lost {
+		s.claimRepliesLost--
+	}
 	s.mu.Unlock()
 	if away {
 		return nil, errInjected
 	}
-	return s.Store.Claim(ctx, ids, owner, lease)
+	won, err := s.Store.Claim(ctx, ids, owner, token, lease)
+	if lost {
+		return nil, errors.Join(err, errInjected)
+	}
+	return won, err
 }
 
 type finishFault int
@@ -306,6 +316,24 @@ func TestAClaimWaitsOutAShortMySQLOutage(t *testing.T) {
 
 	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 1 || fn.runsOf(id) != 1 {
 		t.Errorf("job after the outage: attempt %d, ran %d times, want once", job.Attempt, fn.runsOf(id))
+	}
+}
+
+// A claim commits and its reply is lost: the retry, with the same token, runs the job it
+// had won at once, not after its lease runs out.
+func TestAClaimWhoseReplyIsLostRunsItsJobsAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	store := newFaultyStore(b.jobs)
+	store.claimRepliesLost = 1
+	cfg := poolConfig(time.Second)
+	cfg.Lease, cfg.ClaimIdle = time.Minute, time.Minute
+	startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
+	id := b.insert(t, "counted", `{}`)
+
+	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 1 || fn.runsOf(id) != 1 {
+		t.Errorf("job after a lost claim reply: attempt %d, ran %d times, want once", job.Attempt, fn.runsOf(id))
 	}
 }
 

@@ -259,15 +259,15 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 
 // claim claims ids, retrying a failing MySQL until it answers or the pool stops fetching:
 // the entries are this consumer's until acked, and given up they would wait ClaimIdle (15 s)
-// after MySQL's return for a consumer to take them back. A claim that did commit but whose
-// reply was lost wins nothing when retried (its jobs are no longer pending): they run again
-// once their lease expires, as before.
+// after MySQL's return for a consumer to take them back. Every try carries the same token,
+// so a try that committed but whose reply was lost is not lost: the next returns its jobs.
 func (p *Pool) claim(ids []string) (claimed []*model.Jobs, err error) {
+	token := uuid.NewString()
 	err = retryUntil(p.fetchCtx, p.log, fmt.Sprintf("claim %d jobs", len(ids)), func() error {
 		// A claim that reached MySQL must be seen through even if shutdown began meanwhile.
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		claimed, err = p.jobs.Claim(ctx, ids, p.cfg.ID, p.cfg.Lease)
+		claimed, err = p.jobs.Claim(ctx, ids, p.cfg.ID, token, p.cfg.Lease)
 		return err
 	})
 	return claimed, err

@@ -124,7 +124,7 @@ func TestConcurrentClaimsOfOneJobHaveOneWinner(t *testing.T) {
 	won := make(chan int, claimers)
 	for i := range claimers {
 		go func() {
-			claimed, err := b.jobs.Claim(context.Background(), []string{id}, "w"+string(rune('a'+i)), time.Minute)
+			claimed, err := b.jobs.Claim(context.Background(), []string{id}, "w"+string(rune('a'+i)), uuid.NewString(), time.Minute)
 			if err != nil {
 				t.Error(err)
 			}

@@ -15,7 +15,7 @@ import (
 type (
 	// Store is the part of the jobs table a pool writes: the transitions of running jobs.
 	Store interface {
-		Claim(ctx context.Context, ids []string, owner string, lease time.Duration) ([]*model.Jobs, error)
+		Claim(ctx context.Context, ids []string, owner, token string, lease time.Duration) ([]*model.Jobs, error)
 		ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error)
 		SaveProgress(ctx context.Context, progress []model.Progress) error
 		Finish(ctx context.Context, outcomes []model.Outcome) (won []bool, err error)
