@@ -252,18 +252,30 @@ func startSweeper(t *testing.T, b *bundle) {
 	t.Cleanup(s.Stop)
 }
 
-func TestOutcomeOutlivesAFailingFinish(t *testing.T) {
+// A write of the pool fails (a dropped connection, a lost reply, MySQL away for seconds):
+// the job still runs once and is finished once, without waiting for its lease to run out or
+// its entry to sit ClaimIdle (both a minute here, far beyond the wait).
+func TestAJobRunsOnceThroughAFailingWrite(t *testing.T) {
 	t.Parallel()
-	for _, fault := range []struct {
+	for _, tc := range []struct {
 		name  string
-		fault finishFault
-	}{{"before commit", failBeforeCommit}, {"reply lost after commit", failAfterCommit}} {
-		t.Run(fault.name, func(t *testing.T) {
+		fault func(*faultyStore)
+	}{
+		{"finish fails before commit", func(s *faultyStore) { s.faults = []finishFault{failBeforeCommit, failBeforeCommit} }},
+		{"finish's reply lost after commit", func(s *faultyStore) { s.faults = []finishFault{failAfterCommit, failAfterCommit} }},
+		{"MySQL away for the outcome", func(s *faultyStore) { s.away = 3 * time.Second }},
+		{"MySQL away for the claim", func(s *faultyStore) { s.claimAway = 2 * time.Second }},
+		{"claim's reply lost after commit", func(s *faultyStore) { s.claimRepliesLost = 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			fn := &counted{}
-			store := newFaultyStore(b.jobs, fault.fault, fault.fault)
-			stop := startPool(t, poolConfig(time.Second), store, b.queue, b.dispatch, fn.registry(t), b)
+			store := newFaultyStore(b.jobs)
+			tc.fault(store)
+			cfg := poolConfig(time.Second)
+			cfg.Lease, cfg.ClaimIdle = time.Minute, time.Minute
+			stop := startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
 			id := b.insert(t, "counted", `{}`)
 
 			job := b.waitStatus(t, id, model.StatusCompleted)
@@ -275,65 +287,6 @@ func TestOutcomeOutlivesAFailingFinish(t *testing.T) {
 				t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
 			}
 		})
-	}
-}
-
-// MySQL is away for seconds, longer than a few quick retries: the outcome waits for it
-// (within the job's lease) instead of being given up, so the job is not run again.
-func TestAnOutcomeWaitsOutAShortMySQLOutage(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	fn := &counted{}
-	store := newFaultyStore(b.jobs)
-	store.away = 3 * time.Second
-	cfg := poolConfig(time.Second)
-	cfg.Lease = 8 * time.Second
-	stop := startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
-	id := b.insert(t, "counted", `{}`)
-
-	job := b.waitStatus(t, id, model.StatusCompleted)
-	stop()
-	if job.Attempt != 1 || job.Result.String != `"ran"` {
-		t.Errorf("completed job: attempt %d result %v", job.Attempt, job.Result)
-	}
-	if runs, wins := fn.runsOf(id), store.winsOf(id); runs != 1 || wins != 1 {
-		t.Errorf("the job ran %d times and was finished %d times, want once each", runs, wins)
-	}
-}
-
-// MySQL is away when a job's entry is read: the claim is retried, and the job starts soon
-// after MySQL is back, not once its entry has sat ClaimIdle with this consumer.
-func TestAClaimWaitsOutAShortMySQLOutage(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	fn := &counted{}
-	store := newFaultyStore(b.jobs)
-	store.claimAway = 2 * time.Second
-	cfg := poolConfig(time.Second)
-	cfg.ClaimIdle = time.Minute
-	startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
-	id := b.insert(t, "counted", `{}`)
-
-	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 1 || fn.runsOf(id) != 1 {
-		t.Errorf("job after the outage: attempt %d, ran %d times, want once", job.Attempt, fn.runsOf(id))
-	}
-}
-
-// A claim commits and its reply is lost: the retry, with the same token, runs the job it
-// had won at once, not after its lease runs out.
-func TestAClaimWhoseReplyIsLostRunsItsJobsAtOnce(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	fn := &counted{}
-	store := newFaultyStore(b.jobs)
-	store.claimRepliesLost = 1
-	cfg := poolConfig(time.Second)
-	cfg.Lease, cfg.ClaimIdle = time.Minute, time.Minute
-	startPool(t, cfg, store, b.queue, b.dispatch, fn.registry(t), b)
-	id := b.insert(t, "counted", `{}`)
-
-	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 1 || fn.runsOf(id) != 1 {
-		t.Errorf("job after a lost claim reply: attempt %d, ran %d times, want once", job.Attempt, fn.runsOf(id))
 	}
 }
 
