@@ -108,7 +108,8 @@ type (
 		// and not known to be on the stream, oldest first, together with those last enqueued
 		// longer than stale ago.
 		Unenqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
-		// MarkEnqueued records that pending jobs among ids were just put on the stream.
+		// MarkEnqueued records that the due pending jobs among ids were just put on the
+		// stream; one not due (a retry written since they were chosen) stays unenqueued.
 		MarkEnqueued(ctx context.Context, ids []string) error
 		// MarkUnenqueued records that pending jobs among ids may not be on the stream.
 		MarkUnenqueued(ctx context.Context, ids []string) error
@@ -859,7 +860,10 @@ func (m *customJobsModel) Unenqueued(ctx context.Context, stale time.Duration, l
 }
 
 func (m *customJobsModel) MarkEnqueued(ctx context.Context, ids []string) error {
-	return m.markEnqueued(ctx, ids, "now(3)")
+	// A job may have been claimed and retried since the caller chose it (another sweeper's
+	// entry reached a worker first): a retry not yet due stays unenqueued, as every pending
+	// job whose run_at lies ahead must, or the due pass would skip it until StaleEnqueue.
+	return m.markEnqueued(ctx, ids, "if("+due+", now(3), NULL)")
 }
 
 func (m *customJobsModel) MarkUnenqueued(ctx context.Context, ids []string) error {
