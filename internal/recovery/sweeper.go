@@ -5,6 +5,7 @@ package recovery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
@@ -82,23 +83,19 @@ func (s *Sweeper) Stop() {
 	}
 }
 
-// Sweep runs one recovery pass.
+// Sweep runs one recovery pass. A step that fails does not keep the others from running:
+// with Redis away the reaper, which needs only MySQL, still fails the jobs of dead workers
+// that have no attempts left.
 func (s *Sweeper) Sweep(ctx context.Context) error {
-	if err := s.recoverLostRedis(ctx); err != nil {
-		return err
-	}
-	if err := s.reapExpired(ctx); err != nil {
-		return err
-	}
-	if err := s.enqueueMissing(ctx); err != nil {
-		return err
-	}
-	removed, err := s.queue.RemoveIdleConsumers(ctx, s.cfg.ConsumerIdle)
+	lostErr := s.recoverLostRedis(ctx)
+	reapErr := s.reapExpired(ctx)
+	enqueueErr := s.enqueueMissing(ctx)
+	removed, removeErr := s.queue.RemoveIdleConsumers(ctx, s.cfg.ConsumerIdle)
 	if len(removed) > 0 {
 		s.log.Infof("recovery: removed %d consumers idle for %s with nothing pending (workers that are gone): %v",
 			len(removed), s.cfg.ConsumerIdle, removed)
 	}
-	return err
+	return errors.Join(lostErr, reapErr, enqueueErr, removeErr)
 }
 
 // reapExpired moves the jobs of lost workers on and announces each move.

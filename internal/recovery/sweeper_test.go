@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
@@ -117,5 +118,27 @@ func TestARetryClaimedBeforeTheSweepsMarkIsEnqueuedWhenDue(t *testing.T) {
 	}) {
 		got := b.factory.Get(job.Id)
 		t.Fatalf("the retry was not enqueued within 5 s of its backoff (%s): run_at %v, enqueued_at %v", backoff, got.RunAt, got.EnqueuedAt)
+	}
+}
+
+// Redis is away: the sweep cannot check its marker or enqueue, but reaping needs only MySQL,
+// so the job of a dead worker that has no attempts left is failed now (and its callback
+// scheduled), not left running until Redis is back.
+func TestASweepWithRedisAwayStillReapsExpiredLeases(t *testing.T) {
+	b := setup(t)
+	proxy := testutil.NewProxy(t, testutil.RedisAddr())
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	b.queue = queue.New(rdb, testutil.RedisPrefix(t))
+	proxy.Cut()
+	job := b.factory.Expired("dead-worker", testutil.WithCallback("https://example.com/hook"))
+
+	if err := b.sweeper(b.store.Jobs).Sweep(ctx); err == nil {
+		t.Error("a sweep with Redis away reported no error")
+	}
+	got := b.factory.Get(job.Id)
+	if got.State() != model.StatusFailed || got.Error != model.ErrorWorkerLost || !got.CallbackDueAt.Valid {
+		t.Errorf("expired job after the sweep: status %s error %q callback due %v, want failed with %q and its callback due",
+			got.Status, got.Error, got.CallbackDueAt, model.ErrorWorkerLost)
 	}
 }
