@@ -181,7 +181,7 @@ func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 }
 
 // enqueueMissing enqueues pending jobs not known to be on the stream. Each batch is marked
-// enqueued before the XADD; if the XADD fails the dispatcher clears the mark again.
+// enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
 func (s *Sweeper) enqueueMissing(ctx context.Context) error {
 	for {
 		ids, err := s.jobs.Unenqueued(ctx, s.cfg.StaleEnqueue, sweepBatch)
@@ -189,6 +189,17 @@ func (s *Sweeper) enqueueMissing(ctx context.Context) error {
 			return err
 		}
 		if err := s.jobs.MarkEnqueued(ctx, ids); err != nil {
+			// The mark may have committed with its reply lost; left standing, it would hide
+			// these jobs, which are not on the stream, until StaleEnqueue. Cleared, the next
+			// pass takes them again (at worst enqueueing twice what another sweeper enqueued).
+			// A stop may have cut the mark short, so the clear outlives ctx, briefly.
+			clearCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			clearErr := s.jobs.MarkUnenqueued(clearCtx, ids)
+			cancel()
+			if clearErr != nil {
+				s.log.Errorf("recovery: clear the enqueue mark of %d jobs after %v: %v (the stale sweep will find them)",
+					len(ids), err, clearErr)
+			}
 			return err
 		}
 		if err := s.dispatcher.Enqueue(ctx, ids...); err != nil {

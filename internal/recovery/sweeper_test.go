@@ -2,6 +2,7 @@ package recovery_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +141,36 @@ func TestASweepWithRedisAwayStillReapsExpiredLeases(t *testing.T) {
 	if got.State() != model.StatusFailed || got.Error != model.ErrorWorkerLost || !got.CallbackDueAt.Valid {
 		t.Errorf("expired job after the sweep: status %s error %q callback due %v, want failed with %q and its callback due",
 			got.Status, got.Error, got.CallbackDueAt, model.ErrorWorkerLost)
+	}
+}
+
+// lostMarkReply is the real jobs table whose first MarkEnqueued commits and then fails, as
+// when the connection drops before MySQL's reply arrives.
+type lostMarkReply struct {
+	model.JobsModel
+	once sync.Once
+}
+
+func (m *lostMarkReply) MarkEnqueued(ctx context.Context, ids []string) error {
+	err := m.JobsModel.MarkEnqueued(ctx, ids)
+	m.once.Do(func() { err = errors.Join(err, errors.New("injected fault: connection reset after the commit")) })
+	return err
+}
+
+// The sweep's mark of the jobs it enqueues commits but its reply is lost: the jobs are not on
+// the stream, and the next pass must enqueue them, not StaleEnqueue (an hour here) later.
+func TestAnEnqueueMarkWhoseReplyIsLostIsTakenUpByTheNextPass(t *testing.T) {
+	b := setup(t)
+	job := b.factory.Pending(testutil.Unenqueued)
+	s := b.sweeper(&lostMarkReply{JobsModel: b.store.Jobs})
+	if err := s.Sweep(ctx); err == nil {
+		t.Error("a sweep whose mark failed reported no error")
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := b.queue.JobIDs(ctx); err != nil || !on[job.Id] {
+		got := b.factory.Get(job.Id)
+		t.Fatalf("the job is not on the stream after the next pass (%v): enqueued_at %v", err, got.EnqueuedAt)
 	}
 }
