@@ -216,7 +216,8 @@ func (d *Deliverer) Start() {
 }
 
 // Stop stops claiming, cancels deliveries in flight (their leases expire and they are
-// made again, by this process after a restart or by another) and waits for them.
+// made again, by this process after a restart or by another) and waits for them; one the
+// receiver has already taken is still recorded.
 func (d *Deliverer) Stop() {
 	if d.stop == nil {
 		return
@@ -262,8 +263,8 @@ var deliveryLabel = map[model.DeliveryResult]string{
 func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	attempt := job.CallbackAttempts + 1
 	err := d.post(ctx, job, attempt)
-	if ctx.Err() != nil {
-		return // shutting down: the lease expires and the delivery is made again
+	if err != nil && ctx.Err() != nil {
+		return // cut short by the shutdown: the lease expires and the delivery is made again
 	}
 	result, msg, retryIn := model.Delivered, "", time.Duration(0)
 	if err != nil {

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -183,10 +184,13 @@ func (s *Scheduler) check(sc *model.Schedules) (*startreq.Checked, error) {
 	return s.rules.Check(Fields(sc))
 }
 
-// Fields is the start request sc stores.
+// Fields is the start request sc stores. Its params are read as the API reads a body
+// (numbers as json.Number), so an integer beyond a float64's 53 bits reaches the job as stored.
 func Fields(sc *model.Schedules) startreq.Fields {
 	var params map[string]any
-	_ = json.Unmarshal([]byte(sc.Params), &params)
+	dec := json.NewDecoder(strings.NewReader(sc.Params))
+	dec.UseNumber()
+	_ = dec.Decode(&params)
 	return startreq.Fields{FunctionId: sc.FunctionId, Name: sc.Name, Params: params, Actor: sc.Actor, GameId: sc.GameId,
 		Env: sc.Env, MaxAttempts: sc.MaxAttempts, TimeoutSeconds: sc.TimeoutSeconds, CallbackUrl: sc.CallbackUrl}
 }
