@@ -126,12 +126,14 @@ func (s *faultyStore) winsOf(id string) int {
 	return s.wins[id]
 }
 
-// refusingStream is the real queue whose XADD is refused while refuse is set, and whose
-// first failAcks acks are lost; it records the entries acked.
+// refusingStream is the real queue whose XADD is refused while refuse is set, whose first
+// failAcks acks are lost, and whose acks wait while ackGate is open; it records the entries
+// acked.
 type refusingStream struct {
 	*queue.Queue
 	refuse   atomic.Bool
 	failAcks atomic.Int32
+	ackGate  chan struct{} // closed to let acks through; nil: no wait
 	mu       sync.Mutex
 	acked    map[string]int
 }
@@ -148,6 +150,9 @@ func (s *refusingStream) Add(ctx context.Context, ids ...string) error {
 }
 
 func (s *refusingStream) Ack(ctx context.Context, entries ...string) error {
+	if s.ackGate != nil {
+		<-s.ackGate
+	}
 	if s.failAcks.Add(-1) >= 0 {
 		return fmt.Errorf("XACK: %w", errInjected)
 	}
@@ -403,6 +408,51 @@ func TestAHandBackWhoseXADDIsRefusedRunsAgainLater(t *testing.T) {
 	done := b.waitStatus(t, id, model.StatusCompleted)
 	if done.Attempt != 2 || fn.runsOf(id) != 2 {
 		t.Errorf("attempt %d after %d runs, want the second attempt to finish it", done.Attempt, fn.runsOf(id))
+	}
+}
+
+// A job cancelled after its claim committed but before it ran (the claim's ack still on its
+// way) never begins: the cancel signal is kept for it, not dropped because nothing ran yet,
+// and it does not wait for the next heartbeat (a minute here).
+func TestAJobCancelledBetweenItsClaimAndItsRunNeverBegins(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	stream := newRefusingStream(b.queue)
+	stream.ackGate = make(chan struct{})
+	cfg := poolConfig(time.Second)
+	cfg.Lease, cfg.Heartbeat = 3*time.Minute, time.Minute
+	pool := worker.NewPool(cfg, b.jobs, stream, b.dispatch, fn.registry(t), b.bus)
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	openGate := sync.OnceFunc(func() { close(stream.ackGate) })
+	stop := sync.OnceFunc(func() { pool.Stop(context.Background()) })
+	t.Cleanup(func() { openGate(); stop() })
+	id := b.insert(t, "counted", `{}`)
+
+	b.waitStatus(t, id, model.StatusRunning) // claimed; the ack waits at the gate
+	ctx := context.Background()
+	if won, err := b.jobs.Cancel(ctx, id, model.StatusRunning); err != nil || !won {
+		t.Fatalf("cancel: %v %v", won, err)
+	}
+	if err := b.queue.PublishCancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.Eventually(10*time.Second, func() bool { return worker.CancelHeardWhileClaiming(pool, id) }) {
+		t.Fatal("the pool never heard the cancel signal")
+	}
+	openGate()
+
+	if !testutil.Eventually(10*time.Second, func() bool { return stream.ackedTimes() == 1 }) {
+		t.Fatal("the claim's entry was never acked")
+	}
+	stop() // every execution is over: the count below is final
+	if runs := fn.runsOf(id); runs != 0 {
+		t.Errorf("the cancelled job's function ran %d times, want never", runs)
+	}
+	if job := b.waitStatus(t, id, model.StatusCancelled); job.Attempt != 1 {
+		t.Errorf("cancelled job: attempt %d", job.Attempt)
 	}
 }
 

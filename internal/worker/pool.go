@@ -51,6 +51,9 @@ type Pool struct {
 
 	mu      sync.Mutex
 	running map[string]*execution
+	// claiming holds the ids of claims in flight, true once a cancel signal named one: a
+	// signal that arrives after the claim committed but before its job runs is not lost.
+	claiming map[string]bool
 
 	runCtx     context.Context // parent of every execution
 	stopRun    context.CancelFunc
@@ -74,6 +77,7 @@ func NewPool(cfg Config, jobs Store, q Stream, d Enqueuer, r *functions.Registry
 		log:        logx.WithContext(context.Background()).WithFields(logx.Field("worker", cfg.ID)),
 		slots:      make(chan struct{}, cfg.Concurrency),
 		running:    make(map[string]*execution),
+		claiming:   make(map[string]bool),
 	}
 	p.emitter = events.NewEmitter(bus, 4096)
 	p.completer = newCompleter(jobs, d, p.emitter, cfg.Concurrency*2, cfg.Lease, p.log)
@@ -239,6 +243,18 @@ func (p *Pool) claimAndRun(deliveries []queue.Delivery) int {
 			ids = append(ids, d.JobID)
 		}
 	}
+	p.mu.Lock()
+	for _, id := range ids {
+		p.claiming[id] = false
+	}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		for _, id := range ids {
+			delete(p.claiming, id)
+		}
+		p.mu.Unlock()
+	}()
 	claimed, err := p.claim(ids)
 	if err != nil {
 		// Shutdown: unacked entries stay with this consumer; ClaimIdle hands them to another.
@@ -292,14 +308,21 @@ func (p *Pool) run(job *model.Jobs) {
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
 	p.running[job.Id] = e
+	cancelled := p.claiming[job.Id]
 	p.mu.Unlock()
+	if cancelled {
+		e.abandon(errCancelled) // cancelled between its claim and now: it does not begin
+	}
 
 	p.execWG.Add(1)
 	go func() {
 		defer p.execWG.Done()
 		defer p.release(1)
 		defer cancel(nil)
-		outcome := e.execute(ctx, def)
+		var outcome model.Outcome
+		if !e.abandoned.Load() { // cancelled before it began: the function is not called
+			outcome = e.execute(ctx, def)
+		}
 		p.mu.Lock()
 		if p.running[job.Id] == e {
 			delete(p.running, job.Id)
@@ -314,13 +337,17 @@ func (p *Pool) run(job *model.Jobs) {
 	}()
 }
 
-// abandon stops the execution of jobID, if one runs here, and discards its outcome.
-func (p *Pool) abandon(jobID string, cause error) {
+// cancelJob stops the execution of jobID, if one runs here, and discards its outcome; a job
+// whose claim is in flight here is stopped as soon as it runs.
+func (p *Pool) cancelJob(jobID string) {
 	p.mu.Lock()
 	e := p.running[jobID]
+	if _, claiming := p.claiming[jobID]; e == nil && claiming {
+		p.claiming[jobID] = true
+	}
 	p.mu.Unlock()
 	if e != nil {
-		e.abandon(cause)
+		e.abandon(errCancelled)
 	}
 }
 
@@ -360,7 +387,7 @@ func (p *Pool) listenCancels(sub *redis.PubSub) {
 			if !ok {
 				return
 			}
-			p.abandon(msg.Payload, errCancelled)
+			p.cancelJob(msg.Payload)
 		case <-p.serviceCtx.Done():
 			return
 		}
