@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"jobs/internal/text"
 )
 
 // Schedule sources: created through the API, or declared in the config file.
@@ -193,6 +195,10 @@ func (m *defaultSchedulesModel) Due(ctx context.Context, now time.Time, limit in
 	return list, nil
 }
 
+// lastErrorChars is the size of `last_error` (varchar(1024)): a longer message would fail the
+// fire in strict mode, and the schedule would stay due and fail every pass.
+const lastErrorChars = 1024
+
 func (m *defaultSchedulesModel) Fire(ctx context.Context, f Firing) ([]*Jobs, error) {
 	var started []*Jobs
 	err := m.conn.TransactCtx(ctx, func(ctx context.Context, session sqlx.Session) error {
@@ -201,7 +207,8 @@ func (m *defaultSchedulesModel) Fire(ctx context.Context, f Firing) ([]*Jobs, er
 		// the others wait for its row lock, then match no row.
 		res, err := session.ExecCtx(ctx, "update `schedules` set `next_fire_at` = ?, `last_fire_at` = ?, "+
 			"`missed_fires` = `missed_fires` + ?, `last_error` = ? where `tenant_id` = ? and `id` = ? "+
-			"and `next_fire_at` = ? and `paused` = 0", f.Next, f.LastFire, f.Missed, f.Error, f.Tenant, f.Id, f.From)
+			"and `next_fire_at` = ? and `paused` = 0", f.Next, f.LastFire, f.Missed, text.Truncate(f.Error, lastErrorChars),
+			f.Tenant, f.Id, f.From)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,8 @@ package schedule
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -131,13 +133,16 @@ func (s *Scheduler) Pass(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A schedule that fails does not hold up the others due with it; the pass ends after
+		// this batch, and the failing one is tried again at the next.
+		var failed []error
 		for _, sc := range due {
 			if err := s.fire(ctx, sc, now); err != nil {
-				return err
+				failed = append(failed, fmt.Errorf("schedule %s of tenant %s: %w", sc.Id, sc.TenantId, err))
 			}
 		}
-		if len(due) < dueBatch {
-			return nil
+		if len(failed) > 0 || len(due) < dueBatch {
+			return errors.Join(failed...)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +29,16 @@ type testBundle struct {
 }
 
 // setup gives a scheduler of its own database and Redis prefix, with the built-in
-// functions, not started: a test runs its passes.
-func setup(t *testing.T) *testBundle {
+// functions, not started: a test runs its passes. wrap, if given, wraps the scheduler's
+// schedules (to inject faults); the bundle's own are the real ones.
+func setup(t *testing.T, wrap ...func(model.SchedulesModel) model.SchedulesModel) *testBundle {
 	t.Helper()
 	store := testutil.NewStore(t)
 	schedules := model.NewSchedulesModel(sqlx.NewSqlConnFromDB(store.DB))
+	seen := schedules
+	for _, w := range wrap {
+		seen = w(seen)
+	}
 	reg, err := functions.NewRegistry(functions.Builtins()...)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +46,7 @@ func setup(t *testing.T) *testBundle {
 	rules := startreq.Rules{Functions: reg, Limits: config.LimitsConf{MaxParamsBytes: 65536, MaxAttempts: 20, MaxTimeoutSeconds: 86400}}
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
-	s := schedule.NewScheduler(schedule.Config{Interval: time.Hour, LateGrace: 5 * time.Second}, nil, schedules, rules,
+	s := schedule.NewScheduler(schedule.Config{Interval: time.Hour, LateGrace: 5 * time.Second}, nil, seen, rules,
 		dispatch.New(store.Jobs, queue.New(rdb, prefix)), bus)
 	return &testBundle{store: store, schedules: schedules, rules: rules, scheduler: s}
 }
@@ -78,5 +84,56 @@ func TestFiredJobKeepsTheScheduleParamsExactly(t *testing.T) {
 	got := testutil.Query[string](t, b.store.DB, "SELECT params FROM jobs WHERE schedule_id = ?", s.Id)
 	if got != s.Params {
 		t.Errorf("the fired job's params are %s, the schedule's %s", got, s.Params)
+	}
+}
+
+// failingFire is the real schedules whose Fire of schedule id always fails.
+type failingFire struct {
+	model.SchedulesModel
+	id string
+}
+
+func (f failingFire) Fire(ctx context.Context, fi model.Firing) ([]*model.Jobs, error) {
+	if fi.Id == f.id {
+		return nil, errors.New("injected: this schedule's fire fails")
+	}
+	return f.SchedulesModel.Fire(ctx, fi)
+}
+
+// A schedule whose fire keeps failing (the most overdue, so first in every pass) does not
+// hold up the others: they fire, and the pass reports the failing one by name.
+func TestAFailingScheduleDoesNotHoldUpTheOthers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(m model.SchedulesModel) model.SchedulesModel { return failingFire{m, "broken"} })
+	broken := b.insertDue(t, schedule.Definition{Id: "broken", Cron: "@hourly", Start: startreq.Fields{FunctionId: "echo"}})
+	fine := b.insertDue(t, schedule.Definition{Id: "fine", Cron: "@hourly", Start: startreq.Fields{FunctionId: "echo"}})
+	if _, err := b.store.DB.Exec("UPDATE schedules SET next_fire_at = next_fire_at - INTERVAL 1 MINUTE WHERE id = ?", broken.Id); err != nil {
+		t.Fatal(err)
+	}
+
+	err := b.scheduler.Pass(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("pass: %v, want the broken schedule's failure", err)
+	}
+	if n := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?", fine.Id); n != 1 {
+		t.Errorf("the schedule due after the failing one started %d jobs, want 1", n)
+	}
+}
+
+// A fire whose reason for starting nothing is longer than last_error holds is stored cut,
+// not refused (a refused fire would leave the schedule due and failing every pass).
+func TestAFireWithALongErrorIsStored(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.insertDue(t, schedule.Definition{Id: "long", Cron: "@hourly", Start: startreq.Fields{FunctionId: "echo"}})
+	long := strings.Repeat("é", 1500)
+	started, err := b.schedules.Fire(context.Background(), model.Firing{Tenant: s.TenantId, Id: s.Id, From: s.NextFireAt,
+		Next: s.NextFireAt.Add(time.Hour), LastFire: s.NextFireAt, Error: long})
+	if err != nil || len(started) != 0 {
+		t.Fatalf("fire: %d started, %v", len(started), err)
+	}
+	got := testutil.Query[string](t, b.store.DB, "SELECT last_error FROM schedules WHERE id = ?", s.Id)
+	if !strings.HasPrefix(long, got) || len(got) == 0 || len(got) > 1024 {
+		t.Errorf("last_error holds %d bytes, want a prefix of the message of at most 1024", len(got))
 	}
 }
