@@ -48,6 +48,10 @@ func (c Config) Check() error {
 	check(w.ClaimIdle > ReadBlock, "Worker.ClaimIdle (%s) must be above the worker's read block (%s), or entries being claimed are taken over", w.ClaimIdle, ReadBlock)
 	check(w.ShutdownGrace >= 0, "Worker.ShutdownGrace must not be negative, not %s", w.ShutdownGrace)
 
+	positive("Scheduler.Interval", c.Scheduler.Interval)
+	check(c.Scheduler.LateGrace >= c.Scheduler.Interval, "Scheduler.LateGrace (%s) must be at least Scheduler.Interval (%s), or fire times found by an ordinary pass count as missed",
+		c.Scheduler.LateGrace, c.Scheduler.Interval)
+
 	r := c.Recovery
 	positive("Recovery.Interval", r.Interval)
 	check(r.DueInterval >= 0, "Recovery.DueInterval must not be negative, not %s", r.DueInterval)
