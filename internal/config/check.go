@@ -52,6 +52,9 @@ func (c Config) Check() error {
 	check(c.Scheduler.LateGrace >= c.Scheduler.Interval, "Scheduler.LateGrace (%s) must be at least Scheduler.Interval (%s), or fire times found by an ordinary pass count as missed",
 		c.Scheduler.LateGrace, c.Scheduler.Interval)
 
+	positive("Retention.Interval", c.Retention.Interval)
+	check(c.Retention.Pause >= 0, "Retention.Pause must not be negative, not %s", c.Retention.Pause)
+
 	r := c.Recovery
 	positive("Recovery.Interval", r.Interval)
 	check(r.DueInterval >= 0, "Recovery.DueInterval must not be negative, not %s", r.DueInterval)

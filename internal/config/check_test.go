@@ -47,6 +47,7 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 			[]string{"Worker.Heartbeat (8s) must be at most a third of Worker.Lease (20s)"}},
 		{"no heartbeat", func(c *config.Config) { c.Worker.Heartbeat = 0 }, []string{"Worker.Heartbeat must be positive"}},
 		{"no scheduler interval", func(c *config.Config) { c.Scheduler.Interval = 0 }, []string{"Scheduler.Interval must be positive"}},
+		{"no retention interval", func(c *config.Config) { c.Retention.Interval = 0 }, []string{"Retention.Interval must be positive"}},
 		{"late grace under the scheduler interval", func(c *config.Config) { c.Scheduler.Interval = time.Minute },
 			[]string{"Scheduler.LateGrace (5s) must be at least Scheduler.Interval (1m0s)"}},
 		{"claim-idle within the read block", func(c *config.Config) { c.Worker.ClaimIdle = 500 * time.Millisecond },
