@@ -33,12 +33,15 @@ const cancelBatch = 500
 // BulkCancelJobs cancels the pending and running jobs the request names, in transactions of
 // cancelBatch jobs, each job with its own compare-and-set (CancelMany). Once every batch is
 // committed, the workers of the running ones are told to stop them in one round trip, and
-// then the streams hear of every cancel. A job a worker finished meanwhile is skipped.
+// then the streams hear of every cancel. A job a worker finished meanwhile is skipped. Once
+// the targets are read, the rest runs whatever the client does (detached).
 func (l *BulkCancelJobsLogic) BulkCancelJobs(req *types.BulkReq) (*types.BulkResp, error) {
 	targets, skipped, limited, err := bulkTargets(l.ctx, l.svcCtx, req, model.StatusPending, model.StatusRunning)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := detached(l.ctx)
+	defer cancel()
 	byID := make(map[string]*model.Jobs, len(targets))
 	ids := make([]string, len(targets))
 	for i, j := range targets {
@@ -46,7 +49,7 @@ func (l *BulkCancelJobsLogic) BulkCancelJobs(req *types.BulkReq) (*types.BulkRes
 	}
 	var cancelled []model.Cancelled
 	for batch := range slices.Chunk(ids, cancelBatch) {
-		moved, err := l.svcCtx.Jobs.CancelMany(l.ctx, batch)
+		moved, err := l.svcCtx.Jobs.CancelMany(ctx, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -64,10 +67,10 @@ func (l *BulkCancelJobsLogic) BulkCancelJobs(req *types.BulkReq) (*types.BulkRes
 		j := byID[c.Id]
 		announce = append(announce, events.StatusChange(j.Id, events.OwnerOf(j), model.StatusCancelled, j.Attempt, j.Error)...)
 	}
-	if err := l.svcCtx.Queue.PublishCancels(l.ctx, running); err != nil {
+	if err := l.svcCtx.Queue.PublishCancels(ctx, running); err != nil {
 		l.Errorf("%d jobs cancelled; signalling their workers failed (they stop at their next heartbeat): %v", len(running), err)
 	}
-	if err := l.svcCtx.Events.Publish(l.ctx, announce...); err != nil {
+	if err := l.svcCtx.Events.Publish(ctx, announce...); err != nil {
 		l.Errorf("%d jobs cancelled; announcing it to streams failed: %v", len(cancelled), err)
 	}
 	return resp, nil

@@ -35,18 +35,22 @@ func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) 
 	if err != nil {
 		return nil, err
 	}
-	rerun, err := rerunJob(l.ctx, l.svcCtx, job)
+	job, err = rerunJob(l.svcCtx, job)
+	if err != nil {
+		return nil, err
+	}
+	rerun, err := commitJob(l.ctx, l.svcCtx, job)
 	if err != nil {
 		return nil, err
 	}
 	return jobview.Detail(rerun), nil
 }
 
-// rerunJob starts a new job like the terminal job old: its function, params, name, actor,
-// gameId, env, maxAttempts, timeout and callbackUrl, in its tenant, with rerunOf naming it.
-// old itself is not touched. A job that is not terminal, or whose function is no longer
-// registered, is a Conflict.
-func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, old *model.Jobs) (*model.Jobs, error) {
+// rerunJob returns the new job that reruns the terminal job old, for the caller to commit:
+// like old in its function, params, name, actor, gameId, env, maxAttempts, timeout and
+// callbackUrl, in its tenant, with rerunOf naming it. old itself is not touched. A job that
+// is not terminal, or whose function is no longer registered, is a Conflict.
+func rerunJob(svcCtx *svc.ServiceContext, old *model.Jobs) (*model.Jobs, error) {
 	if !old.State().Terminal() {
 		return nil, apperr.New(apperr.Conflict, "job %s is %s: only a completed, failed or cancelled job can be rerun", old.Id, old.Status)
 	}
@@ -76,5 +80,5 @@ func rerunJob(ctx context.Context, svcCtx *svc.ServiceContext, old *model.Jobs) 
 		job.CallbackUrl, job.CallbackId, job.CallbackStatus = old.CallbackUrl, uuid.NewString(), model.CallbackPending
 	}
 	job.EnqueuedAt.Time, job.EnqueuedAt.Valid = job.CreatedAt, true
-	return commitJob(ctx, svcCtx, job)
+	return job, nil
 }
