@@ -154,6 +154,15 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 					Path:    "/jobs/:id/rerun",
 					Handler: jobs.RerunJobHandler(serverCtx),
 				},
+			}...,
+		),
+		rest.WithPrefix("/api/v1"),
+	)
+
+	server.AddRoutes(
+		rest.WithMiddlewares(
+			[]rest.Middleware{serverCtx.Authenticate},
+			[]rest.Route{
 				{
 					// Cancel many jobs
 					Method:  http.MethodPost,
@@ -169,6 +178,7 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 			}...,
 		),
 		rest.WithPrefix("/api/v1"),
+		rest.WithTimeout(60000*time.Millisecond),
 	)
 
 	server.AddRoutes(
