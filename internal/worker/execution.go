@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +137,10 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 		encoded, encErr := json.Marshal(result)
 		if encErr == nil {
 			outcome.Kind = model.OutcomeCompleted
-			outcome.Result.String, outcome.Result.Valid = string(encoded), true
+			// A result taken as it came (a command's ::result line, an HTTP answer) may hold
+			// bytes that are not UTF-8, which the utf8mb4 column refuses; JSON holds them only
+			// inside strings, where U+FFFD keeps it valid JSON.
+			outcome.Result.String, outcome.Result.Valid = strings.ToValidUTF8(string(encoded), "\uFFFD"), true
 			return outcome
 		}
 		err = functions.Permanent(fmt.Errorf("result is not JSON-encodable: %v", encErr))
