@@ -167,6 +167,32 @@ func TestCommandNonZeroExitFailsWithTheStderrTail(t *testing.T) {
 	}
 }
 
+// A program whose output is not UTF-8 (Latin-1, binary) still completes or fails with what
+// it said: the invalid bytes read as U+FFFD wherever they are stored. Stored as they came, they
+// made MariaDB refuse the write (utf8mb4 columns, strict mode), and the job ended "worker lost".
+func TestCommandOutputThatIsNotUTF8IsStored(t *testing.T) {
+	t.Parallel()
+	fails := commandFunction("latin1fails", "latin1.sh", "fail")
+	fails.Command.PermanentExitCodes = []int{1}
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("latin1", "latin1.sh"), fails)))
+
+	done := a.WaitStatus(a.StartJob(map[string]any{"functionId": "latin1"}).Id, "completed", 10*time.Second)
+	var result string
+	if err := json.Unmarshal(done.Result, &result); err != nil || result != "caf\uFFFD" {
+		t.Errorf("result %s, want \"caf\uFFFD\"", done.Result)
+	}
+	if done.Message != "caf\uFFFD" {
+		t.Errorf("message %q", done.Message)
+	}
+	failed := a.WaitStatus(a.StartJob(map[string]any{"functionId": "latin1fails"}).Id, "failed", 10*time.Second)
+	if failed.Error != "exit status 1: caf\uFFFD failed" || failed.Attempt != 1 {
+		t.Errorf("attempt %d error %q", failed.Attempt, failed.Error)
+	}
+	if !sameLines(failed.LogTail, []apptest.LogLine{{Stream: "stdout", Line: "caf\uFFFD on stdout"}, {Stream: "stderr", Line: "caf\uFFFD failed"}}) {
+		t.Errorf("logTail %+v", failed.LogTail)
+	}
+}
+
 func TestCommandPermanentExitCodesAreNotRetried(t *testing.T) {
 	t.Parallel()
 	// fail.sh exits 3.

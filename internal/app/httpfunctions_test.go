@@ -40,6 +40,8 @@ func TestHTTPFunctions(t *testing.T) {
 			}
 		case "/notjson":
 			_, _ = w.Write([]byte("<html>"))
+		case "/big":
+			_, _ = w.Write([]byte("[" + strings.Repeat(`"ab",`, 12<<20/5) + `"ab"]`))
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -48,7 +50,8 @@ func TestHTTPFunctions(t *testing.T) {
 			HTTP: config.HTTPConf{URL: srv.URL + path, Headers: map[string]string{"X-Api-Key": "k1"}}}
 	}
 	a := apptest.StartApp(t, apptest.Config(t, withFunctions(fn("ok", "/ok", 1, time.Minute), fn("missing", "/missing", 3, time.Minute),
-		fn("flaky", "/flaky", 3, time.Minute), fn("slow", "/slow", 2, 300*time.Millisecond), fn("notjson", "/notjson", 3, time.Minute))))
+		fn("flaky", "/flaky", 3, time.Minute), fn("slow", "/slow", 2, 300*time.Millisecond), fn("notjson", "/notjson", 3, time.Minute),
+		fn("big", "/big", 3, time.Minute))))
 
 	t.Run("2xx JSON is the result", func(t *testing.T) {
 		job := a.StartJob(map[string]any{"functionId": "ok", "params": map[string]any{"n": 1}})
@@ -97,6 +100,15 @@ func TestHTTPFunctions(t *testing.T) {
 		job := a.StartJob(map[string]any{"functionId": "notjson"})
 		failed := a.WaitStatus(job.Id, "failed", 10*time.Second)
 		if failed.Attempt != 1 || !strings.Contains(failed.Error, "not JSON") {
+			t.Errorf("failed: attempt %d error %q", failed.Attempt, failed.Error)
+		}
+	})
+	// 12 MB of JSON fits MEDIUMTEXT, but not (escaped) one statement under MariaDB's
+	// max_allowed_packet: the write failed, the lease ran out and the job ended "worker lost".
+	t.Run("a result too big to store fails at once", func(t *testing.T) {
+		job := a.StartJob(map[string]any{"functionId": "big"})
+		failed := a.WaitStatus(job.Id, "failed", 10*time.Second)
+		if failed.Attempt != 1 || !strings.HasSuffix(failed.Error, "over the limit of 1048576 bytes") {
 			t.Errorf("failed: attempt %d error %q", failed.Attempt, failed.Error)
 		}
 	})

@@ -31,9 +31,13 @@ type Reporter interface {
 	Log(stream, line string)
 }
 
+// MaxResultBytes bounds a result, encoded as JSON. A larger one fails the job: it would fit
+// the result column, but not, escaped, one statement under MySQL's max_allowed_packet.
+const MaxResultBytes = 1 << 20
+
 // RunFunc runs one attempt of a job. ctx is cancelled when the job is cancelled, times out
 // or the worker shuts down; the function should return soon after. The result must be
-// JSON-encodable.
+// JSON-encodable, in at most MaxResultBytes.
 type RunFunc func(ctx context.Context, call Call, report Reporter) (result any, err error)
 
 // Definition is a registered function.

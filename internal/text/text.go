@@ -1,11 +1,16 @@
 // Package text shortens what is stored in bounded columns (errors, messages, snippets).
 package text
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
-// Truncate cuts s to at most n bytes without splitting a UTF-8 character, so what it keeps
-// still fits a utf8mb4 column.
+// Truncate cuts s to at most n bytes without splitting a UTF-8 character, and replaces
+// bytes that are not UTF-8 (a program's Latin-1 or binary output) with U+FFFD, so what it
+// keeps fits a utf8mb4 column: MariaDB in strict mode refuses the whole write otherwise.
 func Truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}

@@ -21,3 +21,12 @@ func TestTruncateNeverSplitsACharacter(t *testing.T) {
 		t.Fatalf("Truncate kept %q of a short string", got)
 	}
 }
+
+func TestTruncateReplacesBytesThatAreNotUTF8(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"caf\xe9": "caf\uFFFD", "\xff\xfeok": "\uFFFDok", "caf\xe9 au lait": "caf\uFFFD "} {
+		if got := text.Truncate(in, 7); got != want {
+			t.Errorf("Truncate(%q, 7) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,13 +134,10 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 
 	outcome := model.Outcome{Id: e.job.Id, Attempt: e.job.Attempt, Progress: e.snapshot()}
 	if err == nil {
-		encoded, encErr := json.Marshal(result)
-		if encErr == nil {
-			outcome.Kind = model.OutcomeCompleted
-			outcome.Result.String, outcome.Result.Valid = string(encoded), true
+		err = complete(&outcome, result)
+		if err == nil {
 			return outcome
 		}
-		err = functions.Permanent(fmt.Errorf("result is not JSON-encodable: %v", encErr))
 	}
 	message := err.Error()
 	if errors.Is(context.Cause(ctx), errTimedOut) {
@@ -152,6 +150,24 @@ func (e *execution) execute(ctx context.Context, def *functions.Definition) mode
 		outcome.RetryDelay = def.RetryDelay(e.job.Attempt)
 	}
 	return outcome
+}
+
+// complete makes outcome a completion with result, or returns why result cannot be stored.
+func complete(outcome *model.Outcome, result any) error {
+	encoded, err := json.Marshal(result)
+	if err != nil {
+		return functions.Permanent(fmt.Errorf("result is not JSON-encodable: %v", err))
+	}
+	// A result taken as it came (a command's ::result line, an HTTP answer) may hold bytes
+	// that are not UTF-8, which the utf8mb4 column refuses; JSON holds them only inside
+	// strings, where U+FFFD keeps it valid JSON.
+	stored := strings.ToValidUTF8(string(encoded), "\uFFFD")
+	if len(stored) > functions.MaxResultBytes {
+		return functions.Permanent(fmt.Errorf("result is %d bytes, over the limit of %d bytes", len(stored), functions.MaxResultBytes))
+	}
+	outcome.Kind = model.OutcomeCompleted
+	outcome.Result.String, outcome.Result.Valid = stored, true
+	return nil
 }
 
 // runSafely turns a panicking function into an error.

@@ -21,9 +21,9 @@ import (
 	"jobs/internal/text"
 )
 
-// maxHTTPResult bounds the body of an HTTP function's response (results are stored in a
-// MEDIUMTEXT column).
-const maxHTTPResult = 16<<20 - 1
+// maxHTTPResult bounds the body of an HTTP function's response: what is read of it, and
+// a 2xx answer's result.
+const maxHTTPResult = functions.MaxResultBytes
 
 // New checks a function's HTTP keys and returns its runner; errors name the key.
 func New(hc config.HTTPConf) (*Runner, error) {
@@ -89,7 +89,7 @@ func (h *Runner) Run(ctx context.Context, functionID string, call functions.Call
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		if len(data) > maxHTTPResult {
-			return nil, functions.Permanent(fmt.Errorf("POST %s: response body is over %d bytes", h.url, maxHTTPResult))
+			return nil, functions.Permanent(fmt.Errorf("POST %s: response body is over the limit of %d bytes", h.url, maxHTTPResult))
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
 			return nil, nil
