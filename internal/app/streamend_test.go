@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/events"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -152,5 +155,45 @@ func TestFreshStreamOfARunningCommandStartsWithItsLastLines(t *testing.T) {
 	rest := resumed.Collect(t, 5*time.Second)
 	if last := rest[len(rest)-1]; last.Name != "done" {
 		t.Fatalf("after the cancel: %v", testutil.EventNames(rest))
+	}
+}
+
+// A Redis that lost a job's events (restarted empty, flushed, failed over to a replica behind
+// it) numbers the job's next events from 1 again. A stream that had sent more than that took
+// them for events it had sent and dropped them until the numbers caught up; it now ends at
+// the hub's next check, and its client's reconnect, past what Redis has, starts afresh.
+func TestStreamOfAJobWhoseEventsRedisLostStartsAgain(t *testing.T) {
+	t.Parallel()
+	a, job, s := idleStream(t)
+	ctx := context.Background()
+	progress := func(msg string) {
+		t.Helper()
+		if err := a.Svc.Events.Publish(ctx, events.Pending{JobID: job.Id, Name: events.Progress,
+			Data: events.ProgressData{Progress: 1, Total: 2, Message: msg}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		progress("before")
+		if ev, err := s.Next(5 * time.Second); err != nil || ev.ID != int64(i+1) {
+			t.Fatalf("event %d: %+v %v", i+1, ev, err)
+		}
+	}
+	keys := rediskeys.New(a.Config.Redis.Prefix)
+	if err := testutil.Redis(t).Del(ctx, keys.JobEventLog(job.Id), keys.JobEventSeq(job.Id), keys.JobDone(job.Id)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	progress("after the loss") // numbered 1 again
+	if ev, err := s.Next(3 * time.Second); err == nil || err.Error() != "stream ended" {
+		t.Fatalf("after Redis lost the job's events: %+v %v, want the stream ended", ev, err)
+	}
+	again := a.OpenStream(job.Id, "3")
+	defer again.Close()
+	if ev, err := again.Next(5 * time.Second); err != nil || ev.Name != "snapshot" || ev.ID != 1 {
+		t.Fatalf("reconnect: %+v %v, want a snapshot numbered 1", ev, err)
+	}
+	progress("later")
+	if ev, err := again.Next(5 * time.Second); err != nil || ev.ID != 2 || !strings.Contains(string(ev.Data), "later") {
+		t.Fatalf("after the reconnect: %+v %v, want progress 2", ev, err)
 	}
 }

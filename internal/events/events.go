@@ -143,12 +143,19 @@ type scriptCall struct {
 	script *redis.Script
 	keys   []string
 	args   []any
+	events int // how many events the run stores
 }
+
+// maxRunEvents bounds the events of one script run. Redis's Lua unpacks at most about 8,000
+// values into one command (the RPUSH of a run's entries), and a bulk cancel or rerun of one
+// tenant's jobs publishes up to Limits.MaxBulk (10,000) of them at once.
+const maxRunEvents = 1000
 
 // Publish numbers, stores and announces events in one round trip (one per node of a
 // cluster). Events of one job are numbered in the order given, and so are the events of one
-// tenant; none is stored in a job's log after the job's done. All of a job's events go to one
-// run of publishScript, and all of a tenant's to one run of tenantPublishScript.
+// tenant; none is stored in a job's log after the job's done. A job's events go to one run of
+// publishScript, and a tenant's to one run of tenantPublishScript, maxRunEvents at most (the
+// runs of one owner follow each other in its node's pipeline, so their order holds).
 func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	type owner struct {
 		tenant bool   // a tenant's log, else a job's
@@ -158,7 +165,7 @@ func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 	runs := make(map[owner]int, len(evs)) // index in calls of each owner's run
 	runOf := func(o owner) *scriptCall {
 		i, ok := runs[o]
-		if !ok {
+		if !ok || calls[i].events == maxRunEvents {
 			i = len(calls)
 			runs[o] = i
 			if o.tenant {
@@ -167,6 +174,7 @@ func (b *Bus) Publish(ctx context.Context, evs ...Pending) error {
 				calls = append(calls, b.jobCall(o.id))
 			}
 		}
+		calls[i].events++
 		return &calls[i]
 	}
 	for _, ev := range evs {

@@ -188,7 +188,8 @@ func (h *Hub) checkEvery(interval time.Duration) {
 }
 
 // check asks the subscribers of each job that Redis has newer events of than the hub
-// delivered, or that has ended, to check.
+// delivered, or older ones only (Redis lost the job's events and numbers them afresh), or
+// that has ended, to check.
 func (h *Hub) check(ctx context.Context) error {
 	h.mu.Lock()
 	ids := make([]string, 0, len(h.jobs))
@@ -217,10 +218,10 @@ func (h *Hub) check(ctx context.Context) error {
 	defer h.mu.Unlock()
 	for i, id := range ids {
 		j := h.jobs[id]
-		if j == nil || (latest[i] <= j.last && !isEnded[id]) {
+		if j == nil || (latest[i] == j.last && !isEnded[id]) {
 			continue
 		}
-		j.last = max(j.last, latest[i])
+		j.last = latest[i]
 		for s := range j.subs {
 			s.mu.Lock()
 			s.check = true

@@ -143,3 +143,33 @@ func startTenantHub(t *testing.T, tenantMaxLen int64, clientBuffer int) (*events
 	t.Cleanup(hub.Close)
 	return bus, hub
 }
+
+// A bulk cancel or rerun of up to Limits.MaxBulk (10,000) jobs of one tenant publishes that
+// many tenant events at once. Redis's Lua unpacks at most about 8,000 values into one call, so
+// one run for them all failed and the tenant's clients heard of none of them.
+func TestTenantEventsOfABulkActionAreAllStored(t *testing.T) {
+	t.Parallel()
+	bus, _ := startTenantHub(t, 20000, 1)
+	ctx := context.Background()
+	start, err := bus.TenantLastID(ctx, "bulk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 10000
+	evs := make([]events.Pending, n)
+	for i := range evs {
+		evs[i] = events.StatusChange(fmt.Sprintf("job-%d", i), events.Owner{Tenant: "bulk", FunctionID: "sleep"}, "cancelled", 1, "")[0]
+	}
+	if err := bus.Publish(ctx, evs...); err != nil {
+		t.Fatalf("publish %d events of one tenant: %v", n, err)
+	}
+	kept, complete, err := bus.TenantRange(ctx, "bulk", start, start+n)
+	if err != nil || !complete || len(kept) != n {
+		t.Fatalf("tenant keeps %d of %d events (complete %v, %v)", len(kept), n, complete, err)
+	}
+	for i, ev := range kept {
+		if ev.ID != start+int64(i)+1 || !strings.Contains(string(ev.Data), fmt.Sprintf(`"id":"job-%d"`, i)) {
+			t.Fatalf("event %d: %d %s", i, ev.ID, ev.Data)
+		}
+	}
+}

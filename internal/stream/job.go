@@ -180,11 +180,17 @@ func (l *jobLog) finish(ctx context.Context, s *Stream, job *model.Jobs) error {
 }
 
 // check catches up with events the subscription missed (a dropped pub/sub message), and
-// ends the stream if the job is terminal although no done event came.
+// ends the stream if the job is terminal although no done event came. A latest number below
+// the last one sent means Redis lost the job's events and numbers new ones from 1 again,
+// which the stream would drop as sent: it ends, and its client's reconnect (Last-Event-ID
+// past what Redis has) gets a snapshot in the new numbering.
 func (l *jobLog) check(ctx context.Context, s *Stream) error {
 	latest, err := l.Bus.LastID(ctx, l.jobID)
 	if err != nil {
 		return err
+	}
+	if latest < s.sent {
+		return errDone
 	}
 	if err := s.catchUp(ctx, latest); err != nil {
 		return err
