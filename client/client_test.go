@@ -567,3 +567,37 @@ func TestListPagesAndIterator(t *testing.T) {
 		t.Fatalf("ListAll with a bad size: %v", errs)
 	}
 }
+
+// A job that leaves the filter during a walk (a pending job cancelled, say) must not shift a
+// job that still matches past the page being read: offset paging alone skipped one.
+func TestListAllMissesNoJobThatLeavesTheFilter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	later := time.Now().Add(time.Hour) // pending throughout
+	var started []string
+	for range 7 {
+		started = append(started, b.start(t, client.StartRequest{FunctionID: "echo", GameID: "leaving", RunAt: later}).ID)
+	}
+	cancelled := map[string]bool{} // by earlier passes: no longer pending when a pass begins
+	for _, order := range []client.Order{client.NewestFirst, client.OldestFirst} {
+		seen := map[string]int{}
+		var first string
+		for job, err := range b.c.ListAll(b.ctx, client.ListFilter{Status: client.StatusPending, GameID: "leaving", Size: 3, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[job.ID]++; len(seen) == 1 {
+				if _, err := b.c.Cancel(b.ctx, job.ID); err != nil { // the first job seen leaves the filter
+					t.Fatal(err)
+				}
+				first = job.ID
+			}
+		}
+		for _, id := range started {
+			if seen[id] > 1 || seen[id] == 0 && !cancelled[id] {
+				t.Errorf("%s: job %s came %d times", order, id, seen[id])
+			}
+		}
+		cancelled[first] = true
+	}
+}

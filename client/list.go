@@ -78,9 +78,14 @@ func (c *Client) List(ctx context.Context, f ListFilter) (*JobList, error) {
 // ListAll yields every job that matches f, page after page from f.Page (of f.Size jobs),
 // until a page comes back short. An error is yielded once and ends the iteration.
 //
-// Jobs started during the iteration push older ones onto later pages (newest first);
-// ListAll skips the jobs it has already yielded, so each comes once and none that existed
-// when it began is missed.
+// The list has offset paging only, and offsets shift while ListAll reads: jobs started
+// meanwhile push older ones back (newest first), and jobs that leave the filter (a pending
+// job that starts, with Status pending) pull later ones forward past the page being read.
+// So after each page ListAll narrows the creation-time range to the last job's millisecond
+// and on (CreatedTo newest first, CreatedFrom oldest first) and reads from the range's first
+// page again, skipping the jobs it has already yielded; it moves on by page only among jobs
+// of one millisecond. Each job comes once, and none that matches throughout is missed (for
+// an admin token's list of every tenant, ordered by id, as far as ids follow creation times).
 func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[JobItem, error] {
 	return func(yield func(JobItem, error) bool) {
 		seen := make(map[string]bool)
@@ -103,7 +108,29 @@ func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[JobItem, e
 			if int64(len(list.Jobs)) < list.Size || len(list.Jobs) == 0 {
 				return
 			}
-			f.Page++
+			if !f.narrowTo(list.Jobs[len(list.Jobs)-1].CreatedAt) {
+				f.Page++
+			}
 		}
 	}
+}
+
+// narrowTo bounds f's creation-time range at last's millisecond, inclusive, on the side the
+// list moves towards, and restarts at page 1 if that narrowed it; it reports whether it did.
+// The range only ever narrows: every job listed lies in it.
+func (f *ListFilter) narrowTo(last time.Time) bool {
+	if f.Order == OldestFirst {
+		if !last.After(f.CreatedFrom) {
+			return false
+		}
+		f.CreatedFrom = last
+	} else {
+		to := last.Truncate(time.Millisecond).Add(time.Millisecond)
+		if !f.CreatedTo.IsZero() && !to.Before(f.CreatedTo) {
+			return false
+		}
+		f.CreatedTo = to
+	}
+	f.Page = 1
+	return true
 }
