@@ -18,6 +18,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
+	"jobs/model"
 )
 
 // testBundle is a real app (MariaDB, Redis, workers, HTTP on a real listener) and a client
@@ -599,5 +600,35 @@ func TestListAllMissesNoJobThatLeavesTheFilter(t *testing.T) {
 			}
 		}
 		cancelled[first] = true
+	}
+}
+
+// Jobs can share one creation time (a batch's, to the millisecond): ListAll pages through
+// them within that millisecond, each once.
+func TestListAllThroughJobsOfOneMillisecond(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	created := time.Now().UTC().Truncate(time.Millisecond)
+	rows := make([]*model.Jobs, 7)
+	for i := range rows {
+		rows[i] = &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: apptest.DefaultTenant, FunctionId: "echo",
+			Status: string(model.StatusPending), Params: "{}", GameId: "tied", MaxAttempts: 1, CreatedAt: created}
+	}
+	if _, err := b.app.Svc.Jobs.InsertMany(b.ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []client.Order{client.NewestFirst, client.OldestFirst} {
+		seen := map[string]int{}
+		for job, err := range b.c.ListAll(b.ctx, client.ListFilter{GameID: "tied", Size: 3, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[job.ID]++
+		}
+		for _, j := range rows {
+			if seen[j.Id] != 1 {
+				t.Errorf("%s: job %s came %d times", order, j.Id, seen[j.Id])
+			}
+		}
 	}
 }
