@@ -632,3 +632,39 @@ func TestListAllThroughJobsOfOneMillisecond(t *testing.T) {
 		}
 	}
 }
+
+// An admin token's list of every tenant is ordered by id, and a job's id can be drawn well
+// after its creation time (a schedule's fire): ListAll must not bound it by creation time.
+func TestListAllOfEveryTenantFollowsIds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	idAt := func(at time.Time) string {
+		id := uuid.Must(uuid.NewV7())
+		ms := at.UnixMilli()
+		for i := range 6 {
+			id[i] = byte(ms >> (40 - 8*i))
+		}
+		return id.String()
+	}
+	// fired: created at now, its id drawn 50 ms later; started: created 30 ms on, with its id.
+	fired := &model.Jobs{Id: idAt(now.Add(50 * time.Millisecond)), TenantId: "t-sched", CreatedAt: now}
+	started := &model.Jobs{Id: idAt(now.Add(30 * time.Millisecond)), TenantId: "t-api", CreatedAt: now.Add(30 * time.Millisecond)}
+	for _, j := range []*model.Jobs{fired, started} {
+		j.FunctionId, j.Status, j.Params, j.GameId, j.MaxAttempts = "echo", string(model.StatusPending), "{}", "skew", 1
+	}
+	if _, err := b.app.Svc.Jobs.InsertMany(b.ctx, []*model.Jobs{fired, started}); err != nil {
+		t.Fatal(err)
+	}
+	admin := newClient(t, b.app.URL, b.app.AsAdmin("ops", "root").BearerToken())
+	var got []string
+	for job, err := range admin.ListAll(b.ctx, client.ListFilter{GameID: "skew", Size: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, job.ID)
+	}
+	if want := []string{fired.Id, started.Id}; !slices.Equal(got, want) {
+		t.Fatalf("ListAll of every tenant: %v, want %v", got, want)
+	}
+}
