@@ -18,6 +18,7 @@ import (
 	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
+	"jobs/model"
 )
 
 // testBundle is a real app (MariaDB, Redis, workers, HTTP on a real listener) and a client
@@ -565,5 +566,105 @@ func TestListPagesAndIterator(t *testing.T) {
 	}
 	if len(errs) != 1 || !errors.Is(errs[0], client.ErrBadRequest) {
 		t.Fatalf("ListAll with a bad size: %v", errs)
+	}
+}
+
+// A job that leaves the filter during a walk (a pending job cancelled, say) must not shift a
+// job that still matches past the page being read: offset paging alone skipped one.
+func TestListAllMissesNoJobThatLeavesTheFilter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	later := time.Now().Add(time.Hour) // pending throughout
+	var started []string
+	for range 7 {
+		started = append(started, b.start(t, client.StartRequest{FunctionID: "echo", GameID: "leaving", RunAt: later}).ID)
+	}
+	cancelled := map[string]bool{} // by earlier passes: no longer pending when a pass begins
+	for _, order := range []client.Order{client.NewestFirst, client.OldestFirst} {
+		seen := map[string]int{}
+		var first string
+		for job, err := range b.c.ListAll(b.ctx, client.ListFilter{Status: client.StatusPending, GameID: "leaving", Size: 3, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[job.ID]++; len(seen) == 1 {
+				if _, err := b.c.Cancel(b.ctx, job.ID); err != nil { // the first job seen leaves the filter
+					t.Fatal(err)
+				}
+				first = job.ID
+			}
+		}
+		for _, id := range started {
+			if seen[id] > 1 || seen[id] == 0 && !cancelled[id] {
+				t.Errorf("%s: job %s came %d times", order, id, seen[id])
+			}
+		}
+		cancelled[first] = true
+	}
+}
+
+// Jobs can share one creation time (a batch's, to the millisecond): ListAll pages through
+// them within that millisecond, each once.
+func TestListAllThroughJobsOfOneMillisecond(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	created := time.Now().UTC().Truncate(time.Millisecond)
+	rows := make([]*model.Jobs, 7)
+	for i := range rows {
+		rows[i] = &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: apptest.DefaultTenant, FunctionId: "echo",
+			Status: string(model.StatusPending), Params: "{}", GameId: "tied", MaxAttempts: 1, CreatedAt: created}
+	}
+	if _, err := b.app.Svc.Jobs.InsertMany(b.ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []client.Order{client.NewestFirst, client.OldestFirst} {
+		seen := map[string]int{}
+		for job, err := range b.c.ListAll(b.ctx, client.ListFilter{GameID: "tied", Size: 3, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[job.ID]++
+		}
+		for _, j := range rows {
+			if seen[j.Id] != 1 {
+				t.Errorf("%s: job %s came %d times", order, j.Id, seen[j.Id])
+			}
+		}
+	}
+}
+
+// An admin token's list of every tenant is ordered by id, and a job's id can be drawn well
+// after its creation time (a schedule's fire): ListAll must not bound it by creation time.
+func TestListAllOfEveryTenantFollowsIds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	idAt := func(at time.Time) string {
+		id := uuid.Must(uuid.NewV7())
+		ms := at.UnixMilli()
+		for i := range 6 {
+			id[i] = byte(ms >> (40 - 8*i))
+		}
+		return id.String()
+	}
+	// fired: created at now, its id drawn 50 ms later; started: created 30 ms on, with its id.
+	fired := &model.Jobs{Id: idAt(now.Add(50 * time.Millisecond)), TenantId: "t-sched", CreatedAt: now}
+	started := &model.Jobs{Id: idAt(now.Add(30 * time.Millisecond)), TenantId: "t-api", CreatedAt: now.Add(30 * time.Millisecond)}
+	for _, j := range []*model.Jobs{fired, started} {
+		j.FunctionId, j.Status, j.Params, j.GameId, j.MaxAttempts = "echo", string(model.StatusPending), "{}", "skew", 1
+	}
+	if _, err := b.app.Svc.Jobs.InsertMany(b.ctx, []*model.Jobs{fired, started}); err != nil {
+		t.Fatal(err)
+	}
+	admin := newClient(t, b.app.URL, b.app.AsAdmin("ops", "root").BearerToken())
+	var got []string
+	for job, err := range admin.ListAll(b.ctx, client.ListFilter{GameID: "skew", Size: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, job.ID)
+	}
+	if want := []string{fired.Id, started.Id}; !slices.Equal(got, want) {
+		t.Fatalf("ListAll of every tenant: %v, want %v", got, want)
 	}
 }
