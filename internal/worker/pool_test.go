@@ -158,3 +158,46 @@ func TestConcurrentClaimsOfOneJobHaveOneWinner(t *testing.T) {
 		t.Fatalf("cancel of a completed job took effect (%v, %v)", cancelled, err)
 	}
 }
+
+// Outcomes that together carry more than one statement may (MySQL's max_allowed_packet,
+// 16 MiB here) are written in several: 40 results of 1000 KiB, ending together, all complete.
+func TestABatchOfLargeResultsIsWritten(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	gate := make(chan struct{})
+	large := strings.Repeat("x", 1000<<10)
+	def := &functions.Definition{ID: "large", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
+		Run: func(ctx context.Context, _ functions.Call, _ functions.Reporter) (any, error) {
+			select {
+			case <-gate:
+				return large, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}}
+	registry, err := functions.NewRegistry(append(functions.Builtins(), def)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := poolConfig(time.Second)
+	cfg.Concurrency, cfg.BatchSize, cfg.Lease = 40, 40, time.Minute
+	pool := worker.NewPool(cfg, b.jobs, b.queue, b.dispatch, registry, b.bus)
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Stop(context.Background()) })
+	ids := make([]string, cfg.Concurrency)
+	for i := range ids {
+		ids[i] = b.insert(t, "large", `{}`)
+	}
+	for _, id := range ids {
+		b.waitStatus(t, id, model.StatusRunning)
+	}
+	close(gate) // every job ends at once: their outcomes reach the completer together
+
+	for _, id := range ids {
+		if job := b.waitStatus(t, id, model.StatusCompleted); len(job.Result.String) != len(large)+2 || job.Attempt != 1 {
+			t.Errorf("job %s: %d bytes of result, attempt %d", id, len(job.Result.String), job.Attempt)
+		}
+	}
+}
