@@ -200,6 +200,26 @@ func TestBulkRerunOfMaxBulkJobsRerunsEachOnce(t *testing.T) {
 	}
 }
 
+// A bulk rerun of jobs whose params add up to more than one statement may carry (MariaDB's
+// max_allowed_packet, 16 MiB here) writes them in several statements, each job once.
+func TestBulkRerunOfJobsWithLargeParamsRerunsEachOnce(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	db := testutil.DB(t, a.Config.MySQL.DataSource)
+	const n = 300 // of 60 KiB params each: 18 MiB
+	testutil.Exec(t, db, fmt.Sprintf("insert into jobs (id, tenant_id, function_id, status, params, error, max_attempts, "+
+		"created_at, finished_at) select uuid(), ?, 'echo', 'completed', concat('{\"pad\":\"', repeat('x', 60000), '\"}'), '', 1, "+
+		"now(3), now(3) from seq_1_to_%d", n), apptest.DefaultTenant)
+	var r bulkResult
+	a.Do(http.MethodPost, "/api/v1/jobs/rerun", map[string]any{"filter": map[string]any{"status": "completed"}}).Data(t, &r)
+	if r.Acted != n || len(r.RerunIds) != n {
+		t.Fatalf("bulk rerun of %d jobs with large params: acted %d", n, r.Acted)
+	}
+	if got := testutil.Query[int64](t, db, "select count(distinct rerun_of) from jobs where rerun_of <> '' and length(params) > 60000"); got != n {
+		t.Fatalf("%d jobs were rerun with their params, want %d", got, n)
+	}
+}
+
 func TestBulkActionsRefuseBadRequestsNamingTheField(t *testing.T) {
 	t.Parallel()
 	a := apptest.StartApp(t, apptest.Config(t, noWorkers))

@@ -77,3 +77,27 @@ func (b *Batcher[T]) fill(batch []T) []T {
 	}
 	return batch
 }
+
+// MaxStatementBytes bounds what the rows of one batched statement carry (params, results,
+// output lines). MySQL refuses a statement over max_allowed_packet (16 MiB in MariaDB's
+// default) whole; escaped, 4 MiB stays under it.
+const MaxStatementBytes = 4 << 20
+
+// Split cuts items, in order, into parts of at most maxItems whose sizes add up to at most
+// maxBytes; an item over maxBytes is a part of its own.
+func Split[T any](items []T, maxItems, maxBytes int, size func(T) int) [][]T {
+	var parts [][]T
+	start, bytes := 0, 0
+	for i, item := range items {
+		n := size(item)
+		if i > start && (i-start == maxItems || bytes+n > maxBytes) {
+			parts = append(parts, items[start:i])
+			start, bytes = i, 0
+		}
+		bytes += n
+	}
+	if start < len(items) {
+		parts = append(parts, items[start:])
+	}
+	return parts
+}

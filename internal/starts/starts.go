@@ -12,6 +12,7 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"jobs/internal/batcher"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/metrics"
@@ -22,7 +23,8 @@ import (
 // client that hangs up cannot leave a job committed but not on the stream.
 const commitTimeout = 10 * time.Second
 
-// maxGroup bounds the single starts written by one statement.
+// maxGroup bounds the single starts written by one statement (as batcher.MaxStatementBytes
+// bounds their params).
 const maxGroup = 256
 
 // maxWriters bounds the writes in flight at once. One alone would make every start wait for
@@ -74,7 +76,7 @@ func (w *Writer) Start(ctx context.Context, job *model.Jobs) (*model.Jobs, error
 func (w *Writer) drain() {
 	w.mu.Lock()
 	for len(w.waiting) > 0 {
-		group := w.waiting[:min(len(w.waiting), maxGroup)]
+		group := batcher.Split(w.waiting[:min(len(w.waiting), maxGroup)], maxGroup, batcher.MaxStatementBytes, requestBytes)[0]
 		w.waiting = w.waiting[len(group):]
 		w.mu.Unlock()
 		jobs := make([]*model.Jobs, len(group))
@@ -94,6 +96,13 @@ func (w *Writer) drain() {
 	w.writers--
 	w.mu.Unlock()
 }
+
+// requestBytes is what a start carries into the group's statement: its params, up to
+// Limits.MaxParamsBytes (64 KiB) each, so 256 of them could be over max_allowed_packet.
+func requestBytes(r *request) int { return JobBytes(r.job) }
+
+// JobBytes is what a new job carries into an INSERT, for batcher.Split.
+func JobBytes(job *model.Jobs) int { return len(job.Params) }
 
 // Write commits jobs in one statement and returns, for each, the job that holds its place:
 // itself, the job its tenant's idempotency key started before, or the earlier one of jobs

@@ -86,34 +86,19 @@ func (c *completer) flush(batch []finished) {
 	}
 	ctx, cancel := context.WithDeadline(c.drain, oldest.Add(c.patience))
 	defer cancel()
-	for _, part := range splitBySize(batch, maxWriteBytes) {
+	for _, part := range batcher.Split(batch, len(batch), batcher.MaxStatementBytes, outcomeBytes) {
 		if err := c.writeRetrying(ctx, part); err != nil {
 			c.log.Errorf("worker: write %d outcomes: %v; giving up, their leases will expire and they will be retried", len(part), err)
 		}
 	}
 }
 
-// maxWriteBytes bounds what the outcomes of one Finish statement carry (results, errors,
-// output lines). MySQL refuses a statement over max_allowed_packet (16 MiB in MariaDB's
-// default), and the 256 outcomes of a full batch, with results of up to 1 MiB each
-// (functions.MaxResultBytes) and their output lines, would be far over it: the whole batch
-// failed, and its jobs ran again once their leases expired. Escaped, 4 MiB stays under 16.
-const maxWriteBytes = 4 << 20
-
-// splitBySize cuts batch, in order, into parts whose outcomes carry at most limit bytes
-// each; an outcome over the limit is a part of its own.
-func splitBySize(batch []finished, limit int) [][]finished {
-	var parts [][]finished
-	start, size := 0, 0
-	for i, f := range batch {
-		n := len(f.Result.String) + len(f.Error) + len(f.Progress.Message) + len(f.Progress.LogTail.String)
-		if i > start && size+n > limit {
-			parts = append(parts, batch[start:i])
-			start, size = i, 0
-		}
-		size += n
-	}
-	return append(parts, batch[start:])
+// outcomeBytes is what an outcome carries into the statement (batcher.MaxStatementBytes):
+// the 256 outcomes of a full batch, with results of up to 1 MiB each, were far over MariaDB's
+// max_allowed_packet; the statement was refused whole, and every job of it ran again once its
+// lease expired.
+func outcomeBytes(f finished) int {
+	return len(f.Result.String) + len(f.Error) + len(f.Progress.Message) + len(f.Progress.LogTail.String)
 }
 
 // writeRetrying writes a batch, trying at least once and again until ctx ends: a deadlock

@@ -2,11 +2,12 @@ package jobs
 
 import (
 	"context"
-	"slices"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/batcher"
+	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -51,7 +52,7 @@ func (l *BulkRerunJobsLogic) BulkRerunJobs(req *types.BulkReq) (*types.BulkResp,
 		}
 		reruns = append(reruns, rerun)
 	}
-	for chunk := range slices.Chunk(reruns, max(l.svcCtx.Config.Limits.MaxBatch, 1)) {
+	for _, chunk := range batcher.Split(reruns, max(l.svcCtx.Config.Limits.MaxBatch, 1), batcher.MaxStatementBytes, starts.JobBytes) {
 		if _, err := l.svcCtx.Starts.Write(l.ctx, chunk); err != nil {
 			return nil, err
 		}
