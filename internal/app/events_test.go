@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
 
@@ -128,6 +130,49 @@ func TestTenantEventsResetWhenTheResumePointIsGone(t *testing.T) {
 	// After a reset, live events follow.
 	job := a.StartJob(map[string]any{"functionId": "echo"})
 	untilStatus(t, lost, job.Id, "completed")
+}
+
+// A Redis that failed over to a replica a few events behind numbers the tenant's next events
+// with numbers its clients already have. A stream took them for events it had sent and
+// dropped them until the numbers passed its own; at the hub's next check it now sends a reset
+// (lost), numbered in Redis's new numbering, and carries on from there.
+func TestTenantEventsResetWhenRedisFailedOverBehindTheStream(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, func(c *config.Config) { c.Events.CheckInterval = 200 * time.Millisecond }))
+	s := a.OpenStreamAt("/api/v1/events", "")
+	start, _ := nextEvent(t, s)
+	echo := map[string]any{"functionId": "echo"}
+	for i := range 3 {
+		job := a.StartJob(echo)
+		if ev, data := nextEvent(t, s); ev.ID != start.ID+int64(i)+1 || data.ID != job.Id {
+			t.Fatalf("event %d: %d %s, want %d of job %s", i+1, ev.ID, ev.Data, start.ID+int64(i)+1, job.Id)
+		}
+	}
+	// The replica had the first of those three events only.
+	ctx, rdb, keys := context.Background(), testutil.Redis(t), rediskeys.New(a.Config.Redis.Prefix)
+	behind := start.ID + 1
+	if err := rdb.Set(ctx, keys.TenantEventSeq(apptest.DefaultTenant), behind, a.Config.Events.Retain).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.LTrim(ctx, keys.TenantEventLog(apptest.DefaultTenant), 0, -3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.StartJob(echo) // numbered behind+1, a number the stream sent, unless the check came first
+	reset, data := nextEvent(t, s)
+	if reset.Name != "reset" || data.Reason != "lost" || reset.ID < behind || reset.ID > behind+1 {
+		t.Fatalf("after the failover: %s %d %s, want reset (lost) at %d or %d", reset.Name, reset.ID, reset.Data, behind, behind+1)
+	}
+	// What follows the reset is in the new numbering, one by one.
+	later := a.StartJob(echo)
+	evs := untilStatus(t, s, later.Id, "pending")
+	for i, ev := range evs {
+		if ev.ID != reset.ID+int64(i)+1 {
+			t.Fatalf("after the reset at %d: %+v, want the ids to follow it one by one", reset.ID, evs)
+		}
+	}
+	if last := evs[len(evs)-1].ID; last != behind+2 {
+		t.Fatalf("job started after the reset numbered %d, want %d", last, behind+2)
+	}
 }
 
 func TestTenantEventsTakeTheTokenInTheQueryAndRefuseBadInput(t *testing.T) {

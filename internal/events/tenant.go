@@ -17,14 +17,15 @@ import (
 // client that lost its connection resumes exactly from its Last-Event-ID within that window.
 
 // Reset is the tenant stream's event telling a client to reload what it shows: sent first
-// on a connection without Last-Event-ID, and on a resume from before the kept window.
+// on a connection without Last-Event-ID, on a resume from before the kept window, and when
+// Redis lost events the stream had sent.
 const Reset = "reset"
 
 // Reset reasons.
 const (
 	ResetNew     = "new"     // a connection without Last-Event-ID
 	ResetExpired = "expired" // the events after Last-Event-ID are no longer all kept
-	ResetLost    = "lost"    // Redis no longer knows Last-Event-ID (it lost its data)
+	ResetLost    = "lost"    // Redis no longer knows Last-Event-ID, or the last event sent (it lost its data)
 )
 
 // ResetData is the data of a reset event.

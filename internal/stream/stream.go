@@ -145,9 +145,14 @@ func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
 	return s.replay(ctx, missed)
 }
 
-// reset tells the client to reload what it shows, numbered at: what follows comes after it.
+// reset tells the client to reload what it shows, numbered at: what follows comes after it,
+// even if at is below the last number sent (Redis lost the latest events).
 func (s *Stream) reset(at int64, reason string) error {
-	return s.send(at, events.Reset, events.ResetData{Reason: reason})
+	if err := s.send(at, events.Reset, events.ResetData{Reason: reason}); err != nil {
+		return err
+	}
+	s.sent = at
+	return nil
 }
 
 // ParseLastEventID reads a Last-Event-ID header: the id to resume after, and whether the

@@ -48,10 +48,17 @@ func (l *tenantLog) forward(_ context.Context, s *Stream, ev events.Event) error
 	return s.send(ev.ID, ev.Name, ev.Data)
 }
 
+// check catches up with events the subscription missed. A latest number below the last one
+// sent means Redis lost the tenant's latest events (it failed over to a replica behind it)
+// and numbers new ones with numbers the client has, which the stream would drop as sent: the
+// client gets a reset at Redis's number and the stream carries on from there.
 func (l *tenantLog) check(ctx context.Context, s *Stream) error {
 	latest, err := l.bus.TenantLastID(ctx, l.tenant)
 	if err != nil {
 		return err
+	}
+	if latest < s.sent {
+		return s.reset(latest, events.ResetLost)
 	}
 	return s.catchUp(ctx, latest)
 }
