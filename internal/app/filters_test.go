@@ -138,3 +138,30 @@ func TestTotalIsExactUpToTheConfiguredCount(t *testing.T) {
 		}
 	}
 }
+
+// A query parameter given twice was read as its first value: "status=pending&status=failed"
+// listed the pending jobs only, as if the second were not there. It is a 400 naming it.
+func TestRepeatedQueryParametersAre400sNamingThem(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	for _, path := range []string{
+		"/api/v1/jobs?status=pending&status=failed",
+		"/api/v1/jobs?size=5&page=1&page=2",
+		"/api/v1/function-calls?status=pending&status=failed",
+		"/api/v1/jobs/" + job.Id + "/result?wait=0&wait=5",
+		"/api/v1/schedules?tenant_id=" + apptest.DefaultTenant + "&tenant_id=tenant-b",
+	} {
+		name := path[strings.LastIndex(path, "&")+1 : strings.LastIndex(path, "=")]
+		res := a.Do(http.MethodGet, path, nil)
+		code, msg, _ := res.Envelope(t)
+		want := name + " is given 2 times; give it once"
+		if res.Status != http.StatusBadRequest || code != http.StatusBadRequest || msg != want {
+			t.Errorf("%s: %d %q, want 400 %q", path, res.Status, msg, want)
+		}
+	}
+	// An empty value is no value (go-zero's form parser skips it), and other names are left alone.
+	if _, total := listIDs(t, a, "?status=&status=pending&x=1&x=2"); total != 1 {
+		t.Errorf("status=&status=pending: total %d, want 1", total)
+	}
+}

@@ -83,7 +83,40 @@ func Mint(secret string, id Identity, ttl time.Duration) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
 }
 
-var parser = jwt.NewParser(jwt.WithValidMethods([]string{Algorithm}))
+// parser checks the algorithm and the signature; checkTimes checks the time claims.
+var parser = jwt.NewParser(jwt.WithValidMethods([]string{Algorithm}), jwt.WithoutClaimsValidation())
+
+// ClockSkew is how far ahead of this process's clock a token's iat and nbf may be: a token
+// minted on a host whose clock runs a little ahead (jobs token, another API process's
+// development token) and used at once was refused for up to a second.
+const ClockSkew = time.Minute
+
+// checkTimes checks claims' exp (which must be after now), nbf and iat (not after now plus
+// ClockSkew), each optional, and says which one failed. golang-jwt v4's own check read an
+// exp of 0 as no exp at all, and refused an iat a second ahead as "not valid".
+func checkTimes(claims jwt.MapClaims) error {
+	now := jwt.TimeFunc()
+	seconds := float64(now.UnixNano()) / float64(time.Second)
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, present := claims[name]
+		if !present {
+			continue
+		}
+		at, ok := v.(float64)
+		if !ok {
+			return unauthenticated(fmt.Sprintf("the access token's %s claim must be a number", name))
+		}
+		switch {
+		case name == "exp" && at <= seconds:
+			return unauthenticated("the access token has expired")
+		case name == "nbf" && at > seconds+ClockSkew.Seconds():
+			return unauthenticated("the access token is not valid yet (nbf)")
+		case name == "iat" && at > seconds+ClockSkew.Seconds():
+			return unauthenticated("the access token's iat claim is ahead of this server's clock")
+		}
+	}
+	return nil
+}
 
 // maxKnownTokens bounds the tokens a Verifier remembers.
 const maxKnownTokens = 1024
@@ -117,7 +150,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	v.mu.RLock()
 	known, ok := v.known[token]
 	v.mu.RUnlock()
-	if ok && known.claims.Valid() == nil {
+	if ok && checkTimes(known.claims) == nil {
 		return known.id, nil
 	}
 	id, claims, err := verify(v.secret, token)
@@ -147,6 +180,9 @@ func verify(secret, token string) (Identity, jwt.MapClaims, error) {
 		return Identity{}, nil, unauthenticated(describeTokenError(parsed, err))
 	}
 	claims, _ := parsed.Claims.(jwt.MapClaims)
+	if err := checkTimes(claims); err != nil {
+		return Identity{}, nil, err
+	}
 	tenant, ok := claims[ClaimTenant].(string)
 	if !ok {
 		if claims[ClaimTenant] == nil {
@@ -183,10 +219,7 @@ func describeTokenError(parsed *jwt.Token, err error) string {
 	if parsed != nil && parsed.Header["alg"] != Algorithm && errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed == 0 {
 		return fmt.Sprintf("the access token must be signed with %s, not %v", Algorithm, parsed.Header["alg"])
 	}
-	switch {
-	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorExpired != 0:
-		return "the access token has expired"
-	case errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed != 0:
+	if errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed != 0 {
 		return "the access token is malformed"
 	}
 	return "the access token is not valid"

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -118,6 +120,24 @@ func Parse(r *http.Request, v any) error {
 	}
 	if err != nil {
 		return apperr.Wrap(apperr.InvalidArgument, err, "invalid query parameter: %v", err)
+	}
+	return onlyOnce(queryOnly.Form, from.queryNames)
+}
+
+// onlyOnce refuses a query parameter of names given more than one value. go-zero's mapper
+// reads the first and drops the rest, so "status=pending&status=failed" listed the pending
+// jobs alone. Empty values are no values to go-zero, nor here; "name[]" is go-zero's "name".
+func onlyOnce(form url.Values, names []string) error {
+	for _, name := range names {
+		given := 0
+		for _, v := range slices.Concat(form[name], form[name+"[]"]) {
+			if v != "" {
+				given++
+			}
+		}
+		if given > 1 {
+			return apperr.Invalid("%s is given %d times; give it once", name, given)
+		}
 	}
 	return nil
 }
@@ -254,6 +274,7 @@ func jsonKind(t reflect.Type) string {
 // sources are the parts of a request a request type is filled from.
 type sources struct {
 	body, path, header, query bool
+	queryNames                []string // the query parameters of the type's form tags
 }
 
 var sourcesCache sync.Map // reflect.Type -> sources
@@ -281,8 +302,11 @@ func sourcesOf(t reflect.Type) sources {
 			}
 			_, path := f.Tag.Lookup("path")
 			_, header := f.Tag.Lookup("header")
-			_, query := f.Tag.Lookup("form")
+			form, query := f.Tag.Lookup("form")
 			from.path, from.header, from.query = from.path || path, from.header || header, from.query || query
+			if name, _, _ := strings.Cut(form, ","); name != "" {
+				from.queryNames = append(from.queryNames, name)
+			}
 		}
 	}
 	sourcesCache.Store(t, from)
