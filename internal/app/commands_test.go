@@ -355,4 +355,9 @@ func TestShippedExampleFunctionRuns(t *testing.T) {
 	if string(done.Result) != `{"greeting":"hello Ada \"the\" Countess","steps":1}` || done.Progress != 1 || done.Total != 1 {
 		t.Errorf("countdown: %+v", done)
 	}
+	// A bad steps fails at once: the script's exit 2 is permanent, another attempt is no use.
+	bad := a.StartJob(map[string]any{"functionId": "countdown", "params": map[string]any{"name": "Ada", "steps": "many"}})
+	if failed := a.WaitStatus(bad.Id, "failed", 10*time.Second); failed.Attempt != 1 || !strings.Contains(failed.Error, "whole number") {
+		t.Errorf("countdown with a bad steps: attempt %d, error %q", failed.Attempt, failed.Error)
+	}
 }
