@@ -10,3 +10,13 @@ var MigrateUpTo = migrate
 func ClaimStatement(jobs JobsModel, ids []string, owner string) (string, []any) {
 	return jobs.(*customJobsModel).claimStatement(len(ids)), claimArgs(ids, owner, "held-claim", time.Minute)
 }
+
+// MigrationVersions lists the versions of the embedded migrations in the order they apply.
+func MigrationVersions() ([]int, error) {
+	list, err := embeddedMigrations()
+	versions := make([]int, len(list))
+	for i, m := range list {
+		versions[i] = m.version
+	}
+	return versions, err
+}

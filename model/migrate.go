@@ -107,8 +107,11 @@ func migrate(ctx context.Context, dsn string, upTo int) error {
 		if err != nil {
 			return err
 		}
-		// MySQL commits DDL implicitly, so each statement is written to be re-runnable
-		// (IF NOT EXISTS) and the version is recorded last.
+		// MySQL commits DDL implicitly and finishes an ALTER whose client died, so a process
+		// stopped here can leave a migration applied but not recorded (the version is
+		// recorded last). Each statement is written to be re-runnable: IF [NOT] EXISTS on
+		// every clause, except the ADD of an index the same ALTER drops (MariaDB checks IF
+		// NOT EXISTS against the table before the drop, and would skip it).
 		for _, stmt := range splitStatements(string(body)) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)

@@ -4,4 +4,4 @@
 -- their count, the oldest created among those without run_at, and the earliest run_at among
 -- those with one, both first entries of their range.
 ALTER TABLE `jobs`
-  ADD KEY `idx_tenant_status_finished` (`tenant_id`, `status`, `finished_at`, `function_id`, `run_at`, `created_at`);
+  ADD KEY IF NOT EXISTS `idx_tenant_status_finished` (`tenant_id`, `status`, `finished_at`, `function_id`, `run_at`, `created_at`);

@@ -3,7 +3,7 @@
 -- rewrote their entries. Like the other list indexes they carry `phase` instead: a finished
 -- job's phase is its terminal status, so pruning ranges over (phase, finished_at) as before.
 ALTER TABLE `jobs`
-  DROP INDEX `idx_tenant_schedule_created`,
-  DROP INDEX `idx_status_finished`,
+  DROP INDEX IF EXISTS `idx_tenant_schedule_created`,
+  DROP INDEX IF EXISTS `idx_status_finished`,
   ADD KEY `idx_tenant_schedule_created` (`tenant_id`, `schedule_id`, `created_at`, `id`, `phase`),
-  ADD KEY `idx_phase_finished` (`phase`, `finished_at`);
+  ADD KEY IF NOT EXISTS `idx_phase_finished` (`phase`, `finished_at`);

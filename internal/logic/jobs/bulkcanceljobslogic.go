@@ -7,6 +7,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/events"
+	"jobs/internal/metrics"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -65,6 +66,7 @@ func (l *BulkCancelJobsLogic) BulkCancelJobs(req *types.BulkReq) (*types.BulkRes
 			running = append(running, c.Id)
 		}
 		j := byID[c.Id]
+		metrics.JobFinished(j.FunctionId, string(model.StatusCancelled))
 		announce = append(announce, events.StatusChange(j.Id, events.OwnerOf(j), model.StatusCancelled, j.Attempt, j.Error)...)
 	}
 	if err := l.svcCtx.Queue.PublishCancels(ctx, running); err != nil {
