@@ -24,9 +24,11 @@
 // statement whose WHERE clause names the status it leaves, and from running the attempt
 // (Finish, SaveProgress) or owner (ExtendLeases) or expired lease (ReapExpired): a second
 // finish, a cancel after a finish, a late outcome or heartbeat of a reaped attempt match no
-// row and report that they lost. Terminal statuses (Status.Terminal) have no way out. Every
-// arrow into a terminal status sets callback_due_at in the same statement, so a job with a
-// callback URL never ends without its delivery scheduled.
+// row and report that they lost; only a retry of Claim or Finish with its own token (the
+// first try's reply was lost) reports what that first try won. Terminal statuses
+// (Status.Terminal) have no way out. Every arrow into a terminal status sets callback_due_at
+// in the same statement, so a job with a callback URL never ends without its delivery
+// scheduled.
 //
 // # Reads by id
 //

@@ -88,8 +88,11 @@ type (
 		// attempt of each job still running under owner.
 		ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error)
 		// Finish applies outcomes in one transaction; won[i] says whether outcome i still
-		// found its attempt running (a cancel or a reap may have got there first).
-		Finish(ctx context.Context, outcomes []Outcome) (won []bool, err error)
+		// found its attempt running (a cancel or a reap may have got there first). token names
+		// the write: called again with the same token (a retry of a write whose reply was
+		// lost), an outcome the earlier call applied is reported won again, so the caller
+		// still announces it.
+		Finish(ctx context.Context, token string, outcomes []Outcome) (won []bool, err error)
 		// SaveProgress writes the latest progress (and output lines, where given) of running
 		// attempts in one transaction.
 		SaveProgress(ctx context.Context, progress []Progress) error
@@ -599,7 +602,7 @@ func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []
 	return held, nil
 }
 
-func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]bool, error) {
+func (m *customJobsModel) Finish(ctx context.Context, token string, outcomes []Outcome) ([]bool, error) {
 	won := make([]bool, len(outcomes))
 	// One outcome per attempt takes part: a second outcome of the same attempt loses.
 	type attempt struct {
@@ -622,8 +625,8 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 	if len(order) == 0 {
 		return won, nil
 	}
-	// The token marks the rows this statement changed, read back only when some outcome lost.
-	token := uuid.NewString()
+	// The token marks the rows this write changed, read back only when some outcome lost
+	// here: either to another transition, or to an earlier try of this write.
 	row := "select ? as v_id, ? as v_attempt, ? as v_kind, ? as v_status, ? as v_result, ? as v_error, " +
 		"? as v_progress, ? as v_total, ? as v_message, ? as v_log_tail, ? as v_delay"
 	values := strings.TrimSuffix(strings.Repeat(row+" union all ", len(order)), " union all ")
@@ -664,7 +667,8 @@ func (m *customJobsModel) Finish(ctx context.Context, outcomes []Outcome) ([]boo
 		return won, nil
 	}
 	// Some lost (an id may appear once per attempt, at most one of which is running): the
-	// rows carrying the token say which attempts won.
+	// rows carrying the token say which attempts won, now or in an earlier try whose reply
+	// was lost (until then, its outcomes were reported lost and never announced).
 	ids := make([]string, len(order))
 	for k, i := range order {
 		ids[k] = outcomes[i].Id

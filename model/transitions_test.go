@@ -143,7 +143,7 @@ func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 	second := outcome
 	second.Kind, second.Result, second.Error = model.OutcomeFailed, sql.NullString{}, "second"
 
-	won, err := jobs.Finish(ctx, []model.Outcome{outcome, second})
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{outcome, second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestFinishCompletesOnceAndSchedulesTheCallback(t *testing.T) {
 	}
 
 	// A later finish, in a batch of its own, loses too, and changes nothing.
-	if won, err := jobs.Finish(ctx, []model.Outcome{second}); err != nil || won[0] {
+	if won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{second}); err != nil || won[0] {
 		t.Errorf("finish of a completed job won (%v)", err)
 	}
 	if after := f.Get(job.Id); after.State() != model.StatusCompleted || after.Error != "" {
@@ -179,7 +179,7 @@ func TestFinishOfABatchWithLosersTellsEachOutcome(t *testing.T) {
 	}
 	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
 	stale := f.Running("w1", time.Minute) // its outcome names attempt 2: a later attempt than the row's
-	won, err := jobs.Finish(ctx, []model.Outcome{
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{
 		{Id: completed.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `1`, Valid: true}},
 		{Id: cancelled.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `2`, Valid: true}},
 		{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry, Error: "again", RetryDelay: time.Hour},
@@ -205,6 +205,44 @@ func TestFinishOfABatchWithLosersTellsEachOutcome(t *testing.T) {
 	}
 }
 
+// A finish retried with its token (the first try committed, its reply was lost) reports
+// what the first try applied as won, without applying it again, and still tells a loser:
+// the caller announces each outcome once. Another write's token does not win it.
+func TestAFinishRetriedWithItsTokenReportsWhatTheFirstTryWon(t *testing.T) {
+	jobs, f := setup(t)
+	first, handed, cancelled := f.Running("w1", time.Minute), f.Running("w1", time.Minute), f.Running("w1", time.Minute)
+	outcomes := []model.Outcome{
+		{Id: first.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `1`, Valid: true}},
+		{Id: handed.Id, Attempt: 1, Kind: model.OutcomeHandBack},
+		{Id: cancelled.Id, Attempt: 1, Kind: model.OutcomeCompleted, Result: sql.NullString{String: `3`, Valid: true}},
+	}
+	token := uuid.NewString()
+	if won, err := jobs.Finish(ctx, token, outcomes[:2]); err != nil || !won[0] || !won[1] {
+		t.Fatalf("first try: won %v (%v)", won, err)
+	}
+	finishedAt := f.Get(first.Id).FinishedAt
+	if ok, err := jobs.Cancel(ctx, cancelled.Id, model.StatusRunning); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+
+	won, err := jobs.Finish(ctx, token, outcomes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, false}; !slices.Equal(won, want) {
+		t.Errorf("retried finish: winners %v, want %v (the first try's outcomes, not the cancelled job)", won, want)
+	}
+	if got := f.Get(first.Id); got.State() != model.StatusCompleted || got.FinishedAt != finishedAt {
+		t.Errorf("job finished by the first try: %s finished %v, was %v", got.Status, got.FinishedAt, finishedAt)
+	}
+	if got := f.Get(cancelled.Id); got.State() != model.StatusCancelled || got.Result.Valid {
+		t.Errorf("cancelled job after the retried finish: %s result %v", got.Status, got.Result)
+	}
+	if won, err := jobs.Finish(ctx, uuid.NewString(), outcomes[:1]); err != nil || won[0] {
+		t.Errorf("another write's finish of a completed job won (%v)", err)
+	}
+}
+
 func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	jobs, f := setup(t)
 	job := f.Expired("w1", testutil.WithMaxAttempts(3))
@@ -214,7 +252,7 @@ func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(won) != 1 {
 		t.Fatalf("reclaim: %d, %v", len(won), err)
 	}
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeFailed, Error: "late"}})
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeFailed, Error: "late"}})
 	if err != nil || won[0] {
 		t.Fatalf("attempt 1's late outcome won (%v)", err)
 	}
@@ -228,7 +266,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
 	handed := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
 
-	won, err := jobs.Finish(ctx, []model.Outcome{
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{
 		{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry, Error: "boom", RetryDelay: time.Hour},
 		{Id: handed.Id, Attempt: 1, Kind: model.OutcomeHandBack},
 	})
@@ -259,7 +297,7 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 func TestFinishRetryWithoutDelayIsARetryAndAnUnknownKindIsRefused(t *testing.T) {
 	jobs, f := setup(t)
 	retried := f.Running("w1", time.Minute, testutil.WithMaxAttempts(3))
-	if won, err := jobs.Finish(ctx, []model.Outcome{{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry}}); err != nil || !won[0] {
+	if won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: retried.Id, Attempt: 1, Kind: model.OutcomeRetry}}); err != nil || !won[0] {
 		t.Fatalf("retry without delay: won %v (%v)", won, err)
 	}
 	if r := f.Get(retried.Id); r.State() != model.StatusPending || r.EnqueuedAt.Valid || !r.RunAt.Valid {
@@ -268,7 +306,7 @@ func TestFinishRetryWithoutDelayIsARetryAndAnUnknownKindIsRefused(t *testing.T) 
 	}
 
 	running := f.Running("w1", time.Minute)
-	if _, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1}}); err == nil {
+	if _, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: running.Id, Attempt: 1}}); err == nil {
 		t.Error("an outcome of no kind was accepted")
 	}
 	if got := f.Get(running.Id); got.State() != model.StatusRunning || got.LeaseOwner != "w1" {
@@ -302,7 +340,7 @@ func TestCancelFromTheStatusItLeavesOnly(t *testing.T) {
 		t.Errorf("cancelled running job: status %s owner %q", got.Status, got.LeaseOwner)
 	}
 	// The cancelled attempt's outcome arrives late: it loses.
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: running.Id, Attempt: 1, Kind: model.OutcomeCompleted,
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: running.Id, Attempt: 1, Kind: model.OutcomeCompleted,
 		Result: sql.NullString{String: `1`, Valid: true}}})
 	if err != nil || won[0] {
 		t.Errorf("finish after cancel won (%v)", err)
@@ -352,7 +390,7 @@ func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
 	}
 
 	// The worker that lost the lease reports late: it loses, and a second reap finds nothing.
-	won, err := jobs.Finish(ctx, []model.Outcome{{Id: last.Id, Attempt: 1, Kind: model.OutcomeCompleted}})
+	won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: last.Id, Attempt: 1, Kind: model.OutcomeCompleted}})
 	if err != nil || won[0] {
 		t.Errorf("finish of a reaped attempt won (%v)", err)
 	}

@@ -97,7 +97,7 @@ func TestARetryClaimedBeforeTheSweepsMarkIsEnqueuedWhenDue(t *testing.T) {
 			return
 		}
 		retry := model.Outcome{Id: job.Id, Attempt: won[0].Attempt, Kind: model.OutcomeRetry, Error: "boom", RetryDelay: backoff}
-		if ok, err := b.store.Jobs.Finish(ctx, []model.Outcome{retry}); err != nil || !ok[0] {
+		if ok, err := b.store.Jobs.Finish(ctx, uuid.NewString(), []model.Outcome{retry}); err != nil || !ok[0] {
 			t.Errorf("retry: won %v, %v", ok, err)
 		}
 	}}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"jobs/internal/auth"
 	"jobs/internal/config"
 	"jobs/internal/events"
@@ -209,7 +211,7 @@ func TestJobStreamSendsSnapshotLogsLiveEventsAndDone(t *testing.T) {
 		t.Fatalf("live progress: done %v, %s", done, c.describe())
 	}
 
-	won, err := store.Jobs.Finish(ctx, []model.Outcome{{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeCompleted,
+	won, err := store.Jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeCompleted,
 		Result: sql.NullString{String: `{"ok":true}`, Valid: true}}})
 	if err != nil || !won[0] {
 		t.Fatalf("finish: %v %v", won, err)

@@ -109,7 +109,7 @@ func (f *Factory) finish(o model.Outcome, adjust []func(*model.Jobs)) *model.Job
 	f.t.Helper()
 	job := f.Running("factory", time.Minute, adjust...)
 	o.Id, o.Attempt = job.Id, job.Attempt
-	won, err := f.store.Jobs.Finish(context.Background(), []model.Outcome{o})
+	won, err := f.store.Jobs.Finish(context.Background(), uuid.NewString(), []model.Outcome{o})
 	if err != nil || !won[0] {
 		f.t.Fatalf("finish job %s for the factory: won %v, %v", job.Id, won, err)
 	}

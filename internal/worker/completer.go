@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/batcher"
@@ -102,25 +103,27 @@ func outcomeBytes(f finished) int {
 }
 
 // writeRetrying writes a batch, trying at least once and again until ctx ends: a deadlock
-// victim, a dropped connection or MySQL away for a while. An outcome that did commit loses
-// its retry (compare-and-set on the attempt).
+// victim, a dropped connection or MySQL away for a while. Every try carries the same token,
+// so an outcome that did commit in a try whose reply was lost is reported won by the next
+// (which does not apply it again: compare-and-set on the attempt) and is announced once.
 func (c *completer) writeRetrying(ctx context.Context, batch []finished) error {
+	token := uuid.NewString()
 	return retryUntil(ctx, c.log, fmt.Sprintf("write %d outcomes", len(batch)), func() error {
 		tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 		defer cancel()
-		return c.write(tryCtx, batch)
+		return c.write(tryCtx, token, batch)
 	})
 }
 
 // write commits outcomes, announces the ones that took effect, and enqueues the jobs handed
 // back to pending. Retries (OutcomeRetry) are not enqueued here: they wait, unenqueued,
 // until their run_at, when the scheduler's due pass (internal/recovery) enqueues them.
-func (c *completer) write(ctx context.Context, batch []finished) error {
+func (c *completer) write(ctx context.Context, token string, batch []finished) error {
 	outcomes := make([]model.Outcome, len(batch))
 	for i, f := range batch {
 		outcomes[i] = f.Outcome
 	}
-	won, err := c.jobs.Finish(ctx, outcomes)
+	won, err := c.jobs.Finish(ctx, token, outcomes)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,9 @@ type faultyStore struct {
 	worker.Store
 	mu     sync.Mutex
 	faults []finishFault // consumed one per Finish call; none left: the real Finish
-	wins   map[string]int
+	// wins counts, per job, the outcomes Finish told its caller took effect: what the
+	// completer announces.
+	wins map[string]int
 	// away, if set, is how long MySQL is away from the first Finish call on: every Finish
 	// until then fails before reaching it.
 	away     time.Duration
@@ -77,7 +79,7 @@ func newFaultyStore(real worker.Store, faults ...finishFault) *faultyStore {
 	return &faultyStore{Store: real, faults: faults, wins: map[string]int{}}
 }
 
-func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]bool, error) {
+func (s *faultyStore) Finish(ctx context.Context, token string, outcomes []model.Outcome) ([]bool, error) {
 	s.mu.Lock()
 	if s.away > 0 && s.awayEnds.IsZero() {
 		s.awayEnds = time.Now().Add(s.away)
@@ -98,7 +100,10 @@ func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]b
 	case failMidBatch:
 		committed = outcomes[:len(outcomes)/2]
 	}
-	won, err := s.Store.Finish(ctx, committed)
+	won, err := s.Store.Finish(ctx, token, committed)
+	if err != nil || fault != 0 {
+		return nil, errors.Join(err, errInjected)
+	}
 	s.mu.Lock()
 	for i, w := range won {
 		if w {
@@ -106,9 +111,6 @@ func (s *faultyStore) Finish(ctx context.Context, outcomes []model.Outcome) ([]b
 		}
 	}
 	s.mu.Unlock()
-	if err != nil || fault != 0 {
-		return nil, errors.Join(err, errInjected)
-	}
 	return won, nil
 }
 
@@ -119,7 +121,7 @@ func (s *faultyStore) finishTried() bool {
 	return !s.awayEnds.IsZero()
 }
 
-// winsOf reports how many Finish calls changed job id.
+// winsOf reports how many times Finish told its caller that an outcome of job id took effect.
 func (s *faultyStore) winsOf(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

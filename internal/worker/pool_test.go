@@ -147,7 +147,7 @@ func TestConcurrentClaimsOfOneJobHaveOneWinner(t *testing.T) {
 	outcome := model.Outcome{Id: id, Attempt: 1, Kind: model.OutcomeCompleted}
 	outcome.Result.String, outcome.Result.Valid = `"first"`, true
 	stale := model.Outcome{Id: id, Attempt: 0, Kind: model.OutcomeFailed, Error: "late"}
-	won2, err := b.jobs.Finish(context.Background(), []model.Outcome{stale, outcome, outcome})
+	won2, err := b.jobs.Finish(context.Background(), uuid.NewString(), []model.Outcome{stale, outcome, outcome})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ type (
 		Claim(ctx context.Context, ids []string, owner, token string, lease time.Duration) ([]*model.Jobs, error)
 		ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error)
 		SaveProgress(ctx context.Context, progress []model.Progress) error
-		Finish(ctx context.Context, outcomes []model.Outcome) (won []bool, err error)
+		Finish(ctx context.Context, token string, outcomes []model.Outcome) (won []bool, err error)
 	}
 
 	// Stream is the work queue a pool consumes, and its cancel signals.
