@@ -411,7 +411,7 @@ func TestHeartbeatBeforeReapKeepsTheJob(t *testing.T) {
 	}
 }
 
-func TestSaveProgressOfAStaleAttemptChangesNothing(t *testing.T) {
+func TestSaveProgressOfAStaleOrFinishedAttemptChangesNothing(t *testing.T) {
 	jobs, f := setup(t)
 	job := f.Running("w1", time.Minute)
 	tail := sql.NullString{String: `[{"stream":"stdout","line":"a"}]`, Valid: true}
@@ -427,6 +427,20 @@ func TestSaveProgressOfAStaleAttemptChangesNothing(t *testing.T) {
 	}
 	if got := f.Get(job.Id); got.Progress != 3 || got.Message != "more" || got.LogTail != tail {
 		t.Errorf("progress %d message %q tail %v", got.Progress, got.Message, got.LogTail)
+	}
+
+	// The worker's flush of progress taken before the outcome lands after it: the finished
+	// job keeps what its outcome wrote.
+	final := sql.NullString{String: `[{"stream":"stdout","line":"z"}]`, Valid: true}
+	if won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeCompleted,
+		Result: sql.NullString{String: `1`, Valid: true}, Progress: model.Progress{Progress: 4, Total: 4, Message: "done", LogTail: final}}}); err != nil || !won[0] {
+		t.Fatalf("finish: %v (%v)", won, err)
+	}
+	if err := jobs.SaveProgress(ctx, []model.Progress{{Id: job.Id, Attempt: 1, Progress: 3, Total: 4, Message: "late", LogTail: tail}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Get(job.Id); got.Progress != 4 || got.Message != "done" || got.LogTail != final {
+		t.Errorf("finished job after a late progress flush: progress %d message %q tail %v", got.Progress, got.Message, got.LogTail)
 	}
 }
 
