@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,56 @@ func TestACancelWhoseClientHangsUpAfterItsCommitIsStillAnnounced(t *testing.T) {
 			}
 			t.Fatalf("the tenant's events never say job %s was cancelled: %d events", job.Id, len(evs))
 		})
+	}
+}
+
+// rereadFails is the real jobs model whose reads by tenant fail once a cancel committed:
+// MySQL drops between the cancel and its re-read.
+type rereadFails struct {
+	model.JobsModel
+	cancelled bool
+}
+
+func (m *rereadFails) Cancel(ctx context.Context, id string, from model.Status) (bool, error) {
+	won, err := m.JobsModel.Cancel(ctx, id, from)
+	m.cancelled = m.cancelled || won
+	return won, err
+}
+
+func (m *rereadFails) FindForTenant(ctx context.Context, tenant, id string) (*model.Jobs, error) {
+	if m.cancelled {
+		return nil, errors.New("injected: connection reset")
+	}
+	return m.JobsModel.FindForTenant(ctx, tenant, id)
+}
+
+// A cancel whose re-read fails after its commit answers the error, but the running job's
+// worker is still told to stop: before, it ran until its worker's next heartbeat.
+func TestACancelWhoseRereadFailsStillSignalsTheWorker(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t)
+	s, err := svc.NewServiceContext(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	factory := testutil.NewFactory(t, &testutil.Store{Jobs: s.Jobs, DB: s.MySQL(), DSN: c.MySQL.DataSource})
+	job := factory.Running("worker-1", time.Minute)
+	signals := s.Queue.SubscribeCancels(ctx)
+	t.Cleanup(func() { signals.Close() })
+	if _, err := signals.Receive(ctx); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+
+	reqCtx := auth.WithIdentity(ctx, auth.Identity{Tenant: job.TenantId, Actor: "tester"})
+	s.Jobs = &rereadFails{JobsModel: s.Jobs}
+	if _, err := jobs.NewCancelJobLogic(reqCtx, s).CancelJob(&types.JobIdReq{Id: job.Id}); err == nil {
+		t.Fatal("the cancel answered no error although its re-read failed")
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if msg, err := signals.ReceiveMessage(waitCtx); err != nil || msg.Payload != job.Id {
+		t.Fatalf("no cancel signal for the running job's worker: %v %v", msg, err)
 	}
 }

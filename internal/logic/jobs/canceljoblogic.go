@@ -51,18 +51,21 @@ func (l *CancelJobLogic) CancelJob(req *types.JobIdReq) (*types.CancelJobResp, e
 		if err != nil {
 			return nil, err
 		}
-		from := job.State()
+		if won {
+			// Counted and signalled before the re-read, which needs MySQL again: a failing
+			// re-read must not leave the function running until its next heartbeat.
+			metrics.JobFinished(job.FunctionId, string(model.StatusCancelled))
+			if job.State() == model.StatusRunning {
+				if err := l.svcCtx.Queue.PublishCancel(ctx, job.Id); err != nil {
+					l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
+				}
+			}
+		}
 		if job, err = l.svcCtx.Jobs.FindForTenant(ctx, job.TenantId, job.Id); err != nil {
 			return nil, err
 		}
 		if !won {
 			continue
-		}
-		metrics.JobFinished(job.FunctionId, string(model.StatusCancelled))
-		if from == model.StatusRunning {
-			if err := l.svcCtx.Queue.PublishCancel(ctx, job.Id); err != nil {
-				l.Errorf("job %s cancelled; signalling its worker failed (it stops at its next heartbeat): %v", job.Id, err)
-			}
 		}
 		if err := l.svcCtx.Events.Publish(ctx, events.StatusChange(job.Id, events.OwnerOf(job), job.State(), job.Attempt, job.Error)...); err != nil {
 			l.Errorf("job %s cancelled; announcing it to streams failed: %v", job.Id, err)
