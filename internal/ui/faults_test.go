@@ -1,0 +1,36 @@
+package ui_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"jobs/internal/apptest"
+	"jobs/internal/ui"
+)
+
+// TestDashboardSignsOutWhenTheFeedIsRefused: a list left open while its token expires keeps
+// its event stream, until the connection drops; the service then refuses the stream with a
+// 401, and the page says so on the sign-in page instead of "Reconnecting…" over a stale list.
+func TestDashboardSignsOutWhenTheFeedIsRefused(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	b := newBrowser(t, a, 1280, 800)
+	b.open("")
+	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
+	token := a.Token(ui.DevIdentity.Tenant, "tester", 6*time.Second)
+	b.run(chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('jobs.token', %q)`, token), nil))
+	b.open("#/jobs")
+	b.run(chromedp.Reload()) // the hash alone changes no document: load it again, signed in
+	b.waitFor("the list, live", `document.getElementById('live').dataset.state === 'live'`, 15*time.Second)
+
+	// Wait out the token (the page's clock is this machine's; the list's own reload on the
+	// stream's first reset is long done), then cut the stream.
+	exp := eval[float64](b, `JSON.parse(atob(sessionStorage.getItem('jobs.token').split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp`)
+	b.waitFor("the token expired", fmt.Sprintf(`Date.now() / 1000 > %f`, exp+0.5), 10*time.Second)
+	if b.dropConnections() == 0 {
+		t.Fatal("no connections to drop")
+	}
+	b.waitFor("the sign-in page saying why", `document.getElementById('token') && document.querySelector('.signin [role=alert]').textContent.includes('expired')`, 20*time.Second)
+}
