@@ -34,3 +34,24 @@ func TestDashboardSignsOutWhenTheFeedIsRefused(t *testing.T) {
 	}
 	b.waitFor("the sign-in page saying why", `document.getElementById('token') && document.querySelector('.signin [role=alert]').textContent.includes('expired')`, 20*time.Second)
 }
+
+// TestDashboardKeepsFocusOnThePager: a list that reloads itself (a job was started) keeps the
+// keyboard focus on the page link that had it.
+func TestDashboardKeepsFocusOnThePager(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	for i := range 3 {
+		api.StartJob(map[string]any{"functionId": "echo", "name": fmt.Sprintf("job-%d", i)})
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs?size=1")
+	b.waitFor("the first page", `document.querySelector('main [role=status]').textContent === '3 jobs' && !!document.querySelector('a[rel=next]')`, 15*time.Second)
+	b.run(chromedp.Evaluate(`document.querySelector('a[rel=next]').focus()`, nil))
+
+	api.StartJob(map[string]any{"functionId": "echo", "name": "job-3"})
+	b.waitFor("the list reloaded", `document.querySelector('main [role=status]').textContent === '4 jobs'`, 15*time.Second)
+	if focused := eval[string](b, `document.activeElement.getAttribute('rel') || document.activeElement.tagName`); focused != "next" {
+		t.Errorf("after a reload the focus is on %s, not on the Next link", focused)
+	}
+}
