@@ -55,3 +55,37 @@ func TestDashboardKeepsFocusOnThePager(t *testing.T) {
 		t.Errorf("after a reload the focus is on %s, not on the Next link", focused)
 	}
 }
+
+// TestDashboardJobDetailKeepsFocusOnItsActions: the detail page draws its actions again on
+// each status change and on the snapshot of a resumed stream; the keyboard focus stays on
+// the Cancel button, and after a cancel moves to the Rerun button that replaces it.
+func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
+	lines := make(chan string)
+	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "talk", "name": "focused"})
+	api.WaitStatus(job.Id, "running", 10*time.Second)
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live' && !!document.getElementById('cancel')`, 10*time.Second)
+	b.run(chromedp.Focus("#cancel", chromedp.ByID))
+
+	// A resumed stream starts with a snapshot, which draws the page again.
+	b.dropConnections()
+	b.waitFor("the page noticing", `document.getElementById('job-live').dataset.state === 'reconnecting'`, 10*time.Second)
+	lines <- "after the snapshot"
+	b.waitFor("live again", `document.getElementById('job-log').textContent === 'after the snapshot\n'`, 20*time.Second)
+	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "cancel" {
+		t.Errorf("after the stream resumed the focus is on %s, not on the Cancel button", focused)
+	}
+
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("the confirmation", `document.activeElement.id === 'confirm-cancel'`, 5*time.Second)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("cancelled", `document.querySelector('#job-status [data-status]').dataset.status === 'cancelled'`, 10*time.Second)
+	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "rerun" {
+		t.Errorf("after the cancel the focus is on %s, not on the Rerun button", focused)
+	}
+}
