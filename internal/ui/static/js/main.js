@@ -65,9 +65,15 @@ function signedOut() {
 // openFeed follows the tenant's job changes. EventSource resumes by itself with
 // Last-Event-ID after a dropped connection; if it gives up (the service answered with an
 // error), a new one is opened a little later, and its reset makes the page reload.
+// EventSource does not say why it gave up, so a plain request asks first: its 401 (the
+// token expired while the stream was open) signs out instead of retrying for ever.
 function openFeed() {
   let source = null;
   let retry = null;
+  let closed = false;
+  const reopen = () => api.get('/functions').then(open, (err) => {
+    if (err.status !== 401) open();
+  });
   const setState = (state, text) => {
     live.dataset.state = state;
     live.textContent = text;
@@ -77,22 +83,20 @@ function openFeed() {
     if (current && current.onEvent) current.onEvent(name, name === 'reset' ? {} : JSON.parse(e.data));
   };
   const open = () => {
+    if (closed) return;
     source = new EventSource(api.streamURL('/events'));
     for (const name of ['reset', 'status', 'progress']) source.addEventListener(name, dispatch(name));
     source.onopen = () => setState('live', 'Live');
     source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        setState('reconnecting', 'Reconnecting…');
-        retry = setTimeout(open, 3000);
-      } else {
-        setState('reconnecting', 'Reconnecting…');
-      }
+      setState('reconnecting', 'Reconnecting…');
+      if (source.readyState === EventSource.CLOSED) retry = setTimeout(reopen, 3000);
     };
   };
   setState('connecting', 'Connecting…');
   open();
   return {
     close() {
+      closed = true;
       clearTimeout(retry);
       if (source) source.close();
     },

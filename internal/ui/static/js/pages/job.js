@@ -53,7 +53,12 @@ export function mount(main, { id }) {
     replace(progress, progressCell(job, `Progress of ${label()}`));
     renderFacts();
     renderTimeline();
-    if (!confirming || TERMINAL.has(job.status)) renderActions();
+    if (!confirming || TERMINAL.has(job.status)) {
+      // The buttons are new: the focus one had moves to its successor (Cancel, or Rerun).
+      const focused = actions.contains(document.activeElement);
+      renderActions();
+      if (focused) actions.querySelector('button').focus();
+    }
     replace(errorBox, job.error
       ? h('section', { class: 'notice error', 'aria-labelledby': 'h-error' }, h('h2', { id: 'h-error' }, 'Error'), h('pre', { class: 'json' }, job.error))
       : null);
@@ -145,6 +150,8 @@ export function mount(main, { id }) {
           toast(`Not cancelled: ${err.message}`);
           renderActions();
         }
+        // The disabled button lost the focus: it goes to what replaced it (Rerun, or Cancel).
+        actions.querySelector('button').focus();
       });
       replace(actions, h('span', null, 'Cancel this job?'), yes, no);
       confirming = true;

@@ -245,7 +245,7 @@ export function mount(main, query) {
     const pages = Math.max(1, Math.ceil(list.total / list.size));
     const link = (page, text, rel) => {
       const next = { ...params, page: page === 1 ? '' : page };
-      return h('a', { class: 'button', href: `#/jobs${api.query(next)}`, rel }, text);
+      return h('a', { class: 'button', href: `#/jobs${api.query(next)}`, rel, 'data-key': `page:${rel}` }, text);
     };
     replace(pager,
       list.page > 1 ? link(list.page - 1, '← Previous', 'prev') : h('span'),
@@ -265,8 +265,9 @@ export function mount(main, query) {
     }
     if (left) return;
     summary.classList.remove('error');
-    // Keep keyboard focus on the same control across a reload.
-    const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
+    // Keep keyboard focus on the same control (a row's, or a page link) across a reload.
+    const redrawn = [tbody, pager];
+    const focusKey = redrawn.some((el) => el.contains(document.activeElement)) ? document.activeElement.dataset.key : null;
     rows.clear();
     replace(tbody, list.jobs.map(renderRow));
     if (list.jobs.length === 0) {
@@ -278,7 +279,7 @@ export function mount(main, query) {
     renderSelection();
     renderPager(list);
     if (focusKey) {
-      const again = tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      const again = redrawn.map((el) => el.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)).find(Boolean);
       if (again) again.focus();
     }
   }

@@ -1,0 +1,91 @@
+package ui_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"jobs/internal/apptest"
+	"jobs/internal/ui"
+)
+
+// TestDashboardSignsOutWhenTheFeedIsRefused: a list left open while its token expires keeps
+// its event stream, until the connection drops; the service then refuses the stream with a
+// 401, and the page says so on the sign-in page instead of "Reconnecting…" over a stale list.
+func TestDashboardSignsOutWhenTheFeedIsRefused(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	b := newBrowser(t, a, 1280, 800)
+	b.open("")
+	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
+	token := a.Token(ui.DevIdentity.Tenant, "tester", 6*time.Second)
+	b.run(chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('jobs.token', %q)`, token), nil))
+	b.open("#/jobs")
+	b.run(chromedp.Reload()) // the hash alone changes no document: load it again, signed in
+	b.waitFor("the list, live", `document.getElementById('live').dataset.state === 'live'`, 15*time.Second)
+
+	// Wait out the token (the page's clock is this machine's; the list's own reload on the
+	// stream's first reset is long done), then cut the stream.
+	exp := eval[float64](b, `JSON.parse(atob(sessionStorage.getItem('jobs.token').split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp`)
+	b.waitFor("the token expired", fmt.Sprintf(`Date.now() / 1000 > %f`, exp+0.5), 10*time.Second)
+	if b.dropConnections() == 0 {
+		t.Fatal("no connections to drop")
+	}
+	b.waitFor("the sign-in page saying why", `document.getElementById('token') && document.querySelector('.signin [role=alert]').textContent.includes('expired')`, 20*time.Second)
+}
+
+// TestDashboardKeepsFocusOnThePager: a list that reloads itself (a job was started) keeps the
+// keyboard focus on the page link that had it.
+func TestDashboardKeepsFocusOnThePager(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	for i := range 3 {
+		api.StartJob(map[string]any{"functionId": "echo", "name": fmt.Sprintf("job-%d", i)})
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs?size=1")
+	b.waitFor("the first page", `document.querySelector('main [role=status]').textContent === '3 jobs' && !!document.querySelector('a[rel=next]')`, 15*time.Second)
+	b.run(chromedp.Evaluate(`document.querySelector('a[rel=next]').focus()`, nil))
+
+	api.StartJob(map[string]any{"functionId": "echo", "name": "job-3"})
+	b.waitFor("the list reloaded", `document.querySelector('main [role=status]').textContent === '4 jobs'`, 15*time.Second)
+	if focused := eval[string](b, `document.activeElement.getAttribute('rel') || document.activeElement.tagName`); focused != "next" {
+		t.Errorf("after a reload the focus is on %s, not on the Next link", focused)
+	}
+}
+
+// TestDashboardJobDetailKeepsFocusOnItsActions: the detail page draws its actions again on
+// each status change and on the snapshot of a resumed stream; the keyboard focus stays on
+// the Cancel button, and after a cancel moves to the Rerun button that replaces it.
+func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
+	lines := make(chan string)
+	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "talk", "name": "focused"})
+	api.WaitStatus(job.Id, "running", 10*time.Second)
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live' && !!document.getElementById('cancel')`, 10*time.Second)
+	b.run(chromedp.Focus("#cancel", chromedp.ByID))
+
+	// A resumed stream starts with a snapshot, which draws the page again.
+	b.dropConnections()
+	b.waitFor("the page noticing", `document.getElementById('job-live').dataset.state === 'reconnecting'`, 10*time.Second)
+	lines <- "after the snapshot"
+	b.waitFor("live again", `document.getElementById('job-log').textContent === 'after the snapshot\n'`, 20*time.Second)
+	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "cancel" {
+		t.Errorf("after the stream resumed the focus is on %s, not on the Cancel button", focused)
+	}
+
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("the confirmation", `document.activeElement.id === 'confirm-cancel'`, 5*time.Second)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("cancelled", `document.querySelector('#job-status [data-status]').dataset.status === 'cancelled'`, 10*time.Second)
+	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "rerun" {
+		t.Errorf("after the cancel the focus is on %s, not on the Rerun button", focused)
+	}
+}
