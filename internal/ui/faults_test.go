@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -88,4 +89,22 @@ func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
 	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "rerun" {
 		t.Errorf("after the cancel the focus is on %s, not on the Rerun button", focused)
 	}
+}
+
+// TestDashboardListComesBackWithMySQL: a list opened while MySQL is away says so, and shows
+// the jobs once MySQL is back, with no event or click to reload it (a quiet tenant).
+func TestDashboardListComesBackWithMySQL(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := apptest.StartApp(t, c)
+	a.As(ui.DevIdentity.Tenant, "tester").StartJob(map[string]any{"functionId": "echo", "name": "waiting"})
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+
+	proxy.Cut()
+	b.goTo("#/jobs")
+	b.waitFor("the outage said", `document.querySelector('main [role=status]').textContent.includes('mysql unavailable')`, 15*time.Second)
+	proxy.Restore()
+	b.waitFor("the list back", `document.querySelector('main [role=status]').textContent === '1 job'`, 20*time.Second)
 }

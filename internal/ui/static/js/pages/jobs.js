@@ -253,17 +253,24 @@ export function mount(main, query) {
       list.page < pages || list.totalIsEstimate ? link(list.page + 1, 'Next →', 'next') : h('span'));
   }
 
+  // Reloads may overlap (a slow answer, then an event's reload): only the latest is shown.
+  let loads = 0;
   async function load() {
     reloadTimer = null;
+    const seq = ++loads;
     let list;
     try {
       list = await api.get(`/jobs${api.query(params)}`);
     } catch (err) {
+      if (left || seq !== loads) return;
       summary.textContent = err.message;
       summary.classList.add('error');
+      // MySQL away (503) or the service out of reach: try again, so the list comes back with
+      // it even on a tenant where no event would reload it.
+      if (err.status === 503 || err.status === 0) reloadTimer = setTimeout(load, 3000);
       return;
     }
-    if (left) return;
+    if (left || seq !== loads) return;
     summary.classList.remove('error');
     // Keep keyboard focus on the same control (a row's, or a page link) across a reload.
     const redrawn = [tbody, pager];
