@@ -85,10 +85,8 @@ func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
 	b.run(chromedp.KeyEvent("\r"))
 	b.waitFor("the confirmation", `document.activeElement.id === 'confirm-cancel'`, 5*time.Second)
 	b.run(chromedp.KeyEvent("\r"))
-	b.waitFor("cancelled", `document.querySelector('#job-status [data-status]').dataset.status === 'cancelled'`, 10*time.Second)
-	if focused := eval[string](b, `document.activeElement.id || document.activeElement.tagName`); focused != "rerun" {
-		t.Errorf("after the cancel the focus is on %s, not on the Rerun button", focused)
-	}
+	// The stream's cancelled event may draw the page before the cancel's answer moves the focus.
+	b.waitFor("cancelled, the focus on Rerun", `document.querySelector('#job-status [data-status]').dataset.status === 'cancelled' && document.activeElement.id === 'rerun'`, 10*time.Second)
 }
 
 // TestDashboardListComesBackWithMySQL: a list opened while MySQL is away says so, and shows
