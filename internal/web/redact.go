@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/zeromicro/go-zero/core/logx"
 )
@@ -17,14 +19,22 @@ var (
 	// credentialHeader matches the credentials of an Authorization header of any scheme
 	// (Basic hides a token inside base64).
 	credentialHeader = regexp.MustCompile(`(?i)((?:proxy-)?authorization:[ \t]*(?:[A-Za-z0-9._~+/-]+[ \t]+)?)[^\s"\\]+`)
-	// queryToken matches the stream route's token parameter, whatever its value looks like.
-	queryToken = regexp.MustCompile(`(` + QueryTokenParam + `=)[^\s&"\\]+`)
+	// queryParam matches a query parameter, name=value; Redact keeps those whose name, once
+	// decoded, does not end in the stream route's token parameter (the service reads
+	// access%5Ftoken, and a value with %2E for its dots, as the token too).
+	queryParam = regexp.MustCompile(`([^\s?&;"\\=]+)=[^\s&"\\]+`)
 )
 
 // Redact returns s with every credential it holds replaced by Redacted.
 func Redact(s string) string {
 	s = credentialHeader.ReplaceAllString(s, "${1}"+Redacted)
-	s = queryToken.ReplaceAllString(s, "${1}"+Redacted)
+	s = queryParam.ReplaceAllStringFunc(s, func(param string) string {
+		name, _, _ := strings.Cut(param, "=")
+		if decoded, err := url.QueryUnescape(name); err != nil || !strings.HasSuffix(decoded, QueryTokenParam) {
+			return param
+		}
+		return name + "=" + Redacted
+	})
 	return jwtShaped.ReplaceAllString(s, Redacted)
 }
 

@@ -17,6 +17,9 @@ func TestRedactRemovesEveryCredential(t *testing.T) {
 		{"GET /api/v1/jobs?token=" + jwt + "&size=1 HTTP/1.1", jwt},
 		{"GET /api/v1/jobs?jwt=" + jwt, jwt},
 		{"GET /api/v1/jobs/x/stream?access_token=opaque-0123456789", "opaque-0123456789"},
+		// Encoded as the service still reads it: the name's _ and the token's dots.
+		{"GET /api/v1/jobs/x/stream?size=1&access%5Ftoken=eyJhbGciOiJIUzI1NiJ9%2EeyJ0ZW5hbnQiOiJ0MSJ9%2Ec2lnbmF0dXJlX3NlY3JldA", "c2lnbmF0dXJl"},
+		{"GET /api/v1/jobs/x/stream?%61ccess_token=opaque-0123456789", "opaque-0123456789"},
 		{"Authorization: Bearer " + jwt + "\r\n", jwt},
 		{"authorization: bearer opaque-token\r\n", "opaque-token"},
 		{"Authorization: Basic " + basic + "\r\n", basic},
