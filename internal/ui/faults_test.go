@@ -106,3 +106,26 @@ func TestDashboardListComesBackWithMySQL(t *testing.T) {
 	proxy.Restore()
 	b.waitFor("the list back", `document.querySelector('main [role=status]').textContent === '1 job'`, 20*time.Second)
 }
+
+// TestDashboardJobDetailSaysWhyItWaits: a detail page whose stream drops while MySQL is away
+// says so beside "Reconnecting…", and is live again once MySQL is back.
+func TestDashboardJobDetailSaysWhyItWaits(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	lines := make(chan string)
+	a := apptest.StartApp(t, c, talker(lines))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "talk", "name": "waiting"})
+	api.WaitStatus(job.Id, "running", 10*time.Second)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live'`, 10*time.Second)
+
+	proxy.Cut()
+	b.dropConnections()
+	b.waitFor("the reason shown", `document.getElementById('job-live').textContent.includes('mysql unavailable')`, 20*time.Second)
+	proxy.Restore()
+	b.waitFor("live again", `document.getElementById('job-live').dataset.state === 'live'`, 20*time.Second)
+}

@@ -254,6 +254,8 @@ export function mount(main, { id }) {
         replace(main, h('p', null, h('a', { href: '#/jobs' }, '← All jobs')), h('p', { class: 'notice error', role: 'alert' }, err.message));
         return;
       }
+      // Say why (MySQL away, say), not only that the page is waiting.
+      setStreamState('reconnecting', `Reconnecting… (${err.message})`);
       retry = setTimeout(reload, 3000);
       return;
     }
