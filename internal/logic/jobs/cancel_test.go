@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"jobs/internal/apptest"
 	"jobs/internal/auth"
 	"jobs/internal/logic/jobs"
@@ -33,6 +35,50 @@ func (m hangUpAfterCommit) CancelMany(ctx context.Context, ids []string) ([]mode
 	return m.JobsModel.CancelMany(ctx, ids)
 }
 
+// cancelFixture is a service context of its own, a job running on "worker-1", a request
+// context of its tenant, and a subscription to the workers' cancel signals.
+type cancelFixture struct {
+	svc     *svc.ServiceContext
+	factory *testutil.Factory
+	job     *model.Jobs
+	request context.Context
+	signals *redis.PubSub
+}
+
+func startCancelFixture(t *testing.T) *cancelFixture {
+	t.Helper()
+	c := apptest.Config(t)
+	s, err := svc.NewServiceContext(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	factory := testutil.NewFactory(t, &testutil.Store{Jobs: s.Jobs, DB: s.MySQL(), DSN: c.MySQL.DataSource})
+	job := factory.Running("worker-1", time.Minute)
+	signals := s.Queue.SubscribeCancels(ctx)
+	t.Cleanup(func() { signals.Close() })
+	if _, err := signals.Receive(ctx); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+	return &cancelFixture{svc: s, factory: factory, job: job, signals: signals,
+		request: auth.WithIdentity(ctx, auth.Identity{Tenant: job.TenantId, Actor: "tester"})}
+}
+
+// expectSignal fails t unless the job's cancel signal reaches the workers within 2 s.
+func (f *cancelFixture) expectSignal(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	msg, err := f.signals.ReceiveMessage(ctx)
+	if err != nil {
+		t.Fatalf("no cancel signal for the running job's worker: %v", err)
+	}
+	if msg.Payload != f.job.Id {
+		t.Fatalf("cancel signal for %s, want %s", msg.Payload, f.job.Id)
+	}
+}
+
 // A cancel that committed is followed through whatever the client does: the running job's
 // worker is told to stop it and the tenant's event stream hears of it. Before, a client that
 // hung up right after the commit left the function running until its worker's next
@@ -54,40 +100,19 @@ func TestACancelWhoseClientHangsUpAfterItsCommitIsStillAnnounced(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := apptest.Config(t)
-			s, err := svc.NewServiceContext(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			ctx := context.Background()
-			factory := testutil.NewFactory(t, &testutil.Store{Jobs: s.Jobs, DB: s.MySQL(), DSN: c.MySQL.DataSource})
-			job := factory.Running("worker-1", time.Minute)
+			f := startCancelFixture(t)
+			ctx, s, job := context.Background(), f.svc, f.job
 
-			signals := s.Queue.SubscribeCancels(ctx)
-			t.Cleanup(func() { signals.Close() })
-			if _, err := signals.Receive(ctx); err != nil { // the subscription's confirmation
-				t.Fatal(err)
-			}
-
-			reqCtx, hangUp := context.WithCancel(auth.WithIdentity(ctx, auth.Identity{Tenant: job.TenantId, Actor: "tester"}))
+			reqCtx, hangUp := context.WithCancel(f.request)
 			defer hangUp()
 			s.Jobs = hangUpAfterCommit{JobsModel: s.Jobs, hangUp: hangUp}
-			err = tc.cancel(reqCtx, s, job.Id)
+			err := tc.cancel(reqCtx, s, job.Id)
 			t.Logf("cancel answered %v", err)
 
-			if got := factory.Get(job.Id).Status; got != string(model.StatusCancelled) {
+			if got := f.factory.Get(job.Id).Status; got != string(model.StatusCancelled) {
 				t.Fatalf("job is %s, want cancelled", got)
 			}
-			waitCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			msg, err := signals.ReceiveMessage(waitCtx)
-			if err != nil {
-				t.Fatalf("no cancel signal for the running job's worker: %v", err)
-			}
-			if msg.Payload != job.Id {
-				t.Fatalf("cancel signal for %s, want %s", msg.Payload, job.Id)
-			}
+			f.expectSignal(t)
 			evs, _, err := s.Events.TenantRange(ctx, job.TenantId, 0, 1<<62)
 			if err != nil {
 				t.Fatal(err)
@@ -126,29 +151,10 @@ func (m *rereadFails) FindForTenant(ctx context.Context, tenant, id string) (*mo
 // worker is still told to stop: before, it ran until its worker's next heartbeat.
 func TestACancelWhoseRereadFailsStillSignalsTheWorker(t *testing.T) {
 	t.Parallel()
-	c := apptest.Config(t)
-	s, err := svc.NewServiceContext(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	factory := testutil.NewFactory(t, &testutil.Store{Jobs: s.Jobs, DB: s.MySQL(), DSN: c.MySQL.DataSource})
-	job := factory.Running("worker-1", time.Minute)
-	signals := s.Queue.SubscribeCancels(ctx)
-	t.Cleanup(func() { signals.Close() })
-	if _, err := signals.Receive(ctx); err != nil { // the subscription's confirmation
-		t.Fatal(err)
-	}
-
-	reqCtx := auth.WithIdentity(ctx, auth.Identity{Tenant: job.TenantId, Actor: "tester"})
-	s.Jobs = &rereadFails{JobsModel: s.Jobs}
-	if _, err := jobs.NewCancelJobLogic(reqCtx, s).CancelJob(&types.JobIdReq{Id: job.Id}); err == nil {
+	f := startCancelFixture(t)
+	f.svc.Jobs = &rereadFails{JobsModel: f.svc.Jobs}
+	if _, err := jobs.NewCancelJobLogic(f.request, f.svc).CancelJob(&types.JobIdReq{Id: f.job.Id}); err == nil {
 		t.Fatal("the cancel answered no error although its re-read failed")
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if msg, err := signals.ReceiveMessage(waitCtx); err != nil || msg.Payload != job.Id {
-		t.Fatalf("no cancel signal for the running job's worker: %v %v", msg, err)
-	}
+	f.expectSignal(t)
 }
