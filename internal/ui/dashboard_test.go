@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
 	"jobs/internal/ui"
@@ -181,6 +182,30 @@ func TestDashboard(t *testing.T) {
 	b.checkOnlyOwnOrigin()
 }
 
+// talkingJob is a running talker job, its detail page open and live in a signed-in browser.
+type talkingJob struct {
+	api   *apptest.App // the app, as the dashboard's development identity
+	job   apptest.Job
+	b     *browser
+	lines chan string // the job's log lines; closing it ends the job
+}
+
+// openTalkingJob starts an app of config c with the talker function, starts a talker job
+// named name and opens its detail page once its stream is live.
+func openTalkingJob(t *testing.T, c config.Config, name string) talkingJob {
+	t.Helper()
+	lines := make(chan string)
+	a := apptest.StartApp(t, c, talker(lines))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "talk", "name": name})
+	api.WaitStatus(job.Id, "running", 10*time.Second)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live'`, 10*time.Second)
+	return talkingJob{api: api, job: job, b: b, lines: lines}
+}
+
 // talker is a function whose log lines and end the test decides: each value sent on lines
 // is logged as a line; closing it ends the job.
 func talker(lines chan string) *functions.Definition {
@@ -207,16 +232,8 @@ func talker(lines chan string) *functions.Definition {
 // live; when every connection drops, the page reconnects, resumes where it was (lines logged
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
-	lines := make(chan string)
-	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
-	api := a.As(ui.DevIdentity.Tenant, "tester")
-	job := api.StartJob(map[string]any{"functionId": "talk", "name": "chatty"})
-	api.WaitStatus(job.Id, "running", 10*time.Second)
-
-	b := newBrowser(t, a, 1280, 800)
-	b.signIn()
-	b.goTo("#/jobs/" + job.Id)
-	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live'`, 10*time.Second)
+	tj := openTalkingJob(t, apptest.Config(t), "chatty")
+	api, job, b, lines := tj.api, tj.job, tj.b, tj.lines
 	logText := `document.getElementById('job-log').textContent`
 	lines <- "line 1"
 	lines <- "line 2"

@@ -61,16 +61,9 @@ func TestDashboardKeepsFocusOnThePager(t *testing.T) {
 // each status change and on the snapshot of a resumed stream; the keyboard focus stays on
 // the Cancel button, and after a cancel moves to the Rerun button that replaces it.
 func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
-	lines := make(chan string)
-	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
-	api := a.As(ui.DevIdentity.Tenant, "tester")
-	job := api.StartJob(map[string]any{"functionId": "talk", "name": "focused"})
-	api.WaitStatus(job.Id, "running", 10*time.Second)
-
-	b := newBrowser(t, a, 1280, 800)
-	b.signIn()
-	b.goTo("#/jobs/" + job.Id)
-	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live' && !!document.getElementById('cancel')`, 10*time.Second)
+	tj := openTalkingJob(t, apptest.Config(t), "focused")
+	b, lines := tj.b, tj.lines
+	b.waitFor("the Cancel button", `!!document.getElementById('cancel')`, 10*time.Second)
 	b.run(chromedp.Focus("#cancel", chromedp.ByID))
 
 	// A resumed stream starts with a snapshot, which draws the page again.
@@ -113,15 +106,7 @@ func TestDashboardJobDetailSaysWhyItWaits(t *testing.T) {
 	c := apptest.Config(t)
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
-	lines := make(chan string)
-	a := apptest.StartApp(t, c, talker(lines))
-	api := a.As(ui.DevIdentity.Tenant, "tester")
-	job := api.StartJob(map[string]any{"functionId": "talk", "name": "waiting"})
-	api.WaitStatus(job.Id, "running", 10*time.Second)
-	b := newBrowser(t, a, 1280, 800)
-	b.signIn()
-	b.goTo("#/jobs/" + job.Id)
-	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live'`, 10*time.Second)
+	b := openTalkingJob(t, c, "waiting").b
 
 	proxy.Cut()
 	b.dropConnections()
