@@ -5,6 +5,7 @@
 package functions
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,16 @@ type Call struct {
 	JobID   string
 	Attempt int64
 	Params  json.RawMessage // always a JSON object
+}
+
+// DecodeParams reads a job's params (a JSON object) as the API read them from the start
+// request: numbers as json.Number, so an integer beyond a float64's 53 bits stays exact.
+func DecodeParams(params []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.UseNumber()
+	var m map[string]any
+	err := dec.Decode(&m)
+	return m, err
 }
 
 // Reporter lets a running function report back. Calls are cheap: progress reaches

@@ -2,10 +2,8 @@ package schedule
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -13,6 +11,7 @@ import (
 
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
+	"jobs/internal/functions"
 	"jobs/internal/startreq"
 	"jobs/internal/starts"
 	"jobs/model"
@@ -192,10 +191,7 @@ func (s *Scheduler) check(sc *model.Schedules) (*startreq.Checked, error) {
 // Fields is the start request sc stores. Its params are read as the API reads a body
 // (numbers as json.Number), so an integer beyond a float64's 53 bits reaches the job as stored.
 func Fields(sc *model.Schedules) startreq.Fields {
-	var params map[string]any
-	dec := json.NewDecoder(strings.NewReader(sc.Params))
-	dec.UseNumber()
-	_ = dec.Decode(&params)
+	params, _ := functions.DecodeParams([]byte(sc.Params))
 	return startreq.Fields{FunctionId: sc.FunctionId, Name: sc.Name, Params: params, Actor: sc.Actor, GameId: sc.GameId,
 		Env: sc.Env, MaxAttempts: sc.MaxAttempts, TimeoutSeconds: sc.TimeoutSeconds, CallbackUrl: sc.CallbackUrl}
 }

@@ -202,10 +202,8 @@ func argValue(name string, v any) (string, error) {
 // Run runs one attempt: the process gets the job as environment and as JSON on stdin,
 // speaks the line protocol on stdout, and its exit status decides the outcome.
 func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.Reporter) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(call.Params))
-	dec.UseNumber()
-	var params map[string]any
-	if err := dec.Decode(&params); err != nil {
+	params, err := functions.DecodeParams(call.Params)
+	if err != nil {
 		return nil, functions.Permanent(fmt.Errorf("params: %v", err))
 	}
 	args, err := c.render(params)
