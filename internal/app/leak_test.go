@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +48,8 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 // go-zero's request statistics' flusher (one per rest.Server), which ends on its own after
 // some idle minutes.
 func goroutines() map[string]string {
-	buf := make([]byte, 1<<20)
 	all := map[string]string{}
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+	for _, g := range testutil.GoroutineStacks() {
 		if !strings.Contains(g, "(*PeriodicalExecutor).backgroundFlush") {
 			header, _, _ := strings.Cut(g, " [")
 			all[header] = g

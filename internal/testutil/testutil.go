@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -254,4 +255,11 @@ func Exec(t testing.TB, db *sql.DB, query string, args ...any) sql.Result {
 		}
 		return res
 	}
+}
+
+// GoroutineStacks returns the stack of every goroutine of the process, each starting with
+// its "goroutine N [state]:" header, for a test that checks what is left running.
+func GoroutineStacks() []string {
+	buf := make([]byte, 1<<20)
+	return strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
 }

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -86,10 +85,8 @@ func poolConfig(grace time.Duration) worker.Config {
 
 // workerGoroutines lists the goroutines running code of package worker.
 func workerGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
 	var found []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range testutil.GoroutineStacks() {
 		if strings.Contains(g, "jobs/internal/worker.") && !strings.Contains(g, "worker_test.") {
 			found = append(found, g)
 		}
