@@ -3,6 +3,8 @@
 // grows with load without adding latency when idle.
 package batcher
 
+import "context"
+
 // Batcher queues items and flushes them in order from one goroutine.
 type Batcher[T any] struct {
 	in    chan T
@@ -23,11 +25,16 @@ func (b *Batcher[T]) Start() { go b.run() }
 
 // Put queues v, waiting while the queue is full. It returns false, dropping v, once Stop
 // has been called.
-func (b *Batcher[T]) Put(v T) bool {
+func (b *Batcher[T]) Put(v T) bool { return b.PutContext(context.Background(), v) }
+
+// PutContext is Put that also gives up, dropping v, when ctx ends.
+func (b *Batcher[T]) PutContext(ctx context.Context, v T) bool {
 	select {
 	case b.in <- v:
 		return true
 	case <-b.quit:
+		return false
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -34,6 +34,8 @@ type execution struct {
 	// abandoned is set once the attempt's outcome must be discarded: the job was
 	// cancelled, its lease was lost, or it was handed back on shutdown.
 	abandoned atomic.Bool
+	// reported is set once the function has reported progress or output.
+	reported atomic.Bool
 
 	mu       sync.Mutex
 	progress model.Progress
@@ -43,6 +45,22 @@ type execution struct {
 	logs      []events.LogData
 	logsDirty bool // logs changed since the last flush
 	logTail   int
+}
+
+// reportsWait bounds how long an attempt's end waits for its reports to be published.
+const reportsWait = 2 * time.Second
+
+// awaitReports waits until the progress and log events the function reported are published,
+// if it reported any, so that they are in the job's event log before MySQL has the job's
+// end: a stream that finds the job ended with no done in Redis stores the done itself, and
+// nothing is stored in a job's log after its done. Redis away, the end waits reportsWait.
+func (e *execution) awaitReports() {
+	if !e.reported.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reportsWait)
+	defer cancel()
+	e.emitter.Sync(ctx)
 }
 
 func (e *execution) abandon(cause error) {
@@ -58,6 +76,7 @@ func (e *execution) Progress(done, total int64, message string) {
 	e.progress.Progress, e.progress.Total, e.progress.Message = done, total, message
 	e.dirty = true
 	e.mu.Unlock()
+	e.reported.Store(true)
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Progress, Owner: events.OwnerOf(e.job),
 		Data: events.ProgressData{Progress: done, Total: total, Message: message}})
 }
@@ -73,6 +92,7 @@ func (e *execution) Log(stream, line string) {
 		e.logsDirty = true
 		e.mu.Unlock()
 	}
+	e.reported.Store(true)
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
 }
 

@@ -322,6 +322,7 @@ func (p *Pool) run(job *model.Jobs) {
 		var outcome model.Outcome
 		if !e.abandoned.Load() { // cancelled before it began: the function is not called
 			outcome = e.execute(ctx, def)
+			e.awaitReports()
 		}
 		p.mu.Lock()
 		if p.running[job.Id] == e {

@@ -2,11 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
@@ -203,5 +205,68 @@ func TestABatchOfLargeResultsIsWritten(t *testing.T) {
 		if job := b.waitStatusWithin(t, id, model.StatusCompleted, time.Minute); len(job.Result.String) != len(large)+2 || job.Attempt != 1 {
 			t.Errorf("job %s: %d bytes of result, attempt %d", id, len(job.Result.String), job.Attempt)
 		}
+	}
+}
+
+// slowWrites delays every script run and pipeline (what the event bus publishes with) by
+// delay: a Redis that lags behind MySQL.
+type slowWrites struct{ delay time.Duration }
+
+func (slowWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s slowWrites) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			time.Sleep(s.delay)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (s slowWrites) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		time.Sleep(s.delay)
+		return next(ctx, cmds)
+	}
+}
+
+// A job's reports are in its event log before MySQL says it has ended. A stream that finds
+// the job ended with no done in Redis stores the done itself, and nothing is stored in a
+// job's log after its done: reports published after the end would never reach any stream.
+func TestAJobsReportsArePublishedBeforeItEnds(t *testing.T) {
+	b := setup(t)
+	rdb := redis.NewClient(&redis.Options{Addr: testutil.RedisAddr()})
+	t.Cleanup(func() { rdb.Close() })
+	rdb.AddHook(slowWrites{delay: 300 * time.Millisecond})
+	b.bus = events.NewBus(rdb, testutil.RedisPrefix(t), config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
+	talker := &functions.Definition{ID: "talker", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
+		Run: func(ctx context.Context, call functions.Call, r functions.Reporter) (any, error) {
+			r.Progress(1, 1, "said it")
+			r.Log("stdout", "hello")
+			return "ok", nil
+		}}
+	registry, err := functions.NewRegistry(append(functions.Builtins(), talker)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := b.insert(t, "talker", "{}")
+	startPool(t, poolConfig(time.Second), b.jobs, b.queue, b.dispatch, registry, b)
+
+	b.waitStatus(t, id, model.StatusCompleted)
+	ctx := context.Background()
+	latest, err := b.bus.LastID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.bus.Range(ctx, id, 0, latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ev := range evs {
+		names = append(names, ev.Name)
+	}
+	if !slices.Contains(names, events.Progress) || !slices.Contains(names, events.Log) {
+		t.Errorf("events kept when the job had ended: %v, want its progress and log among them", names)
 	}
 }
