@@ -192,14 +192,7 @@ func (s *Sweeper) enqueueMissing(ctx context.Context) error {
 			// The mark may have committed with its reply lost; left standing, it would hide
 			// these jobs, which are not on the stream, until StaleEnqueue. Cleared, the next
 			// pass takes them again (at worst enqueueing twice what another sweeper enqueued).
-			// A stop may have cut the mark short, so the clear outlives ctx, briefly.
-			clearCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			clearErr := s.jobs.MarkUnenqueued(clearCtx, ids)
-			cancel()
-			if clearErr != nil {
-				s.log.Errorf("recovery: clear the enqueue mark of %d jobs after %v: %v (the stale sweep will find them)",
-					len(ids), err, clearErr)
-			}
+			s.dispatcher.Unmark(ctx, ids, err)
 			return err
 		}
 		if err := s.dispatcher.Enqueue(ctx, ids...); err != nil {
