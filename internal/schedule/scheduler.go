@@ -192,6 +192,13 @@ func (s *Scheduler) fire(ctx context.Context, sc *model.Schedules, now time.Time
 	}
 	started, err := s.schedules.Fire(ctx, f)
 	if err != nil {
+		// The fire may have committed with its reply lost: its jobs, marked enqueued but not
+		// on the stream, would wait Recovery.StaleEnqueue. Cleared, the due pass takes them.
+		ids := make([]string, len(f.Jobs))
+		for i, job := range f.Jobs {
+			ids[i] = job.Id
+		}
+		s.dispatcher.Unmark(ctx, ids, err)
 		return err
 	}
 	starts.Announce(ctx, s.events, s.dispatcher, started...)

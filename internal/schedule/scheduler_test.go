@@ -188,3 +188,28 @@ func TestDeclaredSchedulesSyncedLateFireFromTheSync(t *testing.T) {
 		}
 	}
 }
+
+// lostFireReply is the real schedules whose Fire commits and then fails, as when the
+// connection drops before MySQL's reply to the COMMIT arrives.
+type lostFireReply struct{ model.SchedulesModel }
+
+func (f lostFireReply) Fire(ctx context.Context, fi model.Firing) ([]*model.Jobs, error) {
+	started, err := f.SchedulesModel.Fire(ctx, fi)
+	return started, errors.Join(err, errors.New("injected fault: connection reset after the commit"))
+}
+
+// A fire commits but its reply is lost: the job is stored, marked enqueued, and not on the
+// stream. Its mark must be cleared, so the sweep's next due pass enqueues it, not
+// Recovery.StaleEnqueue (5 minutes) later.
+func TestAFireWhoseReplyIsLostLeavesItsJobToTheDuePass(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(m model.SchedulesModel) model.SchedulesModel { return lostFireReply{m} })
+	s := b.insertDue(t, schedule.Definition{Id: "lost", Cron: "@hourly", Start: startreq.Fields{FunctionId: "echo"}})
+	if err := b.scheduler.Pass(context.Background()); err == nil {
+		t.Error("a pass whose fire failed reported no error")
+	}
+	marked := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ? AND enqueued_at IS NOT NULL", s.Id)
+	if fired := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?", s.Id); fired != 1 || marked != 0 {
+		t.Errorf("after the fire whose reply was lost: %d jobs, %d marked enqueued, want 1 and none (for the due pass)", fired, marked)
+	}
+}
