@@ -12,20 +12,20 @@
 //	StatusPending ─────────────────────────────────────────────▶ StatusRunning
 //	  │    ◀──── Finish OutcomeRetry (run_at ahead, unenqueued) ───  │
 //	  │    ◀──── Finish OutcomeHandBack (enqueued at once) ────────  │
-//	  │    ◀──── ReapExpired: lease expired, attempts left ──────────│
+//	  │    ◀──── Reap: lease expired, attempts left ─────────────────│
 //	  │                                                              │
 //	  └─ Cancel ─▶ StatusCancelled ◀──────── Cancel, CancelMany ─────┤
 //	               StatusCompleted ◀──────── Finish OutcomeCompleted ┤
 //	                  StatusFailed ◀── Finish OutcomeFailed, ────────┘
-//	                                   ReapExpired (out of attempts)
+//	                                   Reap (out of attempts)
 //
 // (CancelMany cancels pending jobs too.) ExtendLeases (a heartbeat) and SaveProgress
 // (progress and output lines) change a running job without moving it. Every arrow is one
 // statement whose WHERE clause names the status it leaves, and from running the attempt
-// (Finish, SaveProgress) or owner (ExtendLeases) or expired lease (ReapExpired): a second
+// (Finish, SaveProgress) or owner (ExtendLeases) or expired lease (Reap): a second
 // finish, a cancel after a finish, a late outcome or heartbeat of a reaped attempt match no
-// row and report that they lost; only a retry of Claim or Finish with its own token (the
-// first try's reply was lost) reports what that first try won. Terminal statuses
+// row and report that they lost; only a retry of Claim, Finish or Reap with its own token
+// (the first try's reply was lost) reports what that first try won. Terminal statuses
 // (Status.Terminal) have no way out. Every arrow into a terminal status sets callback_due_at
 // in the same statement, so a job with a callback URL never ends without its delivery
 // scheduled.

@@ -104,9 +104,15 @@ type (
 		// PruneFinished deletes up to limit jobs of the terminal status that finished more
 		// than age ago and have no callback delivery pending, oldest first, and returns their ids.
 		PruneFinished(ctx context.Context, status Status, age time.Duration, limit int) ([]string, error)
-		// ReapExpired returns up to limit running jobs whose lease has expired to pending
-		// (attempts left) or fails them with ErrorWorkerLost, and reports each change made.
-		ReapExpired(ctx context.Context, limit int) ([]Reaped, error)
+		// ExpiredLeases returns up to limit running jobs whose lease has expired, longest
+		// expired first.
+		ExpiredLeases(ctx context.Context, limit int) ([]Expired, error)
+		// Reap moves each of expired whose lease is still expired, at its attempt, back to
+		// pending (attempts left) or to failed, with ErrorWorkerLost, and marks the rows it
+		// moves with token. It reports the jobs among expired that carry token: moved now, or
+		// by an earlier Reap with that token whose reply was lost. A Reap that fails reports
+		// none; its retry with the token reports every job it moved.
+		Reap(ctx context.Context, token string, expired []Expired) ([]Reaped, error)
 		// Unenqueued returns up to limit pending jobs that are due (run_at unset or passed)
 		// and not known to be on the stream, oldest first, together with those last enqueued
 		// longer than stale ago.
@@ -170,7 +176,17 @@ type (
 		From Status `db:"status"`
 	}
 
-	// Reaped is a job moved by ReapExpired: to pending or failed.
+	// Expired is a running job whose lease has expired (its worker is gone), for Reap.
+	Expired struct {
+		Id          string `db:"id"`
+		TenantId    string `db:"tenant_id"`
+		FunctionId  string `db:"function_id"`
+		Name        string `db:"name"`
+		Attempt     int64  `db:"attempt"`
+		MaxAttempts int64  `db:"max_attempts"`
+	}
+
+	// Reaped is a job moved by Reap: to pending or failed.
 	Reaped struct {
 		Id         string
 		TenantId   string
@@ -276,6 +292,10 @@ const (
 
 // leaseReleased clears the fields that tie a job to a worker.
 const leaseReleased = "`lease_owner` = '', `lease_token` = '', `lease_expires_at` = NULL"
+
+// leaseReleasedTo is leaseReleased keeping the token of the write that released the lease
+// (its argument): a retry of a write whose reply was lost reads back by it what it moved.
+const leaseReleasedTo = "`lease_owner` = '', `lease_token` = ?, `lease_expires_at` = NULL"
 
 // byPrimaryKey names the table for a statement that writes or locks rows it names by id
 // (`id IN (…)` beside a status condition). Without the hint, when few jobs are pending MariaDB
@@ -648,7 +668,7 @@ func (m *customJobsModel) Finish(ctx context.Context, token string, outcomes []O
 		// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
 		"`run_at` = if(v.v_kind = %[5]d, now(3) + interval v.v_delay microsecond, `run_at`), "+
 		"`enqueued_at` = case v.v_kind when %[5]d then NULL when %[6]d then now(3) else `enqueued_at` end, "+
-		"`lease_owner` = '', `lease_token` = ?, `lease_expires_at` = NULL, "+
+		leaseReleasedTo+", "+
 		"`error` = v.v_error, `progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
 		"where `status` = 'running' and `attempt` = v.v_attempt",
 		m.byPrimaryKey(), values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack)
@@ -800,41 +820,64 @@ func (m *customJobsModel) execWon(ctx context.Context, query string, args ...any
 	return n > 0, err
 }
 
-func (m *customJobsModel) ReapExpired(ctx context.Context, limit int) ([]Reaped, error) {
-	var expired []struct {
-		Id          string `db:"id"`
-		TenantId    string `db:"tenant_id"`
-		FunctionId  string `db:"function_id"`
-		Name        string `db:"name"`
-		Attempt     int64  `db:"attempt"`
-		MaxAttempts int64  `db:"max_attempts"`
-	}
+func (m *customJobsModel) ExpiredLeases(ctx context.Context, limit int) ([]Expired, error) {
+	var expired []Expired
 	query := fmt.Sprintf("select `id`, `tenant_id`, `function_id`, `name`, `attempt`, `max_attempts` from %s where `status` = 'running' "+
 		"and `lease_expires_at` < now(3) order by `lease_expires_at` limit ?", m.table)
 	if err := m.conn.QueryRowsCtx(ctx, &expired, query, limit); err != nil {
 		return nil, err
 	}
+	return expired, nil
+}
+
+func (m *customJobsModel) Reap(ctx context.Context, token string, expired []Expired) ([]Reaped, error) {
 	guard := "where `id` = ? and `attempt` = ? and `status` = 'running' and `lease_expires_at` < now(3)"
 	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s %s",
-		m.table, leaseReleased, guard)
+		m.table, leaseReleasedTo, guard)
 	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s, %s %s",
-		m.table, leaseReleased, callbackDue, guard)
-	var reaped []Reaped
+		m.table, leaseReleasedTo, callbackDue, guard)
+	reaped := make([]Reaped, 0, len(expired))
+	var lost []string
 	for _, j := range expired {
-		query, status := fail, StatusFailed
-		if j.Attempt < j.MaxAttempts {
-			query, status = retry, StatusPending
+		query := fail
+		if j.reaped().Status == StatusPending {
+			query = retry
 		}
-		won, err := m.execWon(ctx, query, ErrorWorkerLost, j.Id, j.Attempt)
+		won, err := m.execWon(ctx, query, ErrorWorkerLost, token, j.Id, j.Attempt)
 		if err != nil {
-			return reaped, err
+			return nil, err
 		}
 		if won {
-			reaped = append(reaped, Reaped{Id: j.Id, TenantId: j.TenantId, FunctionId: j.FunctionId, Name: j.Name,
-				Attempt: j.Attempt, Status: status})
+			reaped = append(reaped, j.reaped())
+		} else {
+			lost = append(lost, j.Id)
+		}
+	}
+	if len(lost) == 0 {
+		return reaped, nil
+	}
+	// A job lost to another transition (a late outcome, a heartbeat, another sweeper), or to
+	// an earlier try of this reap whose reply was lost: the rows carrying the token say which.
+	var earlier []string
+	query := fmt.Sprintf("select `id` from %s where `id` in (%s) and `lease_token` = ?", m.table, inClause(len(lost)))
+	if err := m.conn.QueryRowsCtx(ctx, &earlier, query, stringArgs(lost, token)...); err != nil {
+		return nil, err
+	}
+	for _, j := range expired {
+		if slices.Contains(earlier, j.Id) {
+			reaped = append(reaped, j.reaped())
 		}
 	}
 	return reaped, nil
+}
+
+// reaped is e as Reap moves it: back to pending while attempts are left, else failed.
+func (e Expired) reaped() Reaped {
+	status := StatusFailed
+	if e.Attempt < e.MaxAttempts {
+		status = StatusPending
+	}
+	return Reaped{Id: e.Id, TenantId: e.TenantId, FunctionId: e.FunctionId, Name: e.Name, Attempt: e.Attempt, Status: status}
 }
 
 func (m *customJobsModel) execCount(ctx context.Context, query string, args ...any) (int64, error) {

@@ -71,7 +71,7 @@ type (
 		MaxAttempts         int64          `db:"max_attempts"`
 		TimeoutMs           int64          `db:"timeout_ms"`  // bound of one attempt; 0: the function''s
 		LeaseOwner          string         `db:"lease_owner"` // worker holding a running job
-		LeaseToken          string         `db:"lease_token"` // claim that won the running job; after a worker outcome, the write of it
+		LeaseToken          string         `db:"lease_token"` // claim that won the running job; after a worker outcome or a reap, the write of it
 		LeaseExpiresAt      sql.NullTime   `db:"lease_expires_at"`
 		EnqueuedAt          sql.NullTime   `db:"enqueued_at"` // NULL: pending but not (known to be) on the Redis stream
 		RunAt               sql.NullTime   `db:"run_at"`      // not started before this time; NULL: at once

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `max_attempts` int NOT NULL DEFAULT 1,
   `timeout_ms` bigint NOT NULL DEFAULT 0 COMMENT 'bound of one attempt; 0: the function''s',
   `lease_owner` varchar(64) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'worker holding a running job',
-  `lease_token` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'claim that won the running job; after a worker outcome, the write of it',
+  `lease_token` char(36) CHARACTER SET ascii NOT NULL DEFAULT '' COMMENT 'claim that won the running job; after a worker outcome or a reap, the write of it',
   `lease_expires_at` datetime(3) NULL,
   `enqueued_at` datetime(3) NULL COMMENT 'NULL: pending but not (known to be) on the Redis stream',
   `run_at` datetime(3) NULL COMMENT 'not started before this time; NULL: at once',

@@ -108,7 +108,7 @@ func TestHeartbeatExtendsOnlyTheOwnersCurrentAttempt(t *testing.T) {
 	// The lease runs out, the reaper hands the job back and w2 claims attempt 2: w1's stale
 	// heartbeat no longer holds it, and w2's lease is left alone.
 	f.ExpireLease(job.Id)
-	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
+	if _, err := reapExpired(jobs); err != nil {
 		t.Fatal(err)
 	}
 	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(won) != 1 {
@@ -246,7 +246,7 @@ func TestAFinishRetriedWithItsTokenReportsWhatTheFirstTryWon(t *testing.T) {
 func TestFinishOfAStaleAttemptLoses(t *testing.T) {
 	jobs, f := setup(t)
 	job := f.Expired("w1", testutil.WithMaxAttempts(3))
-	if _, err := jobs.ReapExpired(ctx, 10); err != nil {
+	if _, err := reapExpired(jobs); err != nil {
 		t.Fatal(err)
 	}
 	if won, err := jobs.Claim(ctx, []string{job.Id}, "w2", uuid.NewString(), time.Minute); err != nil || len(won) != 1 {
@@ -366,7 +366,7 @@ func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
 	last := f.Expired("w1", testutil.WithCallback("http://127.0.0.1:1/hook"))
 	alive := f.Running("w1", time.Minute)
 
-	reaped, err := jobs.ReapExpired(ctx, 10)
+	reaped, err := reapExpired(jobs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,8 +394,44 @@ func TestReapReturnsExpiredJobsOrFailsTheLastAttempt(t *testing.T) {
 	if err != nil || won[0] {
 		t.Errorf("finish of a reaped attempt won (%v)", err)
 	}
-	if again, err := jobs.ReapExpired(ctx, 10); err != nil || len(again) != 0 {
+	if again, err := reapExpired(jobs); err != nil || len(again) != 0 {
 		t.Errorf("second reap: %+v (%v)", again, err)
+	}
+}
+
+// reapExpired reaps the expired leases as a sweep does, with a token of its own.
+func reapExpired(jobs model.JobsModel) ([]model.Reaped, error) {
+	expired, err := jobs.ExpiredLeases(ctx, 10)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.Reap(ctx, uuid.NewString(), expired)
+}
+
+// A reap retried with its token (the first try's reply was lost) reports what the first try
+// moved; another token's reap of the same jobs reports nothing.
+func TestAReapRetriedWithItsTokenReportsWhatTheFirstTryMoved(t *testing.T) {
+	jobs, f := setup(t)
+	retry := f.Expired("w1", testutil.WithMaxAttempts(2))
+	last := f.Expired("w1")
+	expired, err := jobs.ExpiredLeases(ctx, 10)
+	if err != nil || len(expired) != 2 {
+		t.Fatalf("expired leases: %+v (%v)", expired, err)
+	}
+	token := uuid.NewString()
+	if first, err := jobs.Reap(ctx, token, expired); err != nil || len(first) != 2 {
+		t.Fatalf("first reap: %+v (%v)", first, err)
+	}
+	again, err := jobs.Reap(ctx, token, expired)
+	statuses := map[string]model.Status{}
+	for _, r := range again {
+		statuses[r.Id] = r.Status
+	}
+	if err != nil || len(again) != 2 || statuses[retry.Id] != model.StatusPending || statuses[last.Id] != model.StatusFailed {
+		t.Errorf("the reap retried with its token: %+v (%v), want the retry pending and the last attempt failed", again, err)
+	}
+	if other, err := jobs.Reap(ctx, uuid.NewString(), expired); err != nil || len(other) != 0 {
+		t.Errorf("another token's reap of the reaped jobs: %+v (%v), want none", other, err)
 	}
 }
 
@@ -406,7 +442,7 @@ func TestHeartbeatBeforeReapKeepsTheJob(t *testing.T) {
 	if held, err := jobs.ExtendLeases(ctx, "w1", []string{job.Id}, time.Minute); err != nil || held[job.Id] != 1 {
 		t.Fatalf("heartbeat of an expired but unreaped lease: %v (%v)", held, err)
 	}
-	if reaped, err := jobs.ReapExpired(ctx, 10); err != nil || len(reaped) != 0 {
+	if reaped, err := reapExpired(jobs); err != nil || len(reaped) != 0 {
 		t.Errorf("reaped a renewed lease: %+v (%v)", reaped, err)
 	}
 }

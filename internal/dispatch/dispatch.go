@@ -5,6 +5,7 @@ package dispatch
 
 import (
 	"context"
+	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 )
@@ -31,8 +32,8 @@ func New(jobs Marks, q Stream) *Dispatcher {
 }
 
 // Enqueue puts ids on the stream. Callers commit the jobs as pending with enqueued_at set
-// first; if the XADD fails, Enqueue clears enqueued_at so the sweep retries, and returns
-// the Redis error for logging only: the jobs are safe in MySQL either way.
+// first; if the XADD fails, Enqueue clears enqueued_at (Unmark) so the sweep retries, and
+// returns the Redis error for logging only: the jobs are safe in MySQL either way.
 func (d *Dispatcher) Enqueue(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
@@ -41,10 +42,24 @@ func (d *Dispatcher) Enqueue(ctx context.Context, ids ...string) error {
 	if err == nil {
 		return nil
 	}
-	// The request may be gone; the mark must still be written.
-	if markErr := d.jobs.MarkUnenqueued(context.WithoutCancel(ctx), ids); markErr != nil {
-		logx.WithContext(ctx).Errorf("enqueue %d jobs: %v; marking them for the sweep: %v (the stale sweep will find them)",
-			len(ids), err, markErr)
-	}
+	d.Unmark(ctx, ids, err)
 	return err
+}
+
+// unmarkTimeout bounds Unmark: a clear that waits longer (MySQL stalled, a row locked for
+// innodb_lock_wait_timeout) would hold up a start's answer or a worker's stop.
+const unmarkTimeout = 5 * time.Second
+
+// Unmark clears the enqueue mark of ids after cause (a failed XADD, or a mark that failed
+// but may have committed), so the sweep's next pass enqueues them, not StaleEnqueue later.
+// The caller's context may be gone (a request that hung up, a stop that cut the mark short):
+// the clear outlives it, within unmarkTimeout. A clear that fails is logged; the stale
+// sweep finds the jobs then.
+func (d *Dispatcher) Unmark(ctx context.Context, ids []string, cause error) {
+	clearCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unmarkTimeout)
+	defer cancel()
+	if err := d.jobs.MarkUnenqueued(clearCtx, ids); err != nil {
+		logx.WithContext(ctx).Errorf("clear the enqueue mark of %d jobs after %v: %v (the stale sweep will find them)",
+			len(ids), cause, err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/config"
@@ -32,6 +33,8 @@ type Sweeper struct {
 	log        logx.Logger
 	stop       context.CancelFunc
 	done       chan struct{}
+	// failedReap is the reap whose write failed, retried first by the next sweep.
+	failedReap *reapTry
 }
 
 // NewSweeper returns a sweeper; Start starts it.
@@ -98,10 +101,31 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 	return errors.Join(lostErr, reapErr, enqueueErr, removeErr)
 }
 
-// reapExpired moves the jobs of lost workers on and announces each move.
+// reapTry is one reap: its token and the expired jobs it moves.
+type reapTry struct {
+	token string
+	jobs  []model.Expired
+}
+
+// reapExpired moves the jobs of lost workers on and announces each move. A reap that fails
+// is retried, with its token, before any other: some of its jobs may have moved with the
+// reply lost, and no later sweep finds them expired, so only that retry announces them.
 func (s *Sweeper) reapExpired(ctx context.Context) error {
 	for {
-		reaped, err := s.jobs.ReapExpired(ctx, sweepBatch)
+		try, retry := s.failedReap, s.failedReap != nil
+		if !retry {
+			expired, err := s.jobs.ExpiredLeases(ctx, sweepBatch)
+			if err != nil || len(expired) == 0 {
+				return err
+			}
+			try = &reapTry{token: uuid.NewString(), jobs: expired}
+		}
+		reaped, err := s.jobs.Reap(ctx, try.token, try.jobs)
+		if err != nil {
+			s.failedReap = try
+			return err
+		}
+		s.failedReap = nil
 		var announce []events.Pending
 		for _, r := range reaped {
 			if r.Status == model.StatusFailed {
@@ -117,8 +141,8 @@ func (s *Sweeper) reapExpired(ctx context.Context) error {
 				s.log.Errorf("recovery: announce %d reaped jobs: %v", len(reaped), perr)
 			}
 		}
-		if err != nil || len(reaped) < sweepBatch {
-			return err
+		if !retry && len(try.jobs) < sweepBatch {
+			return nil
 		}
 	}
 }
@@ -192,14 +216,7 @@ func (s *Sweeper) enqueueMissing(ctx context.Context) error {
 			// The mark may have committed with its reply lost; left standing, it would hide
 			// these jobs, which are not on the stream, until StaleEnqueue. Cleared, the next
 			// pass takes them again (at worst enqueueing twice what another sweeper enqueued).
-			// A stop may have cut the mark short, so the clear outlives ctx, briefly.
-			clearCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			clearErr := s.jobs.MarkUnenqueued(clearCtx, ids)
-			cancel()
-			if clearErr != nil {
-				s.log.Errorf("recovery: clear the enqueue mark of %d jobs after %v: %v (the stale sweep will find them)",
-					len(ids), err, clearErr)
-			}
+			s.dispatcher.Unmark(ctx, ids, err)
 			return err
 		}
 		if err := s.dispatcher.Enqueue(ctx, ids...); err != nil {

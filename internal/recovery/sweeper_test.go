@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +173,50 @@ func TestAnEnqueueMarkWhoseReplyIsLostIsTakenUpByTheNextPass(t *testing.T) {
 	if on, err := b.queue.JobIDs(ctx); err != nil || !on[job.Id] {
 		got := b.factory.Get(job.Id)
 		t.Fatalf("the job is not on the stream after the next pass (%v): enqueued_at %v", err, got.EnqueuedAt)
+	}
+}
+
+// lostReapReply is the real jobs table whose first reap commits and then fails, as when the
+// connection drops before MySQL's reply arrives.
+type lostReapReply struct {
+	model.JobsModel
+	once sync.Once
+}
+
+func (m *lostReapReply) Reap(ctx context.Context, token string, expired []model.Expired) ([]model.Reaped, error) {
+	reaped, err := m.JobsModel.Reap(ctx, token, expired)
+	m.once.Do(func() {
+		reaped, err = nil, errors.Join(err, errors.New("injected fault: connection reset after the commit"))
+	})
+	return reaped, err
+}
+
+// The reap of a dead worker's last attempt commits but its reply is lost: the job is failed,
+// and the next sweep, which no longer finds it expired, must still announce it (its status
+// and done events, jobs_finished_total), or its tenant and its streams never hear of it.
+func TestAReapWhoseReplyIsLostIsAnnouncedByTheNextSweep(t *testing.T) {
+	b := setup(t)
+	job := b.factory.Expired("dead-worker")
+	s := b.sweeper(&lostReapReply{JobsModel: b.store.Jobs})
+	if err := s.Sweep(ctx); err == nil {
+		t.Error("a sweep whose reap failed reported no error")
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.factory.Get(job.Id); got.State() != model.StatusFailed {
+		t.Fatalf("the reaped job is %s, want failed", got.Status)
+	}
+	evs, err := b.bus.Range(ctx, job.Id, 0, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ev := range evs {
+		names = append(names, ev.Name+" "+string(ev.Data))
+	}
+	want := []string{`status {"status":"failed","attempt":1,"error":"worker lost"}`, `done {"status":"failed","attempt":1,"error":"worker lost"}`}
+	if strings.Join(names, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the job's events after the sweeps:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
 }

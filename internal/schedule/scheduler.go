@@ -69,7 +69,7 @@ func (s *Scheduler) Start() {
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop, s.done = stop, make(chan struct{})
 	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
-	err := s.schedules.SyncConfig(syncCtx, s.declared)
+	err := s.syncConfig(syncCtx)
 	cancel()
 	synced := err == nil
 	go func() {
@@ -79,7 +79,7 @@ func (s *Scheduler) Start() {
 		for {
 			var err error
 			if !synced {
-				err = s.schedules.SyncConfig(ctx, s.declared)
+				err = s.syncConfig(ctx)
 				synced = err == nil
 			}
 			if synced {
@@ -96,6 +96,21 @@ func (s *Scheduler) Start() {
 			}
 		}
 	}()
+}
+
+// syncConfig stores the config's schedules, a new or changed one with its first fire time
+// after now: the one Declared gave it at the process start has passed if MySQL was away
+// since, and stored, it fired at once, for a time at which no process ran its cron.
+func (s *Scheduler) syncConfig(ctx context.Context) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for _, d := range s.declared {
+		sched, err := Parse(d.Cron, d.Timezone) // checked by Declared
+		if err != nil {
+			return err
+		}
+		d.NextFireAt, d.CreatedAt = Next(sched, now), now
+	}
+	return s.schedules.SyncConfig(ctx, s.declared)
 }
 
 // logChange logs a failed pass once, not every Interval while MySQL is away, and the
@@ -177,6 +192,13 @@ func (s *Scheduler) fire(ctx context.Context, sc *model.Schedules, now time.Time
 	}
 	started, err := s.schedules.Fire(ctx, f)
 	if err != nil {
+		// The fire may have committed with its reply lost: its jobs, marked enqueued but not
+		// on the stream, would wait Recovery.StaleEnqueue. Cleared, the due pass takes them.
+		ids := make([]string, len(f.Jobs))
+		for i, job := range f.Jobs {
+			ids[i] = job.Id
+		}
+		s.dispatcher.Unmark(ctx, ids, err)
 		return err
 	}
 	starts.Announce(ctx, s.events, s.dispatcher, started...)

@@ -22,10 +22,12 @@ import (
 )
 
 type testBundle struct {
-	store     *testutil.Store
-	schedules model.SchedulesModel
-	rules     startreq.Rules
-	scheduler *schedule.Scheduler
+	store      *testutil.Store
+	schedules  model.SchedulesModel
+	rules      startreq.Rules
+	dispatcher *dispatch.Dispatcher
+	bus        *events.Bus
+	scheduler  *schedule.Scheduler
 }
 
 // setup gives a scheduler of its own database and Redis prefix, with the built-in
@@ -46,9 +48,16 @@ func setup(t *testing.T, wrap ...func(model.SchedulesModel) model.SchedulesModel
 	rules := startreq.Rules{Functions: reg, Limits: config.LimitsConf{MaxParamsBytes: 65536, MaxAttempts: 20, MaxTimeoutSeconds: 86400}}
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})
-	s := schedule.NewScheduler(schedule.Config{Interval: time.Hour, LateGrace: 5 * time.Second}, nil, seen, rules,
-		dispatch.New(store.Jobs, queue.New(rdb, prefix)), bus)
-	return &testBundle{store: store, schedules: schedules, rules: rules, scheduler: s}
+	b := &testBundle{store: store, schedules: schedules, rules: rules, dispatcher: dispatch.New(store.Jobs, queue.New(rdb, prefix)), bus: bus}
+	b.scheduler = b.newScheduler(nil, seen)
+	return b
+}
+
+// newScheduler is a scheduler of b's functions, dispatcher and events, over schedules, with
+// the config's schedules declared.
+func (b *testBundle) newScheduler(declared []*model.Schedules, schedules model.SchedulesModel) *schedule.Scheduler {
+	return schedule.NewScheduler(schedule.Config{Interval: time.Hour, LateGrace: 5 * time.Second}, declared, schedules,
+		b.rules, b.dispatcher, b.bus)
 }
 
 // insertDue stores schedule def of tenant t, due a moment ago.
@@ -135,5 +144,72 @@ func TestAFireWithALongErrorIsStored(t *testing.T) {
 	got := testutil.Query[string](t, b.store.DB, "SELECT last_error FROM schedules WHERE id = ?", s.Id)
 	if !strings.HasPrefix(long, got) || len(got) == 0 || len(got) > 1024 {
 		t.Errorf("last_error holds %d bytes, want a prefix of the message of at most 1024", len(got))
+	}
+}
+
+// A process starts while MySQL is away, with a declared schedule whose cron changed and one
+// added; MySQL answers two hours later. Their first fire time is the first after that sync,
+// not after the process start: two hours on, that one has passed, and each fired at once,
+// for a time at which no process ran their cron.
+func TestDeclaredSchedulesSyncedLateFireFromTheSync(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	declare := func(at time.Time, list ...config.ScheduleConf) []*model.Schedules {
+		t.Helper()
+		d, err := schedule.Declared(list, b.rules, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	report := config.ScheduleConf{Tenant: "t", Id: "report", Cron: "@daily", FunctionId: "echo"}
+	if err := b.schedules.SyncConfig(context.Background(), declare(time.Now(), report)); err != nil {
+		t.Fatal(err)
+	}
+	report.Cron = "@hourly"
+	added := config.ScheduleConf{Tenant: "t", Id: "added", Cron: "@hourly", FunctionId: "echo"}
+	started := time.Now().Add(-2 * time.Hour)
+	s := b.newScheduler(declare(started, report, added), b.schedules)
+	synced := time.Now()
+	s.Start()
+	s.Stop()
+	if err := s.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"report", "added"} {
+		got, err := b.schedules.FindOne(context.Background(), "t", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fired := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?", id)
+		if got.Cron != "@hourly" || fired != 0 || !got.NextFireAt.After(synced) {
+			t.Errorf("%s synced two hours after the start: cron %s, %d jobs fired, next fire %s, want @hourly, none, after %s",
+				id, got.Cron, fired, got.NextFireAt, synced.UTC())
+		}
+	}
+}
+
+// lostFireReply is the real schedules whose Fire commits and then fails, as when the
+// connection drops before MySQL's reply to the COMMIT arrives.
+type lostFireReply struct{ model.SchedulesModel }
+
+func (f lostFireReply) Fire(ctx context.Context, fi model.Firing) ([]*model.Jobs, error) {
+	started, err := f.SchedulesModel.Fire(ctx, fi)
+	return started, errors.Join(err, errors.New("injected fault: connection reset after the commit"))
+}
+
+// A fire commits but its reply is lost: the job is stored, marked enqueued, and not on the
+// stream. Its mark must be cleared, so the sweep's next due pass enqueues it, not
+// Recovery.StaleEnqueue (5 minutes) later.
+func TestAFireWhoseReplyIsLostLeavesItsJobToTheDuePass(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(m model.SchedulesModel) model.SchedulesModel { return lostFireReply{m} })
+	s := b.insertDue(t, schedule.Definition{Id: "lost", Cron: "@hourly", Start: startreq.Fields{FunctionId: "echo"}})
+	if err := b.scheduler.Pass(context.Background()); err == nil {
+		t.Error("a pass whose fire failed reported no error")
+	}
+	marked := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ? AND enqueued_at IS NOT NULL", s.Id)
+	if fired := testutil.Query[int](t, b.store.DB, "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?", s.Id); fired != 1 || marked != 0 {
+		t.Errorf("after the fire whose reply was lost: %d jobs, %d marked enqueued, want 1 and none (for the due pass)", fired, marked)
 	}
 }
