@@ -92,8 +92,49 @@ func Parse(spec, timezone string) (cron.Schedule, error) {
 		if s.Next(time.Now()).IsZero() {
 			return nil, apperr.Invalid("cron %q never fires", spec)
 		}
+		if fixedTime(spec) {
+			return onceAWallTime{s}, nil
+		}
 	}
 	return sched, nil
+}
+
+// fixedTime reports whether spec names times of day (neither its minute nor its hour is a
+// wildcard, as in "30 1 * * *" or @daily) rather than a rhythm ("*/15 * * * *", @hourly).
+func fixedTime(spec string) bool {
+	switch spec {
+	case "@hourly":
+		return false
+	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight":
+		return true
+	}
+	fields := strings.Fields(spec)
+	return len(fields) == 5 && !strings.HasPrefix(fields[0], "*") && !strings.HasPrefix(fields[1], "*")
+}
+
+// onceAWallTime is a fixed-time schedule that fires once when clocks go back, at the first of
+// the two times its wall time happens, as cron does (robfig/cron fires at both).
+type onceAWallTime struct{ *cron.SpecSchedule }
+
+func (s onceAWallTime) Next(t time.Time) time.Time {
+	next := s.SpecSchedule.Next(t)
+	for !next.IsZero() && secondPass(next.In(s.Location)) {
+		next = s.SpecSchedule.Next(next)
+	}
+	return next
+}
+
+// secondPass reports whether t's wall time (in t's location) happened already that day: t
+// falls in the hour (or so) that repeats after clocks went back.
+func secondPass(t time.Time) bool {
+	start, _ := t.ZoneBounds()
+	if start.IsZero() {
+		return false
+	}
+	_, offset := t.Zone()
+	_, before := start.Add(-time.Nanosecond).Zone()
+	back := time.Duration(before-offset) * time.Second
+	return back > 0 && t.Before(start.Add(back))
 }
 
 // Next returns the first fire time of sched after t, in UTC to the millisecond (the

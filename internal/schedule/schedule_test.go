@@ -74,3 +74,37 @@ func TestPlan(t *testing.T) {
 		t.Errorf("before the fire time: %+v", p)
 	}
 }
+
+// When clocks go back, a fixed-time cron fires once, as cron does (vixie cron, cronie): the
+// wall time it names happens twice, the job runs at the first. A cron with a wildcard hour or
+// minute is a rhythm, and keeps it through the repeated hour.
+func TestAFixedTimeFiresOnceWhenClocksGoBack(t *testing.T) {
+	// 2026-11-01 01:00-02:00 happens twice in New York: EDT (UTC-4), then EST (UTC-5).
+	evening := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC) // 23:00 EDT the day before
+	for _, c := range []struct {
+		spec string
+		want []time.Time
+	}{
+		{"30 1 * * *", []time.Time{time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC)}},
+		{"0,30 1 * * *", []time.Time{time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC),
+			time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)}},
+		{"@daily", []time.Time{time.Date(2026, 11, 1, 4, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 5, 0, 0, 0, time.UTC)}},
+		{"30 * * * *", []time.Time{time.Date(2026, 11, 1, 3, 30, 0, 0, time.UTC), time.Date(2026, 11, 1, 4, 30, 0, 0, time.UTC),
+			time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}},
+		{"*/30 1 * * *", []time.Time{time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC),
+			time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}},
+	} {
+		next := mustParse(t, c.spec, "America/New_York")
+		var got []time.Time
+		for at := evening; len(got) < len(c.want); {
+			at = next(at)
+			got = append(got, at)
+		}
+		for i := range c.want {
+			if !got[i].Equal(c.want[i]) {
+				t.Errorf("%s: fires at %v, want %v", c.spec, got, c.want)
+				break
+			}
+		}
+	}
+}
