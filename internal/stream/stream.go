@@ -118,19 +118,9 @@ func (s *Stream) forward(ctx context.Context, ev events.Event) error {
 	return s.log.forward(ctx, s, ev)
 }
 
-// replay sends those of evs numbered after the last one sent.
-func (s *Stream) replay(ctx context.Context, evs []events.Event) error {
-	for _, ev := range evs {
-		if err := s.forward(ctx, ev); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // catchUp sends the kept events numbered after the last one sent, up to upTo, or a reset if
-// some of them are no longer kept (only a tenant's log drops its oldest events; a job's
-// keeps them all while it is kept).
+// some of them are no longer kept (a log keeps only its latest events: Events.MaxLen of a
+// job's, Events.TenantMaxLen of a tenant's).
 func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
 	if upTo <= s.sent {
 		return nil
@@ -139,10 +129,22 @@ func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
 	if err != nil {
 		return err
 	}
+	return s.replay(ctx, missed, complete, upTo)
+}
+
+// replay sends those of missed, the kept events up to upTo, numbered after the last one
+// sent; unless they are not all the events up to upTo (complete is false): then the client
+// gets a reset numbered upTo instead.
+func (s *Stream) replay(ctx context.Context, missed []events.Event, complete bool, upTo int64) error {
 	if !complete {
 		return s.reset(upTo, events.ResetExpired)
 	}
-	return s.replay(ctx, missed)
+	for _, ev := range missed {
+		if err := s.forward(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reset tells the client to reload what it shows, numbered at: what follows comes after it,
