@@ -80,8 +80,8 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 		if done > 0 {
 			upTo = done - 1
 		}
-		missed, complete := keptAfter(kept, resumeFrom, upTo)
-		if err := s.replay(ctx, missed, complete, upTo); err != nil {
+		missed, gone := keptAfter(kept, resumeFrom, upTo)
+		if err := s.replay(ctx, missed, gone, upTo); err != nil {
 			return err
 		}
 		if job.State().Terminal() {
@@ -143,26 +143,29 @@ func recentLogs(evs []events.Event, n int) []events.Event {
 	return logs[max(len(logs)-n, 0):]
 }
 
-// kept returns the job's kept events in the range, and whether they are all of them.
-func (l *jobLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error) {
+// kept returns the job's kept events in the range, and whether some are gone (see stream.log).
+func (l *jobLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, string, error) {
 	evs, err := l.Bus.Range(ctx, l.jobID, after, upTo)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	missed, complete := keptAfter(evs, after, upTo)
-	return missed, complete, nil
+	missed, gone := keptAfter(evs, after, upTo)
+	return missed, gone, nil
 }
 
 // keptAfter returns those of evs (a job's kept events, in order) numbered after after, and
-// whether they are all the job's events after it up to upTo. The log keeps the job's last
-// Events.MaxLen events, numbered one after the other: it has them all if it has the one
-// right after after.
-func keptAfter(evs []events.Event, after, upTo int64) ([]events.Event, bool) {
+// gone: "" if they are all the job's events after it up to upTo, else ResetExpired. The log
+// keeps the job's last Events.MaxLen events, numbered one after the other: it has them all
+// if it has the one right after after.
+func keptAfter(evs []events.Event, after, upTo int64) ([]events.Event, string) {
 	i := slices.IndexFunc(evs, func(ev events.Event) bool { return ev.ID > after })
 	if i < 0 {
-		return nil, upTo <= after
+		i = len(evs)
 	}
-	return evs[i:], upTo <= after || evs[i].ID == after+1
+	if upTo > after && (i == len(evs) || evs[i].ID != after+1) {
+		return nil, events.ResetExpired
+	}
+	return evs[i:], ""
 }
 
 // forward sends ev; a done event carries the job as MySQL has it.

@@ -49,9 +49,9 @@ type Stream struct {
 type log interface {
 	// open sends the first events.
 	open(ctx context.Context, s *Stream, resumeFrom int64, resuming bool) error
-	// kept returns the kept events numbered after after and up to upTo, and whether all of
-	// them are still kept.
-	kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error)
+	// kept returns the kept events numbered after after and up to upTo, and gone: "" if they
+	// are all of them, else why not (a reset reason).
+	kept(ctx context.Context, after, upTo int64) (evs []events.Event, gone string, err error)
 	// forward sends ev, which is numbered after the last event sent.
 	forward(ctx context.Context, s *Stream, ev events.Event) error
 	// check catches up with what the subscription may have missed, at the hub's request.
@@ -125,19 +125,19 @@ func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
 	if upTo <= s.sent {
 		return nil
 	}
-	missed, complete, err := s.log.kept(ctx, s.sent, upTo)
+	missed, gone, err := s.log.kept(ctx, s.sent, upTo)
 	if err != nil {
 		return err
 	}
-	return s.replay(ctx, missed, complete, upTo)
+	return s.replay(ctx, missed, gone, upTo)
 }
 
 // replay sends those of missed, the kept events up to upTo, numbered after the last one
-// sent; unless they are not all the events up to upTo (complete is false): then the client
-// gets a reset numbered upTo instead.
-func (s *Stream) replay(ctx context.Context, missed []events.Event, complete bool, upTo int64) error {
-	if !complete {
-		return s.reset(upTo, events.ResetExpired)
+// sent; unless they are not all the events up to upTo (gone says why): then the client gets
+// a reset numbered upTo instead.
+func (s *Stream) replay(ctx context.Context, missed []events.Event, gone string, upTo int64) error {
+	if gone != "" {
+		return s.reset(upTo, gone)
 	}
 	for _, ev := range missed {
 		if err := s.forward(ctx, ev); err != nil {

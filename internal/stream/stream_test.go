@@ -370,3 +370,55 @@ func TestJobStreamCatchingUpPastTheKeptEventsGetsAReset(t *testing.T) {
 		t.Fatalf("after missing more events than the log keeps: got %q, want %q", c.describe(), want)
 	}
 }
+
+// Redis lost the tenant's keys (restarted empty, or failed over to a replica that never had
+// them): the counter starts afresh from the time, above every number a client has, so the
+// client's position looks merely old. Redis does not know it: the reset says lost, whether
+// the stream resumes or is live when a new event comes.
+func TestTenantStreamResetsLostWhenRedisLostTheTenantsEvents(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
+	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
+	hub := startHub(t, events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}))
+	ctx := context.Background()
+	owner := events.Owner{Tenant: "acme", FunctionID: "sleep", JobName: "nap"}
+	progress := events.Pending{JobID: "job-1", Name: events.Progress, Owner: owner, Data: events.ProgressData{Progress: 1}}
+	if err := bus.Publish(ctx, progress); err != nil {
+		t.Fatal(err)
+	}
+	before, err := bus.TenantLastID(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := newClient()
+	s, err := stream.Tenant(bus, hub, "acme", "", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	keys := rediskeys.New(prefix)
+	if err := rdb.Del(ctx, keys.TenantEventLog("acme"), keys.TenantEventSeq("acme")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newClient()
+	s2, err := stream.Tenant(bus, hub, "acme", fmt.Sprint(before), resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Continue(ctx); err != nil || len(resumed.sent) != 1 || !strings.HasSuffix(resumed.describe(), " reset lost") {
+		t.Fatalf("a resume from %d after the loss: %v, got %s, want a reset (lost)", before, err, resumed.describe())
+	}
+
+	if err := bus.Publish(ctx, progress); err != nil {
+		t.Fatal(err)
+	}
+	continueUntil(t, s, live, 3)
+	if got := live.describe(); !strings.Contains(got, " reset lost, ") || live.sent[2].Event != events.Progress {
+		t.Fatalf("a live stream after the loss got %s, want a reset (lost), then the new event", got)
+	}
+}
