@@ -14,7 +14,7 @@ import (
 )
 
 // Event is one event of a job's stream: a *SnapshotEvent, *StatusEvent, *ProgressEvent,
-// *LogEvent or *DoneEvent.
+// *LogEvent, *ResetEvent or *DoneEvent.
 type Event interface {
 	// EventID is the event's number; numbers increase along a job's stream.
 	EventID() int64
@@ -50,6 +50,14 @@ type LogEvent struct {
 	Line   string `json:"line"`
 }
 
+// ResetEvent stands for events a resume missed that the service no longer keeps (it keeps a
+// job's last Events.MaxLen): what the job logged among them is lost to the watch. Reload
+// what you show of the job (Get has its last output lines), then apply what follows.
+type ResetEvent struct {
+	ID     int64  `json:"-"`
+	Reason string `json:"reason"` // expired
+}
+
 // DoneEvent is the last event: the job, terminal, with its result.
 type DoneEvent struct {
 	ID  int64
@@ -60,6 +68,7 @@ func (e *SnapshotEvent) EventID() int64 { return e.ID }
 func (e *StatusEvent) EventID() int64   { return e.ID }
 func (e *ProgressEvent) EventID() int64 { return e.ID }
 func (e *LogEvent) EventID() int64      { return e.ID }
+func (e *ResetEvent) EventID() int64    { return e.ID }
 func (e *DoneEvent) EventID() int64     { return e.ID }
 
 const (
@@ -79,7 +88,8 @@ const (
 // the job is terminal.
 //
 // A connection that drops is resumed with Last-Event-ID: the events missed meanwhile
-// arrive, then live ones, with no gap and no duplicate. The snapshot comes first; after a
+// arrive, then live ones, with no gap and no duplicate; if the service no longer keeps all
+// the missed ones, a *ResetEvent comes instead of them. The snapshot comes first; after a
 // resume, another one comes only if the service could not replay what was missed (its
 // Redis lost the job's events), and then stands for it. A resume answered 204 (the job
 // ended with an event already seen) yields a DoneEvent with the job as Get returns it.
@@ -271,6 +281,9 @@ func (w *watch) dispatch(ev rawEvent) (*JobDetail, error) {
 		event, data = e, e
 	case "log":
 		e := &LogEvent{ID: ev.id}
+		event, data = e, e
+	case "reset":
+		e := &ResetEvent{ID: ev.id}
 		event, data = e, e
 	case "done":
 		e := &DoneEvent{ID: ev.id}

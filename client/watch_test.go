@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"jobs/client"
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/events"
 	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
@@ -96,6 +98,8 @@ func eventName(ev client.Event) string {
 		return events.Log
 	case *client.DoneEvent:
 		return events.Done
+	case *client.ResetEvent:
+		return events.Reset
 	}
 	return fmt.Sprintf("%T", ev)
 }
@@ -304,6 +308,32 @@ func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
 	b.checkAgainstLog(t, pw.jobID, rest)
 	if w.job.Status != client.StatusCompleted || string(w.job.Result) != `{"steps":4}` {
 		t.Fatalf("Watch returned %+v", w.job)
+	}
+}
+
+func TestWatchTellsOfMissedEventsTheServiceNoLongerKeeps(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *config.Config) { c.Events.MaxLen = 10 })
+	pw := b.watchThroughProxy(t, 8, nil)
+	w, p := pw.watching, pw.proxy
+	b.step(t, 1)
+	w.until(t, "progress 1", isProgress(1))
+
+	// While the watch is away, the job logs more events (2 a step) than the service keeps.
+	p.holdNew()
+	p.cut()
+	b.step(t, 6)
+	b.logged(t, pw.jobID, 7)
+	p.release()
+	evs := w.until(t, "a reset", func(ev client.Event) bool { _, ok := ev.(*client.ResetEvent); return ok })
+	reset := evs[len(evs)-1].(*client.ResetEvent)
+	if reset.Reason != "expired" || slices.ContainsFunc(evs, isProgress(2)) {
+		t.Fatalf("after the resume: %s (reset %+v)", describe(evs), reset)
+	}
+	b.step(t, 1)
+	rest := w.finish(t)
+	if w.err != nil || w.job.Status != client.StatusCompleted || !slices.ContainsFunc(rest, isProgress(8)) {
+		t.Fatalf("after the reset: %s; Watch returned %+v, %v", describe(rest), w.job, w.err)
 	}
 }
 

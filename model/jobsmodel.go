@@ -170,10 +170,13 @@ type (
 		RetryDelay time.Duration
 	}
 
-	// Cancelled is a job CancelMany cancelled and the status it was in.
+	// Cancelled is a job CancelMany cancelled, the status it was in, and its attempt and error
+	// (which the cancel keeps) as they were when it was cancelled.
 	Cancelled struct {
-		Id   string `db:"id"`
-		From Status `db:"status"`
+		Id      string `db:"id"`
+		From    Status `db:"status"`
+		Attempt int64  `db:"attempt"`
+		Error   string `db:"error"`
 	}
 
 	// Expired is a running job whose lease has expired (its worker is gone), for Reap.
@@ -773,7 +776,7 @@ func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cance
 		// Lock the jobs still cancellable in primary-key order (as Finish does; see
 		// byPrimaryKey); the update then moves exactly those, so what is returned is what
 		// changed.
-		lock := fmt.Sprintf("select `id`, `status` from %s where `id` in (%s) "+
+		lock := fmt.Sprintf("select `id`, `status`, `attempt`, `error` from %s where `id` in (%s) "+
 			"and `status` in ('pending', 'running') order by `id` for update", m.byPrimaryKey(), inClause(len(ids)))
 		if err := s.QueryRowsCtx(ctx, &moved, lock, stringArgs(ids)...); err != nil || len(moved) == 0 {
 			return err

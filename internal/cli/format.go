@@ -163,6 +163,8 @@ func (v *watchView) event(ev client.Event) error {
 		v.progress(e.Progress, e.Total, e.Message)
 	case *client.LogEvent:
 		v.line("%s: %s", e.Stream, e.Line)
+	case *client.ResetEvent:
+		v.line("(events missed while reconnecting are no longer kept: output lines are missing here)")
 	}
 	return nil
 }
@@ -183,6 +185,8 @@ func (v *watchView) eventJSON(ev client.Event) error {
 		out.Event = "progress"
 	case *client.LogEvent:
 		out.Event = "log"
+	case *client.ResetEvent:
+		out.Event = "reset"
 	case *client.DoneEvent:
 		out.Event, out.Data = "done", e.Job
 	}

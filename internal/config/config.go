@@ -275,7 +275,8 @@ type RecoveryConf struct {
 
 // EventsConf tunes live progress streams.
 type EventsConf struct {
-	// MaxLen is how many recent events per job Redis keeps for Last-Event-ID replay.
+	// MaxLen is how many recent events per job Redis keeps for Last-Event-ID replay; a
+	// resume from before them gets a reset event after its snapshot.
 	MaxLen int64 `json:",default=1000,range=[10:1000000]"`
 	// TenantMaxLen is how many recent events per tenant (GET /api/v1/events) Redis keeps
 	// for Last-Event-ID replay; a resume from before them starts with a reset event.

@@ -177,31 +177,38 @@ func (b *Bus) TenantLastID(ctx context.Context, tenant string) (int64, error) {
 // number and only the asked-for entries are read.
 //
 // KEYS[1] the tenant's event log, KEYS[2] the tenant's event counter
-// ARGV[1] read the events numbered after this, ARGV[2] up to and including this
-// Returns {the number of the oldest kept event (or of the next one, if none is kept), entries}.
+// ARGV[1] read the events numbered after this, ARGV[2] up to and including this, ARGV[3] the
+// log's maximum length
+// Returns {the number of the oldest kept event (or of the next one, if none is kept), entries,
+// 1 if the log is full (it may have been trimmed) else 0}.
 var tenantRangeScript = redis.NewScript(`
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local first = last - redis.call('LLEN', KEYS[1]) + 1
+local kept = redis.call('LLEN', KEYS[1])
+local first = last - kept + 1
+local full = 0
+if kept >= tonumber(ARGV[3]) then full = 1 end
 local from = math.max(tonumber(ARGV[1]) + 1, first)
 local to = math.min(tonumber(ARGV[2]), last)
-if to < from then return {string.format('%.0f', first), {}} end
-return {string.format('%.0f', first), redis.call('LRANGE', KEYS[1], string.format('%.0f', from - first), string.format('%.0f', to - first))}
+if to < from then return {string.format('%.0f', first), {}, full} end
+return {string.format('%.0f', first), redis.call('LRANGE', KEYS[1], string.format('%.0f', from - first), string.format('%.0f', to - first)), full}
 `)
 
 // TenantRange returns the kept events of tenant numbered after `after` up to and including
-// upTo, and whether they are all of them: false when the oldest kept event is newer than
-// after+1 (the log was trimmed past it, or lost).
-func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64) ([]Event, bool, error) {
+// upTo, and gone: "" if they are all of them, else why not, as a reset reason. ResetExpired
+// when the log was trimmed past after+1; ResetLost when it was not, yet starts after after+1:
+// Redis never had those numbers, it lost the tenant's keys and numbered afresh (from the
+// time, so above the client's).
+func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64) (evs []Event, gone string, err error) {
 	if upTo <= after {
-		return nil, true, nil
+		return nil, "", nil
 	}
 	res, err := tenantRangeScript.Run(ctx, b.rdb, []string{b.keys.TenantEventLog(tenant), b.keys.TenantEventSeq(tenant)},
-		after, upTo).Slice()
+		after, upTo, b.cfg.TenantMaxLen).Slice()
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	if len(res) != 2 {
-		return nil, false, redis.Nil
+	if len(res) != 3 {
+		return nil, "", redis.Nil
 	}
 	first, _ := strconv.ParseInt(res[0].(string), 10, 64)
 	entries, _ := res[1].([]any)
@@ -211,7 +218,14 @@ func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64)
 			out = append(out, ev)
 		}
 	}
-	return out, first <= after+1, nil
+	switch {
+	case first <= after+1:
+	case res[2] == int64(1):
+		gone = ResetExpired
+	default:
+		gone = ResetLost
+	}
+	return out, gone, nil
 }
 
 // parseTenantAnnouncement reads "<length of tenant> <tenant> <id> <name> <data>" as

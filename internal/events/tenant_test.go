@@ -58,12 +58,12 @@ func TestTenantLogNumbersKeepsAndAnnouncesTheTenantsEvents(t *testing.T) {
 	}
 
 	// Reading by number: the last ten are kept; from before them is incomplete.
-	kept, complete, err := bus.TenantRange(ctx, tenant, start+2, start+12)
-	if err != nil || !complete || len(kept) != 10 || kept[0].ID != start+3 {
-		t.Fatalf("range after the second event: %d events from %v, complete %v, %v", len(kept), kept, complete, err)
+	kept, gone, err := bus.TenantRange(ctx, tenant, start+2, start+12)
+	if err != nil || gone != "" || len(kept) != 10 || kept[0].ID != start+3 {
+		t.Fatalf("range after the second event: %d events from %v, gone %q, %v", len(kept), kept, gone, err)
 	}
-	if _, complete, err := bus.TenantRange(ctx, tenant, start+1, start+12); err != nil || complete {
-		t.Fatalf("range after the first event: complete %v (%v), want false: event 2 is no longer kept", complete, err)
+	if _, gone, err := bus.TenantRange(ctx, tenant, start+1, start+12); err != nil || gone != events.ResetExpired {
+		t.Fatalf("range after the first event: gone %q (%v), want expired: event 2 is no longer kept", gone, err)
 	}
 }
 
@@ -116,9 +116,9 @@ func TestTenantEventsPublishedTogetherAreNumberedInOrder(t *testing.T) {
 		}
 	}
 	for _, tenant := range tenants {
-		kept, complete, err := bus.TenantRange(ctx, tenant, starts[tenant], starts[tenant]+int64(len(want[tenant])))
-		if err != nil || !complete || len(kept) != len(want[tenant]) {
-			t.Fatalf("tenant %q keeps %d events (complete %v, %v), want %d", tenant, len(kept), complete, err, len(want[tenant]))
+		kept, gone, err := bus.TenantRange(ctx, tenant, starts[tenant], starts[tenant]+int64(len(want[tenant])))
+		if err != nil || gone != "" || len(kept) != len(want[tenant]) {
+			t.Fatalf("tenant %q keeps %d events (gone %q, %v), want %d", tenant, len(kept), gone, err, len(want[tenant]))
 		}
 		for i, id := range want[tenant] {
 			for _, ev := range []events.Event{got[tenant][i], kept[i]} {
@@ -163,9 +163,9 @@ func TestTenantEventsOfABulkActionAreAllStored(t *testing.T) {
 	if err := bus.Publish(ctx, evs...); err != nil {
 		t.Fatalf("publish %d events of one tenant: %v", n, err)
 	}
-	kept, complete, err := bus.TenantRange(ctx, "bulk", start, start+n)
-	if err != nil || !complete || len(kept) != n {
-		t.Fatalf("tenant keeps %d of %d events (complete %v, %v)", len(kept), n, complete, err)
+	kept, gone, err := bus.TenantRange(ctx, "bulk", start, start+n)
+	if err != nil || gone != "" || len(kept) != n {
+		t.Fatalf("tenant keeps %d of %d events (gone %q, %v)", len(kept), n, gone, err)
 	}
 	for i, ev := range kept {
 		if ev.ID != start+int64(i)+1 || !strings.Contains(string(ev.Data), fmt.Sprintf(`"id":"job-%d"`, i)) {

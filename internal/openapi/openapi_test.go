@@ -58,7 +58,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	c := apptest.Config(t, func(c *config.Config) {
 		c.Functions = append(c.Functions, config.FunctionConf{Id: "talk", Kind: "command", MaxAttempts: 1,
 			Command: config.CommandConf{Argv: []string{"/bin/sh", "-c",
-				`echo hello; echo oops >&2; echo "::progress 1/2 half way"; echo '::result {"ok": true}'`}}})
+				`echo hello; echo oops >&2; echo "::progress 1/2 half way"; echo '::result {"ok": true}'`}}},
+			config.FunctionConf{Id: "chatty", Kind: "command", MaxAttempts: 1, Command: config.CommandConf{Argv: []string{"seq", "20"}}})
+		c.Events.MaxLen = 10 // talk's events are all kept, chatty's are not
 		c.Schedules = []config.ScheduleConf{{Tenant: apptest.DefaultTenant, Id: "declared", Cron: "@daily", FunctionId: "echo"}}
 	})
 	db := testutil.DB(t, c.MySQL.DataSource)
@@ -72,14 +74,16 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	missing := uuid.NewString()
 
 	// Jobs in the states the cases need.
-	var echo, talk, later, hooked apptest.Job
+	var echo, talk, chatty, later, hooked apptest.Job
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "params": {"hello": "world"}, "name": "greet"}`), 200).data(&echo)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "talk"}`), 200).data(&talk)
+	v.check(post("/api/v1/jobs", token, `{"functionId": "chatty"}`), 200).data(&chatty)
 	runAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "runAt": "`+runAt+`"}`), 200).data(&later)
 	v.check(post("/api/v1/jobs", token, `{"functionId": "echo", "callbackUrl": "https://callback.invalid/hook"}`), 200).data(&hooked)
 	a.WaitStatus(echo.Id, "completed", 10*time.Second)
 	a.WaitStatus(talk.Id, "completed", 10*time.Second)
+	a.WaitStatus(chatty.Id, "completed", 10*time.Second)
 	a.WaitJob(hooked.Id, 10*time.Second, "with a callback attempt", func(j apptest.Job) bool {
 		return j.Callback != nil && j.Callback.Attempts > 0
 	})
@@ -135,8 +139,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(get("/api/v1/function-calls?tenant_id=someone-else", token, none), 403)
 	// The job stream: Last-Event-ID 0 replays every kept event of the command job (log
 	// lines, progress, status changes); a fresh stream of a finished job is its snapshot and
-	// done; a resume from the done is a 204.
+	// done; a resume from the done is a 204; one from before the kept events gets a reset.
 	replay := v.check(get("/api/v1/jobs/"+talk.Id+"/stream", token, http.Header{"Last-Event-ID": {"0"}}), 200)
+	v.check(get("/api/v1/jobs/"+chatty.Id+"/stream", token, http.Header{"Last-Event-ID": {"1"}}), 200)
 	v.check(get("/api/v1/jobs/"+echo.Id+"/stream?access_token="+token, "", none), 200)
 	if len(replay.events) == 0 {
 		t.Fatal("the replayed stream has no events")

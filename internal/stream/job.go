@@ -66,14 +66,22 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 	if err != nil {
 		return err
 	}
-	if done := doneID(kept); resuming && done > 0 && resumeFrom >= done {
+	done := doneID(kept)
+	if resuming && done > 0 && resumeFrom >= done {
 		return errDone
 	}
 	if resuming && resumeFrom <= latest {
 		if err := s.send(resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
 			return err
 		}
-		if err := s.replay(ctx, kept); err != nil {
+		// What the client missed, up to the done (which follows), or a reset if the log no
+		// longer has all of it.
+		upTo := latest
+		if done > 0 {
+			upTo = done - 1
+		}
+		missed, gone := keptAfter(kept, resumeFrom, upTo)
+		if err := s.replay(ctx, missed, gone, upTo); err != nil {
 			return err
 		}
 		if job.State().Terminal() {
@@ -135,10 +143,29 @@ func recentLogs(evs []events.Event, n int) []events.Event {
 	return logs[max(len(logs)-n, 0):]
 }
 
-// kept returns the job's kept events in the range; a job's events are kept whole or not at all.
-func (l *jobLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error) {
+// kept returns the job's kept events in the range, and whether some are gone (see stream.log).
+func (l *jobLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, string, error) {
 	evs, err := l.Bus.Range(ctx, l.jobID, after, upTo)
-	return evs, true, err
+	if err != nil {
+		return nil, "", err
+	}
+	missed, gone := keptAfter(evs, after, upTo)
+	return missed, gone, nil
+}
+
+// keptAfter returns those of evs (a job's kept events, in order) numbered after after, and
+// gone: "" if they are all the job's events after it up to upTo, else ResetExpired. The log
+// keeps the job's last Events.MaxLen events, numbered one after the other: it has them all
+// if it has the one right after after.
+func keptAfter(evs []events.Event, after, upTo int64) ([]events.Event, string) {
+	i := slices.IndexFunc(evs, func(ev events.Event) bool { return ev.ID > after })
+	if i < 0 {
+		i = len(evs)
+	}
+	if upTo > after && (i == len(evs) || evs[i].ID != after+1) {
+		return nil, events.ResetExpired
+	}
+	return evs[i:], ""
 }
 
 // forward sends ev; a done event carries the job as MySQL has it.

@@ -49,9 +49,9 @@ type Stream struct {
 type log interface {
 	// open sends the first events.
 	open(ctx context.Context, s *Stream, resumeFrom int64, resuming bool) error
-	// kept returns the kept events numbered after after and up to upTo, and whether all of
-	// them are still kept.
-	kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error)
+	// kept returns the kept events numbered after after and up to upTo, and gone: "" if they
+	// are all of them, else why not (a reset reason).
+	kept(ctx context.Context, after, upTo int64) (evs []events.Event, gone string, err error)
 	// forward sends ev, which is numbered after the last event sent.
 	forward(ctx context.Context, s *Stream, ev events.Event) error
 	// check catches up with what the subscription may have missed, at the hub's request.
@@ -118,31 +118,33 @@ func (s *Stream) forward(ctx context.Context, ev events.Event) error {
 	return s.log.forward(ctx, s, ev)
 }
 
-// replay sends those of evs numbered after the last one sent.
-func (s *Stream) replay(ctx context.Context, evs []events.Event) error {
-	for _, ev := range evs {
+// catchUp sends the kept events numbered after the last one sent, up to upTo, or a reset if
+// some of them are no longer kept (a log keeps only its latest events: Events.MaxLen of a
+// job's, Events.TenantMaxLen of a tenant's).
+func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
+	if upTo <= s.sent {
+		return nil
+	}
+	missed, gone, err := s.log.kept(ctx, s.sent, upTo)
+	if err != nil {
+		return err
+	}
+	return s.replay(ctx, missed, gone, upTo)
+}
+
+// replay sends those of missed, the kept events up to upTo, numbered after the last one
+// sent; unless they are not all the events up to upTo (gone says why): then the client gets
+// a reset numbered upTo instead.
+func (s *Stream) replay(ctx context.Context, missed []events.Event, gone string, upTo int64) error {
+	if gone != "" {
+		return s.reset(upTo, gone)
+	}
+	for _, ev := range missed {
 		if err := s.forward(ctx, ev); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// catchUp sends the kept events numbered after the last one sent, up to upTo, or a reset if
-// some of them are no longer kept (only a tenant's log drops its oldest events; a job's
-// keeps them all while it is kept).
-func (s *Stream) catchUp(ctx context.Context, upTo int64) error {
-	if upTo <= s.sent {
-		return nil
-	}
-	missed, complete, err := s.log.kept(ctx, s.sent, upTo)
-	if err != nil {
-		return err
-	}
-	if !complete {
-		return s.reset(upTo, events.ResetExpired)
-	}
-	return s.replay(ctx, missed)
 }
 
 // reset tells the client to reload what it shows, numbered at: what follows comes after it,

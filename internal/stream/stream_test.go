@@ -14,6 +14,7 @@ import (
 	"jobs/internal/auth"
 	"jobs/internal/config"
 	"jobs/internal/events"
+	"jobs/internal/rediskeys"
 	"jobs/internal/stream"
 	"jobs/internal/testutil"
 	"jobs/internal/types"
@@ -263,5 +264,161 @@ func TestJobStreamOfAnotherTenantsJobIsNotFound(t *testing.T) {
 	ctx := auth.WithIdentity(context.Background(), auth.Identity{Tenant: "someone-else", Actor: "test"})
 	if _, err := s.Continue(ctx); err == nil || len(c.sent) != 0 {
 		t.Fatalf("another tenant's job: %v, sent %s", err, c.describe())
+	}
+}
+
+func TestJobStreamResumeFromBeforeTheKeptEventsGetsAReset(t *testing.T) {
+	t.Parallel()
+	store := testutil.NewStore(t)
+	jobs := testutil.NewFactory(t, store)
+	// A job's log keeps its last 3 events (Events.MaxLen).
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 3, Retain: time.Minute, RetainDone: time.Minute})
+	hub := startHub(t, events.NewHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}, store.Jobs.Ended))
+	deps := stream.JobDeps{Bus: bus, Hub: hub, Jobs: store.Jobs, LogTail: 2}
+	ctx := auth.WithIdentity(context.Background(), auth.Identity{Tenant: testutil.FactoryTenant, Actor: "test"})
+
+	job := jobs.Running("worker-1", time.Minute)
+	for i := range 5 { // events 1 to 5, of which 3 to 5 are kept
+		if err := bus.Publish(ctx, events.Pending{JobID: job.Id, Name: events.Log, Data: events.LogData{Line: fmt.Sprint(i + 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resume := func(lastEventID string) (*client, *stream.Stream) {
+		t.Helper()
+		c := newClient()
+		s, err := stream.Job(deps, job.Id, lastEventID, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		if done, err := s.Continue(ctx); err != nil || done {
+			t.Fatalf("resume from %s: done %v, %v", lastEventID, done, err)
+		}
+		return c, s
+	}
+	if c, _ := resume("2"); c.describe() != `2 snapshot, 3 log {"stream":"","line":"3"}, 4 log {"stream":"","line":"4"}, 5 log {"stream":"","line":"5"}` {
+		t.Fatalf("a resume within the kept events got %s", c.describe())
+	}
+	// Event 2 (line 2) is no longer kept: the client must be told, not given 3 to 5 as if
+	// they were all it missed.
+	c, s := resume("1")
+	if want := "1 snapshot, 5 reset expired"; c.describe() != want {
+		t.Fatalf("a resume from before the kept events got %q, want %q", c.describe(), want)
+	}
+	if err := bus.Publish(ctx, events.Pending{JobID: job.Id, Name: events.Log, Data: events.LogData{Line: "6"}}); err != nil {
+		t.Fatal(err)
+	}
+	if continueUntil(t, s, c, 3); c.sent[2].Id != 6 || c.sent[2].Event != events.Log {
+		t.Fatalf("after the reset: %s", c.describe())
+	}
+
+	// Of a finished job, the done still follows the reset, with its own number.
+	if won, err := store.Jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeCompleted}}); err != nil || !won[0] {
+		t.Fatalf("finish: %v %v", won, err)
+	}
+	if err := bus.Publish(ctx, events.StatusChange(job.Id, events.Owner{}, model.StatusCompleted, job.Attempt, "")...); err != nil {
+		t.Fatal(err)
+	}
+	ended := newClient()
+	s2, err := stream.Job(deps, job.Id, "1", ended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if done, err := s2.Continue(ctx); err != nil || !done || ended.describe() != "1 snapshot, 7 reset expired, 8 done" {
+		t.Fatalf("a resume of the finished job from before the kept events: done %v (%v), got %s", done, err, ended.describe())
+	}
+}
+
+// Events stored while their announcements were lost (pub/sub drops what is published while
+// the hub's subscription reconnects), more of them than the job's log keeps: the hub's check
+// finds them, and the stream tells its client the oldest are gone.
+func TestJobStreamCatchingUpPastTheKeptEventsGetsAReset(t *testing.T) {
+	t.Parallel()
+	store := testutil.NewStore(t)
+	job := testutil.NewFactory(t, store).Running("worker-1", time.Minute)
+	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
+	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 3, Retain: time.Minute, RetainDone: time.Minute})
+	hub := startHub(t, events.NewHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: 50 * time.Millisecond}, store.Jobs.Ended))
+	ctx := auth.WithIdentity(context.Background(), auth.Identity{Tenant: testutil.FactoryTenant, Actor: "test"})
+	c := newClient()
+	s, err := stream.Job(stream.JobDeps{Bus: bus, Hub: hub, Jobs: store.Jobs}, job.Id, "", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if done, err := s.Continue(ctx); err != nil || done || c.describe() != "0 snapshot" {
+		t.Fatalf("first Continue: done %v, %v, sent %s", done, err, c.describe())
+	}
+
+	// What the publish script does for events 1 to 5, without the PUBLISH: 3 to 5 are kept.
+	keys := rediskeys.New(prefix)
+	for i := 1; i <= 5; i++ {
+		if err := rdb.RPush(ctx, keys.JobEventLog(job.Id), fmt.Sprintf(`%d log {"stream":"","line":"%d"}`, i, i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.LTrim(ctx, keys.JobEventLog(job.Id), -3, -1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, keys.JobEventSeq(job.Id), 5, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	continueUntil(t, s, c, 2)
+	if want := "0 snapshot, 5 reset expired"; c.describe() != want {
+		t.Fatalf("after missing more events than the log keeps: got %q, want %q", c.describe(), want)
+	}
+}
+
+// Redis lost the tenant's keys (restarted empty, or failed over to a replica that never had
+// them): the counter starts afresh from the time, above every number a client has, so the
+// client's position looks merely old. Redis does not know it: the reset says lost, whether
+// the stream resumes or is live when a new event comes.
+func TestTenantStreamResetsLostWhenRedisLostTheTenantsEvents(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
+	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute, TenantMaxLen: 10})
+	hub := startHub(t, events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}))
+	ctx := context.Background()
+	owner := events.Owner{Tenant: "acme", FunctionID: "sleep", JobName: "nap"}
+	progress := events.Pending{JobID: "job-1", Name: events.Progress, Owner: owner, Data: events.ProgressData{Progress: 1}}
+	if err := bus.Publish(ctx, progress); err != nil {
+		t.Fatal(err)
+	}
+	before, err := bus.TenantLastID(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := newClient()
+	s, err := stream.Tenant(bus, hub, "acme", "", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	keys := rediskeys.New(prefix)
+	if err := rdb.Del(ctx, keys.TenantEventLog("acme"), keys.TenantEventSeq("acme")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newClient()
+	s2, err := stream.Tenant(bus, hub, "acme", fmt.Sprint(before), resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Continue(ctx); err != nil || len(resumed.sent) != 1 || !strings.HasSuffix(resumed.describe(), " reset lost") {
+		t.Fatalf("a resume from %d after the loss: %v, got %s, want a reset (lost)", before, err, resumed.describe())
+	}
+
+	if err := bus.Publish(ctx, progress); err != nil {
+		t.Fatal(err)
+	}
+	continueUntil(t, s, live, 3)
+	if got := live.describe(); !strings.Contains(got, " reset lost, ") || live.sent[2].Event != events.Progress {
+		t.Fatalf("a live stream after the loss got %s, want a reset (lost), then the new event", got)
 	}
 }

@@ -40,7 +40,7 @@ func (l *tenantLog) open(ctx context.Context, s *Stream, resumeFrom int64, resum
 	return s.catchUp(ctx, latest)
 }
 
-func (l *tenantLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, bool, error) {
+func (l *tenantLog) kept(ctx context.Context, after, upTo int64) ([]events.Event, string, error) {
 	return l.bus.TenantRange(ctx, l.tenant, after, upTo)
 }
 

@@ -11,10 +11,12 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
 	"jobs/internal/functions"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
@@ -260,6 +262,50 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 	b.waitFor("the job started while disconnected", rowSelector(missed.Id)+`?.dataset.status === 'completed'`, 20*time.Second)
 	b.notReloaded()
 	b.checkOnlyOwnOrigin()
+}
+
+// TestDashboardJobDetailReloadsOnAReset: when the job's stream says the events it missed are
+// no longer all kept (reset), the detail page reloads the job, whose logTail has its latest
+// lines, instead of going on with a log that lacks them.
+func TestDashboardJobDetailReloadsOnAReset(t *testing.T) {
+	tj := openTalkingJob(t, apptest.Config(t, func(c *config.Config) {
+		c.Events.MaxLen = 10
+		c.Events.CheckInterval = 200 * time.Millisecond
+	}), "gappy")
+	api, job, b, lines := tj.api, tj.job, tj.b, tj.lines
+	logText := `document.getElementById('job-log').textContent`
+	lines <- "line 1"
+	b.waitFor("line 1", logText+` === 'line 1\n'`, 10*time.Second)
+	api.WaitJob(job.Id, 10*time.Second, "with line 1 kept in MySQL", func(j apptest.Job) bool { return len(j.LogTail) == 1 })
+
+	// While the service's announcements are lost (its subscription reconnecting), the job
+	// logs more lines than its event log keeps: what the publish script stores, without the
+	// PUBLISH, and what the worker's flush writes to MySQL.
+	ctx, rdb, keys := context.Background(), testutil.Redis(t), rediskeys.New(api.Config.Redis.Prefix)
+	seq, err := rdb.Get(ctx, keys.JobEventSeq(job.Id)).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 12; i++ {
+		entry := fmt.Sprintf(`%d log {"stream":"stdout","line":"line %d"}`, seq+i, i+1)
+		if err := rdb.RPush(ctx, keys.JobEventLog(job.Id), entry).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.LTrim(ctx, keys.JobEventLog(job.Id), -10, -1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Exec(t, testutil.DB(t, api.Config.MySQL.DataSource), "update jobs set log_tail = ? where id = ?",
+		`[{"stream":"stdout","line":"line 12"},{"stream":"stdout","line":"line 13"}]`, job.Id)
+	if err := rdb.Set(ctx, keys.JobEventSeq(job.Id), seq+12, redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the job reloaded", logText+` === 'line 12\nline 13\n'`, 10*time.Second)
+	lines <- "line 14"
+	b.waitFor("live lines after the reload", logText+` === 'line 12\nline 13\nline 14\n'`, 10*time.Second)
+	close(lines)
+	b.waitFor("completed", `document.querySelector('#job-status [data-status]').dataset.status === 'completed'`, 20*time.Second)
+	b.notReloaded()
 }
 
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,

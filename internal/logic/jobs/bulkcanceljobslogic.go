@@ -67,7 +67,7 @@ func (l *BulkCancelJobsLogic) BulkCancelJobs(req *types.BulkReq) (*types.BulkRes
 		}
 		j := byID[c.Id]
 		metrics.JobFinished(j.FunctionId, string(model.StatusCancelled))
-		announce = append(announce, events.StatusChange(j.Id, events.OwnerOf(j), model.StatusCancelled, j.Attempt, j.Error)...)
+		announce = append(announce, events.StatusChange(j.Id, events.OwnerOf(j), model.StatusCancelled, c.Attempt, c.Error)...)
 	}
 	if err := l.svcCtx.Queue.PublishCancels(ctx, running); err != nil {
 		l.Errorf("%d jobs cancelled; signalling their workers failed (they stop at their next heartbeat): %v", len(running), err)

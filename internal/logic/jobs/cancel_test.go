@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"jobs/internal/apptest"
 	"jobs/internal/auth"
+	"jobs/internal/events"
 	"jobs/internal/logic/jobs"
 	"jobs/internal/svc"
 	"jobs/internal/testutil"
@@ -157,4 +159,37 @@ func TestACancelWhoseRereadFailsStillSignalsTheWorker(t *testing.T) {
 		t.Fatal("the cancel answered no error although its re-read failed")
 	}
 	f.expectSignal(t)
+}
+
+// claimedFirst is the real jobs model in which a worker claims the jobs a bulk cancel read
+// just before its CancelMany locks them.
+type claimedFirst struct{ model.JobsModel }
+
+func (m claimedFirst) CancelMany(ctx context.Context, ids []string) ([]model.Cancelled, error) {
+	if _, err := m.JobsModel.Claim(ctx, ids, "worker-2", uuid.NewString(), time.Minute); err != nil {
+		return nil, err
+	}
+	return m.JobsModel.CancelMany(ctx, ids)
+}
+
+// A bulk cancel announces the attempt and error the job had when it was cancelled, not those
+// it read before: a retry claimed in between is attempt 2, its previous error cleared.
+func TestBulkCancelAnnouncesTheJobAsItWasCancelled(t *testing.T) {
+	t.Parallel()
+	f := startCancelFixture(t)
+	job := f.factory.Pending(func(j *model.Jobs) { j.Attempt, j.MaxAttempts, j.Error = 1, 3, "first try failed" })
+	f.svc.Jobs = claimedFirst{f.svc.Jobs}
+	if _, err := jobs.NewBulkCancelJobsLogic(f.request, f.svc).BulkCancelJobs(&types.BulkReq{Ids: []string{job.Id}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.factory.Get(job.Id); got.Status != string(model.StatusCancelled) || got.Attempt != 2 {
+		t.Fatalf("job is %s at attempt %d, want cancelled at attempt 2", got.Status, got.Attempt)
+	}
+	evs, err := f.svc.Events.Range(context.Background(), job.Id, 0, 1<<62)
+	if err != nil || len(evs) == 0 || evs[0].Name != events.Status {
+		t.Fatalf("the job's events: %v, %v", evs, err)
+	}
+	if want := `{"status":"cancelled","attempt":2,"error":""}`; string(evs[0].Data) != want {
+		t.Fatalf("the cancel announced %s, want %s", evs[0].Data, want)
+	}
 }

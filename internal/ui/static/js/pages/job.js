@@ -231,6 +231,9 @@ export function mount(main, { id }) {
       logNote.textContent = 'Live output.';
       addLog(line);
     });
+    // The events missed while reconnecting are no longer all kept: the job, with its latest
+    // output lines, is read again; the stream goes on after them.
+    on('reset', () => reload());
     on('done', (detail) => {
       job = detail;
       finish();
