@@ -70,8 +70,9 @@ type App struct {
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
-// with the built-in functions plus extra. Nothing runs until StartBackground or Run.
-func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (*App, error) {
+// with the built-in functions plus extra. Nothing runs until StartBackground or Run. A New
+// that fails leaves no connection open.
+func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (_ *App, err error) {
 	dsn, err := model.NormalizeDSN(c.MySQL.DataSource)
 	if err != nil {
 		return nil, err
@@ -96,14 +97,15 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Svc: sc}
-	metrics.WatchBacklog(sc.Stats, func() []string {
-		var ids []string
-		for _, d := range sc.Functions.All() {
-			ids = append(ids, d.ID)
+	// Nothing runs yet, so the connections are all a later error has to close.
+	defer func() {
+		if err != nil {
+			if closeErr := sc.Close(); closeErr != nil {
+				logx.Errorf("close: %v", closeErr)
+			}
 		}
-		return ids
-	}, backlogCacheFor)
+	}()
+	a := &App{Config: c, Svc: sc}
 	// Every role checks the declared schedules, so a bad entry fails any process's start.
 	declared, err := schedule.Declared(c.Schedules, sc.StartRules(), time.Now())
 	if err != nil {
@@ -164,6 +166,15 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
 			sc.Jobs, model.NewNamedLock(sc.MySQL(), retention.LockName), sc.Events)
 	}
+	// Last, once nothing can fail: the collector is process-wide, and must not be left
+	// reading the closed pool of a New that failed.
+	metrics.WatchBacklog(sc.Stats, func() []string {
+		var ids []string
+		for _, d := range sc.Functions.All() {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}, backlogCacheFor)
 	return a, nil
 }
 

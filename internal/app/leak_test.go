@@ -6,14 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"jobs/internal/app"
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
 
 // Not parallel, so no other test's goroutines come and go meanwhile: a process that stops
 // (role all, with a job running and a stream open) leaves no goroutine behind.
 func TestStopLeavesNoGoroutines(t *testing.T) {
-	cycle := func() {
+	wantNoGoroutinesLeft(t, "a process outlive its Stop", func() {
 		t.Run("process", func(t *testing.T) {
 			a := apptest.StartApp(t, apptest.Config(t))
 			job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 60}})
@@ -25,8 +27,28 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 			}
 			a.Stop(context.Background())
 		})
-	}
-	// The first cycle starts go-zero's and the drivers' process-wide goroutines.
+	})
+}
+
+// Not parallel (goroutines are counted): a New that fails after it opened the MySQL pool
+// and the Redis client (here on a bad declared schedule) closes them; the pool's opener
+// goroutine would otherwise stay, with every connection the pool had made.
+func TestFailedNewClosesItsConnections(t *testing.T) {
+	c := apptest.Config(t, func(c *config.Config) {
+		c.Schedules = []config.ScheduleConf{{Tenant: "t", Id: "x", Cron: "every day", FunctionId: "echo"}}
+	})
+	wantNoGoroutinesLeft(t, "a failed New outlive it", func() {
+		if _, err := app.New(context.Background(), c); err == nil || !strings.Contains(err.Error(), "Schedules[0]") {
+			t.Fatalf("New with a bad declared schedule: %v", err)
+		}
+	})
+}
+
+// wantNoGoroutinesLeft runs cycle twice (the first starts go-zero's and the drivers'
+// process-wide goroutines) and fails if the second leaves a goroutine behind; what names
+// them in the failure, e.g. "a process outlive its Stop".
+func wantNoGoroutinesLeft(t *testing.T, what string, cycle func()) {
+	t.Helper()
 	cycle()
 	before := goroutines()
 	cycle()
@@ -40,7 +62,7 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 		}
 		return len(leaked) == 0
 	}) {
-		t.Fatalf("%d goroutines started by a process outlive its Stop:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+		t.Fatalf("%d goroutines started by %s:\n%s", len(leaked), what, strings.Join(leaked, "\n\n"))
 	}
 }
 
