@@ -186,9 +186,18 @@ func (a *App) Handler() (http.Handler, error) {
 	return a.handler, nil
 }
 
-// StartBackground starts the event hub, the worker pool, the sweeper, the callback
-// deliverer and the scheduler (whichever the role has).
+// StartBackground starts the event hubs, the worker pool, the sweeper, the callback
+// deliverer, the scheduler and the pruner (whichever the role has). If one fails to start,
+// it stops the App as Stop does, what had started and the connections, and returns the error.
 func (a *App) StartBackground(ctx context.Context) error {
+	if err := a.startBackground(ctx); err != nil {
+		a.Stop(ctx)
+		return err
+	}
+	return nil
+}
+
+func (a *App) startBackground(ctx context.Context) error {
 	if a.handler != nil {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
@@ -220,7 +229,8 @@ func (a *App) StartBackground(ctx context.Context) error {
 // Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
 // HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
 // callback deliverer (deliveries in flight are made again later), then the scheduler, then
-// the sweeper, then the connections. Later calls do nothing.
+// the sweeper, then the connections. It stops only what was started: an App never started
+// only closes its connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -266,7 +276,8 @@ func (a *App) workers() int {
 }
 
 // Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
-// or SIGINT once Stop has finished.
+// or SIGINT once Stop has finished. If the start fails (the port taken, Redis refusing),
+// Run stops the App and returns the error.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
 	// the HTTP drain and the shutdown grace.
@@ -275,6 +286,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.handler != nil {
 		var err error
 		if listener, err = net.Listen("tcp", net.JoinHostPort(a.Config.Host, strconv.Itoa(a.Config.Port))); err != nil {
+			a.Stop(ctx)
 			return err
 		}
 		a.http = &http.Server{
@@ -286,6 +298,10 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	if err := a.StartBackground(ctx); err != nil {
+		// Not served yet, so Stop's HTTP shutdown did not close it.
+		if listener != nil {
+			_ = listener.Close()
+		}
 		return err
 	}
 	if a.http != nil {
