@@ -56,7 +56,9 @@ type App struct {
 	// Streams serves the API's event streams (the handlers find it in the request's
 	// context); nil unless the role includes the API.
 	Streams *sse.Streams
-	handler http.Handler // go-zero's router with every route bound; nil unless the role includes the API
+	// probes answer /healthz and /readyz in front of go-zero's router with every route bound;
+	// nil unless the role includes the API.
+	probes  *probe.Probes
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
@@ -145,7 +147,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		site := ui.Handler(ui.Config{DevTokens: c.DevAuth(), Secret: c.Auth.AccessSecret,
 			TTL: time.Duration(c.Auth.AccessExpire) * time.Second}, api)
 		// In front of everything: probes need no token and stay out of the request log.
-		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
+		a.probes = probe.New(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
 			// A read of the work stream, not a PING: a Redis Cluster node answers PING while
 			// the cluster is down, and this asks the node the work depends on.
@@ -180,10 +182,10 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 
 // Handler returns the API as an http.Handler, for serving on a listener of the caller's.
 func (a *App) Handler() (http.Handler, error) {
-	if a.handler == nil {
+	if a.probes == nil {
 		return nil, fmt.Errorf("role %q has no API", a.Config.Role)
 	}
-	return a.handler, nil
+	return a.probes, nil
 }
 
 // StartBackground starts the event hubs, the worker pool, the sweeper, the callback
@@ -198,7 +200,7 @@ func (a *App) StartBackground(ctx context.Context) error {
 }
 
 func (a *App) startBackground(ctx context.Context) error {
-	if a.handler != nil {
+	if a.probes != nil {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
@@ -226,17 +228,19 @@ func (a *App) startBackground(ctx context.Context) error {
 	return nil
 }
 
-// Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
-// HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
-// callback deliverer (deliveries in flight are made again later), then the scheduler, then
-// the sweeper, then the connections. It stops only what was started: an App never started
-// only closes its connections. Later calls do nothing.
+// Stop shuts down in order: readiness (/readyz answers 503 "shutting down" from then on,
+// also on a caller's server serving Handler), open event streams (closing them lets the
+// HTTP server drain), HTTP intake, then the worker pool (drain within the grace, hand back
+// the rest), then the callback deliverer (deliveries in flight are made again later), then
+// the scheduler, then the sweeper and the pruner, then the connections. It stops only what
+// was started: an App never started only closes its connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
 
 func (a *App) stopOnce(ctx context.Context) {
-	if a.handler != nil {
+	if a.probes != nil {
+		a.probes.ShuttingDown()
 		a.Streams.Close()
 		a.Svc.Hub.Close()
 		a.Svc.TenantHub.Close()
@@ -283,14 +287,14 @@ func (a *App) Run(ctx context.Context) error {
 	// the HTTP drain and the shutdown grace.
 	proc.SetTimeToForceQuit(HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
 	var listener net.Listener
-	if a.handler != nil {
+	if a.probes != nil {
 		var err error
 		if listener, err = net.Listen("tcp", net.JoinHostPort(a.Config.Host, strconv.Itoa(a.Config.Port))); err != nil {
 			a.Stop(ctx)
 			return err
 		}
 		a.http = &http.Server{
-			Handler: a.handler,
+			Handler: a.probes,
 			// The stream route has no overall timeout (go-zero's per-route timeouts cover
 			// the others); slow-header clients are still cut off here.
 			ReadHeaderTimeout: a.Config.Events.HeaderTimeout,
