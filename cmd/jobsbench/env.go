@@ -167,8 +167,7 @@ func startApp(ctx context.Context, c config.Config, extra ...*functions.Definiti
 	}
 	quietLog.install() // after New: the first logx.SetUp installs a console writer
 	if err := a.StartBackground(ctx); err != nil {
-		a.Stop(context.Background())
-		return nil, fmt.Errorf("start: %w", err)
+		return nil, fmt.Errorf("start: %w", err) // it has stopped the app
 	}
 	s := &started{App: a}
 	if c.Runs("api") {

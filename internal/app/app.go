@@ -56,7 +56,9 @@ type App struct {
 	// Streams serves the API's event streams (the handlers find it in the request's
 	// context); nil unless the role includes the API.
 	Streams *sse.Streams
-	handler http.Handler // go-zero's router with every route bound; nil unless the role includes the API
+	// probes answer /healthz and /readyz in front of go-zero's router with every route bound;
+	// nil unless the role includes the API.
+	probes  *probe.Probes
 	http    *http.Server // set by Run
 	pool    *worker.Pool // nil unless the role includes workers
 	sweeper *recovery.Sweeper
@@ -70,8 +72,9 @@ type App struct {
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
-// with the built-in functions plus extra. Nothing runs until StartBackground or Run.
-func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (*App, error) {
+// with the built-in functions plus extra. Nothing runs until StartBackground or Run. A New
+// that fails leaves no connection open.
+func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (_ *App, err error) {
 	dsn, err := model.NormalizeDSN(c.MySQL.DataSource)
 	if err != nil {
 		return nil, err
@@ -96,14 +99,15 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Svc: sc}
-	metrics.WatchBacklog(sc.Stats, func() []string {
-		var ids []string
-		for _, d := range sc.Functions.All() {
-			ids = append(ids, d.ID)
+	// Nothing runs yet, so the connections are all a later error has to close.
+	defer func() {
+		if err != nil {
+			if closeErr := sc.Close(); closeErr != nil {
+				logx.Errorf("close: %v", closeErr)
+			}
 		}
-		return ids
-	}, backlogCacheFor)
+	}()
+	a := &App{Config: c, Svc: sc}
 	// Every role checks the declared schedules, so a bad entry fails any process's start.
 	declared, err := schedule.Declared(c.Schedules, sc.StartRules(), time.Now())
 	if err != nil {
@@ -143,7 +147,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 		site := ui.Handler(ui.Config{DevTokens: c.DevAuth(), Secret: c.Auth.AccessSecret,
 			TTL: time.Duration(c.Auth.AccessExpire) * time.Second}, api)
 		// In front of everything: probes need no token and stay out of the request log.
-		a.handler = probe.Handler(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
+		a.probes = probe.New(probe.Config{Timeout: readyTimeout, CacheFor: readyCacheFor}, []probe.Check{
 			{Name: "mysql", Check: func(ctx context.Context) error { return model.CheckMigrated(ctx, sc.MySQL()) }},
 			// A read of the work stream, not a PING: a Redis Cluster node answers PING while
 			// the cluster is down, and this asks the node the work depends on.
@@ -164,21 +168,39 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 			Interval: r.Interval, BatchSize: r.BatchSize, Pause: r.Pause},
 			sc.Jobs, model.NewNamedLock(sc.MySQL(), retention.LockName), sc.Events)
 	}
+	// Last, once nothing can fail: the collector is process-wide, and must not be left
+	// reading the closed pool of a New that failed.
+	metrics.WatchBacklog(sc.Stats, func() []string {
+		var ids []string
+		for _, d := range sc.Functions.All() {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}, backlogCacheFor)
 	return a, nil
 }
 
 // Handler returns the API as an http.Handler, for serving on a listener of the caller's.
 func (a *App) Handler() (http.Handler, error) {
-	if a.handler == nil {
+	if a.probes == nil {
 		return nil, fmt.Errorf("role %q has no API", a.Config.Role)
 	}
-	return a.handler, nil
+	return a.probes, nil
 }
 
-// StartBackground starts the event hub, the worker pool, the sweeper, the callback
-// deliverer and the scheduler (whichever the role has).
+// StartBackground starts the event hubs, the worker pool, the sweeper, the callback
+// deliverer, the scheduler and the pruner (whichever the role has). If one fails to start,
+// it stops the App as Stop does, what had started and the connections, and returns the error.
 func (a *App) StartBackground(ctx context.Context) error {
-	if a.handler != nil {
+	if err := a.startBackground(ctx); err != nil {
+		a.Stop(ctx)
+		return err
+	}
+	return nil
+}
+
+func (a *App) startBackground(ctx context.Context) error {
+	if a.probes != nil {
 		if err := a.Svc.Hub.Start(ctx); err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
@@ -206,16 +228,19 @@ func (a *App) StartBackground(ctx context.Context) error {
 	return nil
 }
 
-// Stop shuts down in order: open event streams (closing them lets the HTTP server drain),
-// HTTP intake, then the worker pool (drain within the grace, hand back the rest), then the
-// callback deliverer (deliveries in flight are made again later), then the scheduler, then
-// the sweeper, then the connections. Later calls do nothing.
+// Stop shuts down in order: readiness (/readyz answers 503 "shutting down" from then on,
+// also on a caller's server serving Handler), open event streams (closing them lets the
+// HTTP server drain), HTTP intake, then the worker pool (drain within the grace, hand back
+// the rest), then the callback deliverer (deliveries in flight are made again later), then
+// the scheduler, then the sweeper and the pruner, then the connections. It stops only what
+// was started: an App never started only closes its connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
 
 func (a *App) stopOnce(ctx context.Context) {
-	if a.handler != nil {
+	if a.probes != nil {
+		a.probes.ShuttingDown()
 		a.Streams.Close()
 		a.Svc.Hub.Close()
 		a.Svc.TenantHub.Close()
@@ -255,19 +280,21 @@ func (a *App) workers() int {
 }
 
 // Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
-// or SIGINT once Stop has finished.
+// or SIGINT once Stop has finished. If the start fails (the port taken, Redis refusing),
+// Run stops the App and returns the error.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
 	// the HTTP drain and the shutdown grace.
 	proc.SetTimeToForceQuit(HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
 	var listener net.Listener
-	if a.handler != nil {
+	if a.probes != nil {
 		var err error
 		if listener, err = net.Listen("tcp", net.JoinHostPort(a.Config.Host, strconv.Itoa(a.Config.Port))); err != nil {
+			a.Stop(ctx)
 			return err
 		}
 		a.http = &http.Server{
-			Handler: a.handler,
+			Handler: a.probes,
 			// The stream route has no overall timeout (go-zero's per-route timeouts cover
 			// the others); slow-header clients are still cut off here.
 			ReadHeaderTimeout: a.Config.Events.HeaderTimeout,
@@ -275,6 +302,10 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	if err := a.StartBackground(ctx); err != nil {
+		// Not served yet, so Stop's HTTP shutdown did not close it.
+		if listener != nil {
+			_ = listener.Close()
+		}
 		return err
 	}
 	if a.http != nil {

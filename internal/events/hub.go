@@ -120,13 +120,15 @@ func NewTenantHub(bus *Bus, cfg config.EventsConf) *Hub {
 		feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
 }
 
-// Start subscribes to the announce channel and starts delivering and checking.
+// Start subscribes to the announce channel and starts delivering and checking. A Start that
+// fails leaves the hub unstarted (Close then only closes its subscriptions).
 func (h *Hub) Start(ctx context.Context) error {
-	h.pubsub = h.bus.rdb.Subscribe(ctx, h.feed.channel)
-	if _, err := h.pubsub.Receive(ctx); err != nil {
-		_ = h.pubsub.Close()
+	pubsub := h.bus.rdb.Subscribe(ctx, h.feed.channel)
+	if _, err := pubsub.Receive(ctx); err != nil {
+		_ = pubsub.Close()
 		return err
 	}
+	h.pubsub = pubsub
 	h.stop = make(chan struct{})
 	h.stopped.Add(2)
 	go h.run(h.pubsub.Channel(redis.WithChannelSize(4096)))

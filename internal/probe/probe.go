@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jobs/internal/apperr"
@@ -36,29 +37,46 @@ type Config struct {
 	CacheFor time.Duration
 }
 
-// Handler serves LivePath and ReadyPath (GET and HEAD) and hands every other request to next.
-// /healthz answers 200 while the process serves HTTP. /readyz answers 200 when every check
-// passes, else a 503 envelope naming each failing check, e.g. "redis unavailable: ...".
-func Handler(cfg Config, checks []Check, next http.Handler) http.Handler {
-	r := &readiness{cfg: cfg, checks: checks}
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			next.ServeHTTP(w, req)
+// Probes serves LivePath and ReadyPath (GET and HEAD) in front of the router.
+type Probes struct {
+	next     http.Handler
+	ready    *readiness
+	stopping atomic.Bool
+}
+
+// New returns the probes, handing every other request to next. /healthz answers 200 while
+// the process serves HTTP. /readyz answers 200 when every check passes, else a 503 envelope
+// naming each failing check, e.g. "redis unavailable: ...", or "shutting down" once
+// ShuttingDown has been called.
+func New(cfg Config, checks []Check, next http.Handler) *Probes {
+	return &Probes{next: next, ready: &readiness{cfg: cfg, checks: checks}}
+}
+
+// ShuttingDown makes /readyz answer 503 "shutting down" from now on, whatever the checks
+// say, so that load balancers stop sending requests while those in flight finish.
+func (p *Probes) ShuttingDown() { p.stopping.Store(true) }
+
+func (p *Probes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		p.next.ServeHTTP(w, req)
+		return
+	}
+	switch req.URL.Path {
+	case LivePath:
+		write(w, http.StatusOK, "ok")
+	case ReadyPath:
+		if p.stopping.Load() {
+			write(w, http.StatusServiceUnavailable, "shutting down")
 			return
 		}
-		switch req.URL.Path {
-		case LivePath:
-			write(w, http.StatusOK, "ok")
-		case ReadyPath:
-			if err := r.check(); err != nil {
-				write(w, http.StatusServiceUnavailable, err.Error())
-				return
-			}
-			write(w, http.StatusOK, "ok")
-		default:
-			next.ServeHTTP(w, req)
+		if err := p.ready.check(); err != nil {
+			write(w, http.StatusServiceUnavailable, err.Error())
+			return
 		}
-	})
+		write(w, http.StatusOK, "ok")
+	default:
+		p.next.ServeHTTP(w, req)
+	}
 }
 
 func write(w http.ResponseWriter, status int, message string) {

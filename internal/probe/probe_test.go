@@ -20,6 +20,7 @@ import (
 	"jobs/internal/app"
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/functions"
 	"jobs/internal/probe"
 	"jobs/internal/testutil"
 )
@@ -141,6 +142,44 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 			wantAlive(t, base)
 		})
 	}
+}
+
+// From the moment Stop begins, /readyz answers 503 "shutting down", checks passing or not:
+// a load balancer stops sending requests here while the process finishes those in flight
+// and its running jobs. /healthz stays 200 while the process serves.
+func TestNotReadyOnceStopBegins(t *testing.T) {
+	t.Parallel()
+	running, release := make(chan struct{}), make(chan struct{})
+	held := &functions.Definition{ID: "held", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
+		Run: func(context.Context, functions.Call, functions.Reporter) (any, error) {
+			close(running)
+			<-release
+			return nil, nil
+		}}
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.ShutdownGrace = time.Minute }), held)
+	defer close(release) // lets the held job, and so Stop, finish
+	wantReady(t, a.URL)
+	a.StartJob(map[string]any{"functionId": "held"})
+	select {
+	case <-running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held job never ran")
+	}
+
+	// Stop waits for the held job, within the grace.
+	go a.Stop(context.Background())
+	var status int
+	var env envelope
+	if !testutil.Eventually(5*time.Second, func() bool {
+		status, env, _ = get(t, a.URL+probe.ReadyPath)
+		return status == http.StatusServiceUnavailable
+	}) {
+		t.Fatalf("/readyz while stopping: %d %q, want 503", status, env.Message)
+	}
+	if *env.Code != 503 || env.Message != "shutting down" {
+		t.Fatalf("/readyz while stopping: code %d %q, want 503 \"shutting down\"", *env.Code, env.Message)
+	}
+	wantAlive(t, a.URL)
 }
 
 // cuttableProxy forwards TCP to target until cut; once cut it still accepts connections (and
@@ -302,7 +341,7 @@ func TestReadinessChecksOncePerCacheFor(t *testing.T) {
 	check := probe.Check{Name: "counted", Check: func(context.Context) error { rounds.Add(1); return nil }}
 	next := http.NotFoundHandler()
 
-	cached := httptest.NewServer(probe.Handler(probe.Config{Timeout: time.Second, CacheFor: time.Hour}, []probe.Check{check}, next))
+	cached := httptest.NewServer(probe.New(probe.Config{Timeout: time.Second, CacheFor: time.Hour}, []probe.Check{check}, next))
 	defer cached.Close()
 	var wg sync.WaitGroup
 	for range 20 {
@@ -320,7 +359,7 @@ func TestReadinessChecksOncePerCacheFor(t *testing.T) {
 		t.Fatalf("20 probes within CacheFor ran %d rounds, want 1", n)
 	}
 
-	uncached := httptest.NewServer(probe.Handler(probe.Config{Timeout: time.Second}, []probe.Check{check}, next))
+	uncached := httptest.NewServer(probe.New(probe.Config{Timeout: time.Second}, []probe.Check{check}, next))
 	defer uncached.Close()
 	for range 3 {
 		wantReady(t, uncached.URL)

@@ -90,15 +90,16 @@ func (p *Pool) Start(ctx context.Context) error {
 	if err := p.queue.EnsureGroup(ctx); err != nil {
 		return fmt.Errorf("worker: create consumer group: %w", err)
 	}
-	p.runCtx, p.stopRun = context.WithCancel(context.Background())
-	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
-	p.serviceCtx, p.stopSvc = context.WithCancel(context.Background())
-
-	sub := p.queue.SubscribeCancels(p.serviceCtx)
+	serviceCtx, stopSvc := context.WithCancel(context.Background())
+	sub := p.queue.SubscribeCancels(serviceCtx)
 	if _, err := sub.Receive(ctx); err != nil {
 		_ = sub.Close()
+		stopSvc()
 		return fmt.Errorf("worker: subscribe to cancel signals: %w", err)
 	}
+	p.serviceCtx, p.stopSvc = serviceCtx, stopSvc
+	p.runCtx, p.stopRun = context.WithCancel(context.Background())
+	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
 	p.emitter.Start()
 	p.completer.start()
 	p.serviceWG.Add(2)
@@ -112,8 +113,12 @@ func (p *Pool) Start(ctx context.Context) error {
 // Stop stops taking work, lets running jobs finish within ShutdownGrace (or ctx, if sooner),
 // hands the rest back to pending, and returns once every goroutine of the pool has ended.
 // Goroutines that send stop before those that receive: fetching, then executions, then the
-// completer, then the event emitter, then heartbeats and cancel signals.
+// completer, then the event emitter, then heartbeats and cancel signals. A pool that never
+// started (or failed to) has nothing to stop.
 func (p *Pool) Stop(ctx context.Context) {
+	if p.stopFetch == nil {
+		return
+	}
 	p.stopFetch()
 	p.fetchWG.Wait()
 
