@@ -118,16 +118,18 @@ func (c outageConn) RawDB() (*sql.DB, error) { return c.conn.RawDB() }
 // slowExec is go-zero's threshold for its slow-statement log, which execUnformatted keeps.
 const slowExec = 500 * time.Millisecond
 
-// execUnformatted runs query on conn's pool past go-zero's SqlConn, as outageConn would
-// (outages typed, within the caller's trace), for statements too big to log. go-zero
-// formats every statement with its arguments before running it, for logs: for an INSERT of
-// 1,000 jobs (39,000 values) that was a tenth of the batch route's CPU, and its slow log then
-// printed the whole statement. Here a slow or failed statement is logged by what, its summary.
-func execUnformatted(ctx context.Context, conn sqlx.SqlConn, what, query string, args ...any) (res sql.Result, err error) {
-	db, err := conn.RawDB()
-	if err != nil {
-		return nil, err
-	}
+// execer runs statements: a pool (*sql.DB) or a transaction (*sql.Tx).
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// execUnformatted runs query on db (a pool, or a transaction of transactUnformatted) past
+// go-zero's SqlConn, as outageConn would (outages typed, within the caller's trace), for
+// statements too big to log. go-zero formats every statement with its arguments before
+// running it, for logs: for an INSERT of 1,000 jobs (39,000 values) that was a tenth of the
+// batch route's CPU, and its slow log then printed the whole statement. Here a slow or failed
+// statement is logged by what, its summary.
+func execUnformatted(ctx context.Context, db execer, what, query string, args ...any) (res sql.Result, err error) {
 	ctx, span := trace.TracerFromContext(ctx).Start(tracing.Within(ctx), "sql", oteltrace.WithSpanKind(oteltrace.SpanKindClient))
 	defer span.End()
 	start := time.Now()
@@ -141,6 +143,20 @@ func execUnformatted(ctx context.Context, conn sqlx.SqlConn, what, query string,
 		log.Errorf("[SQL] %s: %v", what, err)
 	}
 	return res, err
+}
+
+// transactUnformatted runs fn in one transaction on db, for execUnformatted's statements
+// (go-zero's TransactCtx hands fn a Session that formats them), with outages typed.
+func transactUnformatted(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	var tx *sql.Tx
+	if err := run(ctx, func() (err error) { tx, err = db.BeginTx(ctx, nil); return err }); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return run(ctx, tx.Commit)
 }
 
 // The methods without a context run with context.Background(), as go-zero's do.

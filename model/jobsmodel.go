@@ -14,6 +14,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"jobs/internal/batcher"
 )
 
 // Status is a job's status (the status column). Completed, failed and cancelled are
@@ -59,10 +61,11 @@ type (
 	JobsModel interface {
 		Insert(ctx context.Context, data *Jobs) (sql.Result, error)
 		FindOneByTenantIdIdempotencyKey(ctx context.Context, tenantId string, idempotencyKey sql.NullString) (*Jobs, error)
-		// InsertMany inserts jobs in one statement (one transaction), leaving out each job
-		// whose idempotency key its tenant has used already, and returns what holds each
-		// job's place: the job itself, or the one its key started first. The keys of jobs
-		// must differ from one another.
+		// InsertMany inserts jobs in one transaction, in as many statements as their size
+		// needs (batcher.MaxStatementBytes each), leaving out each job whose idempotency key
+		// its tenant has used already, and returns what holds each job's place: the job
+		// itself, or the one its key started first. The keys of jobs must differ from one
+		// another.
 		InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error)
 		// FindForTenant returns job id if it belongs to tenant, ErrNotFound otherwise.
 		FindForTenant(ctx context.Context, tenant, id string) (*Jobs, error)
@@ -383,31 +386,53 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 	})
 	capture := &insertCapture{}
 	gen := newJobsModel(capture)
-	var args []any
-	for _, job := range sorted {
+	rowArgs := make([][]any, len(sorted))
+	for i, job := range sorted {
 		if _, err := gen.Insert(ctx, job); err != nil {
 			return nil, err
 		}
-		if args == nil {
-			args = make([]any, 0, len(jobs)*len(capture.args))
-		}
-		args = append(args, capture.args...)
+		rowArgs[i] = capture.args
 	}
 	// Every row's tuple of placeholders is the same.
 	head, tuple, _ := strings.Cut(capture.query, " values ")
-	var insert strings.Builder
-	insert.Grow(len(head) + len(" values ") + len(jobs)*(len(tuple)+2) + 64)
-	insert.WriteString(head)
-	insert.WriteString(" values ")
-	for i := range sorted {
-		if i > 0 {
-			insert.WriteString(", ")
-		}
-		insert.WriteString(tuple)
+	db, err := m.conn.RawDB()
+	if err != nil {
+		return nil, err
 	}
-	insert.WriteString(" on duplicate key update `id` = `id`")
-	// One statement is one transaction: every job is stored, or none is.
-	if _, err := execUnformatted(ctx, m.conn, fmt.Sprintf("insert of %d jobs", len(jobs)), insert.String(), args...); err != nil {
+	// A statement carries at most batcher.MaxStatementBytes: MySQL refuses one over
+	// max_allowed_packet whole. The statements of one call share a transaction, so every job
+	// is stored, or none is; one statement alone is its own transaction.
+	parts := batcher.Split(rowArgs, len(rowArgs), batcher.MaxStatementBytes, argsBytes)
+	insert := func(ex execer, rows [][]any) error {
+		var stmt strings.Builder
+		stmt.Grow(len(head) + len(" values ") + len(rows)*(len(tuple)+2) + 64)
+		stmt.WriteString(head)
+		stmt.WriteString(" values ")
+		args := make([]any, 0, len(rows)*len(rows[0]))
+		for i, row := range rows {
+			if i > 0 {
+				stmt.WriteString(", ")
+			}
+			stmt.WriteString(tuple)
+			args = append(args, row...)
+		}
+		stmt.WriteString(" on duplicate key update `id` = `id`")
+		_, err := execUnformatted(ctx, ex, fmt.Sprintf("insert of %d jobs", len(rows)), stmt.String(), args...)
+		return err
+	}
+	if len(parts) == 1 {
+		err = insert(db, parts[0])
+	} else {
+		err = transactUnformatted(ctx, db, func(tx *sql.Tx) error {
+			for _, part := range parts {
+				if err := insert(tx, part); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
 		return nil, err
 	}
 	// Which keyed jobs met a key already taken: read who holds each key now. A start that
@@ -454,6 +479,22 @@ type insertCapture struct {
 func (c *insertCapture) ExecCtx(_ context.Context, query string, args ...any) (sql.Result, error) {
 	c.query, c.args = query, args
 	return nil, nil
+}
+
+// argsBytes is about what a row's arguments add to a statement: their strings (params, names,
+// URLs) and, for every value, room for a number or a time and the punctuation around it.
+func argsBytes(args []any) int {
+	n := 0
+	for _, arg := range args {
+		switch v := arg.(type) {
+		case string:
+			n += len(v)
+		case sql.NullString:
+			n += len(v.String)
+		}
+		n += 32
+	}
+	return n
 }
 
 func (m *customJobsModel) FindAnyTenant(ctx context.Context, id string) (*Jobs, error) {

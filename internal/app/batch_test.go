@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,5 +114,31 @@ func TestBatchIdempotencyKeys(t *testing.T) {
 	db := testutil.DB(t, c.MySQL.DataSource)
 	if n := testutil.Query[int](t, db, "SELECT COUNT(*) FROM jobs"); n != 4 {
 		t.Errorf("%d jobs stored, want 4 (a, b and two keyless)", n)
+	}
+}
+
+// A batch whose params add up to more than one statement may carry (MariaDB's
+// max_allowed_packet, 16 MiB here), allowed by a raised MaxBytes, is written whole, its
+// idempotency keys still answering the jobs they started.
+func TestBatchOfLargeParamsIsWritten(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t, noWorkers, func(c *config.Config) { c.MaxBytes = 32 << 20 })
+	a := apptest.StartApp(t, c)
+	const n = 300 // of 60 KiB params each: 18 MiB
+	pad := strings.Repeat("x", 60000)
+	items := make([]map[string]any, n)
+	for i := range items {
+		items[i] = map[string]any{"functionId": "echo", "idempotencyKey": fmt.Sprint("k", i), "params": map[string]any{"pad": pad}}
+	}
+	jobs := startBatch(t, a, items...)
+	again := startBatch(t, a, items...)
+	for i := range jobs {
+		if again[i].Id != jobs[i].Id {
+			t.Fatalf("retried item %d: job %s, want %s", i, again[i].Id, jobs[i].Id)
+		}
+	}
+	db := testutil.DB(t, c.MySQL.DataSource)
+	if got := testutil.Query[int](t, db, "select count(*) from jobs where length(params) > 60000"); got != n {
+		t.Fatalf("%d jobs stored with their params, want %d", got, n)
 	}
 }

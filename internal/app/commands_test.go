@@ -144,6 +144,34 @@ func TestCommandParamsCannotInjectFlagsOrCommands(t *testing.T) {
 	}
 }
 
+// A command gets its params in JOB_PARAMS, and Linux refuses an environment string over
+// 128 KiB: with Limits.MaxParamsBytes raised past that, a start of a command with larger
+// params is a 413 naming params (it was stored, and every attempt failed to exec, "argument
+// list too long", retried as if it could pass), in a batch too; params under it still run.
+func TestCommandParamsOverTheEnvironmentLimitAreRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	report := commandFunction("report", "report.sh")
+	report.MaxAttempts = 3
+	a := apptest.StartApp(t, apptest.Config(t, withFunctions(report), func(c *config.Config) {
+		c.MaxBytes, c.Limits.MaxParamsBytes = 2<<20, 1<<20
+	}))
+	big := map[string]any{"functionId": "report", "params": map[string]any{"pad": strings.Repeat("x", 200<<10)}}
+	res := a.Do(http.MethodPost, "/api/v1/jobs", big)
+	want := `params is 204810 bytes as JSON, over the limit of 131060 bytes of function "report" (a command function)`
+	if code, msg, _ := res.Envelope(t); res.Status != 413 || code != 413 || !strings.HasPrefix(msg, want) {
+		t.Errorf("start with 200 KiB params: %d %q, want 413 starting %q", res.Status, msg, want)
+	}
+	res = a.Do(http.MethodPost, "/api/v1/jobs/batch", map[string]any{"jobs": []any{map[string]any{"functionId": "report"}, big}})
+	if code, msg, _ := res.Envelope(t); res.Status != 413 || code != 413 || !strings.HasPrefix(msg, "jobs[1]."+want) {
+		t.Errorf("batch with 200 KiB params: %d %q, want 413 starting jobs[1].%q", res.Status, msg, want)
+	}
+	pad := strings.Repeat("x", 131060-len(`{"pad":""}`))
+	job := a.StartJob(map[string]any{"functionId": "report", "params": map[string]any{"pad": pad}})
+	if done := a.WaitStatus(job.Id, "completed", 10*time.Second); !strings.Contains(string(done.Result), pad) {
+		t.Errorf("params at the limit: result %.100s…, want the params from JOB_PARAMS", done.Result)
+	}
+}
+
 func TestCommandNonZeroExitFailsWithTheStderrTail(t *testing.T) {
 	t.Parallel()
 	a := apptest.StartApp(t, apptest.Config(t, withFunctions(commandFunction("fails", "fail.sh"),

@@ -338,6 +338,8 @@ func TestListFilters(t *testing.T) {
 		{[]string{"-created-from", cCreated}, []string{c}},
 		{[]string{"-created-to", cCreated}, []string{b, a}},
 		{[]string{"-created-from", "1h"}, []string{c, b, a}},
+		{[]string{"-created-from", "0"}, []string{c, b, a}}, // Unix ms 0, not a duration of 0
+		{[]string{"-created-to", "0"}, nil},
 		{[]string{"-order", "asc"}, []string{a, b, c}},
 		{[]string{"-size", "1", "-page", "2"}, []string{b}},
 		{[]string{"-actor", "ann", "-env", "prod"}, []string{c}},

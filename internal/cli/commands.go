@@ -187,16 +187,17 @@ func readParams(arg string, stdin io.Reader) (json.RawMessage, error) {
 }
 
 // parseTime reads an RFC 3339 time, Unix milliseconds, or a duration from now in the
-// direction sign (1: ahead, -1: ago).
+// direction sign (1: ahead, -1: ago). A bare number is milliseconds: "0", which
+// time.ParseDuration also takes, is 1970, not now.
 func parseTime(s string, now time.Time, sign time.Duration) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(sign * d), nil
-	}
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.UnixMilli(ms).UTC(), nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(sign * d), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-21T10:00:00Z), nor Unix milliseconds, nor a duration (90s, 2h)", s)
 }

@@ -68,6 +68,9 @@ type Definition struct {
 	MaxBackoff time.Duration
 	// RequiredParams must be present in a job's params; a start without them is a 400.
 	RequiredParams []string
+	// MaxParamsBytes, if set, bounds params as JSON below Limits.MaxParamsBytes: a start
+	// over it is a 413 (a command's params must fit one environment variable).
+	MaxParamsBytes int
 	// CheckParams, if set, vets params at start (a 400 with its message on error).
 	CheckParams func(params map[string]any) error
 	Run         RunFunc

@@ -60,7 +60,7 @@ func (r Rules) Check(f Fields) (*Checked, error) {
 	if !ok {
 		return nil, apperr.Invalid("functionId %q is not a registered function", f.FunctionId)
 	}
-	params, err := encodeParams(f.Params, r.Limits.MaxParamsBytes)
+	params, err := encodeParams(f.Params, r.Limits.MaxParamsBytes, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +141,8 @@ func checkParams(fn *functions.Definition, raw any) error {
 }
 
 // encodeParams checks that params is a JSON object (absent means {}) of at most limit
-// bytes and encodes it.
-func encodeParams(params any, limit int) (string, error) {
+// bytes, and at most fn's own limit, and encodes it.
+func encodeParams(params any, limit int, fn *functions.Definition) (string, error) {
 	if params == nil {
 		return "{}", nil
 	}
@@ -152,6 +152,10 @@ func encodeParams(params any, limit int) (string, error) {
 	encoded, err := json.Marshal(params)
 	if err != nil {
 		return "", apperr.Wrap(apperr.InvalidArgument, err, "params cannot be encoded as JSON")
+	}
+	if fn.MaxParamsBytes > 0 && fn.MaxParamsBytes < limit && len(encoded) > fn.MaxParamsBytes {
+		return "", apperr.New(apperr.TooLarge, "params is %d bytes as JSON, over the limit of %d bytes of function %q (a %s function)",
+			len(encoded), fn.MaxParamsBytes, fn.ID, fn.Kind)
 	}
 	if len(encoded) > limit {
 		return "", apperr.New(apperr.TooLarge, "params is %d bytes as JSON, over the limit of %d bytes", len(encoded), limit)

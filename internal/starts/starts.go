@@ -1,4 +1,4 @@
-// Package starts commits new jobs: their rows in one multi-row INSERT and one transaction, then
+// Package starts commits new jobs: their rows in one transaction of multi-row INSERTs, then
 // their created events in one publish and the due ones on the stream in one pipelined XADD.
 // Concurrent single starts are written together (group commit): up to maxWriters writes run
 // at once, every request that arrives meanwhile joins the next one, and each returns only
@@ -12,7 +12,6 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/batcher"
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/metrics"
@@ -23,8 +22,8 @@ import (
 // client that hangs up cannot leave a job committed but not on the stream.
 const commitTimeout = 10 * time.Second
 
-// maxGroup bounds the single starts written by one statement (as batcher.MaxStatementBytes
-// bounds their params).
+// maxGroup bounds the single starts written together (InsertMany cuts a group whose params
+// would make one statement too big into several, in one transaction).
 const maxGroup = 256
 
 // maxWriters bounds the writes in flight at once. One alone would make every start wait for
@@ -76,7 +75,7 @@ func (w *Writer) Start(ctx context.Context, job *model.Jobs) (*model.Jobs, error
 func (w *Writer) drain() {
 	w.mu.Lock()
 	for len(w.waiting) > 0 {
-		group := batcher.Split(w.waiting[:min(len(w.waiting), maxGroup)], maxGroup, batcher.MaxStatementBytes, requestBytes)[0]
+		group := w.waiting[:min(len(w.waiting), maxGroup)]
 		w.waiting = w.waiting[len(group):]
 		w.mu.Unlock()
 		jobs := make([]*model.Jobs, len(group))
@@ -97,16 +96,10 @@ func (w *Writer) drain() {
 	w.mu.Unlock()
 }
 
-// requestBytes is what a start carries into the group's statement: its params, up to
-// Limits.MaxParamsBytes (64 KiB) each, so 256 of them could be over max_allowed_packet.
-func requestBytes(r *request) int { return JobBytes(r.job) }
-
-// JobBytes is what a new job carries into an INSERT, for batcher.Split.
-func JobBytes(job *model.Jobs) int { return len(job.Params) }
-
-// Write commits jobs in one statement and returns, for each, the job that holds its place:
-// itself, the job its tenant's idempotency key started before, or the earlier one of jobs
-// with the same key. The write runs in ctx's values (its trace), not its cancellation. Created events and the XADD of the due jobs follow the commit; their
+// Write commits jobs in one transaction (InsertMany) and returns, for each, the job that
+// holds its place: itself, the job its tenant's idempotency key started before, or the
+// earlier one of jobs with the same key. The write runs in ctx's values (its trace), not its
+// cancellation. Created events and the XADD of the due jobs follow the commit; their
 // failures are only logged (the sweep enqueues jobs Redis refused).
 func (w *Writer) Write(ctx context.Context, jobs []*model.Jobs) ([]*model.Jobs, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)

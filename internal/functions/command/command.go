@@ -53,6 +53,11 @@ const (
 	pipeDrain = 2 * time.Second
 )
 
+// MaxParamsBytes bounds a command job's params as JSON (functions.Definition.MaxParamsBytes):
+// they go in JOB_PARAMS, and Linux refuses one environment string over MAX_ARG_STRLEN (128
+// KiB, "JOB_PARAMS=" and the terminating NUL included) with E2BIG at every attempt.
+const MaxParamsBytes = 128<<10 - len("JOB_PARAMS=") - 1
+
 // placeholder matches an argument that is a whole template: {{params.NAME}}.
 var placeholder = regexp.MustCompile(`^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$`)
 
@@ -240,7 +245,11 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 		outR.Close()
 		errR.Close()
 		err := fmt.Errorf("start %s: %w", args[0], startErr)
-		if errors.Is(startErr, fs.ErrNotExist) || errors.Is(startErr, fs.ErrPermission) || errors.Is(startErr, exec.ErrNotFound) {
+		if errors.Is(startErr, syscall.E2BIG) {
+			err = fmt.Errorf("%w: its environment (JOB_PARAMS: %d bytes of params) and arguments are more than Linux passes to a program", err, len(call.Params))
+		}
+		if errors.Is(startErr, fs.ErrNotExist) || errors.Is(startErr, fs.ErrPermission) || errors.Is(startErr, exec.ErrNotFound) ||
+			errors.Is(startErr, syscall.E2BIG) {
 			return nil, functions.Permanent(err)
 		}
 		return nil, err

@@ -92,6 +92,7 @@ func fromConfig(fc config.FunctionConf) (*functions.Definition, error) {
 			}
 		}
 		def.CheckParams = cmd.Check
+		def.MaxParamsBytes = command.MaxParamsBytes
 		def.Run = cmd.Run
 	case "http":
 		h, err := httpcall.New(fc.HTTP)

@@ -2,12 +2,11 @@ package jobs
 
 import (
 	"context"
+	"slices"
 
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
-	"jobs/internal/batcher"
-	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -30,10 +29,10 @@ func NewBulkRerunJobsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Bul
 
 // BulkRerunJobs reruns each terminal job the request names (rerunJob); one whose function is
 // no longer registered is skipped. The reruns are written as the batch route writes its jobs
-// (starts.Writer.Write), Limits.MaxBatch to a statement: one start at a time took 2-3 ms per
+// (starts.Writer.Write), Limits.MaxBatch to a transaction: one start at a time took 2-3 ms per
 // job, so a filter's 10,000 ran past the route's timeout, answered 503 and went on rerunning,
 // and the client's retry reran them all again. A failure of MySQL ends the request: the
-// statements committed so far stand, each whole.
+// transactions committed so far stand, each whole.
 func (l *BulkRerunJobsLogic) BulkRerunJobs(req *types.BulkReq) (*types.BulkResp, error) {
 	targets, skipped, limited, err := bulkTargets(l.ctx, l.svcCtx, req, model.StatusCompleted, model.StatusFailed, model.StatusCancelled)
 	if err != nil {
@@ -52,7 +51,7 @@ func (l *BulkRerunJobsLogic) BulkRerunJobs(req *types.BulkReq) (*types.BulkResp,
 		}
 		reruns = append(reruns, rerun)
 	}
-	for _, chunk := range batcher.Split(reruns, max(l.svcCtx.Config.Limits.MaxBatch, 1), batcher.MaxStatementBytes, starts.JobBytes) {
+	for chunk := range slices.Chunk(reruns, max(l.svcCtx.Config.Limits.MaxBatch, 1)) {
 		if _, err := l.svcCtx.Starts.Write(l.ctx, chunk); err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ func NewStartJobsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *StartJo
 }
 
 // StartJobs checks every start request first, so that a bad one refuses the batch before
-// anything is written; then starts.Writer commits the jobs in one statement, announces them
+// anything is written; then starts.Writer commits the jobs in one transaction, announces them
 // and enqueues the due ones in one pipeline. An idempotency key used by an earlier item of
 // the batch answers that item's job; one used before the batch answers the job it started
 // then.
