@@ -100,12 +100,6 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 					Path:    "/jobs/:id/cancel",
 					Handler: jobs.CancelJobHandler(serverCtx),
 				},
-				{
-					// Start jobs in one transaction
-					Method:  http.MethodPost,
-					Path:    "/jobs/batch",
-					Handler: jobs.StartJobsHandler(serverCtx),
-				},
 			}...,
 		),
 		rest.WithPrefix("/api/v1"),
@@ -163,6 +157,12 @@ func RegisterHandlers(server *rest.Server, serverCtx *svc.ServiceContext) {
 		rest.WithMiddlewares(
 			[]rest.Middleware{serverCtx.Authenticate},
 			[]rest.Route{
+				{
+					// Start jobs in one transaction
+					Method:  http.MethodPost,
+					Path:    "/jobs/batch",
+					Handler: jobs.StartJobsHandler(serverCtx),
+				},
 				{
 					// Cancel many jobs
 					Method:  http.MethodPost,

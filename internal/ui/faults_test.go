@@ -104,6 +104,9 @@ func TestDashboardListComesBackWithMySQL(t *testing.T) {
 // says so beside "Reconnecting…", and is live again once MySQL is back.
 func TestDashboardJobDetailSaysWhyItWaits(t *testing.T) {
 	c := apptest.Config(t)
+	// The job outlives the outage: with the tests' 1 s lease the sweep failed it (worker
+	// lost) as soon as MySQL came back, sometimes before the page was live again.
+	c.Worker.Lease = time.Minute
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	b := openTalkingJob(t, c, "waiting").b
