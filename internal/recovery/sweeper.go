@@ -22,6 +22,16 @@ import (
 // sweepBatch is how many unenqueued jobs one round trip enqueues.
 const sweepBatch = 500
 
+// staleCheckLimit is how many stale jobs, oldest mark first, one check of the stream takes.
+// A job the check leaves out (behind 100,000 others whose enqueue is stale) is checked once
+// older ones are claimed; enqueued again, it would wait behind them on the stream anyway.
+const staleCheckLimit = 100_000
+
+// staleChecksPer is how many checks for stale enqueues all sweepers together make per
+// StaleEnqueue at most: a job missing from the stream is enqueued again within about
+// StaleEnqueue + StaleEnqueue/staleChecksPer of its mark.
+const staleChecksPer = 10
+
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
 // idempotent enqueue, so any number of sweepers may run at once.
 type Sweeper struct {
@@ -92,13 +102,14 @@ func (s *Sweeper) Stop() {
 func (s *Sweeper) Sweep(ctx context.Context) error {
 	lostErr := s.recoverLostRedis(ctx)
 	reapErr := s.reapExpired(ctx)
+	staleErr := s.checkStale(ctx)
 	enqueueErr := s.enqueueMissing(ctx)
 	removed, removeErr := s.queue.RemoveIdleConsumers(ctx, s.cfg.ConsumerIdle)
 	if len(removed) > 0 {
 		s.log.Infof("recovery: removed %d consumers idle for %s with nothing pending (workers that are gone): %v",
 			len(removed), s.cfg.ConsumerIdle, removed)
 	}
-	return errors.Join(lostErr, reapErr, enqueueErr, removeErr)
+	return errors.Join(lostErr, reapErr, staleErr, enqueueErr, removeErr)
 }
 
 // reapTry is one reap: its token and the expired jobs it moves.
@@ -169,10 +180,10 @@ func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 	return s.queue.SetEpoch(ctx)
 }
 
-// markMissing marks for re-enqueueing the pending jobs recorded as enqueued that are not on
-// the stream. Pending jobs are read before the stream, so a job enqueued in between is at
-// worst enqueued twice; a worker's first start on a Redis that the API already filled
-// therefore re-enqueues nothing. It returns how many it marked.
+// markMissing marks for re-enqueueing the pending jobs recorded as enqueued that no worker
+// will get from the stream. Pending jobs are read before the stream, so a job enqueued in
+// between is at worst enqueued twice; a worker's first start on a Redis that the API
+// already filled therefore re-enqueues nothing. It returns how many it marked.
 func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 	var pending []string
 	for after := ""; ; {
@@ -186,29 +197,74 @@ func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 		}
 		after = page[len(page)-1]
 	}
-	onStream, err := s.queue.JobIDs(ctx)
+	missing, err := s.notDeliverable(ctx, pending)
 	if err != nil {
 		return 0, err
 	}
+	return len(missing), inBatches(missing, func(ids []string) error { return s.jobs.MarkUnenqueued(ctx, ids) })
+}
+
+// checkStale looks for pending jobs whose enqueue is stale that no worker will get from the
+// stream: the process that marked one died before its XADD, or Redis lost the entry since (a
+// failover to a replica that had not got it, an entry deleted, a consumer removed with the
+// entry it held). Their marks are cleared, so the next pass enqueues them; a job still on the
+// stream (a backlog waiting for free workers) is left alone. A check reads the stale jobs and
+// the whole stream, so sweepers take turns: one check per StaleEnqueue/staleChecksPer.
+func (s *Sweeper) checkStale(ctx context.Context) error {
+	stale, err := s.jobs.StaleEnqueued(ctx, s.cfg.StaleEnqueue, 1)
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	if mine, err := s.queue.TakeStaleCheck(ctx, max(s.cfg.StaleEnqueue/staleChecksPer, time.Millisecond)); err != nil || !mine {
+		return err
+	}
+	if stale, err = s.jobs.StaleEnqueued(ctx, s.cfg.StaleEnqueue, staleCheckLimit); err != nil {
+		return err
+	}
+	missing, err := s.notDeliverable(ctx, stale)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		s.log.Infof("recovery: %d of %d pending jobs enqueued more than %s ago will reach no worker from the stream; re-enqueueing them",
+			len(missing), len(stale), s.cfg.StaleEnqueue)
+	}
+	return inBatches(missing, func(ids []string) error { return s.jobs.UnmarkStale(ctx, ids, s.cfg.StaleEnqueue) })
+}
+
+// notDeliverable returns those of ids that no worker will get from the stream.
+func (s *Sweeper) notDeliverable(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	onStream, err := s.queue.Deliverable(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var missing []string
-	for _, id := range pending {
+	for _, id := range ids {
 		if !onStream[id] {
 			missing = append(missing, id)
 		}
 	}
-	for start := 0; start < len(missing); start += sweepBatch {
-		if err := s.jobs.MarkUnenqueued(ctx, missing[start:min(start+sweepBatch, len(missing))]); err != nil {
-			return 0, err
-		}
-	}
-	return len(missing), nil
+	return missing, nil
 }
 
-// enqueueMissing enqueues pending jobs not known to be on the stream. Each batch is marked
-// enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
+// inBatches writes ids in batches of sweepBatch, stopping at the first error.
+func inBatches(ids []string, write func([]string) error) error {
+	for start := 0; start < len(ids); start += sweepBatch {
+		if err := write(ids[start:min(start+sweepBatch, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueMissing enqueues the due pending jobs not known to be on the stream. Each batch is
+// marked enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
 func (s *Sweeper) enqueueMissing(ctx context.Context) error {
 	for {
-		ids, err := s.jobs.Unenqueued(ctx, s.cfg.StaleEnqueue, sweepBatch)
+		ids, err := s.jobs.Unenqueued(ctx, sweepBatch)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
