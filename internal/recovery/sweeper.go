@@ -6,6 +6,7 @@ package recovery
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +43,10 @@ type Sweeper struct {
 	events     *events.Bus
 	log        logx.Logger
 	stop       context.CancelFunc
-	done       chan struct{}
+	running    sync.WaitGroup
+	// enqueueMu keeps the sweep's and the due pass's enqueueing apart: run at once, they
+	// would both put the same jobs on the stream.
+	enqueueMu sync.Mutex
 	// failedReap is the reap whose write failed, retried first by the next sweep.
 	failedReap *reapTry
 }
@@ -53,46 +57,44 @@ func NewSweeper(cfg config.RecoveryConf, jobs model.JobsModel, q *queue.Queue, d
 		log: logx.WithContext(context.Background())}
 }
 
-// Start sweeps at once and then every Interval until Stop; between sweeps it enqueues
-// due jobs every DueInterval. One goroutine runs both, so passes never overlap.
+// Start sweeps at once and then every Interval until Stop, and enqueues due jobs every
+// DueInterval on a goroutine of its own: a long sweep (a large backlog to check, a slow
+// statement) must not hold back a delayed job that has become due.
 func (s *Sweeper) Start() {
 	ctx, stop := context.WithCancel(context.Background())
-	s.stop, s.done = stop, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		ticker := time.NewTicker(s.cfg.Interval)
-		defer ticker.Stop()
-		var dueC <-chan time.Time
-		if s.cfg.DueInterval > 0 {
-			dueTicker := time.NewTicker(s.cfg.DueInterval)
-			defer dueTicker.Stop()
-			dueC = dueTicker.C
-		}
+	s.stop = stop
+	s.running.Go(func() {
 		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Errorf("recovery: sweep: %v", err)
 		}
-		for {
-			var err error
-			select {
-			case <-ticker.C:
-				err = s.Sweep(ctx)
-			case <-dueC:
-				err = s.enqueueMissing(ctx)
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				s.log.Errorf("recovery: sweep: %v", err)
-			}
-		}
-	}()
+		s.every(ctx, s.cfg.Interval, s.Sweep)
+	})
+	if s.cfg.DueInterval > 0 {
+		s.running.Go(func() { s.every(ctx, s.cfg.DueInterval, s.enqueueMissing) })
+	}
 }
 
-// Stop ends the sweeps and waits for the current one.
+// every runs pass every interval until ctx is done, logging its errors.
+func (s *Sweeper) every(ctx context.Context, interval time.Duration, pass func(context.Context) error) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			if err := pass(ctx); err != nil && ctx.Err() == nil {
+				s.log.Errorf("recovery: sweep: %v", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Stop ends the sweeps and waits for the current ones.
 func (s *Sweeper) Stop() {
 	if s.stop != nil {
 		s.stop()
-		<-s.done
+		s.running.Wait()
 	}
 }
 
@@ -263,6 +265,8 @@ func inBatches(ids []string, write func([]string) error) error {
 // enqueueMissing enqueues the due pending jobs not known to be on the stream. Each batch is
 // marked enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
 func (s *Sweeper) enqueueMissing(ctx context.Context) error {
+	s.enqueueMu.Lock()
+	defer s.enqueueMu.Unlock()
 	for {
 		ids, err := s.jobs.Unenqueued(ctx, sweepBatch)
 		if err != nil || len(ids) == 0 {

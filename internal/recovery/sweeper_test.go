@@ -384,6 +384,33 @@ func TestAnEntryLostAfterACheckIsFoundByTheNextCheck(t *testing.T) {
 	}
 }
 
+// stalledReaper is the real jobs table whose read of expired leases waits until the sweeper
+// stops: a sweep that takes long (a large backlog to check, a slow statement).
+type stalledReaper struct{ model.JobsModel }
+
+func (m stalledReaper) ExpiredLeases(ctx context.Context, limit int) ([]model.Expired, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A delayed job becomes due while a sweep takes long: the due pass must enqueue it within
+// about DueInterval all the same. It shared the sweep's goroutine, so it waited for the sweep.
+func TestADelayedJobIsEnqueuedWhenDueDuringASlowSweep(t *testing.T) {
+	b := setup(t)
+	jobs := stalledReaper{b.store.Jobs}
+	s := recovery.NewSweeper(config.RecoveryConf{Interval: time.Hour, DueInterval: 20 * time.Millisecond,
+		StaleEnqueue: time.Hour, ConsumerIdle: time.Hour}, jobs, b.queue, dispatch.New(jobs, b.queue), b.bus)
+	job := b.factory.Pending(testutil.WithRunAt(time.Now().Add(200 * time.Millisecond)))
+	s.Start()
+	t.Cleanup(s.Stop)
+	if !testutil.Eventually(5*time.Second, func() bool {
+		on, err := b.queue.Deliverable(ctx, []string{job.Id})
+		return err == nil && on[job.Id]
+	}) {
+		t.Fatal("the delayed job was not enqueued within 5 s of its runAt while a sweep ran")
+	}
+}
+
 // TestASweepOverAStaleBacklogOf100kJobs times the sweep over a backlog of 100,000 jobs that has
 // waited on the stream longer than StaleEnqueue, nothing consuming it, and counts the entries
 // it adds. It runs only with JOBS_BACKLOG_BENCH=1 (make bench-backlog; docs/BENCHMARKS.md,
