@@ -114,7 +114,8 @@ type (
 		// none; its retry with the token reports every job it moved.
 		Reap(ctx context.Context, token string, expired []Expired) ([]Reaped, error)
 		// Unenqueued returns up to limit pending jobs that are due (run_at unset or passed)
-		// and not known to be on the stream, oldest first.
+		// and not known to be on the stream: those without run_at first, oldest first, then
+		// the others by run_at.
 		Unenqueued(ctx context.Context, limit int) ([]string, error)
 		// MarkEnqueued records that the due pending jobs among ids were just put on the
 		// stream; one not due (a retry written since they were chosen) stays unenqueued.
@@ -895,8 +896,11 @@ func (m *customJobsModel) execCount(ctx context.Context, query string, args ...a
 
 func (m *customJobsModel) Unenqueued(ctx context.Context, limit int) ([]string, error) {
 	var ids []string
+	// In the order of idx_status_enqueued_run (ids are time-ordered), so a batch reads only
+	// its rows: ordered by created_at, each batch sorted every unmarked job, and enqueueing
+	// 100,000 after a Redis loss took 24 s.
 	query := fmt.Sprintf("select `id` from %s where `status` = 'pending' and `enqueued_at` is null and %s "+
-		"order by `created_at` limit ?", m.table, due)
+		"order by `run_at`, `id` limit ?", m.table, due)
 	if err := m.conn.QueryRowsCtx(ctx, &ids, query, limit); err != nil {
 		return nil, err
 	}

@@ -453,3 +453,29 @@ func TestASweepOverAStaleBacklogOf100kJobs(t *testing.T) {
 		t.Logf("sweep (%s): %s, the stream holds %d entries for %d jobs", pass, took.Round(time.Millisecond), entries, n)
 	}
 }
+
+// TestASweepEnqueuesAnUnmarkedBacklogOf100kJobs times the sweep that enqueues 100,000 pending
+// jobs without an enqueue mark, as a Redis outage during their starts or a Redis that lost the
+// stream leaves them, and fails beyond 10 s. It runs only with JOBS_BACKLOG_BENCH=1 (make
+// bench-backlog; docs/BENCHMARKS.md, "A stale backlog").
+func TestASweepEnqueuesAnUnmarkedBacklogOf100kJobs(t *testing.T) {
+	if os.Getenv("JOBS_BACKLOG_BENCH") == "" {
+		t.Skip("set JOBS_BACKLOG_BENCH=1 (make bench-backlog) to enqueue a backlog of 100,000 jobs")
+	}
+	b := setup(t)
+	const n = 100_000
+	b.factory.PendingMany(n, testutil.Unenqueued)
+	began := time.Now()
+	if err := b.sweeper(b.store.Jobs).Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	entries, err := b.queue.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sweep of %d unmarked jobs: %s, the stream holds %d entries", n, took.Round(time.Millisecond), entries)
+	if entries != n || took > 10*time.Second {
+		t.Errorf("the sweep took %s and enqueued %d of %d jobs; want all within 10 s", took.Round(time.Millisecond), entries, n)
+	}
+}
