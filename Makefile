@@ -9,7 +9,7 @@ BIN ?= bin/jobs
 RUN_ENV = [ ! -f local.env ] || { . ./local.env; export JOBS_MYSQL_DSN; };
 TEST_ENV = [ ! -f local.env ] || { . ./local.env; export TEST_MYSQL_DSN; };
 
-.PHONY: all build run test test-short test-race test-fresh chaos fuzz bench bench-list bench-prune bench-bulk gen goctl vet fmt services lint screenshots
+.PHONY: all build run test test-short test-race test-fresh chaos fuzz bench bench-list bench-prune bench-bulk bench-backlog gen goctl vet fmt services lint screenshots
 
 all: build
 
@@ -79,6 +79,12 @@ bench-prune: services
 ## (a test that runs only here); numbers in docs/BENCHMARKS.md, "Bulk cancel".
 bench-bulk: services
 	$(TEST_ENV) JOBS_BULK_BENCH=1 go test -count=1 -timeout 20m -v -run '^TestBulkCancelOfTenThousandRunningJobs$$' ./internal/app/
+
+## bench-backlog: the recovery sweep over 100,000 jobs waiting on the stream past
+## Recovery.StaleEnqueue, and over 100,000 jobs never enqueued (tests that run only here);
+## numbers in docs/BENCHMARKS.md, "A stale backlog".
+bench-backlog: services
+	$(TEST_ENV) JOBS_BACKLOG_BENCH=1 go test -count=1 -timeout 10m -v -run '^TestASweep(OverAStaleBacklog|EnqueuesAnUnmarkedBacklog)Of100kJobs$$' ./internal/recovery/
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.

@@ -487,12 +487,12 @@ func TestEnqueueMarksAndTheSweepsQuery(t *testing.T) {
 	delayed := f.Pending(testutil.WithRunAt(time.Now().Add(time.Hour)))
 	f.Running("w1", time.Minute, testutil.Unenqueued)
 
-	ids, err := jobs.Unenqueued(ctx, time.Hour, 10)
+	ids, err := jobs.Unenqueued(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) != 1 || ids[0] != lost.Id {
-		t.Fatalf("unenqueued %v, want only %s", ids, lost.Id)
+		t.Fatalf("unenqueued %v, want only %s (the delayed job %s is not due)", ids, lost.Id, delayed.Id)
 	}
 	if err := jobs.MarkEnqueued(ctx, []string{lost.Id}); err != nil {
 		t.Fatal(err)
@@ -500,15 +500,31 @@ func TestEnqueueMarksAndTheSweepsQuery(t *testing.T) {
 	if err := jobs.MarkUnenqueued(ctx, []string{queued.Id}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, err := jobs.Unenqueued(ctx, time.Hour, 10); err != nil || len(ids) != 1 || ids[0] != queued.Id {
+	if ids, err := jobs.Unenqueued(ctx, 10); err != nil || len(ids) != 1 || ids[0] != queued.Id {
 		t.Errorf("after the marks, unenqueued %v (%v), want only %s", ids, err, queued.Id)
-	}
-	// A stale mark counts as unenqueued.
-	if ids, err := jobs.Unenqueued(ctx, -time.Second, 10); err != nil || len(ids) != 2 {
-		t.Errorf("with every mark stale, unenqueued %v (%v), want 2 (the delayed job %s is not due)", ids, err, delayed.Id)
 	}
 	if ids, err := jobs.EnqueuedIDs(ctx, "", 10); err != nil || len(ids) != 1 || ids[0] != lost.Id {
 		t.Errorf("enqueued ids %v (%v), want %s", ids, err, lost.Id)
+	}
+	if ids, err := jobs.StaleEnqueued(ctx, -time.Second, 10); err != nil || len(ids) != 1 || ids[0] != lost.Id {
+		t.Errorf("with every mark stale, stale enqueues %v (%v), want %s", ids, err, lost.Id)
+	}
+	if ids, err := jobs.StaleEnqueued(ctx, time.Hour, 10); err != nil || len(ids) != 0 {
+		t.Errorf("jobs marked more than an hour ago: %v (%v), want none", ids, err)
+	}
+
+	// Clearing a stale mark is a compare-and-set on the mark being older than stale.
+	if err := jobs.UnmarkStale(ctx, []string{lost.Id}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := jobs.EnqueuedIDs(ctx, "", 10); len(ids) != 1 {
+		t.Errorf("a fresh mark was cleared as if an hour old: enqueued ids %v", ids)
+	}
+	if err := jobs.UnmarkStale(ctx, []string{lost.Id}, -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := jobs.Unenqueued(ctx, 10); len(ids) != 2 {
+		t.Errorf("a stale mark was not cleared: unenqueued %v, want %s and %s", ids, lost.Id, queued.Id)
 	}
 }
 

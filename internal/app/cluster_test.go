@@ -125,7 +125,7 @@ func TestRedisCluster(t *testing.T) {
 
 	t.Run("keys of one owner share a slot", func(t *testing.T) {
 		for owner, group := range map[string][]string{
-			"queue":  {keys.Stream(), keys.Epoch()},
+			"queue":  {keys.Stream(), keys.Epoch(), keys.StaleCheck()},
 			"job":    {keys.JobEventLog("j1"), keys.JobEventSeq("j1"), keys.JobDone("j1")},
 			"tenant": {keys.TenantEventLog(apptest.DefaultTenant), keys.TenantEventSeq(apptest.DefaultTenant)},
 		} {

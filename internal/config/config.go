@@ -264,8 +264,9 @@ type RecoveryConf struct {
 	// DueInterval is how often delayed jobs that have become due are enqueued (and jobs
 	// whose enqueue failed are retried): a delayed job starts within about this of its runAt.
 	DueInterval time.Duration `json:",default=250ms"`
-	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this, in case the
-	// process that enqueued it died between its MySQL commit and its XADD. Duplicates are harmless.
+	// StaleEnqueue re-enqueues a pending job whose last enqueue is older than this and that no
+	// worker will get from the stream: the process that enqueued it died between its MySQL
+	// commit and its XADD, or Redis lost the entry. Sweepers check once per StaleEnqueue/10.
 	StaleEnqueue time.Duration `json:",default=5m"`
 	// ConsumerIdle removes a consumer (a worker) from the stream's group once it has been
 	// idle this long with nothing pending: a worker that is gone. A worker with a free slot

@@ -11,6 +11,8 @@ package queue
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,10 +29,11 @@ const (
 
 // Queue is the Redis side of dispatch, namespaced by a key prefix.
 type Queue struct {
-	rdb    redis.UniversalClient
-	stream string
-	epoch  string
-	cancel string
+	rdb        redis.UniversalClient
+	stream     string
+	epoch      string
+	staleCheck string
+	cancel     string
 }
 
 // Delivery is one stream entry read by a consumer.
@@ -43,10 +46,11 @@ type Delivery struct {
 func New(rdb redis.UniversalClient, prefix string) *Queue {
 	keys := rediskeys.New(prefix)
 	return &Queue{
-		rdb:    rdb,
-		stream: keys.Stream(),
-		epoch:  keys.Epoch(),
-		cancel: keys.CancelChannel(),
+		rdb:        rdb,
+		stream:     keys.Stream(),
+		epoch:      keys.Epoch(),
+		staleCheck: keys.StaleCheck(),
+		cancel:     keys.CancelChannel(),
 	}
 }
 
@@ -122,7 +126,7 @@ func (q *Queue) ClaimIdle(ctx context.Context, consumer string, minIdle time.Dur
 // MySQL and is enqueued again once its enqueue is stale.
 func (q *Queue) RemoveIdleConsumers(ctx context.Context, idle time.Duration) ([]string, error) {
 	consumers, err := q.rdb.XInfoConsumers(ctx, q.stream, group).Result()
-	if isNoGroup(err) || (err != nil && strings.Contains(err.Error(), "no such key")) {
+	if isNoGroup(err) || isNoStream(err) {
 		return nil, nil // no stream or group yet: no consumers either
 	}
 	if err != nil {
@@ -167,23 +171,92 @@ func (q *Queue) Backlog(ctx context.Context) (int64, error) {
 	return q.rdb.XLen(ctx, q.stream).Result()
 }
 
-// JobIDs returns the job ids of every entry on the stream, read or not.
-func (q *Queue) JobIDs(ctx context.Context) (map[string]bool, error) {
-	ids := make(map[string]bool)
+// scanPage is how many entries one read of the stream or of its pending list returns.
+const scanPage = 10000
+
+// Deliverable returns those of jobIDs that a worker will still get from the stream: whose
+// entry the group has not delivered yet, or has delivered and holds as pending (not acked,
+// so ClaimIdle hands it on). An entry on the stream that the group delivered and no longer
+// holds (its consumer was removed, the group was recreated past it) is never delivered
+// again, so its job does not count. The group is read before the stream: an entry
+// delivered and acked in between has left the stream, its job claimed.
+func (q *Queue) Deliverable(ctx context.Context, jobIDs []string) (map[string]bool, error) {
+	last, pending, err := q.delivered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wanted := make(map[string]bool, len(jobIDs))
+	for _, id := range jobIDs {
+		wanted[id] = true
+	}
+	found := make(map[string]bool)
 	start := "-"
 	for {
-		msgs, err := q.rdb.XRangeN(ctx, q.stream, start, "+", 10000).Result()
+		msgs, err := q.rdb.XRangeN(ctx, q.stream, start, "+", scanPage).Result()
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range appendDeliveries(nil, msgs) {
-			ids[d.JobID] = true
+			if wanted[d.JobID] && (pending[d.EntryID] || entryAfter(d.EntryID, last)) {
+				found[d.JobID] = true
+			}
 		}
-		if len(msgs) < 10000 {
-			return ids, nil
+		if len(msgs) < scanPage {
+			return found, nil
 		}
 		start = "(" + msgs[len(msgs)-1].ID
 	}
+}
+
+// delivered returns the last entry the group delivered and the entries pending with its
+// consumers. Without a stream or a group it returns "0-0": the group is created at the
+// stream's start, so every entry will be delivered.
+func (q *Queue) delivered(ctx context.Context) (string, map[string]bool, error) {
+	groups, err := q.rdb.XInfoGroups(ctx, q.stream).Result()
+	if isNoStream(err) {
+		return "0-0", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	i := slices.IndexFunc(groups, func(g redis.XInfoGroup) bool { return g.Name == group })
+	if i < 0 {
+		return "0-0", nil, nil
+	}
+	pending := make(map[string]bool, groups[i].Pending)
+	start := "-"
+	for {
+		page, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: q.stream, Group: group, Start: start, End: "+", Count: scanPage,
+		}).Result()
+		if isNoGroup(err) {
+			return "0-0", nil, nil // the group went meanwhile; it is recreated at the start
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		for _, p := range page {
+			pending[p.ID] = true
+		}
+		if len(page) < scanPage {
+			return groups[i].LastDeliveredID, pending, nil
+		}
+		start = "(" + page[len(page)-1].ID
+	}
+}
+
+// entryAfter reports whether stream entry id a comes after b; ids are "<ms>-<seq>".
+func entryAfter(a, b string) bool {
+	am, as := entryID(a)
+	bm, bs := entryID(b)
+	return am > bm || am == bm && as > bs
+}
+
+func entryID(id string) (ms, seq uint64) {
+	m, s, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(m, 10, 64)
+	seq, _ = strconv.ParseUint(s, 10, 64)
+	return ms, seq
 }
 
 // PublishCancel tells every worker that jobID was cancelled.
@@ -214,6 +287,12 @@ func (q *Queue) EpochLost(ctx context.Context) (bool, error) {
 	return n == 0, err
 }
 
+// TakeStaleCheck reports whether the caller may check the stream for stale enqueues now:
+// true for one caller in every period (the key expires after it), across all processes.
+func (q *Queue) TakeStaleCheck(ctx context.Context, period time.Duration) (bool, error) {
+	return q.rdb.SetNX(ctx, q.staleCheck, 1, period).Result()
+}
+
 // SetEpoch writes the epoch marker if it is missing.
 func (q *Queue) SetEpoch(ctx context.Context) error {
 	return q.rdb.SetNX(ctx, q.epoch, uuid.NewString(), 0).Err()
@@ -221,4 +300,9 @@ func (q *Queue) SetEpoch(ctx context.Context) error {
 
 func isNoGroup(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// isNoStream reports the answer of XINFO about a stream that does not exist.
+func isNoStream(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such key")
 }

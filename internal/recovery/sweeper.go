@@ -6,6 +6,7 @@ package recovery
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,16 @@ import (
 // sweepBatch is how many unenqueued jobs one round trip enqueues.
 const sweepBatch = 500
 
+// staleCheckLimit is how many stale jobs, oldest mark first, one check of the stream takes.
+// A job the check leaves out (behind 100,000 others whose enqueue is stale) is checked once
+// older ones are claimed; enqueued again, it would wait behind them on the stream anyway.
+const staleCheckLimit = 100_000
+
+// staleChecksPer is how many checks for stale enqueues all sweepers together make per
+// StaleEnqueue at most: a job missing from the stream is enqueued again within about
+// StaleEnqueue + StaleEnqueue/staleChecksPer of its mark.
+const staleChecksPer = 10
+
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an
 // idempotent enqueue, so any number of sweepers may run at once.
 type Sweeper struct {
@@ -32,7 +43,10 @@ type Sweeper struct {
 	events     *events.Bus
 	log        logx.Logger
 	stop       context.CancelFunc
-	done       chan struct{}
+	running    sync.WaitGroup
+	// enqueueMu keeps the sweep's and the due pass's enqueueing apart: run at once, they
+	// would both put the same jobs on the stream.
+	enqueueMu sync.Mutex
 	// failedReap is the reap whose write failed, retried first by the next sweep.
 	failedReap *reapTry
 }
@@ -43,46 +57,44 @@ func NewSweeper(cfg config.RecoveryConf, jobs model.JobsModel, q *queue.Queue, d
 		log: logx.WithContext(context.Background())}
 }
 
-// Start sweeps at once and then every Interval until Stop; between sweeps it enqueues
-// due jobs every DueInterval. One goroutine runs both, so passes never overlap.
+// Start sweeps at once and then every Interval until Stop, and enqueues due jobs every
+// DueInterval on a goroutine of its own: a long sweep (a large backlog to check, a slow
+// statement) must not hold back a delayed job that has become due.
 func (s *Sweeper) Start() {
 	ctx, stop := context.WithCancel(context.Background())
-	s.stop, s.done = stop, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		ticker := time.NewTicker(s.cfg.Interval)
-		defer ticker.Stop()
-		var dueC <-chan time.Time
-		if s.cfg.DueInterval > 0 {
-			dueTicker := time.NewTicker(s.cfg.DueInterval)
-			defer dueTicker.Stop()
-			dueC = dueTicker.C
-		}
+	s.stop = stop
+	s.running.Go(func() {
 		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Errorf("recovery: sweep: %v", err)
 		}
-		for {
-			var err error
-			select {
-			case <-ticker.C:
-				err = s.Sweep(ctx)
-			case <-dueC:
-				err = s.enqueueMissing(ctx)
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				s.log.Errorf("recovery: sweep: %v", err)
-			}
-		}
-	}()
+		s.every(ctx, s.cfg.Interval, s.Sweep)
+	})
+	if s.cfg.DueInterval > 0 {
+		s.running.Go(func() { s.every(ctx, s.cfg.DueInterval, s.enqueueMissing) })
+	}
 }
 
-// Stop ends the sweeps and waits for the current one.
+// every runs pass every interval until ctx is done, logging its errors.
+func (s *Sweeper) every(ctx context.Context, interval time.Duration, pass func(context.Context) error) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			if err := pass(ctx); err != nil && ctx.Err() == nil {
+				s.log.Errorf("recovery: sweep: %v", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Stop ends the sweeps and waits for the current ones.
 func (s *Sweeper) Stop() {
 	if s.stop != nil {
 		s.stop()
-		<-s.done
+		s.running.Wait()
 	}
 }
 
@@ -92,13 +104,14 @@ func (s *Sweeper) Stop() {
 func (s *Sweeper) Sweep(ctx context.Context) error {
 	lostErr := s.recoverLostRedis(ctx)
 	reapErr := s.reapExpired(ctx)
+	staleErr := s.checkStale(ctx)
 	enqueueErr := s.enqueueMissing(ctx)
 	removed, removeErr := s.queue.RemoveIdleConsumers(ctx, s.cfg.ConsumerIdle)
 	if len(removed) > 0 {
 		s.log.Infof("recovery: removed %d consumers idle for %s with nothing pending (workers that are gone): %v",
 			len(removed), s.cfg.ConsumerIdle, removed)
 	}
-	return errors.Join(lostErr, reapErr, enqueueErr, removeErr)
+	return errors.Join(lostErr, reapErr, staleErr, enqueueErr, removeErr)
 }
 
 // reapTry is one reap: its token and the expired jobs it moves.
@@ -169,10 +182,10 @@ func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 	return s.queue.SetEpoch(ctx)
 }
 
-// markMissing marks for re-enqueueing the pending jobs recorded as enqueued that are not on
-// the stream. Pending jobs are read before the stream, so a job enqueued in between is at
-// worst enqueued twice; a worker's first start on a Redis that the API already filled
-// therefore re-enqueues nothing. It returns how many it marked.
+// markMissing marks for re-enqueueing the pending jobs recorded as enqueued that no worker
+// will get from the stream. Pending jobs are read before the stream, so a job enqueued in
+// between is at worst enqueued twice; a worker's first start on a Redis that the API
+// already filled therefore re-enqueues nothing. It returns how many it marked.
 func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 	var pending []string
 	for after := ""; ; {
@@ -186,29 +199,76 @@ func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 		}
 		after = page[len(page)-1]
 	}
-	onStream, err := s.queue.JobIDs(ctx)
+	missing, err := s.notDeliverable(ctx, pending)
 	if err != nil {
 		return 0, err
 	}
+	return len(missing), inBatches(missing, func(ids []string) error { return s.jobs.MarkUnenqueued(ctx, ids) })
+}
+
+// checkStale looks for pending jobs whose enqueue is stale that no worker will get from the
+// stream: the process that marked one died before its XADD, or Redis lost the entry since (a
+// failover to a replica that had not got it, an entry deleted, a consumer removed with the
+// entry it held). Their marks are cleared, so the next pass enqueues them; a job still on the
+// stream (a backlog waiting for free workers) is left alone. A check reads the stale jobs and
+// the whole stream, so sweepers take turns: one check per StaleEnqueue/staleChecksPer.
+func (s *Sweeper) checkStale(ctx context.Context) error {
+	stale, err := s.jobs.StaleEnqueued(ctx, s.cfg.StaleEnqueue, 1)
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	if mine, err := s.queue.TakeStaleCheck(ctx, max(s.cfg.StaleEnqueue/staleChecksPer, time.Millisecond)); err != nil || !mine {
+		return err
+	}
+	if stale, err = s.jobs.StaleEnqueued(ctx, s.cfg.StaleEnqueue, staleCheckLimit); err != nil {
+		return err
+	}
+	missing, err := s.notDeliverable(ctx, stale)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		s.log.Infof("recovery: %d of %d pending jobs enqueued more than %s ago will reach no worker from the stream; re-enqueueing them",
+			len(missing), len(stale), s.cfg.StaleEnqueue)
+	}
+	return inBatches(missing, func(ids []string) error { return s.jobs.UnmarkStale(ctx, ids, s.cfg.StaleEnqueue) })
+}
+
+// notDeliverable returns those of ids that no worker will get from the stream.
+func (s *Sweeper) notDeliverable(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	onStream, err := s.queue.Deliverable(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var missing []string
-	for _, id := range pending {
+	for _, id := range ids {
 		if !onStream[id] {
 			missing = append(missing, id)
 		}
 	}
-	for start := 0; start < len(missing); start += sweepBatch {
-		if err := s.jobs.MarkUnenqueued(ctx, missing[start:min(start+sweepBatch, len(missing))]); err != nil {
-			return 0, err
-		}
-	}
-	return len(missing), nil
+	return missing, nil
 }
 
-// enqueueMissing enqueues pending jobs not known to be on the stream. Each batch is marked
-// enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
+// inBatches writes ids in batches of sweepBatch, stopping at the first error.
+func inBatches(ids []string, write func([]string) error) error {
+	for start := 0; start < len(ids); start += sweepBatch {
+		if err := write(ids[start:min(start+sweepBatch, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueMissing enqueues the due pending jobs not known to be on the stream. Each batch is
+// marked enqueued before the XADD; if the mark or the XADD fails, the mark is cleared again.
 func (s *Sweeper) enqueueMissing(ctx context.Context) error {
+	s.enqueueMu.Lock()
+	defer s.enqueueMu.Unlock()
 	for {
-		ids, err := s.jobs.Unenqueued(ctx, s.cfg.StaleEnqueue, sweepBatch)
+		ids, err := s.jobs.Unenqueued(ctx, sweepBatch)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"jobs/internal/events"
 	"jobs/internal/queue"
 	"jobs/internal/recovery"
+	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 	"jobs/model"
 )
@@ -30,6 +32,9 @@ type testBundle struct {
 	factory *testutil.Factory
 	queue   *queue.Queue
 	bus     *events.Bus
+	rdb     *redis.Client
+	prefix  string
+	stream  string // the queue's stream key, for what a test does to it behind the queue's back
 }
 
 func setup(t *testing.T) *testBundle {
@@ -38,7 +43,10 @@ func setup(t *testing.T) *testBundle {
 	store := testutil.NewStore(t)
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	return &testBundle{store: store, factory: testutil.NewFactory(t, store), queue: queue.New(rdb, prefix),
-		bus: events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute})}
+		bus:    events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute}),
+		rdb:    rdb,
+		prefix: prefix,
+		stream: rediskeys.New(prefix).Stream()}
 }
 
 // sweeper returns a sweeper over jobs (the real table, or a wrapper of it) and b's queue.
@@ -115,7 +123,7 @@ func TestARetryClaimedBeforeTheSweepsMarkIsEnqueuedWhenDue(t *testing.T) {
 		if err := s.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
-		on, err := b.queue.JobIDs(ctx)
+		on, err := b.queue.Deliverable(ctx, []string{job.Id})
 		return err == nil && on[job.Id]
 	}) {
 		got := b.factory.Get(job.Id)
@@ -170,7 +178,7 @@ func TestAnEnqueueMarkWhoseReplyIsLostIsTakenUpByTheNextPass(t *testing.T) {
 	if err := s.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if on, err := b.queue.JobIDs(ctx); err != nil || !on[job.Id] {
+	if on, err := b.queue.Deliverable(ctx, []string{job.Id}); err != nil || !on[job.Id] {
 		got := b.factory.Get(job.Id)
 		t.Fatalf("the job is not on the stream after the next pass (%v): enqueued_at %v", err, got.EnqueuedAt)
 	}
@@ -218,5 +226,256 @@ func TestAReapWhoseReplyIsLostIsAnnouncedByTheNextSweep(t *testing.T) {
 	want := []string{`status {"status":"failed","attempt":1,"error":"worker lost"}`, `done {"status":"failed","attempt":1,"error":"worker lost"}`}
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the job's events after the sweeps:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// ageMarks moves the enqueue mark of every pending job two hours back, past the sweepers'
+// StaleEnqueue (an hour): time travel for jobs that have waited that long.
+func (b *testBundle) ageMarks(t *testing.T) {
+	t.Helper()
+	testutil.Exec(t, b.store.DB, "UPDATE `jobs` SET `enqueued_at` = now(3) - interval 2 hour "+
+		"WHERE `status` = 'pending' AND `enqueued_at` IS NOT NULL")
+}
+
+// read reads every entry a new consumer of the group gets and returns how often each job came.
+func (b *testBundle) read(t *testing.T, consumer string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for {
+		ds, err := b.queue.Read(ctx, consumer, 1000, time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			return got
+		}
+		for _, d := range ds {
+			got[d.JobID]++
+		}
+	}
+}
+
+// A backlog has waited on the stream longer than StaleEnqueue with nothing consuming it (every
+// worker busy), part of it read by a worker that has not claimed it yet. A worker will get
+// every one of these jobs, so the sweep must add none of them again; it used to add each one
+// again at every StaleEnqueue, growing the stream with the backlog.
+func TestAStaleBacklogOnTheStreamIsNotEnqueuedAgain(t *testing.T) {
+	b := setup(t)
+	const n, held = 2000, 100
+	ids := b.factory.PendingMany(n)
+	if err := b.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.queue.Add(ctx, ids...); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := b.queue.Read(ctx, "busy", held, time.Millisecond); err != nil || len(ds) != held {
+		t.Fatalf("a worker's read: %d entries, %v", len(ds), err)
+	}
+	b.ageMarks(t)
+	s := b.sweeper(b.store.Jobs)
+	for range 2 {
+		if err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := b.queue.Backlog(ctx); err != nil || got != n {
+		t.Fatalf("the stream holds %d entries after two sweeps (%v), want the backlog's %d", got, err, n)
+	}
+	if got := b.read(t, "next"); len(got) != n-held {
+		t.Errorf("a worker reads %d jobs after the sweeps, want %d", len(got), n-held)
+	}
+}
+
+// Stale jobs whose entries no worker will ever get: one never added (its process died before
+// the XADD), one whose entry was deleted, one read by a consumer that was then removed from the
+// group (its pending entry went with it). The sweep must enqueue each of them again, and
+// only them: beside them wait a job on the stream and one read and held by a live worker.
+func TestAStaleJobNoWorkerWillGetIsEnqueuedAgain(t *testing.T) {
+	b := setup(t)
+	if err := b.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := b.factory.PendingMany(5)
+	never, deleted, orphaned, held, waiting := ids[0], ids[1], ids[2], ids[3], ids[4]
+	for _, step := range []struct {
+		id       string
+		consumer string
+	}{{orphaned, "gone"}, {held, "busy"}, {deleted, "trimmer"}} {
+		if err := b.queue.Add(ctx, step.id); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := b.queue.Read(ctx, step.consumer, 1, time.Millisecond)
+		if err != nil || len(ds) != 1 || ds[0].JobID != step.id {
+			t.Fatalf("%s's read: %v, %v", step.consumer, ds, err)
+		}
+		if step.id == deleted {
+			if err := b.rdb.XDel(ctx, b.stream, ds[0].EntryID).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.rdb.XGroupDelConsumer(ctx, b.stream, "workers", "gone").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.queue.Add(ctx, waiting); err != nil {
+		t.Fatal(err)
+	}
+	b.ageMarks(t)
+	if err := b.sweeper(b.store.Jobs).Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := b.read(t, "next")
+	want := map[string]int{never: 1, deleted: 1, orphaned: 1, waiting: 1}
+	if len(got) != len(want) || got[never] != 1 || got[deleted] != 1 || got[orphaned] != 1 || got[waiting] != 1 {
+		t.Errorf("a worker reads after the sweep (job: times): %v\nwant %v (the held job %s stays with its worker)", got, want, held)
+	}
+}
+
+// An operator recreated the consumer group at the stream's end ($): the entries before it are
+// never delivered, so their jobs, once stale, are enqueued again.
+func TestStaleJobsBeforeARecreatedGroupAreEnqueuedAgain(t *testing.T) {
+	b := setup(t)
+	ids := b.factory.PendingMany(3)
+	if err := b.queue.Add(ctx, ids...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.rdb.XGroupCreateMkStream(ctx, b.stream, "workers", "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.ageMarks(t)
+	if err := b.sweeper(b.store.Jobs).Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.read(t, "next"); len(got) != len(ids) {
+		t.Errorf("a worker reads %v after the sweep, want each of %v once", got, ids)
+	}
+}
+
+// A stale job's entry is lost after a check found it on the stream (deleted, or its consumer
+// removed with it): the next check, StaleEnqueue/10 later, finds it missing.
+func TestAnEntryLostAfterACheckIsFoundByTheNextCheck(t *testing.T) {
+	b := setup(t)
+	job := b.factory.Pending()
+	if err := b.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.queue.Add(ctx, job.Id); err != nil {
+		t.Fatal(err)
+	}
+	b.ageMarks(t)
+	s := recovery.NewSweeper(config.RecoveryConf{Interval: time.Hour, DueInterval: time.Hour, StaleEnqueue: time.Second,
+		ConsumerIdle: time.Hour}, b.store.Jobs, b.queue, dispatch.New(b.store.Jobs, b.queue), b.bus)
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.queue.Backlog(ctx); err != nil || n != 1 {
+		t.Fatalf("after the first check the stream holds %d entries (%v), want the job's one", n, err)
+	}
+	b.drain(t) // the entry is lost; the job stays pending with its stale mark
+	if !testutil.Eventually(5*time.Second, func() bool {
+		if err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		on, err := b.queue.Deliverable(ctx, []string{job.Id})
+		return err == nil && on[job.Id]
+	}) {
+		t.Fatal("the job whose entry was lost was not enqueued again within 5 s (checks every 100 ms)")
+	}
+}
+
+// stalledReaper is the real jobs table whose read of expired leases waits until the sweeper
+// stops: a sweep that takes long (a large backlog to check, a slow statement).
+type stalledReaper struct{ model.JobsModel }
+
+func (m stalledReaper) ExpiredLeases(ctx context.Context, limit int) ([]model.Expired, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A delayed job becomes due while a sweep takes long: the due pass must enqueue it within
+// about DueInterval all the same. It shared the sweep's goroutine, so it waited for the sweep.
+func TestADelayedJobIsEnqueuedWhenDueDuringASlowSweep(t *testing.T) {
+	b := setup(t)
+	jobs := stalledReaper{b.store.Jobs}
+	s := recovery.NewSweeper(config.RecoveryConf{Interval: time.Hour, DueInterval: 20 * time.Millisecond,
+		StaleEnqueue: time.Hour, ConsumerIdle: time.Hour}, jobs, b.queue, dispatch.New(jobs, b.queue), b.bus)
+	job := b.factory.Pending(testutil.WithRunAt(time.Now().Add(200 * time.Millisecond)))
+	s.Start()
+	t.Cleanup(s.Stop)
+	if !testutil.Eventually(5*time.Second, func() bool {
+		on, err := b.queue.Deliverable(ctx, []string{job.Id})
+		return err == nil && on[job.Id]
+	}) {
+		t.Fatal("the delayed job was not enqueued within 5 s of its runAt while a sweep ran")
+	}
+}
+
+// TestASweepOverAStaleBacklogOf100kJobs times the sweep over a backlog of 100,000 jobs that has
+// waited on the stream longer than StaleEnqueue, nothing consuming it, and counts the entries
+// it adds. It runs only with JOBS_BACKLOG_BENCH=1 (make bench-backlog; docs/BENCHMARKS.md,
+// "A stale backlog").
+func TestASweepOverAStaleBacklogOf100kJobs(t *testing.T) {
+	if os.Getenv("JOBS_BACKLOG_BENCH") == "" {
+		t.Skip("set JOBS_BACKLOG_BENCH=1 (make bench-backlog) to sweep a backlog of 100,000 jobs")
+	}
+	b := setup(t)
+	const n = 100_000
+	ids := b.factory.PendingMany(n)
+	if err := b.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for start := 0; start < n; start += 1000 {
+		if err := b.queue.Add(ctx, ids[start:start+1000]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := b.sweeper(b.store.Jobs)
+	if err := s.Sweep(ctx); err != nil { // the first sweep of a Redis: it writes the epoch marker
+		t.Fatal(err)
+	}
+	b.ageMarks(t)
+	for _, pass := range []string{"the first check", "the next sweep", "a later check"} {
+		if pass == "a later check" { // the next sweeper's turn (StaleEnqueue/10 later)
+			if err := b.rdb.Del(ctx, rediskeys.New(b.prefix).StaleCheck()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		began := time.Now()
+		if err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(began)
+		entries, err := b.queue.Backlog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("sweep (%s): %s, the stream holds %d entries for %d jobs", pass, took.Round(time.Millisecond), entries, n)
+	}
+}
+
+// TestASweepEnqueuesAnUnmarkedBacklogOf100kJobs times the sweep that enqueues 100,000 pending
+// jobs without an enqueue mark, as a Redis outage during their starts or a Redis that lost the
+// stream leaves them, and fails beyond 10 s. It runs only with JOBS_BACKLOG_BENCH=1 (make
+// bench-backlog; docs/BENCHMARKS.md, "A stale backlog").
+func TestASweepEnqueuesAnUnmarkedBacklogOf100kJobs(t *testing.T) {
+	if os.Getenv("JOBS_BACKLOG_BENCH") == "" {
+		t.Skip("set JOBS_BACKLOG_BENCH=1 (make bench-backlog) to enqueue a backlog of 100,000 jobs")
+	}
+	b := setup(t)
+	const n = 100_000
+	b.factory.PendingMany(n, testutil.Unenqueued)
+	began := time.Now()
+	if err := b.sweeper(b.store.Jobs).Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	entries, err := b.queue.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sweep of %d unmarked jobs: %s, the stream holds %d entries", n, took.Round(time.Millisecond), entries)
+	if entries != n || took > 10*time.Second {
+		t.Errorf("the sweep took %s and enqueued %d of %d jobs; want all within 10 s", took.Round(time.Millisecond), entries, n)
 	}
 }

@@ -47,6 +47,10 @@ func (k Keys) Stream() string { return k.prefix + ":stream:{" + k.prefix + "}" }
 // on the node that holds the stream and is lost with it.
 func (k Keys) Epoch() string { return k.prefix + ":epoch:{" + k.prefix + "}" }
 
+// StaleCheck is held, for a while, by the sweeper that last checked the stream for jobs
+// whose enqueue is stale, so that sweepers check it in turn, not each at every sweep.
+func (k Keys) StaleCheck() string { return k.prefix + ":stalecheck:{" + k.prefix + "}" }
+
 // A job's event keys share the tag {<job id>}.
 
 // JobEventLog is the list of a job's kept events.

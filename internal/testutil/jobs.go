@@ -3,6 +3,7 @@ package testutil
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,17 +54,40 @@ func NewFactory(t testing.TB, store *Store) *Factory {
 // each of adjust then changes the row before it is inserted.
 func (f *Factory) Pending(adjust ...func(*model.Jobs)) *model.Jobs {
 	f.t.Helper()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: FactoryTenant, FunctionId: "echo",
-		Status: string(model.StatusPending), Params: "{}", MaxAttempts: 1, CreatedAt: now}
-	job.EnqueuedAt = sql.NullTime{Time: now, Valid: true}
-	for _, a := range adjust {
-		a(job)
+	return f.Get(f.PendingMany(1, adjust...)[0])
+}
+
+// PendingMany inserts n jobs as Pending does, a thousand per statement, and returns their
+// ids in the order they were made (UUIDv7: id order).
+func (f *Factory) PendingMany(n int, adjust ...func(*model.Jobs)) []string {
+	f.t.Helper()
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		batch := make([]*model.Jobs, min(1000, n-len(ids)))
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for i := range batch {
+			job := &model.Jobs{Id: uuid.Must(uuid.NewV7()).String(), TenantId: FactoryTenant, FunctionId: "echo",
+				Status: string(model.StatusPending), Params: "{}", MaxAttempts: 1, CreatedAt: now}
+			job.EnqueuedAt = sql.NullTime{Time: now, Valid: true}
+			for _, a := range adjust {
+				a(job)
+			}
+			batch[i] = job
+			ids = append(ids, job.Id)
+		}
+		held, err := f.store.Jobs.InsertMany(context.Background(), batch)
+		if err == nil {
+			for i, h := range held {
+				if h != batch[i] {
+					err = fmt.Errorf("the idempotency key of job %s was taken", batch[i].Id)
+				}
+			}
+		}
+		if err != nil {
+			f.t.Fatalf("insert pending jobs: %v", err)
+		}
 	}
-	if held, err := f.store.Jobs.InsertMany(context.Background(), []*model.Jobs{job}); err != nil || held[0] != job {
-		f.t.Fatalf("insert pending job: %v (its idempotency key was taken: %v)", err, err == nil)
-	}
-	return f.Get(job.Id)
+	return ids
 }
 
 // Running makes a job (see Pending) and claims it for owner with a lease of lease.
