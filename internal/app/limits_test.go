@@ -7,6 +7,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/testutil"
 )
 
 func TestParamsAndBodyLimits(t *testing.T) {
@@ -89,5 +90,33 @@ func TestNoCorsHeadersUnlessConfigured(t *testing.T) {
 	res := a.DoWith(http.MethodGet, "/api/v1/functions", nil, http.Header{"Origin": {"https://dash.example.com"}})
 	if res.Status != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("default config: %d, Access-Control-Allow-Origin %q", res.Status, res.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// A job with params of the largest Limits.MaxParamsBytes allowed, every byte of them one the
+// driver escapes (their INSERT twice as long), is stored: MySQL takes it under its
+// max_allowed_packet (16 MiB, MariaDB's default). At the 16 MiB the config allowed before,
+// such a start was a 503 "mysql unavailable".
+func TestLargestParamsAllowedAreStored(t *testing.T) {
+	t.Parallel()
+	const limit = config.MaxParamsLimit
+	c := apptest.Config(t, noWorkers, func(c *config.Config) {
+		c.Mode = "dev" // Check refuses the tests' development secrets otherwise
+		c.Limits.MaxParamsBytes, c.MaxBytes = limit, 2*limit
+	})
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	a := apptest.StartApp(t, c)
+	// {"q":"\"\"…"}: each quote is \" as JSON, two bytes the driver escapes to four.
+	quotes := strings.Repeat(`"`, (limit-len(`{"q":""}`))/2)
+	res := a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "echo", "params": map[string]any{"q": quotes}})
+	if res.Status != http.StatusOK {
+		code, msg, _ := res.Envelope(t)
+		t.Fatalf("start with params of %d bytes, all escaped: %d %d %q", limit, res.Status, code, msg)
+	}
+	db := testutil.DB(t, c.MySQL.DataSource)
+	if got := testutil.Query[int](t, db, "select length(params) from jobs"); got < limit-1 {
+		t.Errorf("params stored in %d bytes, want %d", got, limit-1)
 	}
 }

@@ -103,6 +103,46 @@ func TestRerunRefusesJobsThatAreNotTerminal(t *testing.T) {
 	}
 }
 
+// A rerun is checked as a start of the old job's fields would be now: the function's rules
+// (required params, a command's params limit) and the callback allow-list may have changed
+// since. A rerun they refuse is a 409 naming the field, and a bulk rerun skips it; neither
+// stores a job that could only fail.
+func TestRerunChecksTheOldJobAsAStartWouldBeChecked(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers, withFunctions(commandFunction("report", "report.sh", "{{params.file}}")),
+		func(c *config.Config) { c.MaxBytes, c.Limits.MaxParamsBytes = 2<<20, 1<<20 }))
+	db := testutil.DB(t, a.Config.MySQL.DataSource)
+	stored := func(function, params, callbackURL string) string {
+		id := uuid.NewString()
+		testutil.Exec(t, db, "insert into jobs (id, tenant_id, function_id, status, params, error, max_attempts, callback_url, "+
+			"created_at, finished_at) values (?, ?, ?, 'completed', ?, '', 1, ?, now(3), now(3))",
+			id, apptest.DefaultTenant, function, params, callbackURL)
+		return id
+	}
+	missing := stored("report", `{}`, "")
+	big := stored("report", `{"file":"a","pad":"`+strings.Repeat("x", 200<<10)+`"}`, "")
+	internal := stored("echo", `{}`, "http://127.0.0.1:9/hook")
+	fine := stored("report", `{"file":"a"}`, "")
+	for _, c := range []struct{ id, message string }{
+		{missing, `params is missing file, required by function "report"`},
+		{big, `params is 204821 bytes as JSON, over the limit of 131060 bytes of function "report" (a command function)`},
+		{internal, "callbackUrl host 127.0.0.1 is "},
+	} {
+		res := a.Do(http.MethodPost, "/api/v1/jobs/"+c.id+"/rerun", nil)
+		want := "job " + c.id + " cannot be rerun: " + c.message
+		if code, msg, _ := res.Envelope(t); res.Status != http.StatusConflict || code != http.StatusConflict || !strings.HasPrefix(msg, want) {
+			t.Errorf("rerun: %d %q, want 409 starting %q", res.Status, msg, want)
+		}
+	}
+	r := bulk(t, a, "rerun", map[string]any{"ids": []string{missing, big, internal, fine}})
+	if r.Acted != 1 || r.Skipped != 3 || !slices.Equal(r.Ids, []string{fine}) {
+		t.Errorf("bulk rerun: %+v; want %s rerun and the three refused skipped", r, fine)
+	}
+	if n := testutil.Query[int](t, db, "select count(*) from jobs"); n != 5 {
+		t.Errorf("%d jobs stored, want the 4 old ones and one rerun", n)
+	}
+}
+
 func TestBulkCancelStopsRunningJobsAndSkipsFinishedOnes(t *testing.T) {
 	t.Parallel()
 	var stopped atomic.Int64

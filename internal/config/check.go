@@ -6,12 +6,20 @@ import (
 	"time"
 
 	"github.com/zeromicro/go-zero/core/service"
+
+	"jobs/internal/batcher"
 )
 
 // ReadBlock bounds how long one worker's read of the stream (XREADGROUP) waits, and so how
 // long shutdown waits for it. Worker.ClaimIdle must be above it, or an entry a worker has
 // just read could be taken over while the worker is still claiming it.
 const ReadBlock = 500 * time.Millisecond
+
+// MaxParamsLimit is the largest Limits.MaxParamsBytes: a job's row then fits one INSERT that
+// MySQL takes, even with every byte of its params escaped (twice as long, under MariaDB's
+// 16 MiB max_allowed_packet), as every statement of batched rows does. Above it, a job with
+// 8 MiB of quotes made a statement MySQL refused, a 503 "mysql unavailable" on every retry.
+const MaxParamsLimit = batcher.MaxStatementBytes
 
 // MaxPingInterval is the longest Events.PingInterval: API.md promises a ping at least every 15 s.
 const MaxPingInterval = 15 * time.Second
@@ -71,6 +79,8 @@ func (c Config) Check() error {
 	positive("Events.HeaderTimeout", e.HeaderTimeout)
 
 	l := c.Limits
+	check(l.MaxParamsBytes <= MaxParamsLimit, "Limits.MaxParamsBytes (%d) must be at most %d (4 MiB): a job's params, escaped, must fit one MySQL statement (max_allowed_packet)",
+		l.MaxParamsBytes, MaxParamsLimit)
 	check(int64(l.MaxParamsBytes) < c.MaxBytes, "Limits.MaxParamsBytes (%d) must be under MaxBytes (%d), the limit of the whole request body", l.MaxParamsBytes, c.MaxBytes)
 
 	backoff("Retry.", c.Retry.Backoff, c.Retry.MaxBackoff)

@@ -56,6 +56,8 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 			[]string{"Events.RetainDone (48h0m0s) must be at most Events.Retain (24h0m0s)"}},
 		{"ping too rare", func(c *config.Config) { c.Events.PingInterval = 20 * time.Second },
 			[]string{"Events.PingInterval (20s) must be at most 15s"}},
+		{"params over one statement", func(c *config.Config) { c.Limits.MaxParamsBytes, c.MaxBytes = 16<<20-1, 32<<20 },
+			[]string{"Limits.MaxParamsBytes (16777215) must be at most 4194304 (4 MiB)"}},
 		{"params over the body limit", func(c *config.Config) { c.Limits.MaxParamsBytes = 2 << 20 },
 			[]string{"Limits.MaxParamsBytes (2097152) must be under MaxBytes (1048576)"}},
 		{"backoffs upside down", func(c *config.Config) {

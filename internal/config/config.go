@@ -174,8 +174,9 @@ type CorsConf struct {
 // LimitsConf bounds what one request may ask for.
 type LimitsConf struct {
 	// MaxParamsBytes bounds a job's params, encoded as JSON; larger params get a 413 naming
-	// params. MaxBytes bounds the whole request body before that.
-	MaxParamsBytes int `json:",default=65536,range=[2:16777215]"`
+	// params. MaxBytes bounds the whole request body before that. At most MaxParamsLimit
+	// (Check says so by name; go-zero's range tag would not name the key).
+	MaxParamsBytes int `json:",default=65536,range=[2:]"`
 	// MaxPageSize is the largest list page (the size parameter).
 	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
 	// ExactTotalUpTo caps the count behind a list's total: up to this many matches the total

@@ -3,12 +3,14 @@ package starts_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
@@ -21,17 +23,61 @@ import (
 	"jobs/model"
 )
 
-// countingConn counts the INSERT statements that reach MariaDB.
+// countingConn counts the INSERT statements that reach MariaDB: it wraps the driver's
+// connection, below every path a statement takes (InsertMany runs its own past go-zero's
+// SqlConn, on the pool).
 type countingConn struct {
-	sqlx.SqlConn
+	mysqlConn
 	inserts *atomic.Int64
 }
 
-func (c countingConn) ExecCtx(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if strings.HasPrefix(query, "insert") {
+// mysqlConn is what go-sql-driver's connection implements, so database/sql uses the same
+// paths through the wrapper as without it.
+type mysqlConn interface {
+	driver.Conn
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.NamedValueChecker
+	driver.SessionResetter
+	driver.Validator
+	driver.Pinger
+}
+
+func (c countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if strings.HasPrefix(strings.ToLower(query), "insert") {
 		c.inserts.Add(1)
 	}
-	return c.SqlConn.ExecCtx(ctx, query, args...)
+	return c.mysqlConn.ExecContext(ctx, query, args)
+}
+
+type countingConnector struct {
+	driver.Connector
+	inserts *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{conn.(mysqlConn), c.inserts}, nil
+}
+
+// countingDB opens dsn with every INSERT sent counted in inserts.
+func countingDB(t *testing.T, dsn string, inserts *atomic.Int64) sqlx.SqlConn {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(countingConnector{connector, inserts})
+	t.Cleanup(func() { db.Close() })
+	return sqlx.NewSqlConnFromDB(db)
 }
 
 func newJob(key string) *model.Jobs {
@@ -49,7 +95,7 @@ func TestConcurrentStartsAreWrittenTogether(t *testing.T) {
 	t.Parallel()
 	dsn := testutil.NewDB(t)
 	var inserts atomic.Int64
-	jobs := model.NewJobsModel(countingConn{sqlx.NewMysql(dsn), &inserts})
+	jobs := model.NewJobsModel(countingDB(t, dsn, &inserts))
 	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
 	q := queue.New(rdb, prefix)
 	w := starts.New(jobs, events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 100, Retain: time.Hour, RetainDone: time.Minute}),
@@ -86,8 +132,10 @@ func TestConcurrentStartsAreWrittenTogether(t *testing.T) {
 	if backlog, err := q.Backlog(context.Background()); err != nil || backlog != int64(n-n/10+1) {
 		t.Errorf("stream holds %d entries (%v), want one per stored job", backlog, err)
 	}
-	if got := inserts.Load(); got >= n {
-		t.Errorf("%d INSERT statements for %d concurrent starts: none were written together", got, n)
+	// Written one by one they take n statements; four writers carrying what arrives during
+	// each other's round trips take a handful (2 to 5 here, on 2 busy cores).
+	if got := inserts.Load(); got > n/10 {
+		t.Errorf("%d INSERT statements for %d concurrent starts, want at most %d: they were not written together", got, n, n/10)
 	}
 	t.Logf("%d concurrent starts in %d INSERT statements", n, inserts.Load())
 }

@@ -27,8 +27,8 @@ func NewBulkRerunJobsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Bul
 	}
 }
 
-// BulkRerunJobs reruns each terminal job the request names (rerunJob); one whose function is
-// no longer registered is skipped. The reruns are written as the batch route writes its jobs
+// BulkRerunJobs reruns each terminal job the request names (rerunJob); one that rerunJob
+// refuses (its function gone, or its fields refused as a start's would be now) is skipped. The reruns are written as the batch route writes its jobs
 // (starts.Writer.Write), Limits.MaxBatch to a transaction: one start at a time took 2-3 ms per
 // job, so a filter's 10,000 ran past the route's timeout, answered 503 and went on rerunning,
 // and the client's retry reran them all again. A failure of MySQL ends the request: the

@@ -2,14 +2,17 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/functions"
 	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
+	"jobs/internal/startreq"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -49,13 +52,27 @@ func (l *RerunJobLogic) RerunJob(req *types.JobIdReq) (*types.JobDetail, error) 
 // rerunJob returns the new job that reruns the terminal job old, for the caller to commit:
 // like old in its function, params, name, actor, gameId, env, maxAttempts, timeout and
 // callbackUrl, in its tenant, with rerunOf naming it. old itself is not touched. A job that
-// is not terminal, or whose function is no longer registered, is a Conflict.
+// is not terminal, whose function is no longer registered, or whose fields a start would
+// refuse now (the function's rules or the limits changed since) is a Conflict naming why.
 func rerunJob(svcCtx *svc.ServiceContext, old *model.Jobs) (*model.Jobs, error) {
 	if !old.State().Terminal() {
 		return nil, apperr.New(apperr.Conflict, "job %s is %s: only a completed, failed or cancelled job can be rerun", old.Id, old.Status)
 	}
 	if _, ok := svcCtx.Functions.Lookup(old.FunctionId); !ok {
 		return nil, apperr.New(apperr.Conflict, "job %s cannot be rerun: its function %q is no longer registered", old.Id, old.FunctionId)
+	}
+	// Checked as a start of its fields would be, or the rerun would store a job its function
+	// refuses at run time (a param its argv needs, params over what a command's environment
+	// takes). maxAttempts and timeout stay old's: they may be the function's defaults, which a
+	// start's limits do not bound.
+	params, _ := functions.DecodeParams([]byte(old.Params))
+	if _, err := svcCtx.StartRules().Check(startreq.Fields{FunctionId: old.FunctionId, Name: old.Name, Params: params,
+		Actor: old.Actor, GameId: old.GameId, Env: old.Env, CallbackUrl: old.CallbackUrl}); err != nil {
+		var refused *apperr.Error
+		if !errors.As(err, &refused) {
+			return nil, err
+		}
+		return nil, apperr.New(apperr.Conflict, "job %s cannot be rerun: %s", old.Id, refused.Message)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
