@@ -68,7 +68,9 @@ type App struct {
 	deliverer *callbacks.Deliverer
 	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
 	pruner *retention.Pruner
-	stop   sync.Once
+	// unwatchBacklog stops /metrics reading this App's backlog (metrics.WatchBacklog).
+	unwatchBacklog func()
+	stop           sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -170,7 +172,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	}
 	// Last, once nothing can fail: the collector is process-wide, and must not be left
 	// reading the closed pool of a New that failed.
-	metrics.WatchBacklog(sc.Stats, func() []string {
+	a.unwatchBacklog = metrics.WatchBacklog(sc.Stats, func() []string {
 		var ids []string
 		for _, d := range sc.Functions.All() {
 			ids = append(ids, d.ID)
@@ -232,8 +234,9 @@ func (a *App) startBackground(ctx context.Context) error {
 // also on a caller's server serving Handler), open event streams (closing them lets the
 // HTTP server drain), HTTP intake, then the worker pool (drain within the grace, hand back
 // the rest), then the callback deliverer (deliveries in flight are made again later), then
-// the scheduler, then the sweeper and the pruner, then the connections. It stops only what
-// was started: an App never started only closes its connections. Later calls do nothing.
+// the scheduler, then the sweeper and the pruner, then /metrics' reads of the backlog, then
+// the connections. It stops only what was started: an App never started only stops the
+// backlog reads and closes its connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -267,6 +270,7 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.pruner != nil {
 		a.pruner.Stop()
 	}
+	a.unwatchBacklog()
 	if err := a.Svc.Close(); err != nil {
 		logx.Errorf("close: %v", err)
 	}
