@@ -285,7 +285,7 @@ func (a *App) workers() int {
 
 // Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
 // or SIGINT once Stop has finished. If the start fails (the port taken, Redis refusing),
-// Run stops the App and returns the error.
+// or the HTTP server fails later, Run stops the App and returns the error.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
 	// the HTTP drain and the shutdown grace.
@@ -312,19 +312,26 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// A server that fails (its accept refused) ends Run as a signal would, with its error:
+	// the process exits non-zero and is restarted at once, not left running its workers
+	// with no API until a liveness probe gives up on it.
+	served := make(chan error, 1)
 	if a.http != nil {
 		fmt.Printf("%s listening on http://%s (role %s, %d workers)\n", a.Config.Name, listener.Addr(), a.Config.Role, a.workers())
-		go func() {
-			if err := a.http.Serve(listener); err != nil && err != http.ErrServerClosed {
-				logx.Errorf("http: %v", err)
-			}
-		}()
+		go func() { served <- a.http.Serve(listener) }()
 	} else {
 		fmt.Printf("%s running %d workers (role %s)\n", a.Config.Name, a.workers(), a.Config.Role)
 	}
-	<-proc.Done()
-	logx.Info("shutting down")
+	var err error
+	select {
+	case <-proc.Done():
+		logx.Info("shutting down")
+	case err = <-served:
+		// Shutdown is not called before Stop, so this is never http.ErrServerClosed.
+		err = fmt.Errorf("http: %w", err)
+		logx.Errorf("%v; shutting down", err)
+	}
 	a.Stop(context.Background())
 	logx.Info("stopped")
-	return nil
+	return err
 }

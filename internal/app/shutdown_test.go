@@ -2,12 +2,20 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"jobs/internal/app"
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/functions"
 	"jobs/internal/testutil"
 )
@@ -55,4 +63,67 @@ func TestBacklogIsReportedByTheLatestAppStillRunning(t *testing.T) {
 	want("the second app stopped", "backlog-first", 1, true)
 	first.Stop(context.Background())
 	want("both apps stopped", "backlog-first", 0, false)
+}
+
+// Not parallel (goroutines are counted): when Run's HTTP server fails (here its listening
+// socket is shut down under it, so accept fails), Run stops the rest and returns the error,
+// so that the process exits non-zero and is restarted at once, rather than running its
+// workers with no API until a liveness probe gives up on it.
+func TestRunEndsWhenItsHTTPServerFails(t *testing.T) {
+	ctx := context.Background()
+	wantNoGoroutinesLeft(t, "a Run whose server failed outlive it", func() {
+		c := apptest.Config(t, func(c *config.Config) { c.Port = testutil.FreePort(t) })
+		a, err := app.New(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- a.Run(ctx) }()
+		url := fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Port)
+		if !testutil.Eventually(10*time.Second, func() bool {
+			resp, err := http.Get(url)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil
+		}) {
+			t.Fatalf("Run never served %s", url)
+		}
+		shutDownListener(t, c.Port)
+		select {
+		case err := <-ran:
+			if err == nil || !strings.Contains(err.Error(), "accept") {
+				t.Fatalf("Run returned %v, want the server's accept error", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Run still running 20 s after its HTTP server failed")
+		}
+	})
+}
+
+// shutDownListener shuts down (shutdown(2)) this process's socket listening on port, which
+// makes its accept fail with EINVAL.
+func shutDownListener(t *testing.T, port int) {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range fds {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		sa, err := syscall.Getsockname(fd)
+		if in, ok := sa.(*syscall.SockaddrInet4); err != nil || !ok || in.Port != port {
+			continue
+		}
+		if listening, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN); err == nil && listening == 1 {
+			if err := syscall.Shutdown(fd, syscall.SHUT_RDWR); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no socket listens on port %d", port)
 }
