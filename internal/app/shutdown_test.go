@@ -127,3 +127,26 @@ func shutDownListener(t *testing.T, port int) {
 	}
 	t.Fatalf("no socket listens on port %d", port)
 }
+
+// A server of the caller's serving App.Handler stays open after Stop: what it is asked
+// then meets closed connections, and answers as an outage of what it needed (or, a
+// stream, the server shutting down), never a 500.
+func TestRequestsAfterStopAreOutagesNotErrors(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t))
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	a.WaitStatus(job.Id, "completed", 5*time.Second)
+	a.Stop(context.Background())
+	for _, route := range everyRoute(job.Id) {
+		res := a.Do(route[0], route[1], outageBody(job.Id))
+		if res.Status < http.StatusInternalServerError {
+			continue
+		}
+		code, msg, _ := res.Envelope(t)
+		if res.Status != http.StatusServiceUnavailable || code != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" ||
+			(msg != "mysql unavailable" && msg != "redis unavailable" && msg != "the server is shutting down") {
+			t.Errorf("%s %s after Stop: %d %s (Retry-After %q), want a 503 naming mysql, redis or the shutdown",
+				route[0], route[1], res.Status, res.Body, res.Header.Get("Retry-After"))
+		}
+	}
+}
