@@ -251,7 +251,10 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(ctx, HTTPDrain)
 		if err := a.http.Shutdown(shutdownCtx); err != nil {
-			logx.Errorf("http shutdown: %v", err)
+			// Requests still running are cut off now, their connections closed and their
+			// contexts ended, rather than left running until the pools close under them.
+			logx.Errorf("http shutdown: %v; closing the connections left", err)
+			_ = a.http.Close()
 		}
 		cancel()
 	}

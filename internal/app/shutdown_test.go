@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
@@ -148,5 +150,67 @@ func TestRequestsAfterStopAreOutagesNotErrors(t *testing.T) {
 			t.Errorf("%s %s after Stop: %d %s (Retry-After %q), want a 503 naming mysql, redis or the shutdown",
 				route[0], route[1], res.Status, res.Body, res.Header.Get("Retry-After"))
 		}
+	}
+}
+
+// A request still running when the HTTP drain gives up (app.HTTPDrain; here a result wait
+// of 60 s) is cut off then, its connection closed and its context ended, not left running
+// through the workers' grace until the pools close under it.
+func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t)
+	c.Worker.ShutdownGrace = 5 * time.Second // the job below runs on: the workers take all of it
+	p := startProcess(t, c, "all")
+	client := apptest.Client(t, p.URL, c)
+	job := client.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3600}})
+	client.WaitStatus(job.Id, "running", 30*time.Second)
+
+	req, err := http.NewRequest(http.MethodGet, p.URL+"/api/v1/jobs/"+job.Id+"/result?wait=60", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+client.BearerToken())
+	sent := make(chan struct{})
+	req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) },
+	}))
+	type answer struct {
+		status int
+		err    error
+		at     time.Time
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		// A connection of its own, which the server is reading when the signal comes.
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		a := answer{err: err}
+		if err == nil {
+			_, a.err = io.ReadAll(resp.Body)
+			a.status = resp.StatusCode
+			resp.Body.Close()
+		}
+		a.at = time.Now()
+		answered <- a
+	}()
+	<-sent
+	signalled := time.Now()
+	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatalf("the process did not exit 0: %v", err)
+	}
+	exited := time.Now()
+	a := <-answered
+	if a.status >= http.StatusInternalServerError && a.status != http.StatusServiceUnavailable {
+		t.Errorf("the result wait was answered %d", a.status)
+	}
+	// It ends with the drain, 10 s after the signal, and the process 5 s later (the grace).
+	if took, left := a.at.Sub(signalled), exited.Sub(a.at); took < app.HTTPDrain/2 || left < c.Worker.ShutdownGrace/2 {
+		t.Fatalf("the result wait ended %s after the signal and %s before the process exited (%d %v), want about %s and %s",
+			took.Round(time.Millisecond), left.Round(time.Millisecond), a.status, a.err, app.HTTPDrain, c.Worker.ShutdownGrace)
+	}
+	if strings.Contains(p.Logs(), "database is closed") {
+		t.Errorf("a request met the closed pool:\n%s", p.Logs())
 	}
 }
