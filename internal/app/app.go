@@ -231,12 +231,13 @@ func (a *App) startBackground(ctx context.Context) error {
 }
 
 // Stop shuts down in order: readiness (/readyz answers 503 "shutting down" from then on,
-// also on a caller's server serving Handler), open event streams (closing them lets the
-// HTTP server drain), HTTP intake, then the worker pool (drain within the grace, hand back
-// the rest), then the callback deliverer (deliveries in flight are made again later), then
-// the scheduler, then the sweeper and the pruner, then /metrics' reads of the backlog, then
-// the connections. It stops only what was started: an App never started only stops the
-// backlog reads and closes its connections. Later calls do nothing.
+// also on a caller's server serving Handler; Run's goes on serving for Shutdown.DrainDelay),
+// open event streams (closing them lets the HTTP server drain), HTTP intake, then the worker
+// pool (drain within the grace, hand back the rest), then the callback deliverer (deliveries
+// in flight are made again later), then the scheduler, then the sweeper and the pruner, then
+// /metrics' reads of the backlog, then the connections. It stops only what was started: an
+// App never started only stops the backlog reads and closes its connections. Later calls do
+// nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -244,6 +245,11 @@ func (a *App) Stop(ctx context.Context) {
 func (a *App) stopOnce(ctx context.Context) {
 	if a.probes != nil {
 		a.probes.ShuttingDown()
+		if a.http != nil && a.Config.Shutdown.DrainDelay > 0 {
+			// Everything still served, so that a load balancer polling /readyz hears the
+			// 503 before new connections are refused.
+			time.Sleep(a.Config.Shutdown.DrainDelay)
+		}
 		a.Streams.Close()
 		a.Svc.Hub.Close()
 		a.Svc.TenantHub.Close()
@@ -291,8 +297,8 @@ func (a *App) workers() int {
 // or the HTTP server fails later, Run stops the App and returns the error.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
-	// the HTTP drain and the shutdown grace.
-	proc.SetTimeToForceQuit(HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
+	// the drain delay, the HTTP drain and the shutdown grace.
+	proc.SetTimeToForceQuit(a.Config.Shutdown.DrainDelay + HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
 	var listener net.Listener
 	if a.probes != nil {
 		var err error

@@ -214,3 +214,50 @@ func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
 		t.Errorf("a request met the closed pool:\n%s", p.Logs())
 	}
 }
+
+// With Shutdown.DrainDelay, Run keeps serving for that long after SIGTERM, /readyz answering
+// 503 "shutting down", before its listener closes: a load balancer that polls /readyz stops
+// sending requests before they would be refused.
+func TestDrainDelayServesWithReadinessDownBeforeTheListenerCloses(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t, noWorkers)
+	const delay = 5 * time.Second
+	p := startProcess(t, c, "api", fmt.Sprintf("Shutdown:\n  DrainDelay: %s\n", delay))
+	// New connections each time: a load balancer's probe and requests.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	ready := func() (int, string, error) {
+		resp, err := fresh.Get(p.URL + "/readyz")
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), err
+	}
+	if status, body, err := ready(); status != http.StatusOK {
+		t.Fatalf("/readyz before the signal: %d %s %v", status, body, err)
+	}
+	signalled := time.Now()
+	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var status int
+	var body string
+	if !testutil.Eventually(delay, func() bool {
+		status, body, _ = ready()
+		return status == http.StatusServiceUnavailable
+	}) || !strings.Contains(body, "shutting down") {
+		t.Fatalf("/readyz after the signal: %d %s, want 503 shutting down", status, body)
+	}
+	client := apptest.Client(t, p.URL, c)
+	client.StartJob(map[string]any{"functionId": "echo"}) // still served
+	if !testutil.Eventually(30*time.Second, func() bool { _, _, err := ready(); return err != nil }) {
+		t.Fatal("the listener never closed")
+	}
+	if d := time.Since(signalled); d < delay {
+		t.Fatalf("the listener closed %s after the signal, before the drain delay (%s)", d, delay)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatalf("the process did not exit 0: %v", err)
+	}
+}
