@@ -45,15 +45,28 @@ func Open(dsn string, maxOpen int) (*sql.DB, sqlx.SqlConn, error) {
 // connections, shutting down, read-only (a failover in progress), connection killed.
 var unavailableErrors = []uint16{1040, 1053, 1290, 1836, 1927}
 
+// errPoolClosed is database/sql's error for a statement on a closed pool, which it does not
+// export: a request still served by a caller's server after App.Stop meets it.
+var errPoolClosed = func() error {
+	connector, err := mysql.NewConnector(mysql.NewConfig())
+	if err != nil {
+		panic(err) // the driver's default config is valid
+	}
+	db := sql.OpenDB(connector)
+	_ = db.Close()
+	return db.Ping()
+}()
+
 // IsUnavailable reports whether err means MySQL could not serve the statement: it could not
-// be reached, dropped the connection, or refused with one of unavailableErrors.
+// be reached, dropped the connection, refused with one of unavailableErrors, or the pool was
+// closed (shutdown).
 func IsUnavailable(err error) bool {
 	var my *mysql.MySQLError
 	if errors.As(err, &my) {
 		return slices.Contains(unavailableErrors, my.Number)
 	}
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, breaker.ErrServiceUnavailable) || apperr.IsConnectionFailure(err)
+		errors.Is(err, errPoolClosed) || errors.Is(err, breaker.ErrServiceUnavailable) || apperr.IsConnectionFailure(err)
 }
 
 // outageConn types the errors of conn that mean MySQL is unavailable (IsUnavailable), and

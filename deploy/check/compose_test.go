@@ -87,10 +87,11 @@ func TestComposeRunsTheService(t *testing.T) {
 				t.Errorf("%s: want depends_on %s service_healthy, got %+v", s.Name, dep, d)
 			}
 		}
-		// Docker's SIGKILL comes after the HTTP drain and the jobs' shutdown grace.
-		need := app.HTTPDrain + cfg.Worker.ShutdownGrace
+		// Docker's SIGKILL comes after the drain delay, the HTTP drain and the jobs' shutdown grace.
+		need := cfg.Shutdown.DrainDelay + app.HTTPDrain + cfg.Worker.ShutdownGrace
 		if s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= need {
-			t.Errorf("%s: stop_grace_period must exceed the HTTP drain %v + Worker.ShutdownGrace %v", s.Name, app.HTTPDrain, cfg.Worker.ShutdownGrace)
+			t.Errorf("%s: stop_grace_period must exceed Shutdown.DrainDelay %v + the HTTP drain %v + Worker.ShutdownGrace %v",
+				s.Name, cfg.Shutdown.DrainDelay, app.HTTPDrain, cfg.Worker.ShutdownGrace)
 		}
 	}
 	if host, port, _ := strings.Cut(cfg.Redis.Addr, ":"); host != "redis" || port != "6379" {

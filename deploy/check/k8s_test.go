@@ -359,15 +359,16 @@ func TestManifestsDeployTheService(t *testing.T) {
 				}
 			}
 		}
-		// The grace period outlasts the shutdown: preStop, the HTTP drain, running jobs' grace.
+		// The grace period outlasts the shutdown: preStop, the drain delay, the HTTP drain,
+		// running jobs' grace.
 		var preStop time.Duration
 		if l := ctr.Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Sleep != nil {
 			preStop = time.Duration(l.PreStop.Sleep.Seconds) * time.Second
 		}
-		need := preStop + app.HTTPDrain + cfg.Worker.ShutdownGrace
+		need := preStop + cfg.Shutdown.DrainDelay + app.HTTPDrain + cfg.Worker.ShutdownGrace
 		if g := spec.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= need {
-			t.Errorf("%s: terminationGracePeriodSeconds must exceed preStop %v + HTTP drain %v + Worker.ShutdownGrace %v",
-				name, preStop, app.HTTPDrain, cfg.Worker.ShutdownGrace)
+			t.Errorf("%s: terminationGracePeriodSeconds must exceed preStop %v + Shutdown.DrainDelay %v + HTTP drain %v + Worker.ShutdownGrace %v",
+				name, preStop, cfg.Shutdown.DrainDelay, app.HTTPDrain, cfg.Worker.ShutdownGrace)
 		}
 		// Each role's pods are covered by a disruption budget that still lets a drain proceed.
 		var budgets int

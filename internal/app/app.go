@@ -68,7 +68,9 @@ type App struct {
 	deliverer *callbacks.Deliverer
 	// pruner deletes finished jobs past their retention; nil unless the role includes workers.
 	pruner *retention.Pruner
-	stop   sync.Once
+	// unwatchBacklog stops /metrics reading this App's backlog (metrics.WatchBacklog).
+	unwatchBacklog func()
+	stop           sync.Once
 }
 
 // New prepares the database (when MySQL.Migrate is set) and builds the parts of c.Role,
@@ -170,7 +172,7 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	}
 	// Last, once nothing can fail: the collector is process-wide, and must not be left
 	// reading the closed pool of a New that failed.
-	metrics.WatchBacklog(sc.Stats, func() []string {
+	a.unwatchBacklog = metrics.WatchBacklog(sc.Stats, func() []string {
 		var ids []string
 		for _, d := range sc.Functions.All() {
 			ids = append(ids, d.ID)
@@ -229,11 +231,13 @@ func (a *App) startBackground(ctx context.Context) error {
 }
 
 // Stop shuts down in order: readiness (/readyz answers 503 "shutting down" from then on,
-// also on a caller's server serving Handler), open event streams (closing them lets the
-// HTTP server drain), HTTP intake, then the worker pool (drain within the grace, hand back
-// the rest), then the callback deliverer (deliveries in flight are made again later), then
-// the scheduler, then the sweeper and the pruner, then the connections. It stops only what
-// was started: an App never started only closes its connections. Later calls do nothing.
+// also on a caller's server serving Handler; Run's goes on serving for Shutdown.DrainDelay),
+// open event streams (closing them lets the HTTP server drain), HTTP intake, then the worker
+// pool (drain within the grace, hand back the rest), then the callback deliverer (deliveries
+// in flight are made again later), then the scheduler, then the sweeper and the pruner, then
+// /metrics' reads of the backlog, then the connections. It stops only what was started: an
+// App never started only stops the backlog reads and closes its connections. Later calls do
+// nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }
@@ -241,6 +245,11 @@ func (a *App) Stop(ctx context.Context) {
 func (a *App) stopOnce(ctx context.Context) {
 	if a.probes != nil {
 		a.probes.ShuttingDown()
+		if a.http != nil && a.Config.Shutdown.DrainDelay > 0 {
+			// Everything still served, so that a load balancer polling /readyz hears the
+			// 503 before new connections are refused.
+			time.Sleep(a.Config.Shutdown.DrainDelay)
+		}
 		a.Streams.Close()
 		a.Svc.Hub.Close()
 		a.Svc.TenantHub.Close()
@@ -248,7 +257,10 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(ctx, HTTPDrain)
 		if err := a.http.Shutdown(shutdownCtx); err != nil {
-			logx.Errorf("http shutdown: %v", err)
+			// Requests still running are cut off now, their connections closed and their
+			// contexts ended, rather than left running until the pools close under them.
+			logx.Errorf("http shutdown: %v; closing the connections left", err)
+			_ = a.http.Close()
 		}
 		cancel()
 	}
@@ -267,6 +279,7 @@ func (a *App) stopOnce(ctx context.Context) {
 	if a.pruner != nil {
 		a.pruner.Stop()
 	}
+	a.unwatchBacklog()
 	if err := a.Svc.Close(); err != nil {
 		logx.Errorf("close: %v", err)
 	}
@@ -281,11 +294,11 @@ func (a *App) workers() int {
 
 // Run starts everything, serves HTTP if the role has the API, and returns after SIGTERM
 // or SIGINT once Stop has finished. If the start fails (the port taken, Redis refusing),
-// Run stops the App and returns the error.
+// or the HTTP server fails later, Run stops the App and returns the error.
 func (a *App) Run(ctx context.Context) error {
 	// go-zero force-quits a process still alive this long after the signal; leave room for
-	// the HTTP drain and the shutdown grace.
-	proc.SetTimeToForceQuit(HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
+	// the drain delay, the HTTP drain and the shutdown grace.
+	proc.SetTimeToForceQuit(a.Config.Shutdown.DrainDelay + HTTPDrain + a.Config.Worker.ShutdownGrace + 15*time.Second)
 	var listener net.Listener
 	if a.probes != nil {
 		var err error
@@ -308,19 +321,26 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// A server that fails (its accept refused) ends Run as a signal would, with its error:
+	// the process exits non-zero and is restarted at once, not left running its workers
+	// with no API until a liveness probe gives up on it.
+	served := make(chan error, 1)
 	if a.http != nil {
 		fmt.Printf("%s listening on http://%s (role %s, %d workers)\n", a.Config.Name, listener.Addr(), a.Config.Role, a.workers())
-		go func() {
-			if err := a.http.Serve(listener); err != nil && err != http.ErrServerClosed {
-				logx.Errorf("http: %v", err)
-			}
-		}()
+		go func() { served <- a.http.Serve(listener) }()
 	} else {
 		fmt.Printf("%s running %d workers (role %s)\n", a.Config.Name, a.workers(), a.Config.Role)
 	}
-	<-proc.Done()
-	logx.Info("shutting down")
+	var err error
+	select {
+	case <-proc.Done():
+		logx.Info("shutting down")
+	case err = <-served:
+		// Shutdown is not called before Stop, so this is never http.ErrServerClosed.
+		err = fmt.Errorf("http: %w", err)
+		logx.Errorf("%v; shutting down", err)
+	}
 	a.Stop(context.Background())
 	logx.Info("stopped")
-	return nil
+	return err
 }

@@ -67,6 +67,8 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 		{"short secret", func(c *config.Config) { c.Auth.AccessSecret = "short" }, []string{"Auth.AccessSecret must be at least 8 characters"}},
 		{"no role", func(c *config.Config) { c.Role = "cook" }, []string{`Role must be api, worker or all, not "cook"`}},
 		{"no sweeps", func(c *config.Config) { c.Recovery.Interval = 0 }, []string{"Recovery.Interval must be positive"}},
+		{"negative drain delay", func(c *config.Config) { c.Shutdown.DrainDelay = -time.Second },
+			[]string{"Shutdown.DrainDelay must not be negative, not -1s"}},
 	} {
 		c := defaults(t)
 		tc.mutate(&c)

@@ -42,6 +42,16 @@ type Config struct {
 	// config schedules exactly its own at start-up. A bad entry fails start-up with a
 	// message naming it and the key.
 	Schedules []ScheduleConf `json:",optional"`
+	// Shutdown tunes the API's side of a stop (Worker.ShutdownGrace is the workers').
+	Shutdown ShutdownConf
+}
+
+// ShutdownConf tunes how an API process stops serving (docs/ARCHITECTURE.md, "Shutdown").
+type ShutdownConf struct {
+	// DrainDelay is how long the API goes on serving after SIGTERM, /readyz answering 503
+	// "shutting down", before it stops accepting: time for a load balancer that polls
+	// /readyz to stop sending requests. 0 on Kubernetes, whose preStop sleep does this.
+	DrainDelay time.Duration `json:",default=0s"`
 }
 
 // SchedulerConf tunes the firing of schedules (docs/SCHEDULES.md).

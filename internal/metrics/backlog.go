@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,12 +32,18 @@ var (
 // backlogCollector reads the backlog on scrape, at most once per cacheFor; the age of the
 // oldest due job is computed at each scrape from the cached time it became due.
 type backlogCollector struct {
-	mu        sync.Mutex
+	mu sync.Mutex
+	// watches are the sources watched and not unwatched, in the order watched; the last
+	// one is read.
+	watches []*backlogWatch
+	readAt  time.Time
+	rows    []model.FunctionBacklog
+}
+
+type backlogWatch struct {
 	source    BacklogSource
 	functions func() []string
 	cacheFor  time.Duration
-	readAt    time.Time
-	rows      []model.FunctionBacklog
 }
 
 var (
@@ -46,13 +53,25 @@ var (
 
 // WatchBacklog reports the pending backlog read from source, at most once per cacheFor
 // however often /metrics is scraped. functions lists the registered function ids, reported
-// with 0 while they have nothing pending. One source per process: a later call replaces it.
-func WatchBacklog(source BacklogSource, functions func() []string, cacheFor time.Duration) {
+// with 0 while they have nothing pending. One source per process: the one watched last and
+// not yet unwatched (tests run several apps in one process). Calling unwatch, before the
+// source closes, stops reading it.
+func WatchBacklog(source BacklogSource, functions func() []string, cacheFor time.Duration) (unwatch func()) {
 	registerBacklog.Do(func() { prometheus.MustRegister(backlog) })
+	w := &backlogWatch{source: source, functions: functions, cacheFor: cacheFor}
 	backlog.mu.Lock()
 	defer backlog.mu.Unlock()
-	backlog.source, backlog.functions, backlog.cacheFor = source, functions, cacheFor
+	backlog.watches = append(backlog.watches, w)
 	backlog.readAt, backlog.rows = time.Time{}, nil
+	return func() {
+		backlog.mu.Lock()
+		defer backlog.mu.Unlock()
+		if i := slices.Index(backlog.watches, w); i >= 0 {
+			backlog.watches = slices.Delete(backlog.watches, i, i+1)
+			// The rows cached may be this source's: read the one reported now afresh.
+			backlog.readAt, backlog.rows = time.Time{}, nil
+		}
+	}
 }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -63,16 +82,17 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.source == nil {
+	if len(c.watches) == 0 {
 		return
 	}
+	w := c.watches[len(c.watches)-1]
 	now := time.Now()
-	if now.Sub(c.readAt) >= c.cacheFor {
+	if now.Sub(c.readAt) >= w.cacheFor {
 		// Read at most once per cacheFor even while MySQL fails, so that scrapes during an
 		// outage do not pile queries on it; the last values are reported meanwhile.
 		c.readAt = now
 		ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
-		rows, err := c.source.PendingByFunction(ctx)
+		rows, err := w.source.PendingByFunction(ctx)
 		cancel()
 		if err != nil {
 			logx.Errorf("metrics: read the pending backlog: %v", err)
@@ -90,7 +110,7 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(r.Pending), r.FunctionId)
 		ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, age, r.FunctionId)
 	}
-	for _, fn := range c.functions() {
+	for _, fn := range w.functions() {
 		if !reported[fn] {
 			ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, 0, fn)
 			ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, 0, fn)
