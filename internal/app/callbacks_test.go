@@ -188,6 +188,8 @@ func TestCallbackURLsOfInternalAddressesAreRefused(t *testing.T) {
 		"http://[fd00::1]/":                   "is a private address",
 		"http://169.254.169.254/latest":       "is a link-local address",
 		"http://0.0.0.0/":                     "not a unicast address",
+		"http://[64:ff9b::a00:5]/":            "is a private address (10.0.0.5 through NAT64)",
+		"http://[64:ff9b::7f00:1]/":           "is a loopback address (127.0.0.1 through NAT64)",
 		"ftp://example.com/hook":              "callbackUrl must be an absolute http or https URL",
 		"file:///etc/passwd":                  "callbackUrl must be an absolute http or https URL",
 		"/relative":                           "callbackUrl must be an absolute http or https URL",

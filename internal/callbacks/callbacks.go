@@ -82,6 +82,11 @@ func ParseAllow(networks []string) ([]netip.Prefix, error) {
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
+// nat64 is the well-known NAT64 prefix (RFC 6052). In an IPv6-only network with DNS64 a name
+// whose only address is IPv4 resolves into it, and the gateway forwards to the IPv4 address
+// in its last 32 bits: that is the address reached, so it is the one checked.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // refused says why addr may not be called, or "" if it may.
 func refused(addr netip.Addr, allow []netip.Prefix) string {
 	addr = addr.Unmap()
@@ -89,6 +94,14 @@ func refused(addr netip.Addr, allow []netip.Prefix) string {
 		if p.Contains(addr) {
 			return ""
 		}
+	}
+	if nat64.Contains(addr) {
+		a := addr.As16()
+		v4 := netip.AddrFrom4([4]byte(a[12:]))
+		if why := refused(v4, allow); why != "" {
+			return fmt.Sprintf("%s (%s through NAT64)", why, v4)
+		}
+		return ""
 	}
 	switch {
 	case addr.IsLoopback():

@@ -91,6 +91,8 @@ func (c Config) Check() error {
 	positive("Callbacks.Interval", cb.Interval)
 
 	check(len(c.Auth.AccessSecret) >= 8, "Auth.AccessSecret must be at least 8 characters")
+	// A blank Callbacks.Secret would sign every delivery with a key anyone knows.
+	check(len(c.Callbacks.Secret) >= 8, "Callbacks.Secret must be at least 8 characters")
 	check(c.Auth.AccessExpire > 0, "Auth.AccessExpire must be positive, not %d", c.Auth.AccessExpire)
 	if c.Production() {
 		for _, s := range c.devSecrets() {

@@ -65,6 +65,8 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 		},
 			[]string{"Retry.MaxBackoff (1ms) must be at least Retry.Backoff (1s)", "Callbacks.MaxBackoff (1ms) must be at least Callbacks.Backoff (2s)"}},
 		{"short secret", func(c *config.Config) { c.Auth.AccessSecret = "short" }, []string{"Auth.AccessSecret must be at least 8 characters"}},
+		// An empty key signs every callback with a signature anyone can compute.
+		{"no callback secret", func(c *config.Config) { c.Callbacks.Secret = "" }, []string{"Callbacks.Secret must be at least 8 characters"}},
 		{"no role", func(c *config.Config) { c.Role = "cook" }, []string{`Role must be api, worker or all, not "cook"`}},
 		{"no sweeps", func(c *config.Config) { c.Recovery.Interval = 0 }, []string{"Recovery.Interval must be positive"}},
 		{"negative drain delay", func(c *config.Config) { c.Shutdown.DrainDelay = -time.Second },
