@@ -175,7 +175,7 @@ type CorsConf struct {
 type LimitsConf struct {
 	// MaxParamsBytes bounds a job's params, encoded as JSON; larger params get a 413 naming
 	// params. MaxBytes bounds the whole request body before that. At most MaxParamsLimit
-	// (Check says so by name; go-zero's range tag would not name the key).
+	// (Check says why).
 	MaxParamsBytes int `json:",default=65536,range=[2:]"`
 	// MaxPageSize is the largest list page (the size parameter).
 	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
