@@ -152,6 +152,7 @@ func TestLoadNamesTheKeyOfARefusedValue(t *testing.T) {
 		{"worker:\n  concurrency: -1\n", "worker.concurrency (-1) must be between 0 and 10000"},
 		{"Worker:\n  Concurrency: 2.5\n", "Worker.Concurrency (2.5) must be a whole number"},
 		{"Limits:\n  MaxPageSize: 0\n", "Limits.MaxPageSize (0) must be between 1 and 10000"},
+		{"MySQL:\n  MaxOpenConns: 1\n", "MySQL.MaxOpenConns (1) must be between 2 and 10000"},
 		{"Limits:\n  MaxParamsBytes: 1\n", "Limits.MaxParamsBytes (1) must be at least 2"},
 		{"Events:\n  MaxLen: 1e9\n", "Events.MaxLen (1e+09) must be between 10 and 1000000"},
 		{"CpuThreshold: 1000\n", "CpuThreshold (1000) must be at least 0 and under 1000"},
