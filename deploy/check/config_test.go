@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zeromicro/go-zero/core/conf"
-
 	"jobs/internal/app"
 	"jobs/internal/config"
 )
@@ -24,7 +22,7 @@ func serviceConfig(t *testing.T, data []byte, role string) config.Config {
 		t.Fatal(err)
 	}
 	var c config.Config
-	if err := conf.Load(file, &c); err != nil {
+	if err := config.Load(file, &c); err != nil { // not go-zero's conf.Load, which takes any misspelt key
 		t.Fatalf("the service refuses the config: %v", err)
 	}
 	c.Role = role

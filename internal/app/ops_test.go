@@ -467,6 +467,25 @@ func TestRetentionZeroKeepsJobsOfThatStatusForever(t *testing.T) {
 	}
 }
 
+// A worker process on the fewest MySQL connections the config takes runs jobs while it
+// prunes: a retention pass holds one connection for its lock while it deletes on another (on
+// one connection, the pass waited for itself and every query of the process behind it).
+func TestRetentionOnTheFewestConnectionsTheConfigTakes(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) {
+		c.MySQL.MaxOpenConns = 2 // MySQLConf.MaxOpenConns's range
+		c.Retention.Completed, c.Retention.Interval = time.Second, 100*time.Millisecond
+	}))
+	first := a.StartJob(map[string]any{"functionId": "echo"})
+	a.WaitStatus(first.Id, "completed", 10*time.Second)
+	if !testutil.Eventually(20*time.Second, func() bool {
+		return a.Do(http.MethodGet, "/api/v1/jobs/"+first.Id, nil).Status == http.StatusNotFound
+	}) {
+		t.Fatal("the completed job was not pruned after its 1 s retention")
+	}
+	a.WaitStatus(a.StartJob(map[string]any{"functionId": "echo"}).Id, "completed", 10*time.Second)
+}
+
 // TestBulkCancelOfTenThousandRunningJobs is issue 12's figure: one bulk cancel of 10,000
 // running jobs stops every function within 5 s. It runs 10,000 functions at once, so it runs
 // only with JOBS_BULK_BENCH=1 (make bench-bulk; docs/BENCHMARKS.md, "Bulk cancel").

@@ -188,6 +188,24 @@ func TestServeRefusesAProductionConfigOnDevelopmentSecrets(t *testing.T) {
 	}
 }
 
+// A misspelt key and a value go-zero would refuse without naming it stop start-up with a
+// message naming the key, and what it may be.
+func TestServeNamesTheKeyOfABadConfigValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"Wroker:\n  Concurrency: 4\n", "unknown config key Wroker (did you mean Worker?)"},
+		{"Worker:\n  Concurrency: 99999\n", "Worker.Concurrency (99999) must be between 0 and 10000"},
+		{"Log:\n  Level: warn\n", `Log.Level must be debug, info, error or severe, not "warn"`},
+		{"Worker:\n  Lease: 20\n", "Worker.Lease (20) needs a unit"},
+	} {
+		config := filepath.Join(t.TempDir(), "jobs.yaml")
+		if err := os.WriteFile(config, []byte("Name: jobs\nMode: dev\nHost: 127.0.0.1\nPort: 1\n"+tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		jobs(t, nil, "", "-f", config).want(t, 2, "jobs: "+config+": "+tc.want)
+	}
+}
+
 func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {
 	t.Parallel()
 	s := startService(t)

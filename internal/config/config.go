@@ -185,7 +185,7 @@ type CorsConf struct {
 type LimitsConf struct {
 	// MaxParamsBytes bounds a job's params, encoded as JSON; larger params get a 413 naming
 	// params. MaxBytes bounds the whole request body before that. At most MaxParamsLimit
-	// (Check says so by name; go-zero's range tag would not name the key).
+	// (Check says why).
 	MaxParamsBytes int `json:",default=65536,range=[2:]"`
 	// MaxPageSize is the largest list page (the size parameter).
 	MaxPageSize int64 `json:",default=100,range=[1:10000]"`
@@ -222,8 +222,10 @@ type MySQLConf struct {
 	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs,env=JOBS_MYSQL_DSN"`
 	// Migrate applies the schema at start-up (idempotent).
 	Migrate bool `json:",default=true"`
-	// MaxOpenConns bounds this process's MySQL connections.
-	MaxOpenConns int `json:",default=32,range=[1:10000]"`
+	// MaxOpenConns bounds this process's MySQL connections. At least 2: a retention pass
+	// holds one for its lock (GET_LOCK) while it deletes on another; on one, it waited for
+	// itself, and every query of the process behind it.
+	MaxOpenConns int `json:",default=32,range=[2:10000]"`
 }
 
 // RedisConf says where work and signals travel: one Redis (Addr), a Redis Cluster (Addrs)

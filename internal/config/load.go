@@ -2,11 +2,14 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zeromicro/go-zero/core/conf"
 	"gopkg.in/yaml.v2"
@@ -19,38 +22,45 @@ const (
 	DevCallbackSecret = "jobs-dev-callback-secret-do-not-use-in-production"
 )
 
-// Load reads file into c as go-zero's conf.Load does, after refusing any key that is not
-// one of Config's: go-zero ignores unknown keys, so a typo such as MySQL.DataSouce would
-// start the service on the default database.
+// Load reads file into c as go-zero's conf.Load does, after refusing what go-zero would
+// take silently or refuse without naming the key (CheckFile): go-zero ignores unknown keys,
+// so a typo such as MySQL.DataSouce would start the service on the default database, and
+// says only "wrong number range setting" of Worker.Concurrency: 99999.
 func Load(file string, c *Config) error {
 	content, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	if err := CheckKeys(filepath.Ext(file), content); err != nil {
+	if err := CheckFile(filepath.Ext(file), content); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return conf.Load(file, c)
+	if err := conf.Load(file, c); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
 }
 
-// CheckKeys returns an error naming the first key of content (YAML or JSON, by ext) that
-// Config does not have, matching keys as go-zero does: case-insensitively, with embedded
-// structs' keys at their parent's level, into nested structs, maps of structs and list items
-// (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not checked.
-func CheckKeys(ext string, content []byte) error {
+// CheckFile returns an error naming the first key of content (YAML or JSON, by ext) that
+// Config does not have, or whose value go-zero would refuse without naming the key (see
+// checkValue). Keys match as go-zero matches them: case-insensitively, with embedded
+// structs' keys at their parent's level, into nested structs, maps of structs and list
+// items (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not
+// checked.
+func CheckFile(ext string, content []byte) error {
 	switch strings.ToLower(ext) {
 	case ".yaml", ".yml", ".json":
 	default:
 		return nil
 	}
 	var doc any
-	if err := yaml.Unmarshal(content, &doc); err != nil {
+	if err := yaml.Unmarshal(content, &doc); err != nil { // the parser go-zero uses
 		return err
 	}
-	return checkKeys(reflect.TypeOf(Config{}), doc, "")
+	return checkFile(reflect.TypeOf(Config{}), "", doc, "")
 }
 
-func checkKeys(t reflect.Type, v any, path string) error {
+// checkFile checks v, the file's value at path for a key of type t and json tag tag.
+func checkFile(t reflect.Type, tag string, v any, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -62,18 +72,18 @@ func checkKeys(t reflect.Type, v any, path string) error {
 		}
 		fields := keysOf(t)
 		for _, key := range sortedKeys(m) {
-			ft, ok := fields[strings.ToLower(key)]
+			f, ok := fields[strings.ToLower(key)]
 			if !ok {
 				return unknownKey(join(path, key), key, fields)
 			}
-			if err := checkKeys(ft.typ, m[key], join(path, key)); err != nil {
+			if err := checkFile(f.typ, f.tag, m[key], join(path, key)); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
 		if m, ok := v.(map[any]any); ok {
 			for _, key := range sortedKeys(m) {
-				if err := checkKeys(t.Elem(), m[key], join(path, key)); err != nil {
+				if err := checkFile(t.Elem(), "", m[key], join(path, key)); err != nil {
 					return err
 				}
 			}
@@ -81,19 +91,146 @@ func checkKeys(t reflect.Type, v any, path string) error {
 	case reflect.Slice, reflect.Array:
 		if items, ok := v.([]any); ok {
 			for i, item := range items {
-				if err := checkKeys(t.Elem(), item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				if err := checkFile(t.Elem(), "", item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
 					return err
 				}
 			}
+		}
+	default:
+		return checkValue(t, tag, v, path)
+	}
+	return nil
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// checkValue returns an error naming the key at path, and what it may be, when v is a value
+// go-zero would refuse with a message that does not name the key: a number outside the
+// tag's range (go-zero: "wrong number range setting"), a string not among its options, a
+// fraction for a whole number, or a duration without its unit. Values of the wrong type
+// are left to go-zero, whose message names the key.
+func checkValue(t reflect.Type, tag string, v any, path string) error {
+	if t == durationType {
+		switch d := v.(type) {
+		case int, int64, uint64, float64:
+			return fmt.Errorf("%s (%v) needs a unit: a duration such as 20s, 500ms or 1h30m", path, v)
+		case nil:
+			v = ""
+		case string:
+			if _, err := time.ParseDuration(d); err == nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+		return fmt.Errorf("%s (%q) is not a duration such as 20s, 500ms or 1h30m", path, v)
+	}
+	switch t.Kind() {
+	case reflect.String:
+		var s string
+		switch v.(type) {
+		case nil:
+		case string, int, int64, uint64, float64: // go-zero takes a number as its text
+			s = fmt.Sprint(v)
+		default:
+			return nil
+		}
+		if options := tagOptions(tag); len(options) > 0 && !slices.Contains(options, s) {
+			return fmt.Errorf("%s must be %s, not %q", path, strings.Join(options[:len(options)-1], ", ")+" or "+options[len(options)-1], s)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		var n float64
+		switch x := v.(type) {
+		case int:
+			n = float64(x)
+		case int64:
+			n = float64(x)
+		case uint64:
+			n = float64(x)
+		case float64:
+			n = x
+		default:
+			return nil
+		}
+		if t.Kind() != reflect.Float32 && t.Kind() != reflect.Float64 && n != math.Trunc(n) {
+			return fmt.Errorf("%s (%v) must be a whole number", path, v)
+		}
+		if allowed := outOfRange(n, tagOption(tag, "range")); allowed != "" {
+			return fmt.Errorf("%s (%v) must be %s", path, v, allowed)
 		}
 	}
 	return nil
 }
 
-// field is a config key: its name as Config spells it, and its type.
+// outOfRange returns what a number must be when n is outside r, a go-zero range ("[1:100]",
+// "[2:]", "[0:1000)": brackets include the bound, parentheses exclude it), else "".
+func outOfRange(n float64, r string) string {
+	if len(r) < 2 {
+		return ""
+	}
+	lowIncluded, highIncluded := r[0] == '[', r[len(r)-1] == ']'
+	low, high, _ := strings.Cut(r[1:len(r)-1], ":")
+	low, high = strings.TrimSpace(low), strings.TrimSpace(high)
+	var allowed []string
+	outside := false
+	if low != "" {
+		l, _ := strconv.ParseFloat(low, 64)
+		if lowIncluded {
+			allowed, outside = append(allowed, "at least "+low), n < l
+		} else {
+			allowed, outside = append(allowed, "above "+low), n <= l
+		}
+	}
+	if high != "" {
+		h, _ := strconv.ParseFloat(high, 64)
+		if highIncluded {
+			allowed, outside = append(allowed, "at most "+high), outside || n > h
+		} else {
+			allowed, outside = append(allowed, "under "+high), outside || n >= h
+		}
+	}
+	switch {
+	case !outside:
+		return ""
+	case lowIncluded && highIncluded && low != "" && high != "":
+		return "between " + low + " and " + high
+	}
+	return strings.Join(allowed, " and ")
+}
+
+// tagOptions returns the values of a json tag's options option ("a|b" or "[a,b]").
+func tagOptions(tag string) []string {
+	o := tagOption(tag, "options")
+	if o == "" {
+		return nil
+	}
+	if bracketed, ok := strings.CutPrefix(o, "["); ok {
+		return strings.Split(strings.TrimSuffix(bracketed, "]"), ",")
+	}
+	return strings.Split(o, "|")
+}
+
+// tagOption returns the value of the go-zero option name in a json tag (",default=1,range=[1:10]"),
+// a bracketed value whole, commas and all.
+func tagOption(tag, name string) string {
+	_, rest, ok := strings.Cut(tag, ","+name+"=")
+	if !ok {
+		return ""
+	}
+	if rest != "" && (rest[0] == '[' || rest[0] == '(') {
+		if end := strings.IndexAny(rest, "])"); end >= 0 {
+			return rest[:end+1]
+		}
+	}
+	value, _, _ := strings.Cut(rest, ",")
+	return value
+}
+
+// field is a config key: its name as Config spells it, its type and its json tag.
 type field struct {
-	name string
-	typ  reflect.Type
+	name, tag string
+	typ       reflect.Type
 }
 
 // keysOf returns t's keys by their lowercase names, as go-zero matches them: the json tag's
@@ -119,7 +256,7 @@ func keysOf(t reflect.Type) map[string]field {
 		if name = strings.TrimSpace(name); name == "" {
 			name = f.Name
 		}
-		keys[strings.ToLower(name)] = field{name: name, typ: f.Type}
+		keys[strings.ToLower(name)] = field{name: name, tag: f.Tag.Get("json"), typ: f.Type}
 	}
 	return keys
 }
