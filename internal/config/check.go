@@ -61,6 +61,9 @@ func (c Config) Check() error {
 	check(c.Scheduler.LateGrace >= c.Scheduler.Interval, "Scheduler.LateGrace (%s) must be at least Scheduler.Interval (%s), or fire times found by an ordinary pass count as missed",
 		c.Scheduler.LateGrace, c.Scheduler.Interval)
 
+	check(c.Retention.Completed >= 0, "Retention.Completed must not be negative (0s keeps jobs forever), not %s", c.Retention.Completed)
+	check(c.Retention.Failed >= 0, "Retention.Failed must not be negative (0s keeps jobs forever), not %s", c.Retention.Failed)
+	check(c.Retention.Cancelled >= 0, "Retention.Cancelled must not be negative (0s keeps jobs forever), not %s", c.Retention.Cancelled)
 	positive("Retention.Interval", c.Retention.Interval)
 	check(c.Retention.Pause >= 0, "Retention.Pause must not be negative, not %s", c.Retention.Pause)
 

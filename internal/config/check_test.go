@@ -48,6 +48,9 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 		{"no heartbeat", func(c *config.Config) { c.Worker.Heartbeat = 0 }, []string{"Worker.Heartbeat must be positive"}},
 		{"no scheduler interval", func(c *config.Config) { c.Scheduler.Interval = 0 }, []string{"Scheduler.Interval must be positive"}},
 		{"no retention interval", func(c *config.Config) { c.Retention.Interval = 0 }, []string{"Retention.Interval must be positive"}},
+		// A negative age kept jobs forever, which only 0s is documented to do.
+		{"negative retention", func(c *config.Config) { c.Retention.Failed = -time.Hour },
+			[]string{"Retention.Failed must not be negative (0s keeps jobs forever), not -1h0m0s"}},
 		{"late grace under the scheduler interval", func(c *config.Config) { c.Scheduler.Interval = time.Minute },
 			[]string{"Scheduler.LateGrace (5s) must be at least Scheduler.Interval (1m0s)"}},
 		{"claim-idle within the read block", func(c *config.Config) { c.Worker.ClaimIdle = 500 * time.Millisecond },
