@@ -266,7 +266,8 @@ type WorkerConf struct {
 	ClaimIdle time.Duration `json:",default=15s"`
 	// ShutdownGrace is how long running jobs may finish after SIGTERM before they are handed back.
 	ShutdownGrace time.Duration `json:",default=10s"`
-	// LogTail is how many of the last output lines of an attempt are kept with the job.
+	// LogTail is how many of the last output lines of an attempt are kept with the job (as
+	// many of them as fit 1 MiB of JSON).
 	LogTail int `json:",default=100,range=[0:10000]"`
 }
 

@@ -1,11 +1,13 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,21 +98,43 @@ func (e *execution) Log(stream, line string) {
 	e.emitter.TryEmit(events.Pending{JobID: e.job.Id, Name: events.Log, Data: events.LogData{Stream: stream, Line: line}})
 }
 
-// logTailJSON is the kept output lines as a JSON array; not valid when there are none.
-// The caller holds mu.
+// maxLogTailBytes bounds the kept output lines as JSON, so that they fit the statements that
+// store them with the progress and the outcome (batcher.MaxStatementBytes): Worker.LogTail
+// lines of up to 4 KiB (a command's; escaped for JSON, up to six times that) made tens of
+// MiB, a statement over max_allowed_packet that MySQL refused by dropping the connection.
+const maxLogTailBytes = 1 << 20
+
+// logTailJSON is the last of the logTail kept output lines that fit maxLogTailBytes, as a
+// JSON array; not valid when there are none. The caller holds mu.
 func (e *execution) logTailJSON() sql.NullString {
 	logs := e.logs
 	if len(logs) > e.logTail {
 		logs = logs[len(logs)-e.logTail:]
 	}
-	if len(logs) == 0 {
+	var kept [][]byte
+	size := len("[]")
+	for i := len(logs) - 1; i >= 0; i-- {
+		line, _ := json.Marshal(logs[i]) // two strings: it cannot fail
+		if size+len(line)+1 > maxLogTailBytes {
+			if len(kept) == 0 {
+				// The last line alone is over the bound (an in-process function's; a
+				// command's are 4 KiB at most): cut to what fits even if JSON escapes
+				// every byte as \uXXXX.
+				last := logs[i]
+				last.Line = text.Truncate(last.Line, maxLogTailBytes/6-len(last.Stream)-64)
+				line, _ = json.Marshal(last)
+				kept = append(kept, line)
+			}
+			break
+		}
+		kept = append(kept, line)
+		size += len(line) + 1
+	}
+	if len(kept) == 0 {
 		return sql.NullString{}
 	}
-	encoded, err := json.Marshal(logs)
-	if err != nil {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: string(encoded), Valid: true}
+	slices.Reverse(kept)
+	return sql.NullString{String: "[" + string(bytes.Join(kept, []byte(","))) + "]", Valid: true}
 }
 
 // snapshot returns the attempt's progress and its kept output lines.

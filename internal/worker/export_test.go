@@ -7,3 +7,6 @@ func CancelHeardWhileClaiming(p *Pool, jobID string) bool {
 	defer p.mu.Unlock()
 	return p.claiming[jobID]
 }
+
+// MaxLogTailBytes bounds an attempt's kept output lines as JSON.
+const MaxLogTailBytes = maxLogTailBytes

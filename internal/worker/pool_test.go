@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -204,6 +206,64 @@ func TestABatchOfLargeResultsIsWritten(t *testing.T) {
 		// 40 MiB of results take seconds through -race on a loaded machine.
 		if job := b.waitStatusWithin(t, id, model.StatusCompleted, time.Minute); len(job.Result.String) != len(large)+2 || job.Attempt != 1 {
 			t.Errorf("job %s: %d bytes of result, attempt %d", id, len(job.Result.String), job.Attempt)
+		}
+	}
+}
+
+// An attempt's kept output lines are stored with its progress and its outcome, so they must
+// fit a statement: 5,000 lines (Worker.LogTail allows 10,000) of 4 KiB (a command's longest)
+// made 20 MiB, over max_allowed_packet (16 MiB here). MySQL dropped the connection, the write
+// was an outage retried in vain, and the job never completed. The last lines that fit are
+// kept, and a last line over the bound alone (an in-process function's) is cut to fit.
+func TestALongLogTailIsCutToFitAStatement(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const lines = 5000
+	line := strings.Repeat("x", 4096)
+	huge := strings.Repeat("<", 2<<20) // six bytes each as JSON (\u003c)
+	logging := func(id string, out ...string) *functions.Definition {
+		return &functions.Definition{ID: id, Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
+			Run: func(ctx context.Context, _ functions.Call, report functions.Reporter) (any, error) {
+				for _, l := range out {
+					report.Log("stdout", l)
+				}
+				return "done", nil
+			}}
+	}
+	many := make([]string, lines)
+	for i := range many {
+		many[i] = fmt.Sprintf("%05d %s", i, line)
+	}
+	registry, err := functions.NewRegistry(append(functions.Builtins(), logging("chatty", many...), logging("shouter", "first", huge))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := poolConfig(time.Second)
+	cfg.LogTail, cfg.Lease = lines, time.Minute
+	pool := worker.NewPool(cfg, b.jobs, b.queue, b.dispatch, registry, b.bus)
+	if err := pool.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Stop(context.Background()) })
+	for fn, last := range map[string]func(string) bool{
+		"chatty":  func(l string) bool { return l == many[lines-1] },
+		"shouter": func(l string) bool { return len(l) > 0 && strings.HasPrefix(huge, l) },
+	} {
+		id := b.insert(t, fn, `{}`)
+		var job *model.Jobs
+		if !testutil.Eventually(30*time.Second, func() bool {
+			job, err = b.jobs.FindAnyTenant(context.Background(), id)
+			return err == nil && job.State() == model.StatusCompleted
+		}) {
+			t.Fatalf("%s: the job never completed (%s, %d bytes of log tail)", fn, job.Status, len(job.LogTail.String))
+		}
+		var kept []events.LogData
+		if err := json.Unmarshal([]byte(job.LogTail.String), &kept); err != nil {
+			t.Fatalf("%s: log tail of %d bytes: %v", fn, len(job.LogTail.String), err)
+		}
+		if len(job.LogTail.String) > worker.MaxLogTailBytes || len(kept) == 0 || !last(kept[len(kept)-1].Line) {
+			t.Errorf("%s: log tail of %d bytes (at most %d), %d lines, want the last lines that fit", fn,
+				len(job.LogTail.String), worker.MaxLogTailBytes, len(kept))
 		}
 	}
 }
