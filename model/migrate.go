@@ -21,8 +21,10 @@ import (
 var migrations embed.FS
 
 // NormalizeDSN returns dsn with the settings the models rely on: times parsed as UTC,
-// a UTC session (now(3) is UTC), and client-side parameter interpolation, which saves the
-// prepare/close round trips of every statement.
+// a UTC session (now(3) is UTC), client-side parameter interpolation, which saves the
+// prepare/close round trips of every statement, and the server's max_allowed_packet (read
+// at connect), so that the driver refuses a statement over it: sent whole, MariaDB dropped
+// the connection, which reads as an outage (IsUnavailable).
 func NormalizeDSN(dsn string) (string, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -34,6 +36,7 @@ func NormalizeDSN(dsn string) (string, error) {
 	cfg.ParseTime = true
 	cfg.Loc = nil
 	cfg.InterpolateParams = true
+	cfg.MaxAllowedPacket = 0
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}

@@ -218,7 +218,8 @@ type AuthConf struct {
 // MySQLConf says where jobs are stored.
 type MySQLConf struct {
 	// DataSource is a go-sql-driver DSN. The database in it is created if missing;
-	// parseTime, loc=UTC, time_zone and interpolateParams are always set.
+	// parseTime, loc=UTC, time_zone and interpolateParams are always set, and
+	// maxAllowedPacket=0 (the server's).
 	DataSource string `json:",default=root:@tcp(127.0.0.1:3306)/jobs,env=JOBS_MYSQL_DSN"`
 	// Migrate applies the schema at start-up (idempotent).
 	Migrate bool `json:",default=true"`
