@@ -42,9 +42,10 @@
 //	pending ──ClaimCallbacks (due → leased, fresh token)──▶ in flight
 //	in flight ──FinishCallback(token, Delivered / GivenUp)──▶ done (delivered / failed)
 //	in flight ──FinishCallback(token, RetryLater, retryIn)──▶ pending (due later)
+//	in flight ──FinishCallback(token, Released)──▶ pending (due now, the attempt not counted)
 //
-// A delivery whose deliverer died is due again when its lease runs out; a FinishCallback
-// with a spent token loses.
+// A delivery whose deliverer died is due again when its lease runs out; one whose deliverer
+// stopped is released at once; a FinishCallback with a spent token loses.
 //
 // The tests of every transition and its loser are in transitions_test.go, on a real
 // database with testutil.Factory making jobs in each state.

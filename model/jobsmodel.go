@@ -138,7 +138,8 @@ type (
 		// they get a fresh callback_token, which FinishCallback must present.
 		ClaimCallbacks(ctx context.Context, limit int, lease time.Duration) ([]*Jobs, error)
 		// FinishCallback records a delivery attempt of the claim token: Delivered or GivenUp
-		// ends the delivery; RetryLater schedules the next attempt retryIn from now.
+		// ends the delivery; RetryLater schedules the next attempt retryIn from now; Released
+		// makes it due again now without counting the attempt.
 		FinishCallback(ctx context.Context, id, token string, result DeliveryResult, errMsg string, retryIn time.Duration) (bool, error)
 	}
 
@@ -299,6 +300,9 @@ const (
 	RetryLater
 	// GivenUp: it failed for good, refused or out of attempts (callback_status failed).
 	GivenUp
+	// Released: it was cut short by the deliverer's stop before an answer came; the claim is
+	// given back, due again at once, and the attempt is not counted.
+	Released
 )
 
 // leaseReleased clears the fields that tie a job to a worker.
@@ -1040,6 +1044,8 @@ func (m *customJobsModel) FinishCallback(ctx context.Context, id, token string, 
 		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_attempts` = `callback_attempts` + 1, `callback_error` = ?, "+
 			"`callback_due_at` = now(3) + interval ? microsecond, `callback_token` = '' %s", m.table, guard),
 			errMsg, retryIn.Microseconds(), id, token)
+	case Released:
+		return m.execWon(ctx, fmt.Sprintf("update %s set `callback_due_at` = now(3), `callback_token` = '' %s", m.table, guard), id, token)
 	default:
 		return false, fmt.Errorf("model: unknown callback delivery result %d", result)
 	}

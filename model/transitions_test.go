@@ -590,3 +590,28 @@ func TestCallbackGivenUpIsFailed(t *testing.T) {
 		t.Errorf("a given-up delivery was claimed again (%v)", err)
 	}
 }
+
+func TestCallbackReleasedIsDueAgainUncounted(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Completed(`1`, testutil.WithCallback("http://127.0.0.1:1/hook"))
+	claimed, err := jobs.ClaimCallbacks(ctx, 10, time.Hour)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d (%v)", len(claimed), err)
+	}
+	token := claimed[0].CallbackToken
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Released, "", 0); err != nil || !won {
+		t.Fatalf("release: %v %v", won, err)
+	}
+	if won, err := jobs.FinishCallback(ctx, job.Id, token, model.Delivered, "", 0); err != nil || won {
+		t.Errorf("a released token won (%v)", err)
+	}
+	// Due again at once, not when the hour's lease runs out.
+	again, err := jobs.ClaimCallbacks(ctx, 10, time.Hour)
+	if err != nil || len(again) != 1 || again[0].CallbackToken == token {
+		t.Fatalf("claim after the release: %d (%v)", len(again), err)
+	}
+	if got := again[0]; got.CallbackStatus != model.CallbackPending || got.CallbackAttempts != 0 || got.CallbackError != "" {
+		t.Errorf("released callback: status %q attempts %d error %q, want pending, 0 attempts", got.CallbackStatus,
+			got.CallbackAttempts, got.CallbackError)
+	}
+}

@@ -35,7 +35,8 @@ import (
 	"jobs/model"
 )
 
-// HTTPDrain bounds how long shutdown waits for in-flight requests (a result wait included).
+// HTTPDrain bounds how long shutdown waits for in-flight requests. Result waits are not held
+// to it: they answer as the event hub closes, just before.
 const HTTPDrain = 10 * time.Second
 
 // Readiness (/readyz) checks MySQL and Redis within readyTimeout, at most once per
@@ -232,12 +233,12 @@ func (a *App) startBackground(ctx context.Context) error {
 
 // Stop shuts down in order: readiness (/readyz answers 503 "shutting down" from then on,
 // also on a caller's server serving Handler; Run's goes on serving for Shutdown.DrainDelay),
-// open event streams (closing them lets the HTTP server drain), HTTP intake, then the worker
-// pool (drain within the grace, hand back the rest), then the callback deliverer (deliveries
-// in flight are made again later), then the scheduler, then the sweeper and the pruner, then
-// /metrics' reads of the backlog, then the connections. It stops only what was started: an
-// App never started only stops the backlog reads and closes its connections. Later calls do
-// nothing.
+// open event streams and result waits (ending them lets the HTTP server drain at once), HTTP
+// intake, then the worker pool (drain within the grace, hand back the rest), then the
+// callback deliverer (deliveries in flight give their claim back, due again at once), then
+// the scheduler, then the sweeper and the pruner, then /metrics' reads of the backlog, then
+// the connections. It stops only what was started: an App never started only stops the
+// backlog reads and closes its connections. Later calls do nothing.
 func (a *App) Stop(ctx context.Context) {
 	a.stop.Do(func() { a.stopOnce(ctx) })
 }

@@ -266,3 +266,48 @@ func TestCallbackDeliverySurvivesARestart(t *testing.T) {
 		t.Errorf("callback: %+v", done.Callback)
 	}
 }
+
+// A delivery cut short by a stop before the receiver answered gives its claim back: the next
+// process makes it at once, not once the lease (here 25 s, as by default) runs out, and the
+// attempt cut short is not counted.
+func TestCallbackCutShortByAStopIsDueAgainAtOnce(t *testing.T) {
+	t.Parallel()
+	taken, release := make(chan struct{}), make(chan struct{})
+	r := newReceiver(t, func(n int) int {
+		if n == 1 { // the first delivery is not answered before the stop
+			close(taken)
+			<-release
+		}
+		return 200
+	})
+	t.Cleanup(func() { close(release) }) // before the receiver closes (cleanups run last first)
+	c := apptest.Config(t, allowLoopback, func(c *config.Config) { c.Callbacks.Timeout = 10 * time.Second })
+	first := apptest.StartApp(t, c)
+	job := first.StartJob(map[string]any{"functionId": "echo", "callbackUrl": r.URL})
+	select {
+	case <-taken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery")
+	}
+	first.Stop(context.Background())
+
+	var attempts int64
+	var due bool
+	if err := testutil.DB(t, c.MySQL.DataSource).QueryRow("SELECT callback_attempts, callback_due_at <= now(3) FROM jobs WHERE id = ?",
+		job.Id).Scan(&attempts, &due); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 0 || !due {
+		t.Errorf("after the stop: callback attempts %d, due now %v; want 0 attempts and due at once", attempts, due)
+	}
+	second := apptest.StartApp(t, c)
+	done := second.WaitJob(job.Id, 5*time.Second, "delivered", func(j apptest.Job) bool {
+		return j.Callback != nil && j.Callback.Status == "delivered"
+	})
+	if done.Callback.Attempts != 1 {
+		t.Errorf("callback: %+v, want delivered on its first counted attempt", done.Callback)
+	}
+	if got := r.got(); len(got) != 2 || got[1].attempt != "1" || got[1].id != got[0].id {
+		t.Errorf("%d deliveries (%+v), want the one cut short and then the same delivery again as attempt 1", len(got), got)
+	}
+}

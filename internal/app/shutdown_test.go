@@ -153,9 +153,10 @@ func TestRequestsAfterStopAreOutagesNotErrors(t *testing.T) {
 	}
 }
 
-// A request still running when the HTTP drain gives up (app.HTTPDrain; here a result wait
-// of 60 s) is cut off then, its connection closed and its context ended, not left running
-// through the workers' grace until the pools close under it.
+// A request still running when the HTTP drain gives up (app.HTTPDrain; here a bulk cancel
+// waiting for a job row another transaction holds, which MySQL would make wait 50 s) is cut
+// off then, its connection closed and its context ended, not left running through the
+// workers' grace until the pools close under it.
 func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
 	t.Parallel()
 	c := apptest.Config(t)
@@ -164,35 +165,18 @@ func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
 	client := apptest.Client(t, p.URL, c)
 	job := client.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 3600}})
 	client.WaitStatus(job.Id, "running", 30*time.Second)
-
-	req, err := http.NewRequest(http.MethodGet, p.URL+"/api/v1/jobs/"+job.Id+"/result?wait=60", nil)
+	// Due in an hour, so no worker claims it meanwhile.
+	locked := client.StartJob(map[string]any{"functionId": "echo", "runAt": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	tx, err := testutil.DB(t, c.MySQL.DataSource).Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+client.BearerToken())
-	sent := make(chan struct{})
-	req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) },
-	}))
-	type answer struct {
-		status int
-		err    error
-		at     time.Time
+	defer tx.Rollback()
+	if _, err := tx.Exec("SELECT id FROM jobs WHERE id = ? FOR UPDATE", locked.Id); err != nil {
+		t.Fatal(err)
 	}
-	answered := make(chan answer, 1)
-	go func() {
-		// A connection of its own, which the server is reading when the signal comes.
-		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
-		a := answer{err: err}
-		if err == nil {
-			_, a.err = io.ReadAll(resp.Body)
-			a.status = resp.StatusCode
-			resp.Body.Close()
-		}
-		a.at = time.Now()
-		answered <- a
-	}()
-	<-sent
+
+	answered := sendOnItsOwn(t, client, http.MethodPost, "/api/v1/jobs/cancel", `{"ids":["`+locked.Id+`"]}`)
 	signalled := time.Now()
 	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -203,16 +187,92 @@ func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
 	exited := time.Now()
 	a := <-answered
 	if a.status >= http.StatusInternalServerError && a.status != http.StatusServiceUnavailable {
-		t.Errorf("the result wait was answered %d", a.status)
+		t.Errorf("the bulk cancel was answered %d", a.status)
 	}
 	// It ends with the drain, 10 s after the signal, and the process 5 s later (the grace).
 	if took, left := a.at.Sub(signalled), exited.Sub(a.at); took < app.HTTPDrain/2 || left < c.Worker.ShutdownGrace/2 {
-		t.Fatalf("the result wait ended %s after the signal and %s before the process exited (%d %v), want about %s and %s",
+		t.Fatalf("the bulk cancel ended %s after the signal and %s before the process exited (%d %v), want about %s and %s",
 			took.Round(time.Millisecond), left.Round(time.Millisecond), a.status, a.err, app.HTTPDrain, c.Worker.ShutdownGrace)
 	}
 	if strings.Contains(p.Logs(), "database is closed") {
 		t.Errorf("a request met the closed pool:\n%s", p.Logs())
 	}
+}
+
+// A result wait open as the process stops answers at once with the job as it stands, as one
+// whose wait ran out does, rather than hold the HTTP drain until it is cut off unanswered.
+func TestResultWaitsAnswerAtOnceWhenTheProcessStops(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t, noWorkers)
+	p := startProcess(t, c, "api")
+	client := apptest.Client(t, p.URL, c)
+	job := client.StartJob(map[string]any{"functionId": "echo"}) // no workers: it stays pending
+
+	answered := sendOnItsOwn(t, client, http.MethodGet, "/api/v1/jobs/"+job.Id+"/result?wait=60", "")
+	signalled := time.Now()
+	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a := <-answered
+	if err := p.Wait(); err != nil {
+		t.Fatalf("the process did not exit 0: %v", err)
+	}
+	exited := time.Now()
+	if a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("the result wait was answered %d %s (%v) %s after the signal, want 200 with the pending job",
+			a.status, a.body, a.err, a.at.Sub(signalled).Round(time.Millisecond))
+	}
+	var result struct{ Id, Status string }
+	apptest.Response{Status: a.status, Body: a.body}.Data(t, &result)
+	if result.Id != job.Id || result.Status != "pending" {
+		t.Errorf("the result wait answered %s, want job %s pending", a.body, job.Id)
+	}
+	if took := exited.Sub(signalled); took > app.HTTPDrain/2 {
+		t.Errorf("the process exited %s after the signal (the answer came after %s), want well within the drain (%s)",
+			took.Round(time.Millisecond), a.at.Sub(signalled).Round(time.Millisecond), app.HTTPDrain)
+	}
+}
+
+// answer is what a request sent by sendOnItsOwn got, and when.
+type answer struct {
+	status int
+	body   []byte
+	err    error
+	at     time.Time
+}
+
+// sendOnItsOwn sends a request as client on a connection of its own, returning once it is
+// written (the server is reading it when the test goes on); its answer comes on the channel.
+func sendOnItsOwn(t *testing.T, client *apptest.App, method, path, body string) <-chan answer {
+	t.Helper()
+	req, err := http.NewRequest(method, client.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+client.BearerToken())
+	req.Header.Set("Content-Type", "application/json")
+	sent := make(chan struct{})
+	req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) },
+	}))
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		a := answer{err: err}
+		if err == nil {
+			a.body, a.err = io.ReadAll(resp.Body)
+			a.status = resp.StatusCode
+			resp.Body.Close()
+		}
+		a.at = time.Now()
+		answered <- a
+	}()
+	select {
+	case <-sent:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s %s was not sent within 10 s", method, path)
+	}
+	return answered
 }
 
 // With Shutdown.DrainDelay, Run keeps serving for that long after SIGTERM, /readyz answering

@@ -9,9 +9,10 @@
 // has a callback_url, so a terminal job cannot miss its delivery whichever path ended it.
 // Every Interval a Deliverer claims due deliveries with a compare-and-set that pushes
 // callback_due_at ahead by a lease and sets a claim token; it records each attempt with a
-// compare-and-set on that token. A deliverer that dies mid-delivery leaves the lease to
-// expire, and another one delivers again: delivery is at least once, and receivers
-// deduplicate on the X-Jobs-Delivery id, which is the same on every attempt.
+// compare-and-set on that token. A deliverer that stops mid-delivery gives the claim back; one
+// that dies leaves the lease to expire. Either way another one delivers again: delivery is at
+// least once, and receivers deduplicate on the X-Jobs-Delivery id, which is the same on every
+// attempt.
 //
 // # Addresses
 //
@@ -228,9 +229,10 @@ func (d *Deliverer) Start() {
 	}()
 }
 
-// Stop stops claiming, cancels deliveries in flight (their leases expire and they are
-// made again, by this process after a restart or by another) and waits for them; one the
-// receiver has already taken is still recorded.
+// Stop stops claiming, cancels deliveries in flight and waits for them: one the receiver
+// has already taken is still recorded, the others give their claim back (due again at once,
+// for another process or this one after a restart, the attempt not counted). Those writes
+// take at most stopTimeout; one that fails leaves the delivery to its lease.
 func (d *Deliverer) Stop() {
 	if d.stop == nil {
 		return
@@ -272,31 +274,44 @@ var deliveryLabel = map[model.DeliveryResult]string{
 	model.GivenUp:    "failed",
 }
 
+// Bounds of the write that records an attempt: recordTimeout, or stopTimeout once Stop has
+// begun, so that a failing MySQL does not hold the shutdown (as the workers' hand-back: a
+// write that fails costs only a wait for the lease).
+const (
+	recordTimeout = 10 * time.Second
+	stopTimeout   = 3 * time.Second
+)
+
 // deliver makes one attempt and records it.
 func (d *Deliverer) deliver(ctx context.Context, job *model.Jobs) {
 	attempt := job.CallbackAttempts + 1
 	err := d.post(ctx, job, attempt)
-	if err != nil && ctx.Err() != nil {
-		return // cut short by the shutdown: the lease expires and the delivery is made again
-	}
 	result, msg, retryIn := model.Delivered, "", time.Duration(0)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Cut short by Stop with no answer: give the claim back, so the next deliverer makes
+		// it at once rather than once the lease runs out, and leave the attempt uncounted.
+		result = model.Released
+	case err != nil:
 		msg = text.Truncate(err.Error(), 1024)
-		switch {
-		case errors.Is(err, errRefused), attempt >= int64(d.cfg.MaxAttempts):
+		if errors.Is(err, errRefused) || attempt >= int64(d.cfg.MaxAttempts) {
 			result = model.GivenUp
-		default:
+		} else {
 			result = model.RetryLater
 			retryIn = max(backoff.Delay(d.cfg.Backoff, d.cfg.MaxBackoff, attempt), time.Millisecond)
 		}
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	timeout := recordTimeout
+	if ctx.Err() != nil {
+		timeout = stopTimeout
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	won, werr := d.jobs.FinishCallback(wctx, job.Id, job.CallbackToken, result, msg, retryIn)
 	if werr != nil {
-		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again)", attempt, job.Id, werr)
+		d.log.Errorf("callbacks: record attempt %d of job %s: %v (it will be made again once its lease runs out)", attempt, job.Id, werr)
 	}
-	if won {
+	if won && result != model.Released {
 		metrics.CallbackDelivery(deliveryLabel[result])
 	}
 }

@@ -62,6 +62,8 @@ type Hub struct {
 	mu     sync.Mutex
 	jobs   map[string]*jobSubscribers // by topic: job id, or tenant
 	closed bool
+	// done is closed by Close (Done).
+	done chan struct{}
 
 	pubsub  *redis.PubSub
 	stop    chan struct{}
@@ -104,7 +106,7 @@ type Delivery struct {
 // NewHub returns a hub of job events that is started by Start; ended tells which jobs have ended.
 func NewHub(bus *Bus, cfg config.EventsConf, ended EndedFunc) *Hub {
 	return &Hub{bus: bus, buffer: cfg.ClientBuffer, checkInterval: cfg.CheckInterval, ended: ended,
-		jobs: make(map[string]*jobSubscribers), feed: feed{
+		jobs: make(map[string]*jobSubscribers), done: make(chan struct{}), feed: feed{
 			channel: bus.channel,
 			parse: func(payload string) (string, Event, bool) {
 				ev, ok := parseAnnouncement(payload)
@@ -117,7 +119,7 @@ func NewHub(bus *Bus, cfg config.EventsConf, ended EndedFunc) *Hub {
 // NewTenantHub returns a hub of tenant events (Subscribe by tenant) that is started by Start.
 func NewTenantHub(bus *Bus, cfg config.EventsConf) *Hub {
 	return &Hub{bus: bus, buffer: cfg.ClientBuffer, checkInterval: cfg.CheckInterval, jobs: make(map[string]*jobSubscribers),
-		feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
+		done: make(chan struct{}), feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
 }
 
 // Start subscribes to the announce channel and starts delivering and checking. A Start that
@@ -298,10 +300,14 @@ func (h *Hub) Subscribers() int {
 	return n
 }
 
+// Done is closed when Close begins: the process is stopping.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
 // Close closes every subscription, which ends every open stream, and the Redis subscription.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
+	close(h.done)
 	for _, j := range h.jobs {
 		for s := range j.subs {
 			h.removeLocked(s)

@@ -35,7 +35,7 @@ func NewGetJobResultLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetJ
 
 // GetJobResult answers at once for a terminal job or wait=0; otherwise it waits for the
 // job's done event (rereading the job every second in case the event was lost) until wait
-// runs out, and answers with the job as it then is.
+// runs out or the process begins to stop, and answers with the job as it then is.
 func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobResult, error) {
 	wait, err := jobview.ParseWait(req.Wait)
 	if err != nil {
@@ -63,15 +63,20 @@ func (l *GetJobResultLogic) GetJobResult(req *types.JobResultReq) (*types.JobRes
 	defer deadline.Stop()
 	recheck := time.NewTicker(resultRecheck)
 	defer recheck.Stop()
-	for !job.State().Terminal() {
+	stopping := false
+	for !job.State().Terminal() && !stopping {
 		select {
 		case <-deadline.C:
 			return resultOf(job, nil)
 		case <-l.ctx.Done():
 			return nil, l.ctx.Err()
+		case <-l.svcCtx.Hub.Done():
+			// The process is stopping: answer with the job as it stands now, as when wait
+			// runs out, rather than hold the HTTP drain until it cuts the request off.
+			stopping = true
 		case <-announced:
-			// A done or a check makes the job worth rereading; a closed subscription
-			// (fell behind, shutdown) leaves it to the rechecks.
+			// A done or a check makes the job worth rereading; a subscription closed
+			// because it fell behind leaves it to the rechecks.
 			if d := sub.Take(); !d.Check && !hasDone(d.Events) {
 				continue
 			}
