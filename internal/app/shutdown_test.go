@@ -167,14 +167,7 @@ func TestRequestsPastTheDrainAreCutOffBeforeThePoolsClose(t *testing.T) {
 	client.WaitStatus(job.Id, "running", 30*time.Second)
 	// Due in an hour, so no worker claims it meanwhile.
 	locked := client.StartJob(map[string]any{"functionId": "echo", "runAt": time.Now().Add(time.Hour).Format(time.RFC3339)})
-	tx, err := testutil.DB(t, c.MySQL.DataSource).Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("SELECT id FROM jobs WHERE id = ? FOR UPDATE", locked.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LockJob(t, testutil.DB(t, c.MySQL.DataSource), locked.Id)
 
 	answered := sendOnItsOwn(t, client, http.MethodPost, "/api/v1/jobs/cancel", `{"ids":["`+locked.Id+`"]}`)
 	signalled := time.Now()

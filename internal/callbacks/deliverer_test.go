@@ -87,14 +87,7 @@ func TestStopReleasesDeliveriesInFlightWithinABound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no delivery")
 	}
-	tx, err := store.DB.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("SELECT id FROM jobs WHERE id = ? FOR UPDATE", job.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LockJob(t, store.DB, job.Id)
 	began := time.Now()
 	d.Stop()
 	// stopTimeout, 3 s, as the workers' hand-back: not the 10 s of a write outside a stop.

@@ -24,19 +24,12 @@ func TestTheClearAfterAFailedXADDIsBounded(t *testing.T) {
 	t.Parallel()
 	store := testutil.NewStore(t)
 	job := testutil.NewFactory(t, store).Pending()
-	tx, err := store.DB.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("SELECT id FROM jobs WHERE id = ? FOR UPDATE", job.Id); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LockJob(t, store.DB, job.Id)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	err = dispatch.New(store.Jobs, refusing{}).Enqueue(ctx, job.Id)
+	err := dispatch.New(store.Jobs, refusing{}).Enqueue(ctx, job.Id)
 	if took := time.Since(began); err == nil || took > 10*time.Second {
 		t.Errorf("enqueue with Redis refusing and the row locked: %v after %s, want the XADD's error within 10 s", err, took)
 	}

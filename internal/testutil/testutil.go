@@ -257,6 +257,21 @@ func Exec(t testing.TB, db *sql.DB, query string, args ...any) sql.Result {
 	}
 }
 
+// LockJob locks the job's row in a transaction of its own until the test ends: another
+// writer of the row waits on it as on a slow or stuck transaction (innodb_lock_wait_timeout,
+// 50 s here).
+func LockJob(t testing.TB, db *sql.DB, id string) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec("SELECT id FROM jobs WHERE id = ? FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // GoroutineStacks returns the stack of every goroutine of the process, each starting with
 // its "goroutine N [state]:" header, for a test that checks what is left running.
 func GoroutineStacks() []string {
