@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 )
 
 type tenantEvent struct {
+	TenantID   string
 	ID         string
 	FunctionID string
 	Name       string
@@ -188,5 +190,106 @@ func TestTenantEventsTakeTheTokenInTheQueryAndRefuseBadInput(t *testing.T) {
 	}
 	if _, status, body := a.TryStreamAt("/api/v1/events", "yesterday"); status != http.StatusBadRequest {
 		t.Errorf("Last-Event-ID yesterday: %d %s", status, body)
+	}
+}
+
+// An admin token's tenant stream is the tenant tenant_id names, resumable as that tenant's
+// own; without tenant_id, a live feed of every tenant whose events name their tenant, which
+// starts with a reset on every connection. An ordinary token naming another tenant is a 403,
+// as on the lists.
+func TestTenantEventsOfAnAdminToken(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t))
+	admin, other := a.AsAdmin("ops", "olga"), a.As("tenant-b", "bob")
+	echo := map[string]any{"functionId": "echo"}
+
+	if _, status, body := a.TryStreamAt("/api/v1/events?tenant_id=tenant-b", ""); status != http.StatusForbidden || !strings.Contains(body, "tenant_id") {
+		t.Errorf("an ordinary token naming another tenant: %d %s, want a 403 naming tenant_id", status, body)
+	}
+	own := a.OpenStreamAt("/api/v1/events?tenant_id="+apptest.DefaultTenant, "")
+	if ev, _ := nextEvent(t, own); ev.Name != "reset" {
+		t.Errorf("an ordinary token naming its own tenant: first event %s %s", ev.Name, ev.Data)
+	}
+	for _, bad := range []struct{ path, lastEventID string }{
+		{"/api/v1/events?tenant_id=" + url.QueryEscape("no spaces"), ""},
+		{"/api/v1/events", "yesterday"},
+	} {
+		if _, status, body := admin.TryStreamAt(bad.path, bad.lastEventID); status != http.StatusBadRequest {
+			t.Errorf("admin %s, Last-Event-ID %q: %d %s, want 400", bad.path, bad.lastEventID, status, body)
+		}
+	}
+
+	// tenant_id=tenant-b: tenant-b's events as its own stream has them, and the same replay.
+	named := admin.OpenStreamAt("/api/v1/events?tenant_id=tenant-b", "")
+	first, _ := nextEvent(t, named)
+	job := other.StartJob(echo)
+	evs := untilStatus(t, named, job.Id, "completed")
+	for i, ev := range evs {
+		if data := decode[tenantEvent](t, ev.Data); ev.ID != first.ID+int64(i)+1 || data.ID != job.Id || data.TenantID != "" {
+			t.Fatalf("event %d of tenant-b for the admin: %d %s, want number %d of job %s", i, ev.ID, ev.Data, first.ID+int64(i)+1, job.Id)
+		}
+	}
+	resumed := admin.OpenStreamAt("/api/v1/events?tenant_id=tenant-b", strconv.FormatInt(evs[0].ID, 10))
+	for _, want := range evs[1:] {
+		if got, err := resumed.Next(10 * time.Second); err != nil || got.ID != want.ID || string(got.Data) != string(want.Data) {
+			t.Fatalf("admin's resumed event %+v (%v), want %+v", got, err, want)
+		}
+	}
+
+	// Without tenant_id: every tenant's events, numbered one by one by the server, each naming
+	// its tenant.
+	all := admin.OpenStreamAt("/api/v1/events", "")
+	reset, data := nextEvent(t, all)
+	if reset.Name != "reset" || data.Reason != "new" {
+		t.Fatalf("the feed of every tenant starts with %s %s, want reset (new)", reset.Name, reset.Data)
+	}
+	jobs := map[string]string{a.StartJob(echo).Id: apptest.DefaultTenant, other.StartJob(echo).Id: "tenant-b"}
+	last := reset.ID
+	for done := 0; done < len(jobs); {
+		ev, data := nextEvent(t, all)
+		if ev.ID != last+1 || ev.Name != "status" || data.TenantID != jobs[data.ID] || data.FunctionID != "echo" {
+			t.Fatalf("after %d: %d %s %s, want the next number, a status of one of %v naming its tenant", last, ev.ID, ev.Name, ev.Data, jobs)
+		}
+		last = ev.ID
+		if data.Status == "completed" {
+			done++
+		}
+	}
+	// A reconnect cannot resume: reset (expired), then live events.
+	again := admin.OpenStreamAt("/api/v1/events", strconv.FormatInt(last, 10))
+	if ev, data := nextEvent(t, again); ev.Name != "reset" || data.Reason != "expired" {
+		t.Fatalf("a reconnect to the feed of every tenant: %s %s, want reset (expired)", ev.Name, ev.Data)
+	}
+	later := other.StartJob(echo)
+	untilStatus(t, again, later.Id, "completed")
+}
+
+// The feed of every tenant keeps nothing to catch up from, so when the server's Redis
+// subscription is renewed (events announced meanwhile are lost) it sends reset (lost), and
+// live events follow. It reads nothing from Redis to start, so it opens during an outage.
+func TestAdminFeedOfEveryTenantResetsWhenEventsMayBeLost(t *testing.T) {
+	t.Parallel()
+	c := apptest.Config(t)
+	proxy := testutil.NewProxy(t, c.Redis.Addr)
+	c.Redis.Addr = proxy.Addr()
+	a := apptest.StartApp(t, c)
+	admin := a.AsAdmin("ops", "olga")
+	all := admin.OpenStreamAt("/api/v1/events", "")
+	first, _ := nextEvent(t, all)
+
+	proxy.Cut()
+	during := admin.OpenStreamAt("/api/v1/events", "")
+	if ev, data := nextEvent(t, during); ev.Name != "reset" || data.Reason != "new" {
+		t.Fatalf("the feed opened during a Redis outage: %s %s, want reset (new)", ev.Name, ev.Data)
+	}
+	proxy.Restore()
+	for _, s := range []*testutil.Stream{all, during} {
+		if ev, data := nextEvent(t, s); ev.Name != "reset" || data.Reason != "lost" || (s == all && ev.ID != first.ID) {
+			t.Fatalf("once Redis is back: %d %s %s, want reset (lost) at the last id sent", ev.ID, ev.Name, ev.Data)
+		}
+	}
+	job := a.StartJob(map[string]any{"functionId": "echo"})
+	if ev, data := nextEvent(t, all); ev.ID != first.ID+1 || data.ID != job.Id || data.TenantID != apptest.DefaultTenant {
+		t.Fatalf("after the reset: %d %s, want number %d of job %s", ev.ID, ev.Data, first.ID+1, job.Id)
 	}
 }

@@ -39,7 +39,8 @@ type feed struct {
 }
 
 // Hub fans announced events out to this process's subscribers from a single Redis
-// subscription: the events of jobs (NewHub), or those of tenants (NewTenantHub). Delivery
+// subscription: the events of jobs (NewHub), or those of tenants (NewTenantHub, by tenant or
+// all of them: SubscribeAll). Delivery
 // never blocks: events are queued per subscriber and the subscriber's Notifier is told, so an idle subscriber costs no goroutine and no buffer. A
 // subscriber whose queue is full is closed, and its client resumes with Last-Event-ID.
 //
@@ -47,7 +48,8 @@ type feed struct {
 // reconnects) and a job can end without one (its done failed to publish). So every
 // CheckInterval the hub compares, for all subscribed jobs at once, the latest event number
 // in Redis with the latest it delivered, and asks which jobs have ended; the subscribers of a
-// job that is behind or ended are asked to check (Delivery.Check).
+// job that is behind or ended are asked to check (Delivery.Check). The subscribers to every
+// tenant are asked to check when the subscription reconnects.
 type Hub struct {
 	bus *Bus
 	// buffer is how many events a subscriber may have queued before it is closed
@@ -64,6 +66,10 @@ type Hub struct {
 	closed bool
 	// done is closed by Close (Done).
 	done chan struct{}
+	// all are the subscriptions to every tenant's events (SubscribeAll), and seq the number
+	// of the last event delivered to them.
+	all map[*Subscription]struct{}
+	seq int64
 
 	pubsub  *redis.PubSub
 	stop    chan struct{}
@@ -80,6 +86,7 @@ type jobSubscribers struct {
 type Subscription struct {
 	notify Notifier
 	jobID  string
+	all    bool // to every tenant's events (SubscribeAll)
 	hub    *Hub
 
 	// mu guards what follows; the hub takes it while holding its own lock, so a Take does
@@ -96,7 +103,8 @@ type Delivery struct {
 	// *Event: read it, never change it.
 	Events []*Event
 	// Check asks the subscriber to compare what it has sent with Redis and the job: an
-	// announcement was missed, or the job has ended.
+	// announcement was missed, or the job has ended. To a subscriber to every tenant
+	// (SubscribeAll), it says that announcements may have been missed.
 	Check bool
 	// Closed reports that the subscription has ended: the subscriber fell too far behind,
 	// or the hub shut down.
@@ -119,7 +127,8 @@ func NewHub(bus *Bus, cfg config.EventsConf, ended EndedFunc) *Hub {
 // NewTenantHub returns a hub of tenant events (Subscribe by tenant) that is started by Start.
 func NewTenantHub(bus *Bus, cfg config.EventsConf) *Hub {
 	return &Hub{bus: bus, buffer: cfg.ClientBuffer, checkInterval: cfg.CheckInterval, jobs: make(map[string]*jobSubscribers),
-		done: make(chan struct{}), feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
+		done: make(chan struct{}), all: make(map[*Subscription]struct{}),
+		feed: feed{channel: bus.tenantChannel, parse: parseTenantAnnouncement, lastIDs: bus.TenantLastIDs}}
 }
 
 // Start subscribes to the announce channel and starts delivering and checking. A Start that
@@ -133,43 +142,76 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.pubsub = pubsub
 	h.stop = make(chan struct{})
 	h.stopped.Add(2)
-	go h.run(h.pubsub.Channel(redis.WithChannelSize(4096)))
+	go h.run(h.pubsub.ChannelWithSubscriptions(redis.WithChannelSize(4096)))
 	go h.checkEvery(h.checkInterval)
 	return nil
 }
 
-func (h *Hub) run(ch <-chan *redis.Message) {
+// run delivers announcements. A subscription message after Start's is go-redis subscribing
+// again on a new connection: what was announced in between is lost. The hub's check catches
+// the subscribers of one topic up from Redis; those to every tenant, which nothing can catch
+// up, are told to check.
+func (h *Hub) run(ch <-chan any) {
 	defer h.stopped.Done()
 	for msg := range ch {
-		topic, ev, ok := h.feed.parse(msg.Payload)
-		if !ok {
-			logx.Errorf("events: malformed announcement %q", msg.Payload)
-			continue
+		switch msg := msg.(type) {
+		case *redis.Subscription:
+			h.missedAll()
+		case *redis.Message:
+			topic, ev, ok := h.feed.parse(msg.Payload)
+			if !ok {
+				logx.Errorf("events: malformed announcement %q", msg.Payload)
+				continue
+			}
+			h.deliver(topic, &ev)
 		}
-		h.deliver(topic, &ev)
 	}
 }
 
+// deliver queues ev, of topic, for its subscribers, and for those to every tenant a copy
+// numbered in the hub's own sequence whose data names the tenant.
 func (h *Hub) deliver(topic string, ev *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.all) > 0 {
+		h.seq++
+		tagged := &Event{ID: h.seq, Name: ev.Name, Data: withTenant(topic, ev.Data)}
+		for s := range h.all {
+			h.queueLocked(s, tagged)
+		}
+	}
 	j := h.jobs[topic]
 	if j == nil {
 		return
 	}
 	j.last = max(j.last, ev.ID)
 	for s := range j.subs {
-		s.mu.Lock()
-		full := len(s.queue) == h.buffer
-		if !full {
-			s.queue = append(s.queue, ev)
-		}
-		s.mu.Unlock()
-		if full {
-			h.removeLocked(s) // too far behind: the client resumes from its last id
-			continue
-		}
-		s.notify.Notify()
+		h.queueLocked(s, ev)
+	}
+}
+
+// queueLocked queues ev for s and tells it, or closes s if its queue is full: too far
+// behind, its client reconnects (and resumes from its last id, where it can).
+func (h *Hub) queueLocked(s *Subscription, ev *Event) {
+	s.mu.Lock()
+	full := len(s.queue) == h.buffer
+	if !full {
+		s.queue = append(s.queue, ev)
+	}
+	s.mu.Unlock()
+	if full {
+		h.removeLocked(s)
+		return
+	}
+	s.notify.Notify()
+}
+
+// missedAll asks the subscribers to every tenant to check.
+func (h *Hub) missedAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.all {
+		s.askCheck()
 	}
 }
 
@@ -227,10 +269,7 @@ func (h *Hub) check(ctx context.Context) error {
 		}
 		j.last = latest[i]
 		for s := range j.subs {
-			s.mu.Lock()
-			s.check = true
-			s.mu.Unlock()
-			s.notify.Notify()
+			s.askCheck()
 		}
 	}
 	return nil
@@ -254,6 +293,31 @@ func (h *Hub) Subscribe(jobID string, notify Notifier) *Subscription {
 	}
 	j.subs[s] = struct{}{}
 	return s
+}
+
+// SubscribeAll returns a subscription to the events of every tenant (of a tenant hub), and
+// the number its first event follows. The hub numbers these events itself, one by one, and
+// adds the tenant to their data (tenantId): tenants' own numbers cannot be merged into one
+// order. The numbers are this hub's, so no other process (or later hub) can resume from
+// them. notify is as for Subscribe.
+func (h *Hub) SubscribeAll(notify Notifier) (*Subscription, int64) {
+	s := &Subscription{notify: notify, all: true, hub: h}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		s.closed = true
+	} else {
+		h.all[s] = struct{}{}
+	}
+	return s, h.seq
+}
+
+// askCheck asks s to check, and tells it.
+func (s *Subscription) askCheck() {
+	s.mu.Lock()
+	s.check = true
+	s.mu.Unlock()
+	s.notify.Notify()
 }
 
 // Take returns what the subscription received since the last call.
@@ -280,7 +344,9 @@ func (h *Hub) removeLocked(s *Subscription) {
 	if closed {
 		return
 	}
-	if j := h.jobs[s.jobID]; j != nil {
+	if s.all {
+		delete(h.all, s)
+	} else if j := h.jobs[s.jobID]; j != nil {
 		delete(j.subs, s)
 		if len(j.subs) == 0 {
 			delete(h.jobs, s.jobID)
@@ -293,7 +359,7 @@ func (h *Hub) removeLocked(s *Subscription) {
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := 0
+	n := len(h.all)
 	for _, j := range h.jobs {
 		n += len(j.subs)
 	}
@@ -312,6 +378,9 @@ func (h *Hub) Close() {
 		for s := range j.subs {
 			h.removeLocked(s)
 		}
+	}
+	for s := range h.all {
+		h.removeLocked(s)
 	}
 	h.mu.Unlock()
 	if h.pubsub != nil {

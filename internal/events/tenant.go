@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -226,6 +227,16 @@ func (b *Bus) TenantRange(ctx context.Context, tenant string, after, upTo int64)
 		gone = ResetLost
 	}
 	return out, gone, nil
+}
+
+// withTenant returns data, the JSON object of a tenant event, with tenantId, the tenant,
+// as its first field: the feed of every tenant's events (Hub.SubscribeAll) says whose each
+// event is. A tenant is ASCII without quotes (auth.TenantRule), but is encoded all the same.
+func withTenant(tenant string, data json.RawMessage) json.RawMessage {
+	name, _ := json.Marshal(tenant)
+	out := make(json.RawMessage, 0, len(data)+len(name)+13)
+	out = append(append(append(out, `{"tenantId":`...), name...), ',')
+	return append(out, bytes.TrimPrefix(data, []byte("{"))...)
 }
 
 // parseTenantAnnouncement reads "<length of tenant> <tenant> <id> <name> <data>" as

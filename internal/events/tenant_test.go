@@ -2,10 +2,13 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"jobs/internal/config"
 	"jobs/internal/events"
@@ -171,5 +174,81 @@ func TestTenantEventsOfABulkActionAreAllStored(t *testing.T) {
 		if ev.ID != start+int64(i)+1 || !strings.Contains(string(ev.Data), fmt.Sprintf(`"id":"job-%d"`, i)) {
 			t.Fatalf("event %d: %d %s", i, ev.ID, ev.Data)
 		}
+	}
+}
+
+// The feed of every tenant (SubscribeAll) gets each tenant's events, numbered one by one by
+// the hub from where it subscribed, their data naming the tenant; the subscribers of one
+// tenant get them as they were. When the hub's Redis subscription is renewed (a lost
+// connection: announcements made meanwhile are gone, and nothing keeps them for this feed),
+// the feed is asked to check.
+func TestEveryTenantsFeedNumbersItsEventsAndHearsOfMissedOnes(t *testing.T) {
+	t.Parallel()
+	proxy := testutil.NewProxy(t, testutil.RedisAddr())
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	bus := events.NewBus(rdb, testutil.RedisPrefix(t), config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	hub := events.NewTenantHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour})
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	ctx := context.Background()
+	woken := make(chan struct{}, 1)
+	notify := events.NotifyFunc(func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	})
+	all, start := hub.SubscribeAll(notify)
+	defer all.Close()
+	one := hub.Subscribe("a", notify)
+	defer one.Close()
+
+	created := func(tenant, id string) events.Pending {
+		return events.Pending{JobID: id, Name: events.Status, TenantOnly: true,
+			Owner: events.Owner{Tenant: tenant, FunctionID: "echo"}, Data: events.StatusData{Status: "pending"}}
+	}
+	if err := bus.Publish(ctx, created("a", "job-1"), created("b b", "job-2"), created("a", "job-3")); err != nil {
+		t.Fatal(err)
+	}
+	var got []*events.Event
+	for len(got) < 3 {
+		select {
+		case <-woken:
+			d := all.Take()
+			if d.Check || d.Closed {
+				t.Fatalf("the feed was asked to check (%v) or closed (%v) with nothing missed", d.Check, d.Closed)
+			}
+			got = append(got, d.Events...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 3 events reached the feed of every tenant", len(got))
+		}
+	}
+	// (Publish groups a batch's events by tenant: the order across tenants is the runs'.)
+	want := map[string]string{"job-1": "a", "job-2": "b b", "job-3": "a"}
+	for i, ev := range got {
+		var data struct{ TenantID, ID string }
+		if err := json.Unmarshal(ev.Data, &data); err != nil || ev.ID != start+int64(i)+1 || data.TenantID != want[data.ID] ||
+			!strings.HasPrefix(string(ev.Data), `{"tenantId":`) {
+			t.Fatalf("feed event %d: %d %s (%v), want number %d naming the job's tenant first", i, ev.ID, ev.Data, err, start+int64(i)+1)
+		}
+		delete(want, data.ID)
+	}
+	var mine []*events.Event
+	if !testutil.Eventually(5*time.Second, func() bool { mine = append(mine, one.Take().Events...); return len(mine) >= 2 }) {
+		t.Fatalf("tenant a's subscription got %d of its 2 events", len(mine))
+	}
+	for _, ev := range mine {
+		if strings.Contains(string(ev.Data), "tenantId") {
+			t.Fatalf("tenant a's own subscription got %s, want the data as published", ev.Data)
+		}
+	}
+
+	proxy.Cut()
+	proxy.Restore()
+	if !testutil.Eventually(15*time.Second, func() bool { return all.Take().Check }) {
+		t.Fatal("after the hub's Redis connection was cut, the feed of every tenant was not asked to check")
 	}
 }

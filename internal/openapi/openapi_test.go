@@ -205,6 +205,13 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 			slices.ContainsFunc(evs, func(e event) bool { return e.name == "status" })
 	})
 	v.finish(tenant, 200)
+	// An admin token's feed of every tenant: the same events, naming their tenant.
+	everyTenant := v.open(get("/api/v1/events", a.AsAdmin("ops", "olga").BearerToken(), none))
+	everyTenant.until(t, func(evs []event) bool { return len(evs) > 0 })
+	a.StartJob(map[string]any{"functionId": "echo"})
+	everyTenant.until(t, func(evs []event) bool { return slices.ContainsFunc(evs, func(e event) bool { return e.name == "status" }) })
+	v.finish(everyTenant, 200)
+	v.check(get("/api/v1/events?tenant_id=someone-else", token, none), 403)
 	v.check(get("/api/v1/events", token, http.Header{"Last-Event-ID": {"-1"}}), 400)
 	v.check(get("/api/v1/events", "", none), 401)
 	// Outside /api/v1 and the document's own route.

@@ -36,7 +36,7 @@ func Job(deps JobDeps, jobID, lastEventID string, c Client) (*Stream, error) {
 	if err := jobview.ParseID(jobID); err != nil {
 		return nil, err
 	}
-	return newStream(&jobLog{JobDeps: deps, jobID: jobID}, deps.Hub, jobID, resumeFrom, resuming, c), nil
+	return newStream(&jobLog{JobDeps: deps, jobID: jobID}, deps.Hub.Subscribe(jobID, c), resumeFrom, resuming, c), nil
 }
 
 type jobLog struct {

@@ -1,5 +1,6 @@
 // Package stream keeps one client's position in an event log, a job's (GET
-// /api/v1/jobs/{id}/events) or its tenant's (GET /api/v1/events): the first events (a
+// /api/v1/jobs/{id}/events), a tenant's (GET /api/v1/events), or every tenant's live feed
+// (an admin's GET /api/v1/events): the first events (a
 // snapshot or a reset, and what the client missed since its Last-Event-ID), then the live
 // events the hub delivers, gaps filled from Redis, until the log is done. It knows nothing
 // of the transport: events go to a Sink, and the hub's wake-ups to the client's Notifier.
@@ -58,10 +59,10 @@ type log interface {
 	check(ctx context.Context, s *Stream) error
 }
 
-// newStream subscribes to topic on hub before anything is read, so nothing falls between
-// the first events and the live ones.
-func newStream(l log, hub *events.Hub, topic string, resumeFrom int64, resuming bool, c Client) *Stream {
-	return &Stream{log: l, sink: c, sub: hub.Subscribe(topic, c), resumeFrom: resumeFrom, resuming: resuming}
+// newStream returns the stream of l to sub's client. sub is subscribed before anything is
+// read, so nothing falls between the first events and the live ones.
+func newStream(l log, sub *events.Subscription, resumeFrom int64, resuming bool, c Client) *Stream {
+	return &Stream{log: l, sink: c, sub: sub, resumeFrom: resumeFrom, resuming: resuming}
 }
 
 // Continue sends whatever is due: the first events on the first call, then the live events

@@ -16,7 +16,7 @@ func Tenant(bus *events.Bus, hub *events.Hub, tenant, lastEventID string, c Clie
 	if err != nil {
 		return nil, err
 	}
-	return newStream(&tenantLog{bus: bus, tenant: tenant}, hub, tenant, resumeFrom, resuming, c), nil
+	return newStream(&tenantLog{bus: bus, tenant: tenant}, hub.Subscribe(tenant, c), resumeFrom, resuming, c), nil
 }
 
 type tenantLog struct {
@@ -61,4 +61,47 @@ func (l *tenantLog) check(ctx context.Context, s *Stream) error {
 		return s.reset(latest, events.ResetLost)
 	}
 	return s.catchUp(ctx, latest)
+}
+
+// AllTenants returns the live feed of every tenant's events to c (Hub.SubscribeAll): each
+// event's data names its tenant (tenantId), and ids are the hub's own count. Nothing is
+// kept to resume from, so its first Continue sends a reset: new on a first connection,
+// expired on a reconnect with Last-Event-ID (which must still be a number). A reset (lost)
+// follows whenever the hub may have missed announcements; the client reloads either way.
+func AllTenants(hub *events.Hub, lastEventID string, c Client) (*Stream, error) {
+	resumeFrom, resuming, err := ParseLastEventID(lastEventID)
+	if err != nil {
+		return nil, err
+	}
+	sub, start := hub.SubscribeAll(c)
+	return newStream(&allTenantsLog{start: start}, sub, resumeFrom, resuming, c), nil
+}
+
+// allTenantsLog is the hub's numbering of every tenant's events since the subscription
+// started (at start).
+type allTenantsLog struct {
+	start int64
+}
+
+func (l *allTenantsLog) open(_ context.Context, s *Stream, _ int64, resuming bool) error {
+	if resuming {
+		return s.reset(l.start, events.ResetExpired)
+	}
+	return s.reset(l.start, events.ResetNew)
+}
+
+// kept has nothing: the hub numbers this feed's events one by one and delivers each (or
+// closes the subscription), so no gap is ever asked for; were one, the client reloads.
+func (l *allTenantsLog) kept(context.Context, int64, int64) ([]events.Event, string, error) {
+	return nil, events.ResetLost, nil
+}
+
+func (l *allTenantsLog) forward(_ context.Context, s *Stream, ev events.Event) error {
+	return s.send(ev.ID, ev.Name, ev.Data)
+}
+
+// check is the hub's word that announcements may have been missed (its Redis subscription
+// was renewed): the client reloads, and the feed carries on from the last event sent.
+func (l *allTenantsLog) check(_ context.Context, s *Stream) error {
+	return s.reset(s.sent, events.ResetLost)
 }

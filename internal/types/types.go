@@ -273,6 +273,7 @@ type StreamEvent struct {
 
 type StreamEventsReq struct {
 	LastEventId string `header:"Last-Event-ID,optional"` // the id of the last event received: resume after it
+	TenantId    string `form:"tenant_id,optional"`       // admin tokens only: this tenant's events (default: every tenant's, a live feed that cannot resume)
 }
 
 type StreamJobReq struct {

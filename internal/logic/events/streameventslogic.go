@@ -5,10 +5,11 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"jobs/internal/auth"
+	"jobs/internal/jobquery"
 	"jobs/internal/stream"
 	"jobs/internal/svc"
 	"jobs/internal/types"
+	"jobs/model"
 )
 
 type StreamEventsLogic struct {
@@ -26,12 +27,17 @@ func NewStreamEventsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *Stre
 	}
 }
 
-// StreamEvents returns the stream of the caller's tenant's events (see stream.Tenant); its
-// first Continue sends the first events.
+// StreamEvents returns the stream of the events of the tenant the caller may see, by the
+// lists' rule (jobquery.Scope): the token's, or for an admin token the one tenant_id names
+// (see stream.Tenant), or without it every tenant's live feed (stream.AllTenants). Its first
+// Continue sends the first events.
 func (l *StreamEventsLogic) StreamEvents(req *types.StreamEventsReq, out stream.Client) (*stream.Stream, error) {
-	tenant, err := auth.Tenant(l.ctx)
-	if err != nil {
+	scope := model.JobFilter{Tenant: req.TenantId}
+	if err := jobquery.Scope(l.ctx, &scope, "tenant_id"); err != nil {
 		return nil, err
 	}
-	return stream.Tenant(l.svcCtx.Events, l.svcCtx.TenantHub, tenant, req.LastEventId, out)
+	if scope.AllTenants {
+		return stream.AllTenants(l.svcCtx.TenantHub, req.LastEventId, out)
+	}
+	return stream.Tenant(l.svcCtx.Events, l.svcCtx.TenantHub, scope.Tenant, req.LastEventId, out)
 }

@@ -62,7 +62,9 @@ function signedOut() {
   feed = null;
 }
 
-// openFeed follows the tenant's job changes. EventSource resumes by itself with
+// openFeed follows the tenant's job changes (an admin token's: every tenant's, each event
+// naming its tenant; that feed cannot resume, so each reconnect starts with a reset, and the
+// page reloads). EventSource resumes by itself with
 // Last-Event-ID after a dropped connection; if it gives up (the service answered with an
 // error), a new one is opened a little later, and its reset makes the page reload.
 // EventSource does not say why it gave up, so a plain request asks first: its 401 (the

@@ -1,5 +1,6 @@
 // Jobs: every list filter of GET /api/v1/jobs, paging and order, live status and progress
-// from the tenant's event stream, and actions on the selected rows.
+// from the tenant's event stream (an admin's: every tenant's), and actions on the selected
+// rows.
 import * as api from '../api.js';
 import {
   h, replace, time, duration, between, statusBadge, progressCell, updateProgress, formatNumber, toast, TERMINAL, STATUSES,
@@ -13,7 +14,7 @@ const TEXT_FILTERS = [
   ['name', 'Name'],
   ['schedule_id', 'Schedule'],
 ];
-const PARAMS = ['status', 'function_id', 'actor', 'game_id', 'env', 'name', 'schedule_id', 'ids', 'created_from', 'created_to', 'order', 'page', 'size'];
+const PARAMS = ['status', 'function_id', 'actor', 'game_id', 'env', 'name', 'schedule_id', 'ids', 'created_from', 'created_to', 'order', 'page', 'size', 'tenant_id'];
 
 // Actions on the selected rows, each one request of the bulk route POST /api/v1/jobs/<id>
 // with the ids of the selected jobs eligible for it; applied is what an acted-on row becomes
@@ -45,6 +46,7 @@ function toLocalInput(iso) {
 
 export function mount(main, query) {
   const params = Object.fromEntries(PARAMS.map((p) => [p, query.get(p) || '']));
+  const admin = api.claims().role === 'admin';
   const rows = new Map(); // job id -> {job, tr}
   const selected = new Set();
   let reloadTimer = null;
@@ -79,6 +81,8 @@ export function mount(main, query) {
         STATUSES.map((s) => h('option', { value: s, selected: params.status === s }, s)))),
       h('label', null, 'Function', functionSelect),
       TEXT_FILTERS.map(([name, label]) => h('label', null, label, h('input', { name, id: `f-${name}`, value: params[name] }))),
+      // Only an admin token sees other tenants' jobs: without a tenant, every tenant's.
+      admin ? h('label', null, 'Tenant', h('input', { name: 'tenant_id', id: 'f-tenant_id', value: params.tenant_id, placeholder: 'every tenant' })) : null,
       h('label', null, 'Created from', h('input', { type: 'datetime-local', name: 'created_from', value: toLocalInput(params.created_from) })),
       h('label', null, 'Created before', h('input', { type: 'datetime-local', name: 'created_to', value: toLocalInput(params.created_to) })),
       h('label', null, 'Job ids (comma-separated)', h('input', { name: 'ids', value: params.ids, spellcheck: 'false' })),
@@ -303,6 +307,8 @@ export function mount(main, query) {
         scheduleReload();
         return;
       }
+      // An admin's feed has every tenant's events, each naming its tenant.
+      if (params.tenant_id && data.tenantId && data.tenantId !== params.tenant_id) return;
       const row = rows.get(data.id);
       if (!row) {
         // A job this page does not show changed: it may belong here now (a new job, or one

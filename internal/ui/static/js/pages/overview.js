@@ -1,6 +1,8 @@
 // Overview: the tenant's jobs by status, completed and failed per minute over the last
-// hour, and each function's pending backlog, from GET /api/v1/stats. Job changes pushed by
-// the tenant's event stream make it read the numbers again (at most once a second or so).
+// hour, and each function's pending backlog, from GET /api/v1/stats (the token's tenant's,
+// for an admin token too). Job changes pushed by the tenant's event stream make it read the
+// numbers again (at most once a second or so); of an admin's feed of every tenant, only the
+// token's tenant's.
 import * as api from '../api.js';
 import { h, svg, replace, formatNumber, formatClock, duration, timeZone } from '../dom.js';
 
@@ -45,6 +47,7 @@ function chartTable(minutes) {
 }
 
 export function mount(main) {
+  const { tenant } = api.claims();
   const cards = h('div', { class: 'cards', id: 'counts' });
   const throughput = h('div', { class: 'chart panel', id: 'throughput' });
   const backlog = h('div', { class: 'table-wrap', id: 'backlog' });
@@ -129,8 +132,9 @@ export function mount(main) {
 
   load();
   return {
-    onEvent(name) {
-      if (name !== 'progress') refreshSoon();
+    onEvent(name, data) {
+      if (name === 'progress' || (data.tenantId && data.tenantId !== tenant)) return;
+      refreshSoon();
     },
     leave() {
       left = true;

@@ -1,0 +1,55 @@
+package ui_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"jobs/internal/apptest"
+)
+
+// TestDashboardAdminFollowsEveryTenantLive: signed in with an operator token, the jobs list
+// of every tenant, and of the one tenant its filter names, changes live: another tenant's new
+// job appears and its row moves to completed without a reload. The overview, which shows the
+// token's own tenant's numbers, follows that tenant's jobs.
+func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	admin := a.AsAdmin("ops", "olga")
+	t1, t2 := a.As("t1", "alice"), a.As("t2", "bob")
+	b := newBrowser(t, a, 1280, 800)
+	b.open("")
+	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
+	b.run(chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('jobs.token', %q)`, admin.BearerToken()), nil))
+	b.open("#/jobs")
+	b.run(chromedp.Reload()) // the hash alone changes no document: load it again, signed in
+	b.waitFor("the list, live", `document.getElementById('live').dataset.state === 'live' && document.querySelector('main [role=status]').textContent === '0 jobs'`, 15*time.Second)
+	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
+
+	// Every tenant's list: tenant t1's new job shows up, and its row follows it to completed.
+	job := t1.StartJob(map[string]any{"functionId": "sleep", "name": "t1-nap", "params": map[string]any{"seconds": 2}})
+	b.waitFor("t1's new job in the list of every tenant", rowSelector(job.Id), 10*time.Second)
+	b.waitFor("its row completed", rowSelector(job.Id)+`.dataset.status === 'completed'`, 15*time.Second)
+	b.notReloaded()
+
+	// The list of tenant t2 (the admin's tenant filter): t2's job shows up and completes, t1's
+	// does not.
+	b.goTo("#/jobs?tenant_id=t2")
+	b.waitFor("t2's list, with the tenant filter", `document.getElementById('f-tenant_id')?.value === 't2' && document.querySelector('main [role=status]').textContent === '0 jobs'`, 10*time.Second)
+	other := t1.StartJob(map[string]any{"functionId": "echo"})
+	mine := t2.StartJob(map[string]any{"functionId": "sleep", "name": "t2-nap", "params": map[string]any{"seconds": 1}})
+	b.waitFor("t2's new job in t2's list", rowSelector(mine.Id), 10*time.Second)
+	b.waitFor("its row completed", rowSelector(mine.Id)+`.dataset.status === 'completed'`, 15*time.Second)
+	if eval[bool](b, `!!`+rowSelector(other.Id)) {
+		t.Errorf("t2's list shows t1's job %s", other.Id)
+	}
+	b.notReloaded()
+
+	// The overview counts the admin's own tenant's jobs, and follows them.
+	b.goTo("#/overview")
+	b.waitFor("the overview, nothing completed in ops", `document.querySelector('#counts [data-status=completed] .n')?.textContent === '0'`, 10*time.Second)
+	admin.StartJob(map[string]any{"functionId": "echo"})
+	b.waitFor("ops's job counted", `document.querySelector('#counts [data-status=completed] .n').textContent === '1'`, 10*time.Second)
+	b.notReloaded()
+}
