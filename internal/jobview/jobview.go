@@ -36,7 +36,7 @@ func ParseID(id string) error {
 
 // ParseListQuery validates the list filters and paging, naming the offending parameter.
 // maxSize bounds the page size (Limits.MaxPageSize). Tenant is the tenant_id asked for, if
-// any: whether the caller may see it is the logic's to decide (jobs.ScopeFilter).
+// any: whether the caller may see it is the logic's to decide (jobquery.Scope).
 func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error) {
 	f := model.JobFilter{Tenant: q.TenantId, Status: model.Status(q.Status), FunctionId: q.FunctionId, Actor: q.Actor, GameId: q.GameId,
 		Env: q.Env, Name: q.Name, ScheduleId: q.ScheduleId}
