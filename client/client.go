@@ -119,12 +119,12 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("jobs client: %s %s: %w", cl.method, req.URL.Path, err)
+		return &noAnswer{fmt.Errorf("jobs client: %s %s: %w", cl.method, req.URL.Path, err)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("jobs client: %s %s: read the response: %w", cl.method, req.URL.Path, err)
+		return &noAnswer{fmt.Errorf("jobs client: %s %s: read the response: %w", cl.method, req.URL.Path, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return responseError(resp, raw)

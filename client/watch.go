@@ -77,8 +77,8 @@ const (
 	defaultWatchIdle = 45 * time.Second
 	// defaultReconnectFor is how long Watch keeps trying to reconnect before it gives up.
 	defaultReconnectFor = time.Minute
-	// Reconnects after a failed one wait from minBackoff, doubling up to maxBackoff (or
-	// the server's Retry-After).
+	// Reconnects after a failed one (and Result's requests after a failed one) wait from
+	// minBackoff, doubling up to maxBackoff (or the server's Retry-After).
 	minBackoff = 250 * time.Millisecond
 	maxBackoff = 5 * time.Second
 )
@@ -118,20 +118,16 @@ func (c *Client) Watch(ctx context.Context, id string, handle func(Event) error)
 		}
 		if w.lastID != before {
 			failingSince, backoff = time.Time{}, 0 // a connection that got somewhere dropped: at once
-		} else if failingSince.IsZero() {
-			failingSince, backoff = time.Now(), minBackoff
 		} else {
-			backoff = min(2*backoff, maxBackoff)
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			backoff = nextBackoff(backoff)
 		}
 		if !failingSince.IsZero() && time.Since(failingSince) > c.reconnectFor {
 			return nil, fmt.Errorf("jobs client: watch job %s: no connection for %s: %w", id, c.reconnectFor, err)
 		}
-		wait := backoff
-		var apiErr *Error
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
-			wait = apiErr.RetryAfter
-		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, retryWait(backoff, err)); err != nil {
 			return nil, err
 		}
 	}
@@ -190,7 +186,7 @@ func (w *watch) connect(ctx context.Context) (*JobDetail, error) {
 	case resp.StatusCode != http.StatusOK:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		apiErr := responseError(resp, body)
-		if apiErr.Status >= 500 || apiErr.Status == http.StatusRequestTimeout || apiErr.Status == http.StatusTooManyRequests {
+		if transient(apiErr) {
 			return nil, apiErr
 		}
 		return nil, &stopError{apiErr}
@@ -327,6 +323,25 @@ func (w *watch) deliver(ev Event) error {
 		return &stopError{err}
 	}
 	return nil
+}
+
+// nextBackoff is the pause before the next attempt after one that followed a pause of
+// backoff (0 after none): from minBackoff, doubling up to maxBackoff.
+func nextBackoff(backoff time.Duration) time.Duration {
+	if backoff == 0 {
+		return minBackoff
+	}
+	return min(2*backoff, maxBackoff)
+}
+
+// retryWait is how long to wait before the next attempt after err: the Retry-After of its
+// answer if it has one, else backoff.
+func retryWait(backoff time.Duration, err error) time.Duration {
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter
+	}
+	return backoff
 }
 
 // sleep waits for d or until ctx is done.
