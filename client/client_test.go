@@ -818,3 +818,51 @@ func TestListAllOfEveryTenantFollowsIds(t *testing.T) {
 		t.Fatalf("ListAll of every tenant: %v, want %v", got, want)
 	}
 }
+
+// A walk that has begun rides out a restart of the service as Watch does: a page that meets
+// a 503, a 502 or a connection cut is asked for again, backing off, and every job still comes
+// once. A first page that fails is the caller's, at once.
+func TestListAllRidesOutFailuresAfterItsFirstPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var started []string
+	for range 5 {
+		started = append(started, b.start(t, client.StartRequest{FunctionID: "echo", GameID: "walk"}).ID)
+	}
+	slices.Reverse(started) // newest first
+	p := newFaultProxy(t, b.app.URL)
+	c, err := client.New(p.URL(), b.app.BearerToken(),
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := client.ListFilter{GameID: "walk", Size: 2}
+
+	var walked []string
+	for job, err := range c.ListAll(b.ctx, f) {
+		if err != nil {
+			t.Fatalf("after %d jobs: %v", len(walked), err)
+		}
+		if walked = append(walked, job.ID); len(walked) == 2 {
+			p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+			p.answerNext(http.StatusBadGateway, "")
+			p.answerRaw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"jobs\":[")
+		}
+	}
+	if !slices.Equal(walked, started) {
+		t.Fatalf("ListAll through failures: %v, want %v", walked, started)
+	}
+	if n := len(p.connections()); n < 6 {
+		t.Fatalf("%d connections, want a page, three failed and the pages after", n)
+	}
+
+	p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+	t0 := time.Now()
+	var errs []error
+	for _, err := range c.ListAll(b.ctx, f) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], client.ErrUnavailable) || time.Since(t0) > 900*time.Millisecond {
+		t.Fatalf("ListAll whose first page failed: %v after %s", errs, time.Since(t0))
+	}
+}

@@ -75,7 +75,8 @@ const (
 	// defaultWatchIdle is how long a stream may stay silent before Watch takes it for dead
 	// and reconnects: API.md promises a ping at least every 15 s.
 	defaultWatchIdle = 45 * time.Second
-	// defaultReconnectFor is how long Watch keeps trying to reconnect before it gives up.
+	// defaultReconnectFor is how long Watch keeps trying to reconnect, and ListAll to read
+	// its next page, before they give up.
 	defaultReconnectFor = time.Minute
 	// Reconnects after a failed one (and Result's requests after a failed one) wait from
 	// minBackoff, doubling up to maxBackoff (or the server's Retry-After).
@@ -99,8 +100,7 @@ const (
 // An error returned by handle ends Watch with that error.
 func (c *Client) Watch(ctx context.Context, id string, handle func(Event) error) (*JobDetail, error) {
 	w := &watch{c: c, id: id, handle: handle, lastID: -1}
-	var failingSince time.Time
-	var backoff time.Duration
+	var failing outage
 	for {
 		before := w.lastID
 		job, err := w.connect(ctx)
@@ -117,18 +117,14 @@ func (c *Client) Watch(ctx context.Context, id string, handle func(Event) error)
 			return nil, err // never connected: the caller's to handle
 		}
 		if w.lastID != before {
-			failingSince, backoff = time.Time{}, 0 // a connection that got somewhere dropped: at once
-		} else {
-			if failingSince.IsZero() {
-				failingSince = time.Now()
+			failing.over() // a connection that got somewhere dropped: at once
+			continue
+		}
+		if err := failing.pause(ctx, err, c.reconnectFor); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			backoff = nextBackoff(backoff)
-		}
-		if !failingSince.IsZero() && time.Since(failingSince) > c.reconnectFor {
-			return nil, fmt.Errorf("jobs client: watch job %s: no connection for %s: %w", id, c.reconnectFor, err)
-		}
-		if err := sleep(ctx, retryWait(backoff, err)); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("jobs client: watch job %s: %w", id, err)
 		}
 	}
 }
@@ -323,6 +319,28 @@ func (w *watch) deliver(ev Event) error {
 		return &stopError{err}
 	}
 	return nil
+}
+
+// outage paces a call's attempts through failures once the call got somewhere (Watch's
+// reconnects, ListAll's pages), until the failures have lasted a limit.
+type outage struct {
+	since   time.Time // the first failure since the last success; zero if none
+	backoff time.Duration
+}
+
+// over notes a success: the next failure begins a new outage.
+func (o *outage) over() { *o = outage{} }
+
+// pause notes the failure err and waits before the next attempt. It returns an error
+// instead once the failures have lasted limit (wrapping err), or ctx's once ctx is done.
+func (o *outage) pause(ctx context.Context, err error, limit time.Duration) error {
+	if o.since.IsZero() {
+		o.since = time.Now()
+	} else if time.Since(o.since) > limit {
+		return fmt.Errorf("no connection for %s: %w", limit, err)
+	}
+	o.backoff = nextBackoff(o.backoff)
+	return sleep(ctx, retryWait(o.backoff, err))
 }
 
 // nextBackoff is the pause before the next attempt after one that followed a pause of
