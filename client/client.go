@@ -33,8 +33,9 @@ type Client struct {
 	token   string
 	http    *http.Client
 	timeout time.Duration
-	// watchIdle and reconnectFor are Watch's: the silence after which a stream counts as
-	// dead, and how long reconnecting may fail before Watch gives up.
+	// watchIdle is the silence after which Watch takes a stream for dead; reconnectFor is
+	// how long Watch's reconnects, and ListAll's reads of its next page, may fail before
+	// they give up.
 	watchIdle    time.Duration
 	reconnectFor time.Duration
 	// maxWait is the longest wait one result request asks for (the route's limit).
@@ -119,12 +120,12 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("jobs client: %s %s: %w", cl.method, req.URL.Path, err)
+		return &noAnswer{fmt.Errorf("jobs client: %s %s: %w", cl.method, req.URL.Path, err)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("jobs client: %s %s: read the response: %w", cl.method, req.URL.Path, err)
+		return &noAnswer{fmt.Errorf("jobs client: %s %s: read the response: %w", cl.method, req.URL.Path, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return responseError(resp, raw)

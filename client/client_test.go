@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,6 +261,155 @@ func TestResultWaitsForTheOutcome(t *testing.T) {
 	res, err = b.c.Result(b.ctx, slow.ID, 30*time.Second)
 	if err != nil || res.Status != client.StatusCompleted || string(res.Result) != `{"steps":1}` {
 		t.Fatalf("result once the job ended: %+v, %v", res, err)
+	}
+}
+
+// refusals sends each request on a connection of its own, as to a process that closes its
+// connections as it stops, and counts the requests that got no answer.
+type refusals struct {
+	transport http.Transport
+	failed    atomic.Int64
+}
+
+func (r *refusals) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.transport.RoundTrip(req)
+	if err != nil {
+		r.failed.Add(1)
+	}
+	return resp, err
+}
+
+// resultOutcome is what a Result call returned.
+type resultOutcome struct {
+	res *client.JobResult
+	err error
+}
+
+// resultInBackground calls c.Result(id, wait) on its own goroutine; its outcome comes on
+// the channel.
+func (b *testBundle) resultInBackground(c *client.Client, id string, wait time.Duration) <-chan resultOutcome {
+	got := make(chan resultOutcome, 1)
+	go func() {
+		res, err := c.Result(b.ctx, id, wait)
+		got <- resultOutcome{res, err}
+	}()
+	return got
+}
+
+// untilResult waits until cond holds, while the Result call whose outcome comes on got is
+// still waiting; it fails the test if Result returns first, or cond never holds.
+func untilResult(t *testing.T, got <-chan resultOutcome, what string, cond func() bool) {
+	t.Helper()
+	var early *resultOutcome
+	held := testutil.Eventually(20*time.Second, func() bool {
+		select {
+		case o := <-got:
+			early = &o
+			return true
+		default:
+			return cond()
+		}
+	})
+	switch {
+	case early != nil:
+		t.Fatalf("Result returned before %s: %+v, %v", what, early.res, early.err)
+	case !held:
+		t.Fatalf("never %s", what)
+	}
+}
+
+// A service that stops answers an open result wait at once with the job as it stands, and
+// refuses the connections that come next until it is back (a restart in place, no load
+// balancer): Result asks again, backing off, within its wait, and returns the outcome.
+func TestResultRidesOutARestartOfTheService(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := newFaultProxy(t, b.app.URL)
+	tr := &refusals{transport: http.Transport{DisableKeepAlives: true}}
+	c, err := client.New(p.URL(), b.app.BearerToken(), client.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := b.start(t, client.StartRequest{FunctionID: "echo", RunAt: time.Now().Add(time.Hour)}) // pending throughout
+	got := b.resultInBackground(c, job.ID, 45*time.Second)
+	untilResult(t, got, "the wait reached the service", func() bool { return b.app.Svc.Hub.Subscribers() == 1 })
+
+	p.stopListening()
+	b.app.Stop(context.Background()) // the open wait answers: the job, pending
+	untilResult(t, got, "two requests were refused", func() bool { return tr.failed.Load() >= 2 })
+
+	// The service is back (another process on the same database and Redis), and the job ends.
+	again := apptest.StartApp(t, b.app.Config)
+	p.listenAgain(again.URL)
+	if _, err := newClient(t, again.URL, again.BearerToken()).Cancel(b.ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-got:
+		if o.err != nil || o.res.ID != job.ID || o.res.Status != client.StatusCancelled {
+			t.Fatalf("Result across the restart: %+v, %v; want the job, cancelled", o.res, o.err)
+		}
+	case <-b.ctx.Done():
+		t.Fatal("Result never returned")
+	}
+}
+
+// Behind a load balancer a restart shows as 502s, 503s with Retry-After, 504s and answers
+// cut short: Result rides them out within its wait, and returns the last of them once the
+// wait is over; a 4xx ends it at once.
+func TestResultRetriesTransientFailuresWithinItsWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := newFaultProxy(t, b.app.URL)
+	// A connection a request: one kept alive would pass the proxy's answers by.
+	c, err := client.New(p.URL(), b.app.BearerToken(),
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := b.start(t, client.StartRequest{FunctionID: "echo", RunAt: time.Now().Add(time.Hour)})
+
+	p.answerNext(http.StatusBadGateway, "")
+	p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+	p.answerNext(http.StatusGatewayTimeout, "")
+	p.answerRaw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"code\":0,")
+	got := b.resultInBackground(c, job.ID, 45*time.Second)
+	untilResult(t, got, "the wait reached the service", func() bool { return b.app.Svc.Hub.Subscribers() == 1 })
+	if _, err := b.c.Cancel(b.ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	o := <-got
+	if o.err != nil || o.res.Status != client.StatusCancelled {
+		t.Fatalf("Result: %+v, %v; want the job, cancelled", o.res, o.err)
+	}
+	conns := p.connections()
+	if len(conns) != 5 {
+		t.Fatalf("%d connections, want the four failed and the one that waited", len(conns))
+	}
+	if gap := conns[2].Sub(conns[1]); gap < 900*time.Millisecond {
+		t.Fatalf("asked again %s after a 503 with Retry-After: 1", gap)
+	}
+
+	// Failures throughout: the last is returned once the wait is over, not before.
+	other := b.start(t, client.StartRequest{FunctionID: "echo", RunAt: time.Now().Add(time.Hour)})
+	for range 10 {
+		p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+	}
+	t0 := time.Now()
+	_, err = c.Result(b.ctx, other.ID, 2500*time.Millisecond)
+	if took := time.Since(t0); took < 1500*time.Millisecond || took > 3500*time.Millisecond {
+		t.Errorf("Result returned %s into a wait of 2.5 s", took)
+	}
+	wantAPIError(t, err, client.ErrUnavailable, http.StatusServiceUnavailable, "proxy says 503")
+	p.forgetAnswers()
+
+	// A refusal of the request itself is final.
+	p.answerNext(http.StatusUnauthorized, "")
+	t0 = time.Now()
+	_, err = c.Result(b.ctx, other.ID, 30*time.Second)
+	wantAPIError(t, err, client.ErrUnauthorized, http.StatusUnauthorized)
+	if took := time.Since(t0); took > 5*time.Second {
+		t.Errorf("a 401 took %s to return", took)
 	}
 }
 
@@ -666,5 +816,53 @@ func TestListAllOfEveryTenantFollowsIds(t *testing.T) {
 	}
 	if want := []string{fired.Id, started.Id}; !slices.Equal(got, want) {
 		t.Fatalf("ListAll of every tenant: %v, want %v", got, want)
+	}
+}
+
+// A walk that has begun rides out a restart of the service as Watch does: a page that meets
+// a 503, a 502 or a connection cut is asked for again, backing off, and every job still comes
+// once. A first page that fails is the caller's, at once.
+func TestListAllRidesOutFailuresAfterItsFirstPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var started []string
+	for range 5 {
+		started = append(started, b.start(t, client.StartRequest{FunctionID: "echo", GameID: "walk"}).ID)
+	}
+	slices.Reverse(started) // newest first
+	p := newFaultProxy(t, b.app.URL)
+	c, err := client.New(p.URL(), b.app.BearerToken(),
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := client.ListFilter{GameID: "walk", Size: 2}
+
+	var walked []string
+	for job, err := range c.ListAll(b.ctx, f) {
+		if err != nil {
+			t.Fatalf("after %d jobs: %v", len(walked), err)
+		}
+		if walked = append(walked, job.ID); len(walked) == 2 {
+			p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+			p.answerNext(http.StatusBadGateway, "")
+			p.answerRaw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"jobs\":[")
+		}
+	}
+	if !slices.Equal(walked, started) {
+		t.Fatalf("ListAll through failures: %v, want %v", walked, started)
+	}
+	if n := len(p.connections()); n < 6 {
+		t.Fatalf("%d connections, want a page, three failed and the pages after", n)
+	}
+
+	p.answerNext(http.StatusServiceUnavailable, "Retry-After: 1\r\n")
+	t0 := time.Now()
+	var errs []error
+	for _, err := range c.ListAll(b.ctx, f) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], client.ErrUnavailable) || time.Since(t0) > 900*time.Millisecond {
+		t.Fatalf("ListAll whose first page failed: %v after %s", errs, time.Since(t0))
 	}
 }

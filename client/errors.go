@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -54,6 +55,24 @@ var (
 	// Error.RetryAfter.
 	ErrUnavailable error = statusSentinel(http.StatusServiceUnavailable)
 )
+
+// noAnswer is a request that got no whole answer: its connection was refused, cut or timed
+// out. It wraps the transport's error.
+type noAnswer struct{ err error }
+
+func (e *noAnswer) Error() string { return e.err.Error() }
+func (e *noAnswer) Unwrap() error { return e.err }
+
+// transient reports whether err may pass if the request is sent again: it got no answer, or
+// one saying the service cannot answer now (5xx, 408, 429). Other 4xx are the request's own.
+func transient(err error) bool {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr.Status >= 500 || apiErr.Status == http.StatusRequestTimeout || apiErr.Status == http.StatusTooManyRequests
+	}
+	var none *noAnswer
+	return errors.As(err, &none)
+}
 
 // responseError turns a non-200 answer into an *Error.
 func responseError(resp *http.Response, body []byte) *Error {

@@ -64,15 +64,37 @@ const maxResultWait = 60 * time.Second
 // Result returns the job's outcome, waiting up to wait for the job to become terminal
 // (0 answers at once). A job still not terminal after wait comes back with its current
 // status and a null result. Waits beyond the route's 60 s take several requests.
+//
+// Within the wait, Result rides out a restart or an outage of the service: a request that
+// gets no answer (a connection refused or cut) or a 5xx, 408 or 429 is sent again, after a
+// pause from 250 ms doubling up to 5 s or as a Retry-After asks, and so is one answered
+// before its wait ran out (the service answers so as it stops, and may refuse the next).
+// Once the wait leaves no time for another try, the last failure is returned. Other
+// refusals (a 404, a 401) are returned at once.
 func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (*JobResult, error) {
 	deadline := time.Now().Add(wait)
+	var backoff time.Duration
 	for {
-		step := min(time.Until(deadline), c.maxWait).Round(time.Second)
-		step = max(step, 0)
+		step := max(min(time.Until(deadline), c.maxWait).Round(time.Second), 0)
 		q := url.Values{"wait": {strconv.Itoa(int(step / time.Second))}}
+		asked := time.Now()
 		res, err := fetch[JobResult](ctx, c, call{method: http.MethodGet, path: jobPath(id, "result"), query: q, extra: step})
-		if err != nil || res.Status.Terminal() || time.Until(deadline) < time.Second {
+		switch {
+		case err != nil && (!transient(err) || ctx.Err() != nil):
+			return nil, err
+		case err == nil && (res.Status.Terminal() || time.Until(deadline) < time.Second):
+			return res, nil
+		case err == nil && time.Since(asked) >= step:
+			backoff = 0 // the request's wait ran out: ask again at once
+			continue
+		}
+		backoff = nextBackoff(backoff)
+		pause := retryWait(backoff, err)
+		if time.Until(deadline) < pause {
 			return res, err
+		}
+		if err := sleep(ctx, pause); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -88,6 +89,11 @@ func (c *Client) List(ctx context.Context, f ListFilter) (*JobList, error) {
 // page again, skipping the jobs it has already yielded; it moves on by page only among jobs
 // of one millisecond. Each job comes once, and none that matches throughout is missed.
 //
+// Once a page has come, a page that gets no answer, or a 5xx, 408 or 429, is asked for again
+// as Watch reconnects (backing off from 250 ms to 5 s or as a Retry-After asks, for up to a
+// minute), so a walk rides out a restart of the service; a first page's failure is yielded
+// at once.
+//
 // An admin token's list of every tenant is ordered by id, not creation time, so a creation
 // time says nothing of what follows it: there ListAll only moves on page by page, and a job
 // that leaves the filter can still make it miss one.
@@ -96,12 +102,23 @@ func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[JobItem, e
 	return func(yield func(JobItem, error) bool) {
 		seen := make(map[string]bool)
 		f.Page = max(f.Page, 1)
+		begun := false
+		var failing outage
 		for {
 			list, err := c.List(ctx, f)
+			if err != nil && begun && transient(err) && ctx.Err() == nil {
+				if err = failing.pause(ctx, err, c.reconnectFor); err == nil {
+					continue
+				} else if ctx.Err() == nil {
+					err = fmt.Errorf("jobs client: list jobs: %w", err)
+				}
+			}
 			if err != nil {
 				yield(JobItem{}, err)
 				return
 			}
+			begun = true
+			failing.over()
 			for _, job := range list.Jobs {
 				if seen[job.ID] {
 					continue

@@ -13,14 +13,14 @@ import (
 )
 
 // faultProxy is a TCP proxy in front of a real app that can fail the way networks and load
-// balancers do: cut the open connections, hold new ones, go silent, or answer a connection
-// itself (a 503 with Retry-After, a 204) instead of passing it on.
+// balancers do: cut the open connections, hold new ones, go silent, answer a connection
+// itself (a 503 with Retry-After, a 204) instead of passing it on, or refuse connections
+// and take them again for another app (a restart in place).
 type faultProxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string // host:port of the app
-
+	t        *testing.T
 	mu       sync.Mutex
+	ln       net.Listener
+	target   string            // host:port of the app
 	open     map[net.Conn]bool // both ends of every proxied connection
 	hold     chan struct{}     // while not nil, new connections wait for it to close
 	silenced map[net.Conn]bool // connections that stopped passing bytes on
@@ -39,9 +39,11 @@ func newFaultProxy(t *testing.T, appURL string) *faultProxy {
 		t.Fatal(err)
 	}
 	p := &faultProxy{t: t, ln: ln, target: u.Host, open: map[net.Conn]bool{}, silenced: map[net.Conn]bool{}}
-	go p.serve()
+	go p.serve(ln)
 	t.Cleanup(func() {
-		ln.Close()
+		p.mu.Lock()
+		p.ln.Close()
+		p.mu.Unlock()
 		p.release()
 		p.cut()
 	})
@@ -49,11 +51,15 @@ func newFaultProxy(t *testing.T, appURL string) *faultProxy {
 }
 
 // URL is the proxy's base URL.
-func (p *faultProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *faultProxy) URL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return "http://" + p.ln.Addr().String()
+}
 
-func (p *faultProxy) serve() {
+func (p *faultProxy) serve(ln net.Listener) {
 	for {
-		conn, err := p.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -75,6 +81,7 @@ func (p *faultProxy) handle(conn net.Conn, hold chan struct{}) {
 	if len(p.answers) > 0 {
 		answer, p.answers = p.answers[0], p.answers[1:]
 	}
+	target := p.target
 	p.mu.Unlock()
 	if answer != "" {
 		defer p.drop(conn)
@@ -85,7 +92,7 @@ func (p *faultProxy) handle(conn net.Conn, hold chan struct{}) {
 		}
 		return
 	}
-	up, err := net.Dial("tcp", p.target)
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		p.drop(conn)
 		return
@@ -188,10 +195,43 @@ func (p *faultProxy) answerRaw(raw string) {
 	p.answers = append(p.answers, raw)
 }
 
+// stopListening closes the listener, so that new connections are refused, and leaves the
+// open ones be: a process that stops while it finishes the requests it has.
+func (p *faultProxy) stopListening() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+}
+
+// forgetAnswers drops the answers answerNext and answerRaw left for connections to come.
+func (p *faultProxy) forgetAnswers() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answers = nil
+}
+
 // refuse closes the listener and every open connection: the service is gone.
 func (p *faultProxy) refuse() {
-	p.ln.Close()
+	p.stopListening()
 	p.cut()
+}
+
+// listenAgain listens at the same address again, passing connections on to the app at
+// appURL: the service restarted in place.
+func (p *faultProxy) listenAgain(appURL string) {
+	p.t.Helper()
+	u, err := url.Parse(appURL)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ln, err := net.Listen("tcp", p.ln.Addr().String())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.ln, p.target = ln, u.Host
+	go p.serve(ln)
 }
 
 // connections returns when each connection so far came in.

@@ -75,10 +75,11 @@ const (
 	// defaultWatchIdle is how long a stream may stay silent before Watch takes it for dead
 	// and reconnects: API.md promises a ping at least every 15 s.
 	defaultWatchIdle = 45 * time.Second
-	// defaultReconnectFor is how long Watch keeps trying to reconnect before it gives up.
+	// defaultReconnectFor is how long Watch keeps trying to reconnect, and ListAll to read
+	// its next page, before they give up.
 	defaultReconnectFor = time.Minute
-	// Reconnects after a failed one wait from minBackoff, doubling up to maxBackoff (or
-	// the server's Retry-After).
+	// Reconnects after a failed one (and Result's requests after a failed one) wait from
+	// minBackoff, doubling up to maxBackoff (or the server's Retry-After).
 	minBackoff = 250 * time.Millisecond
 	maxBackoff = 5 * time.Second
 )
@@ -99,8 +100,7 @@ const (
 // An error returned by handle ends Watch with that error.
 func (c *Client) Watch(ctx context.Context, id string, handle func(Event) error) (*JobDetail, error) {
 	w := &watch{c: c, id: id, handle: handle, lastID: -1}
-	var failingSince time.Time
-	var backoff time.Duration
+	var failing outage
 	for {
 		before := w.lastID
 		job, err := w.connect(ctx)
@@ -117,22 +117,14 @@ func (c *Client) Watch(ctx context.Context, id string, handle func(Event) error)
 			return nil, err // never connected: the caller's to handle
 		}
 		if w.lastID != before {
-			failingSince, backoff = time.Time{}, 0 // a connection that got somewhere dropped: at once
-		} else if failingSince.IsZero() {
-			failingSince, backoff = time.Now(), minBackoff
-		} else {
-			backoff = min(2*backoff, maxBackoff)
+			failing.over() // a connection that got somewhere dropped: at once
+			continue
 		}
-		if !failingSince.IsZero() && time.Since(failingSince) > c.reconnectFor {
-			return nil, fmt.Errorf("jobs client: watch job %s: no connection for %s: %w", id, c.reconnectFor, err)
-		}
-		wait := backoff
-		var apiErr *Error
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
-			wait = apiErr.RetryAfter
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+		if err := failing.pause(ctx, err, c.reconnectFor); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("jobs client: watch job %s: %w", id, err)
 		}
 	}
 }
@@ -190,7 +182,7 @@ func (w *watch) connect(ctx context.Context) (*JobDetail, error) {
 	case resp.StatusCode != http.StatusOK:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		apiErr := responseError(resp, body)
-		if apiErr.Status >= 500 || apiErr.Status == http.StatusRequestTimeout || apiErr.Status == http.StatusTooManyRequests {
+		if transient(apiErr) {
 			return nil, apiErr
 		}
 		return nil, &stopError{apiErr}
@@ -327,6 +319,47 @@ func (w *watch) deliver(ev Event) error {
 		return &stopError{err}
 	}
 	return nil
+}
+
+// outage paces a call's attempts through failures once the call got somewhere (Watch's
+// reconnects, ListAll's pages), until the failures have lasted a limit.
+type outage struct {
+	since   time.Time // the first failure since the last success; zero if none
+	backoff time.Duration
+}
+
+// over notes a success: the next failure begins a new outage.
+func (o *outage) over() { *o = outage{} }
+
+// pause notes the failure err and waits before the next attempt. It returns an error
+// instead once the failures have lasted limit (wrapping err), or ctx's once ctx is done.
+func (o *outage) pause(ctx context.Context, err error, limit time.Duration) error {
+	if o.since.IsZero() {
+		o.since = time.Now()
+	} else if time.Since(o.since) > limit {
+		return fmt.Errorf("no connection for %s: %w", limit, err)
+	}
+	o.backoff = nextBackoff(o.backoff)
+	return sleep(ctx, retryWait(o.backoff, err))
+}
+
+// nextBackoff is the pause before the next attempt after one that followed a pause of
+// backoff (0 after none): from minBackoff, doubling up to maxBackoff.
+func nextBackoff(backoff time.Duration) time.Duration {
+	if backoff == 0 {
+		return minBackoff
+	}
+	return min(2*backoff, maxBackoff)
+}
+
+// retryWait is how long to wait before the next attempt after err: the Retry-After of its
+// answer if it has one, else backoff.
+func retryWait(backoff time.Duration, err error) time.Duration {
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter
+	}
+	return backoff
 }
 
 // sleep waits for d or until ctx is done.

@@ -370,22 +370,29 @@ func (h *Hub) Subscribers() int {
 func (h *Hub) Done() <-chan struct{} { return h.done }
 
 // Close closes every subscription, which ends every open stream, and the Redis subscription.
+// Later calls only wait, as the first does, for the hub's goroutines to end.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	h.closed = true
-	close(h.done)
-	for _, j := range h.jobs {
-		for s := range j.subs {
-			h.removeLocked(s)
+	first := !h.closed
+	if first {
+		h.closed = true
+		close(h.done)
+		for _, j := range h.jobs {
+			for s := range j.subs {
+				h.removeLocked(s)
+			}
 		}
 	}
 	for s := range h.all {
 		h.removeLocked(s)
 	}
 	h.mu.Unlock()
-	if h.pubsub != nil {
+	if h.pubsub == nil {
+		return
+	}
+	if first {
 		close(h.stop)
 		_ = h.pubsub.Close()
-		h.stopped.Wait()
 	}
+	h.stopped.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +168,37 @@ func TestOneBatchOfSeveralJobsNumbersEachJobInOrderAndStopsAtItsDone(t *testing.
 	}
 	if b, err := bus.Range(ctx, "b", 0, 100); err != nil || len(b) != 2 || b[1].ID != 2 || !strings.Contains(string(b[1].Data), `"progress":2`) {
 		t.Errorf("job b's log: %+v, %v", b, err)
+	}
+}
+
+// Close may be called again (an embedder's deferred Close after Stop's, say), also while the
+// first still waits for the Redis subscription to end: the later calls do nothing.
+func TestHubCloseTwice(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	for _, started := range []bool{true, false} {
+		hub := events.NewHub(bus, config.EventsConf{ClientBuffer: 8, CheckInterval: time.Hour},
+			func(context.Context, []string) ([]string, error) { return nil, nil })
+		if started {
+			if err := hub.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub := hub.Subscribe("job-1", events.NotifyFunc(func() {}))
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(hub.Close)
+		}
+		wg.Wait()
+		hub.Close()
+		if d := sub.Take(); !d.Closed {
+			t.Fatalf("started %v: the subscription is open after Close", started)
+		}
+		select {
+		case <-hub.Done():
+		default:
+			t.Fatalf("started %v: Done is not closed after Close", started)
+		}
 	}
 }
