@@ -382,9 +382,9 @@ func (h *Hub) Close() {
 				h.removeLocked(s)
 			}
 		}
-	}
-	for s := range h.all {
-		h.removeLocked(s)
+		for s := range h.all {
+			h.removeLocked(s)
+		}
 	}
 	h.mu.Unlock()
 	if h.pubsub == nil {
