@@ -76,3 +76,34 @@ func TestDashboardSchedules(t *testing.T) {
 	b.notReloaded()
 	b.checkOnlyOwnOrigin()
 }
+
+// TestDashboardSchedulesActOnce: a double click acts once. Run now starts one job, and the
+// create form creates its schedule without then showing the second click's "exists".
+func TestDashboardSchedulesActOnce(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	b.waitFor("the form", `document.querySelectorAll('#s-functionId option').length > 1`, 15*time.Second)
+	b.run(
+		chromedp.SendKeys("#s-id", "twice", chromedp.ByID),
+		chromedp.SendKeys("#s-cron", "@daily", chromedp.ByID),
+		chromedp.SetValue("#s-functionId", "echo", chromedp.ByID),
+		chromedp.Evaluate(`{ const b = document.querySelector('#new-schedule button[type=submit]'); b.click(); b.click(); }`, nil),
+	)
+	row := `document.querySelector('tr[data-id="twice"]')`
+	b.waitFor("its row", `!!`+row, 10*time.Second)
+	b.waitFor("the form emptied", `document.getElementById('s-id').value === ''`, 10*time.Second)
+	if msg := eval[string](b, `document.getElementById('new-schedule-error').textContent`); msg != "" {
+		t.Errorf("after a double click on Create the form says %q", msg)
+	}
+
+	b.run(chromedp.Evaluate(row+`.querySelector('[data-action=trigger]').click(); `+row+`.querySelector('[data-action=trigger]').click()`, nil))
+	b.waitFor("the toast of the started job", `document.getElementById('toast').textContent.startsWith('Started job')`, 10*time.Second)
+	var s struct{ Triggered int64 }
+	api.Do(http.MethodGet, "/api/v1/schedules/twice", nil).Data(t, &s)
+	if s.Triggered != 1 {
+		t.Errorf("a double click on Run now started %d jobs", s.Triggered)
+	}
+}

@@ -2,7 +2,7 @@
 // and delete on each, and a form to create one. Counts follow the tenant's event stream
 // (a schedule's fire is a job's creation).
 import * as api from '../api.js';
-import { h, replace, time, formatNumber, toast, timeZone } from '../dom.js';
+import { h, replace, time, formatNumber, toast, timeZone, once } from '../dom.js';
 
 // Every action names the schedule's tenant: an admin token lists every tenant's schedules.
 const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
@@ -29,7 +29,7 @@ function createForm(onCreated) {
     h('textarea', { id: 's-params', name: 'params', rows: 3, spellcheck: 'false', placeholder: '{}' }),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create schedule')),
     status);
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', once(async (e) => {
     e.preventDefault();
     status.textContent = '';
     const data = new FormData(form);
@@ -55,7 +55,7 @@ function createForm(onCreated) {
     } catch (err) {
       status.textContent = err.message;
     }
-  });
+  }));
   return form;
 }
 
@@ -64,7 +64,7 @@ function row(s, reload) {
     type: 'button',
     class: 'link',
     'data-action': action,
-    onclick: async () => {
+    onclick: once(async () => {
       try {
         const result = await api.request(action === 'delete' ? 'DELETE' : 'POST', path(s, action === 'delete' ? '' : action));
         toast(done(result));
@@ -72,7 +72,7 @@ function row(s, reload) {
         toast(err.message);
       }
       reload();
-    },
+    }),
   }, label);
   // Delete asks once more in place: the first click turns the button into a confirmation.
   const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete' }, 'Delete');
