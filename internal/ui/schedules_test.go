@@ -107,3 +107,31 @@ func TestDashboardSchedulesActOnce(t *testing.T) {
 		t.Errorf("a double click on Run now started %d jobs", s.Triggered)
 	}
 }
+
+// TestDashboardSchedulesFromTheKeyboard: Enter on a schedule's action leaves the focus on
+// that row's control in the list drawn again (Pause becomes Resume), and Delete moves it to
+// the confirmation that replaces it.
+func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "keys", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	row := `document.querySelector('tr[data-id="keys"]')`
+	b.waitFor("its row", `!!`+row, 15*time.Second)
+
+	b.tabTo("Pause", `document.activeElement.dataset.action === 'pause'`)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("paused, the focus on Resume", row+`?.dataset.paused === 'true' && document.activeElement === `+row+`.querySelector('[data-action=resume]')`, 10*time.Second)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("resumed, the focus on Pause", row+`?.dataset.paused === 'false' && document.activeElement === `+row+`.querySelector('[data-action=pause]')`, 10*time.Second)
+
+	b.tabTo("Delete", `document.activeElement.dataset.action === 'ask-delete'`)
+	b.run(chromedp.KeyEvent("\r"))
+	if action := eval[string](b, `document.activeElement.dataset.action || document.activeElement.tagName`); action != "delete" {
+		t.Fatalf("after Enter on Delete the focus is on %s, not on the confirmation", action)
+	}
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("the row gone", `!`+row, 10*time.Second)
+}

@@ -60,10 +60,14 @@ function createForm(onCreated) {
 }
 
 function row(s, reload) {
-  const act = (action, label, done) => h('button', {
+  // Each control has a key naming its place in the row (Pause and Resume share one): the
+  // list drawn again gives it the keyboard focus back. An admin sees every tenant's schedules.
+  const key = (slot) => `${slot}:${s.tenantId}/${s.id}`;
+  const act = (action, slot, label, done) => h('button', {
     type: 'button',
     class: 'link',
     'data-action': action,
+    'data-key': key(slot),
     onclick: once(async () => {
       try {
         const result = await api.request(action === 'delete' ? 'DELETE' : 'POST', path(s, action === 'delete' ? '' : action));
@@ -75,8 +79,12 @@ function row(s, reload) {
     }),
   }, label);
   // Delete asks once more in place: the first click turns the button into a confirmation.
-  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete' }, 'Delete');
-  del.addEventListener('click', () => del.replaceWith(act('delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`)));
+  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete', 'data-key': key('delete') }, 'Delete');
+  del.addEventListener('click', () => {
+    const really = act('delete', 'delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`);
+    del.replaceWith(really);
+    really.focus();
+  });
   return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
     h('td', null, h('a', { href: `#/jobs?schedule_id=${encodeURIComponent(s.id)}`, class: 'mono' }, s.id),
       s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
@@ -87,8 +95,8 @@ function row(s, reload) {
     h('td', { class: 'num', 'data-count': 'missed' }, formatNumber(s.missedFires + s.overlapSkipped),
       s.lastError ? h('div', { class: 'error' }, s.lastError) : null),
     h('td', { class: 'actions' },
-      s.paused ? act('resume', 'Resume', () => `Resumed ${s.id}.`) : act('pause', 'Pause', () => `Paused ${s.id}.`),
-      ' ', act('trigger', 'Run now', (job) => `Started job ${job.id}.`),
+      s.paused ? act('resume', 'toggle', 'Resume', () => `Resumed ${s.id}.`) : act('pause', 'toggle', 'Pause', () => `Paused ${s.id}.`),
+      ' ', act('trigger', 'trigger', 'Run now', (job) => `Started job ${job.id}.`),
       s.source === 'config' ? null : [' ', del]));
 }
 
@@ -101,8 +109,10 @@ export function mount(main) {
   let loading = null;
   const reload = () => {
     loading = api.get('/schedules').then(({ schedules }) => {
+      const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
       replace(tbody, schedules.length ? schedules.map((s) => row(s, reload))
         : h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No schedules yet.')));
+      if (focusKey) tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
     }).catch((err) => toast(err.message));
   };
   replace(main, h('h1', null, 'Schedules'),
