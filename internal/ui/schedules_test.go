@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -134,4 +135,25 @@ func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
 	}
 	b.run(chromedp.KeyEvent("\r"))
 	b.waitFor("the row gone", `!`+row, 10*time.Second)
+}
+
+// TestDashboardSchedulesComeBackWithMySQL: the Schedules page opened while MySQL is away says
+// so in the page (not only in a toast that goes), and shows the schedules once MySQL is back,
+// with no click or event to reload it.
+func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := apptest.StartApp(t, c)
+	a.As(ui.DevIdentity.Tenant, "tester").Do(http.MethodPost, "/api/v1/schedules",
+		map[string]any{"id": "steady", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+
+	proxy.Cut()
+	b.goTo("#/schedules")
+	// In the page, beside the table: a toast goes after a few seconds.
+	b.waitFor("the outage said", `document.getElementById('schedules-error')?.textContent.includes('mysql unavailable')`, 15*time.Second)
+	proxy.Restore()
+	b.waitFor("the schedules back", `!!document.querySelector('tr[data-id="steady"]') && document.getElementById('schedules-error').hidden`, 20*time.Second)
 }

@@ -106,16 +106,28 @@ export function mount(main) {
     h('thead', null, h('tr', null, ['Schedule', 'Cron', 'Function', 'Next run', 'Fired', 'Skipped', 'Actions']
       .map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
+  const problem = h('p', { class: 'notice error', role: 'alert', id: 'schedules-error', hidden: true });
   let loading = null;
+  let retry = null;
+  let left = false;
   const reload = () => {
+    clearTimeout(retry);
     loading = api.get('/schedules').then(({ schedules }) => {
+      problem.hidden = true;
+      problem.textContent = '';
       const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
       replace(tbody, schedules.length ? schedules.map((s) => row(s, reload))
         : h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No schedules yet.')));
       if (focusKey) tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
-    }).catch((err) => toast(err.message));
+    }).catch((err) => {
+      if (left) return;
+      problem.hidden = false;
+      problem.textContent = err.message;
+      // MySQL away (503) or the service out of reach: try again, as the jobs list does.
+      if (err.status === 503 || err.status === 0) retry = setTimeout(reload, 3000);
+    });
   };
-  replace(main, h('h1', null, 'Schedules'),
+  replace(main, h('h1', null, 'Schedules'), problem,
     h('div', { class: 'table-wrap panel' }, table),
     h('details', { class: 'panel', open: true }, h('summary', null, 'New schedule'), createForm(reload)));
   reload();
@@ -128,6 +140,10 @@ export function mount(main) {
         pending = setTimeout(() => loading.then(reload), 300);
       }
     },
-    leave() { clearTimeout(pending); },
+    leave() {
+      left = true;
+      clearTimeout(pending);
+      clearTimeout(retry);
+    },
   };
 }
