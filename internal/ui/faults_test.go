@@ -2,12 +2,14 @@ package ui_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
@@ -116,4 +118,30 @@ func TestDashboardJobDetailSaysWhyItWaits(t *testing.T) {
 	b.waitFor("the reason shown", `document.getElementById('job-live').textContent.includes('mysql unavailable')`, 20*time.Second)
 	proxy.Restore()
 	b.waitFor("live again", `document.getElementById('job-live').dataset.state === 'live'`, 20*time.Second)
+}
+
+// TestDashboardPagePastTheEnd: a page past the last (a stale link, or the last page emptied as
+// its jobs ended) says so rather than "No jobs match", links back to the last page with jobs
+// instead of to the empty page before it, and offers no Next, even with an estimated total.
+func TestDashboardPagePastTheEnd(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Limits.ExactTotalUpTo = 2 }))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	for i := range 3 {
+		api.StartJob(map[string]any{"functionId": "echo", "name": fmt.Sprintf("job-%d", i)})
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs?size=1&page=6")
+	b.waitFor("the empty page", `document.querySelector('main [role=status]').textContent === '2+ jobs'`, 15*time.Second)
+	if text := eval[string](b, `document.querySelector('#jobs-table tbody').textContent`); !strings.Contains(text, "No jobs on this page") {
+		t.Errorf("past the end the list says %q", text)
+	}
+	if href := eval[string](b, `document.querySelector('a[rel=prev]')?.getAttribute('href') || ''`); !strings.Contains(href, "page=2") {
+		t.Errorf("past the end the link back goes to %q, not to page 2", href)
+	}
+	if eval[bool](b, `!!document.querySelector('a[rel=next]')`) {
+		t.Error("past the end the page links to a next one")
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('a[rel=prev]').click()`, nil))
+	b.waitFor("a page with a job", `location.hash.includes('page=2') && document.querySelectorAll('tr[data-id]').length === 1`, 10*time.Second)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -75,4 +76,84 @@ func TestDashboardSchedules(t *testing.T) {
 	}
 	b.notReloaded()
 	b.checkOnlyOwnOrigin()
+}
+
+// TestDashboardSchedulesActOnce: a double click acts once. Run now starts one job, and the
+// create form creates its schedule without then showing the second click's "exists".
+func TestDashboardSchedulesActOnce(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	b.waitFor("the form", `document.querySelectorAll('#s-functionId option').length > 1`, 15*time.Second)
+	b.run(
+		chromedp.SendKeys("#s-id", "twice", chromedp.ByID),
+		chromedp.SendKeys("#s-cron", "@daily", chromedp.ByID),
+		chromedp.SetValue("#s-functionId", "echo", chromedp.ByID),
+		chromedp.Evaluate(`{ const b = document.querySelector('#new-schedule button[type=submit]'); b.click(); b.click(); }`, nil),
+	)
+	row := `document.querySelector('tr[data-id="twice"]')`
+	b.waitFor("its row", `!!`+row, 10*time.Second)
+	b.waitFor("the form emptied", `document.getElementById('s-id').value === ''`, 10*time.Second)
+	if msg := eval[string](b, `document.getElementById('new-schedule-error').textContent`); msg != "" {
+		t.Errorf("after a double click on Create the form says %q", msg)
+	}
+
+	b.run(chromedp.Evaluate(row+`.querySelector('[data-action=trigger]').click(); `+row+`.querySelector('[data-action=trigger]').click()`, nil))
+	b.waitFor("the toast of the started job", `document.getElementById('toast').textContent.startsWith('Started job')`, 10*time.Second)
+	var s struct{ Triggered int64 }
+	api.Do(http.MethodGet, "/api/v1/schedules/twice", nil).Data(t, &s)
+	if s.Triggered != 1 {
+		t.Errorf("a double click on Run now started %d jobs", s.Triggered)
+	}
+}
+
+// TestDashboardSchedulesFromTheKeyboard: Enter on a schedule's action leaves the focus on
+// that row's control in the list drawn again (Pause becomes Resume), and Delete moves it to
+// the confirmation that replaces it.
+func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "keys", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	row := `document.querySelector('tr[data-id="keys"]')`
+	b.waitFor("its row", `!!`+row, 15*time.Second)
+
+	b.tabTo("Pause", `document.activeElement.dataset.action === 'pause'`)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("paused, the focus on Resume", row+`?.dataset.paused === 'true' && document.activeElement === `+row+`.querySelector('[data-action=resume]')`, 10*time.Second)
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("resumed, the focus on Pause", row+`?.dataset.paused === 'false' && document.activeElement === `+row+`.querySelector('[data-action=pause]')`, 10*time.Second)
+
+	b.tabTo("Delete", `document.activeElement.dataset.action === 'ask-delete'`)
+	b.run(chromedp.KeyEvent("\r"))
+	if action := eval[string](b, `document.activeElement.dataset.action || document.activeElement.tagName`); action != "delete" {
+		t.Fatalf("after Enter on Delete the focus is on %s, not on the confirmation", action)
+	}
+	b.run(chromedp.KeyEvent("\r"))
+	b.waitFor("the row gone", `!`+row, 10*time.Second)
+}
+
+// TestDashboardSchedulesComeBackWithMySQL: the Schedules page opened while MySQL is away says
+// so in the page (not only in a toast that goes), and shows the schedules once MySQL is back,
+// with no click or event to reload it.
+func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := apptest.StartApp(t, c)
+	a.As(ui.DevIdentity.Tenant, "tester").Do(http.MethodPost, "/api/v1/schedules",
+		map[string]any{"id": "steady", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+
+	proxy.Cut()
+	b.goTo("#/schedules")
+	// In the page, beside the table: a toast goes after a few seconds.
+	b.waitFor("the outage said", `document.getElementById('schedules-error')?.textContent.includes('mysql unavailable')`, 15*time.Second)
+	proxy.Restore()
+	b.waitFor("the schedules back", `!!document.querySelector('tr[data-id="steady"]') && document.getElementById('schedules-error').hidden`, 20*time.Second)
 }

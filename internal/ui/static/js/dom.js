@@ -124,6 +124,24 @@ export function prettyJSON(value) {
   return JSON.stringify(value === undefined ? null : value, null, 2);
 }
 
+// once wraps an async event handler so that events coming while it runs are dropped: a
+// double click acts once. It sets no disabled: a disabled button loses the keyboard focus.
+export function once(handler) {
+  let busy = false;
+  return async (e) => {
+    if (busy) {
+      e.preventDefault(); // a form's second submit must not go to the browser either
+      return;
+    }
+    busy = true;
+    try {
+      await handler(e);
+    } finally {
+      busy = false;
+    }
+  };
+}
+
 // toast says something briefly in the page's live region.
 let toastTimer = null;
 export function toast(message) {

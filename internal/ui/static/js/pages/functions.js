@@ -3,10 +3,13 @@
 import * as api from '../api.js';
 import { h, replace, toast } from '../dom.js';
 
-// paramValue reads a form field as JSON when it is a number, boolean or null, else as text.
+// paramValue reads a form field as true, false, null or a number, else as text. A number
+// only when it reads back as typed: "007", "1.50" and ids too long for a double stay text.
 function paramValue(text) {
-  if (/^(-?\d+(\.\d+)?|true|false|null)$/.test(text.trim())) return JSON.parse(text.trim());
-  return text;
+  const t = text.trim();
+  if (t === 'true' || t === 'false' || t === 'null') return JSON.parse(t);
+  const n = Number(t);
+  return t !== '' && Number.isFinite(n) && String(n) === t ? n : text;
 }
 
 function startForm(fn) {

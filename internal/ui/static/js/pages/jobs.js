@@ -245,16 +245,20 @@ export function mount(main, query) {
     yes.focus();
   }
 
+  // renderPager links to the pages either side. Past the end (a stale link, or the last page
+  // emptied as its jobs ended) the link back goes to the last page known to hold jobs (with
+  // an estimated total there may be more after it), and there is no Next.
   function renderPager(list) {
     const pages = Math.max(1, Math.ceil(list.total / list.size));
     const link = (page, text, rel) => {
       const next = { ...params, page: page === 1 ? '' : page };
       return h('a', { class: 'button', href: `#/jobs${api.query(next)}`, rel, 'data-key': `page:${rel}` }, text);
     };
+    const more = list.page < pages || (list.totalIsEstimate && list.jobs.length === list.size);
     replace(pager,
-      list.page > 1 ? link(list.page - 1, '← Previous', 'prev') : h('span'),
+      list.page > 1 ? link(Math.min(list.page - 1, pages), list.page > pages + 1 ? `← Page ${formatNumber(pages)}` : '← Previous', 'prev') : h('span'),
       h('span', { class: 'muted' }, `Page ${list.page} of ${formatNumber(pages)}${list.totalIsEstimate ? '+' : ''}`),
-      list.page < pages || list.totalIsEstimate ? link(list.page + 1, 'Next →', 'next') : h('span'));
+      more ? link(list.page + 1, 'Next →', 'next') : h('span'));
   }
 
   // Reloads may overlap (a slow answer, then an event's reload): only the latest is shown.
@@ -282,7 +286,8 @@ export function mount(main, query) {
     rows.clear();
     replace(tbody, list.jobs.map(renderRow));
     if (list.jobs.length === 0) {
-      tbody.append(h('tr', null, h('td', { colspan: 9, class: 'muted' }, 'No jobs match these filters.')));
+      tbody.append(h('tr', null, h('td', { colspan: 9, class: 'muted' },
+        list.total > 0 ? 'No jobs on this page: it is past the last one.' : 'No jobs match these filters.')));
     }
     for (const id of [...selected]) if (!rows.has(id)) selected.delete(id);
     const total = `${formatNumber(list.total)}${list.totalIsEstimate ? '+' : ''}`;

@@ -2,7 +2,7 @@
 // and delete on each, and a form to create one. Counts follow the tenant's event stream
 // (a schedule's fire is a job's creation).
 import * as api from '../api.js';
-import { h, replace, time, formatNumber, toast, timeZone } from '../dom.js';
+import { h, replace, time, formatNumber, toast, timeZone, once } from '../dom.js';
 
 // Every action names the schedule's tenant: an admin token lists every tenant's schedules.
 const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
@@ -29,7 +29,7 @@ function createForm(onCreated) {
     h('textarea', { id: 's-params', name: 'params', rows: 3, spellcheck: 'false', placeholder: '{}' }),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create schedule')),
     status);
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', once(async (e) => {
     e.preventDefault();
     status.textContent = '';
     const data = new FormData(form);
@@ -55,16 +55,20 @@ function createForm(onCreated) {
     } catch (err) {
       status.textContent = err.message;
     }
-  });
+  }));
   return form;
 }
 
 function row(s, reload) {
-  const act = (action, label, done) => h('button', {
+  // Each control has a key naming its place in the row (Pause and Resume share one): the
+  // list drawn again gives it the keyboard focus back. An admin sees every tenant's schedules.
+  const key = (slot) => `${slot}:${s.tenantId}/${s.id}`;
+  const act = (action, slot, label, done) => h('button', {
     type: 'button',
     class: 'link',
     'data-action': action,
-    onclick: async () => {
+    'data-key': key(slot),
+    onclick: once(async () => {
       try {
         const result = await api.request(action === 'delete' ? 'DELETE' : 'POST', path(s, action === 'delete' ? '' : action));
         toast(done(result));
@@ -72,11 +76,15 @@ function row(s, reload) {
         toast(err.message);
       }
       reload();
-    },
+    }),
   }, label);
   // Delete asks once more in place: the first click turns the button into a confirmation.
-  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete' }, 'Delete');
-  del.addEventListener('click', () => del.replaceWith(act('delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`)));
+  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete', 'data-key': key('delete') }, 'Delete');
+  del.addEventListener('click', () => {
+    const really = act('delete', 'delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`);
+    del.replaceWith(really);
+    really.focus();
+  });
   return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
     h('td', null, h('a', { href: `#/jobs?schedule_id=${encodeURIComponent(s.id)}`, class: 'mono' }, s.id),
       s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
@@ -87,8 +95,8 @@ function row(s, reload) {
     h('td', { class: 'num', 'data-count': 'missed' }, formatNumber(s.missedFires + s.overlapSkipped),
       s.lastError ? h('div', { class: 'error' }, s.lastError) : null),
     h('td', { class: 'actions' },
-      s.paused ? act('resume', 'Resume', () => `Resumed ${s.id}.`) : act('pause', 'Pause', () => `Paused ${s.id}.`),
-      ' ', act('trigger', 'Run now', (job) => `Started job ${job.id}.`),
+      s.paused ? act('resume', 'toggle', 'Resume', () => `Resumed ${s.id}.`) : act('pause', 'toggle', 'Pause', () => `Paused ${s.id}.`),
+      ' ', act('trigger', 'trigger', 'Run now', (job) => `Started job ${job.id}.`),
       s.source === 'config' ? null : [' ', del]));
 }
 
@@ -98,14 +106,28 @@ export function mount(main) {
     h('thead', null, h('tr', null, ['Schedule', 'Cron', 'Function', 'Next run', 'Fired', 'Skipped', 'Actions']
       .map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
+  const problem = h('p', { class: 'notice error', role: 'alert', id: 'schedules-error', hidden: true });
   let loading = null;
+  let retry = null;
+  let left = false;
   const reload = () => {
+    clearTimeout(retry);
     loading = api.get('/schedules').then(({ schedules }) => {
+      problem.hidden = true;
+      problem.textContent = '';
+      const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
       replace(tbody, schedules.length ? schedules.map((s) => row(s, reload))
         : h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No schedules yet.')));
-    }).catch((err) => toast(err.message));
+      if (focusKey) tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
+    }).catch((err) => {
+      if (left) return;
+      problem.hidden = false;
+      problem.textContent = err.message;
+      // MySQL away (503) or the service out of reach: try again, as the jobs list does.
+      if (err.status === 503 || err.status === 0) retry = setTimeout(reload, 3000);
+    });
   };
-  replace(main, h('h1', null, 'Schedules'),
+  replace(main, h('h1', null, 'Schedules'), problem,
     h('div', { class: 'table-wrap panel' }, table),
     h('details', { class: 'panel', open: true }, h('summary', null, 'New schedule'), createForm(reload)));
   reload();
@@ -118,6 +140,10 @@ export function mount(main) {
         pending = setTimeout(() => loading.then(reload), 300);
       }
     },
-    leave() { clearTimeout(pending); },
+    leave() {
+      left = true;
+      clearTimeout(pending);
+      clearTimeout(retry);
+    },
   };
 }
