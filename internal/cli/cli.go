@@ -17,6 +17,9 @@ const (
 	exitUsage     = 2
 	exitFailed    = 3 // jobs watch: the job failed
 	exitCancelled = 4 // jobs watch: the job was cancelled
+	// exitInterrupted is what shells report for a command a SIGINT ended (128+2): Ctrl-C or
+	// SIGTERM stopped a command that was waiting on the service.
+	exitInterrupted = 130
 )
 
 // Env is what a command gets from the process: arguments aside, its standard streams and

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -224,6 +225,8 @@ func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {
 		t.Fatalf("a job started with the minted token: %+v", j)
 	}
 	jobs(t, nil, "", "token", "-actor", "zed", "-f", config).want(t, 2, "-tenant is required")
+	// A config the service would refuse is a usage error, as for jobs serve.
+	jobs(t, nil, "", "token", "-tenant", "t9", "-f", filepath.Join(t.TempDir(), "missing.yaml")).want(t, 2, "jobs token:", "missing.yaml")
 }
 
 func TestURLAndTokenFromFlagsOrEnvironment(t *testing.T) {
@@ -458,6 +461,36 @@ func TestWatchPrintsEventsAndExitsWithTheOutcome(t *testing.T) {
 
 	s.jobs(t, "watch", uuid.NewString()).want(t, 1, "jobs watch:", "(HTTP 404)")
 	s.jobs(t, "watch").want(t, 2, "usage: jobs watch ID")
+}
+
+// Ctrl-C stops a watch with the status shells give a command a SIGINT ended (130), saying so,
+// not 1, which means the service refused or could not be reached.
+func TestWatchStoppedByCtrlCExits130(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	long := s.start(t, "sleep", `{"seconds": 60}`)
+	cmd := exec.Command(binary, "watch", long)
+	cmd.Env = environ(s.env)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if lines := bufio.NewScanner(out); !lines.Scan() || !strings.HasPrefix(lines.Text(), "job "+long) {
+		t.Fatalf("watch began with %q", lines.Text())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, out)
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "jobs watch: interrupted") {
+		t.Fatalf("watch stopped by Ctrl-C: exit %d, stderr %q", code, stderr.String())
+	}
 }
 
 func TestWatchDrawsAProgressBarOnATerminal(t *testing.T) {

@@ -29,6 +29,8 @@ type clientCommand struct {
 	url    *string
 	token  *string
 	asJSON *bool
+	// interrupted ends when Ctrl-C or SIGTERM arrives (set by run).
+	interrupted context.Context
 }
 
 func newClientCommand(env Env, name string) *clientCommand {
@@ -84,6 +86,10 @@ func (cmd *clientCommand) usageError(format string, args ...any) int {
 
 // fail prints an error (the service's message, for its refusals) and returns exitError.
 func (cmd *clientCommand) fail(err error) int {
+	if cmd.interrupted != nil && cmd.interrupted.Err() != nil {
+		fmt.Fprintf(cmd.env.Stderr, "jobs %s: interrupted\n", cmd.name)
+		return exitInterrupted
+	}
 	fmt.Fprintf(cmd.env.Stderr, "jobs %s: %v\n", cmd.name, err)
 	return exitError
 }
@@ -114,6 +120,7 @@ func (cmd *clientCommand) run(args []string, minArgs, maxArgs int, do func(ctx c
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cmd.interrupted = ctx
 	return do(ctx, c, pos)
 }
 

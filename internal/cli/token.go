@@ -32,7 +32,7 @@ func token(env Env, args []string) int {
 	var c config.Config
 	if err := config.Load(*file, &c); err != nil {
 		fmt.Fprintf(env.Stderr, "jobs token: %v\n", err)
-		return exitError
+		return exitUsage // as jobs serve: the config is the caller's to fix
 	}
 	if *ttl == 0 {
 		*ttl = time.Duration(c.Auth.AccessExpire) * time.Second
