@@ -91,6 +91,6 @@ start, list, get, watch, cancel and functions talk to the service at -url or $JO
 "jobs COMMAND -h" lists a command's options.
 
 Exit status: 0 done; 1 the service refused (its message is printed) or could not be reached;
-2 a usage error; jobs watch: 3 the job failed, 4 it was cancelled.
+2 a usage error; jobs watch: 3 the job failed, 4 it was cancelled; 130 stopped by Ctrl-C.
 `)
 }
