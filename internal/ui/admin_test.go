@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
@@ -52,4 +53,48 @@ func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
 	admin.StartJob(map[string]any{"functionId": "echo"})
 	b.waitFor("ops's job counted", `document.querySelector('#counts [data-status=completed] .n').textContent === '1'`, 10*time.Second)
 	b.notReloaded()
+}
+
+// TestDashboardAdminListNamesEachJobsTenant: in an operator's list of every tenant, each row
+// names its job's tenant, on a wide window and on a narrow one, where two jobs of the same
+// name in two tenants would otherwise look the same. An ordinary token's list is as before,
+// with no tenant anywhere.
+func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	jobs := map[string]apptest.Job{
+		"t1": a.As("t1", "alice").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
+		"t2": a.As("t2", "bob").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(a.AsAdmin("ops", "olga").BearerToken())
+	tenantCell := func(id string) string { return rowSelector(id) + `.querySelector('td[data-label=Tenant]')` }
+	tenantHeader := `[...document.querySelectorAll('#jobs-table thead th')].some((th) => th.textContent === 'Tenant')`
+	for _, narrow := range []bool{false, true} {
+		if narrow {
+			b.run(emulation.SetDeviceMetricsOverride(390, 844, 1, true))
+		}
+		b.goTo("#/jobs?order=asc")
+		b.waitFor("both tenants' jobs", fmt.Sprintf(`!!%s && !!%s`, rowSelector(jobs["t1"].Id), rowSelector(jobs["t2"].Id)), 10*time.Second)
+		for tenant, job := range jobs {
+			cell := tenantCell(job.Id)
+			if got := eval[string](b, cell+`?.textContent ?? 'no tenant cell'`); got != tenant {
+				t.Errorf("narrow %v: the row of %s's job names tenant %q", narrow, tenant, got)
+			} else if !eval[bool](b, cell+`.checkVisibility()`) {
+				t.Errorf("narrow %v: the tenant of %s's job is not shown", narrow, tenant)
+			}
+		}
+		if !narrow && !eval[bool](b, tenantHeader) {
+			t.Error("the list of every tenant has no Tenant column")
+		}
+		b.noSidewaysScroll("jobs")
+		b.goTo("#/overview") // the next goTo shows the list anew
+	}
+
+	b.run(chromedp.Click("#signout", chromedp.ByID))
+	b.signInWith(a.As("t1", "alice").BearerToken())
+	b.goTo("#/jobs")
+	b.waitFor("t1's job", rowSelector(jobs["t1"].Id), 10*time.Second)
+	if eval[bool](b, `!!`+tenantCell(jobs["t1"].Id)+` || `+tenantHeader) {
+		t.Error("an ordinary token's list shows a tenant column")
+	}
 }
