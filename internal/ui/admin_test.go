@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,40 @@ func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
 	b.waitFor("t1's job", rowSelector(jobs["t1"].Id), 10*time.Second)
 	if eval[bool](b, `!!`+tenantCell(jobs["t1"].Id)+` || `+tenantHeader) {
 		t.Error("an ordinary token's list shows a tenant column")
+	}
+}
+
+// TestDashboardAdminOverviewSaysWhoseNumbers: an operator's header says it is one (not a
+// tenant's), the overview says whose numbers it shows (the token's own tenant's: the stats
+// are per tenant), and its status cards and backlog links open that tenant's jobs, whose
+// count matches the card's, not every tenant's.
+func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	admin := a.AsAdmin("ops", "olga")
+	other := a.As("t1", "alice")
+	done := []apptest.Job{
+		admin.StartJob(map[string]any{"functionId": "echo"}),
+		other.StartJob(map[string]any{"functionId": "echo"}),
+		other.StartJob(map[string]any{"functionId": "echo"}),
+	}
+	for _, j := range done {
+		admin.WaitStatus(j.Id, "completed", 10*time.Second)
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(admin.BearerToken())
+	if who := eval[string](b, `document.getElementById('who').textContent`); !strings.Contains(who, "Operator (all tenants)") {
+		t.Errorf("an operator's header reads %q", who)
+	}
+	b.waitFor("ops's one completed job", `document.querySelector('#counts [data-status=completed] .n')?.textContent === '1'`, 15*time.Second)
+	if text := eval[string](b, `document.querySelector('main').innerText`); !strings.Contains(text, "tenant ops") {
+		t.Errorf("the overview does not say whose numbers it shows:\n%s", text)
+	}
+	if href := eval[string](b, `document.querySelector('#backlog-table a').getAttribute('href')`); !strings.Contains(href, "tenant_id=ops") {
+		t.Errorf("a backlog link goes to %s, every tenant's jobs", href)
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('#counts [data-status=completed]').click()`, nil))
+	b.waitFor("the list", `location.hash.startsWith('#/jobs') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
+	if n := eval[string](b, `document.querySelector('main [role=status]').textContent`); n != "1 job" {
+		t.Errorf("the card counting 1 completed job opens a list of %s", n)
 	}
 }
