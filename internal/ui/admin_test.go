@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,30 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 	b.waitFor("the list", `location.hash.startsWith('#/jobs') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
 	if n := eval[string](b, `document.querySelector('main [role=status]').textContent`); n != "1 job" {
 		t.Errorf("the card counting 1 completed job opens a list of %s", n)
+	}
+}
+
+// TestDashboardAdminScheduleLinksItsTenantsJobs: an operator sees two tenants' schedules of
+// the same id; each one's link to its jobs lists that tenant's jobs only.
+func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	byTenant := map[string]string{} // job id -> tenant
+	for _, tenant := range []string{"t1", "t2"} {
+		api := a.As(tenant, "alice")
+		api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "nightly", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+		var job apptest.Job
+		api.Do(http.MethodPost, "/api/v1/schedules/nightly/trigger", nil).Data(t, &job)
+		byTenant[job.Id] = tenant
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(a.AsAdmin("ops", "olga").BearerToken())
+	b.goTo("#/schedules")
+	b.waitFor("both tenants' schedules", `document.querySelectorAll('tr[data-id=nightly]').length === 2`, 15*time.Second)
+	b.run(chromedp.Evaluate(`document.querySelector('tr[data-id=nightly] a').click()`, nil))
+	b.waitFor("its jobs", `location.hash.includes('schedule_id=nightly') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
+	shown := eval[[]string](b, `[...document.querySelectorAll('tr[data-id]')].map((tr) => tr.dataset.id)`)
+	hash := eval[string](b, `location.hash`)
+	if len(shown) != 1 || !strings.Contains(hash, "tenant_id="+byTenant[shown[0]]) {
+		t.Errorf("one schedule's link (%s) lists jobs %v of tenants %v", hash, shown, byTenant)
 	}
 }

@@ -4,7 +4,8 @@
 import * as api from '../api.js';
 import { h, replace, time, formatNumber, toast, timeZone, once } from '../dom.js';
 
-// Every action names the schedule's tenant: an admin token lists every tenant's schedules.
+// Every action, and the link to a schedule's jobs, names the schedule's tenant: an admin
+// token lists every tenant's schedules (and jobs), and two tenants may use the same id.
 const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
   + `?tenant_id=${encodeURIComponent(s.tenantId)}`;
 
@@ -86,7 +87,7 @@ function row(s, reload) {
     really.focus();
   });
   return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
-    h('td', null, h('a', { href: `#/jobs?schedule_id=${encodeURIComponent(s.id)}`, class: 'mono' }, s.id),
+    h('td', null, h('a', { href: `#/jobs${api.query({ schedule_id: s.id, tenant_id: s.tenantId })}`, class: 'mono' }, s.id),
       s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
     h('td', null, h('span', { class: 'mono' }, s.cron), h('div', { class: 'muted' }, s.timezone)),
     h('td', { class: 'mono' }, s.functionId),
