@@ -137,7 +137,8 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 }
 
 // TestDashboardAdminScheduleLinksItsTenantsJobs: an operator sees two tenants' schedules of
-// the same id; each one's link to its jobs lists that tenant's jobs only.
+// the same id, each row naming its tenant; each one's link to its jobs lists that tenant's
+// jobs only.
 func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
 	a := apptest.StartApp(t, apptest.Config(t))
 	byTenant := map[string]string{} // job id -> tenant
@@ -152,6 +153,13 @@ func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
 	b.signInWith(a.AsAdmin("ops", "olga").BearerToken())
 	b.goTo("#/schedules")
 	b.waitFor("both tenants' schedules", `document.querySelectorAll('tr[data-id=nightly]').length === 2`, 15*time.Second)
+	tenants := eval[[]string](b, `(() => {
+		const col = [...document.querySelectorAll('#schedules-table thead th')].findIndex((th) => th.textContent === 'Tenant');
+		return col < 0 ? [] : [...document.querySelectorAll('tr[data-id=nightly]')].map((tr) => tr.cells[col].textContent).sort();
+	})()`)
+	if strings.Join(tenants, ",") != "t1,t2" {
+		t.Errorf("the two schedules named nightly name tenants %q", tenants)
+	}
 	b.run(chromedp.Evaluate(`document.querySelector('tr[data-id=nightly] a').click()`, nil))
 	b.waitFor("its jobs", `location.hash.includes('schedule_id=nightly') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
 	shown := eval[[]string](b, `[...document.querySelectorAll('tr[data-id]')].map((tr) => tr.dataset.id)`)
