@@ -2,9 +2,12 @@ package ui_test
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
@@ -52,4 +55,116 @@ func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
 	admin.StartJob(map[string]any{"functionId": "echo"})
 	b.waitFor("ops's job counted", `document.querySelector('#counts [data-status=completed] .n').textContent === '1'`, 10*time.Second)
 	b.notReloaded()
+}
+
+// TestDashboardAdminListNamesEachJobsTenant: in an operator's list of every tenant, each row
+// names its job's tenant, on a wide window and on a narrow one, where two jobs of the same
+// name in two tenants would otherwise look the same. An ordinary token's list is as before,
+// with no tenant anywhere.
+func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	jobs := map[string]apptest.Job{
+		"t1": a.As("t1", "alice").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
+		"t2": a.As("t2", "bob").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(a.AsAdmin("ops", "olga").BearerToken())
+	tenantCell := func(id string) string { return rowSelector(id) + `.querySelector('td[data-label=Tenant]')` }
+	tenantHeader := `[...document.querySelectorAll('#jobs-table thead th')].some((th) => th.textContent === 'Tenant')`
+	for _, narrow := range []bool{false, true} {
+		if narrow {
+			b.run(emulation.SetDeviceMetricsOverride(390, 844, 1, true))
+		}
+		b.goTo("#/jobs?order=asc")
+		b.waitFor("both tenants' jobs", fmt.Sprintf(`!!%s && !!%s`, rowSelector(jobs["t1"].Id), rowSelector(jobs["t2"].Id)), 10*time.Second)
+		for tenant, job := range jobs {
+			cell := tenantCell(job.Id)
+			if got := eval[string](b, cell+`?.textContent ?? 'no tenant cell'`); got != tenant {
+				t.Errorf("narrow %v: the row of %s's job names tenant %q", narrow, tenant, got)
+			} else if !eval[bool](b, cell+`.checkVisibility()`) {
+				t.Errorf("narrow %v: the tenant of %s's job is not shown", narrow, tenant)
+			}
+		}
+		if !narrow && !eval[bool](b, tenantHeader) {
+			t.Error("the list of every tenant has no Tenant column")
+		}
+		b.noSidewaysScroll("jobs")
+		b.goTo("#/overview") // the next goTo shows the list anew
+	}
+
+	b.run(chromedp.Click("#signout", chromedp.ByID))
+	b.signInWith(a.As("t1", "alice").BearerToken())
+	b.goTo("#/jobs")
+	b.waitFor("t1's job", rowSelector(jobs["t1"].Id), 10*time.Second)
+	if eval[bool](b, `!!`+tenantCell(jobs["t1"].Id)+` || `+tenantHeader) {
+		t.Error("an ordinary token's list shows a tenant column")
+	}
+}
+
+// TestDashboardAdminOverviewSaysWhoseNumbers: an operator's header says it is one (not a
+// tenant's), the overview says whose numbers it shows (the token's own tenant's: the stats
+// are per tenant), and its status cards and backlog links open that tenant's jobs, whose
+// count matches the card's, not every tenant's.
+func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	admin := a.AsAdmin("ops", "olga")
+	other := a.As("t1", "alice")
+	done := []apptest.Job{
+		admin.StartJob(map[string]any{"functionId": "echo"}),
+		other.StartJob(map[string]any{"functionId": "echo"}),
+		other.StartJob(map[string]any{"functionId": "echo"}),
+	}
+	for _, j := range done {
+		admin.WaitStatus(j.Id, "completed", 10*time.Second)
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(admin.BearerToken())
+	if who := eval[string](b, `document.getElementById('who').textContent`); !strings.Contains(who, "Operator (all tenants)") {
+		t.Errorf("an operator's header reads %q", who)
+	}
+	b.waitFor("ops's one completed job", `document.querySelector('#counts [data-status=completed] .n')?.textContent === '1'`, 15*time.Second)
+	if text := eval[string](b, `document.querySelector('main').innerText`); !strings.Contains(text, "tenant ops") {
+		t.Errorf("the overview does not say whose numbers it shows:\n%s", text)
+	}
+	if href := eval[string](b, `document.querySelector('#backlog-table a').getAttribute('href')`); !strings.Contains(href, "tenant_id=ops") {
+		t.Errorf("a backlog link goes to %s, every tenant's jobs", href)
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('#counts [data-status=completed]').click()`, nil))
+	b.waitFor("the list", `location.hash.startsWith('#/jobs') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
+	if n := eval[string](b, `document.querySelector('main [role=status]').textContent`); n != "1 job" {
+		t.Errorf("the card counting 1 completed job opens a list of %s", n)
+	}
+}
+
+// TestDashboardAdminScheduleLinksItsTenantsJobs: an operator sees two tenants' schedules of
+// the same id, each row naming its tenant; each one's link to its jobs lists that tenant's
+// jobs only.
+func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	byTenant := map[string]string{} // job id -> tenant
+	for _, tenant := range []string{"t1", "t2"} {
+		api := a.As(tenant, "alice")
+		api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "nightly", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
+		var job apptest.Job
+		api.Do(http.MethodPost, "/api/v1/schedules/nightly/trigger", nil).Data(t, &job)
+		byTenant[job.Id] = tenant
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.signInWith(a.AsAdmin("ops", "olga").BearerToken())
+	b.goTo("#/schedules")
+	b.waitFor("both tenants' schedules", `document.querySelectorAll('tr[data-id=nightly]').length === 2`, 15*time.Second)
+	tenants := eval[[]string](b, `(() => {
+		const col = [...document.querySelectorAll('#schedules-table thead th')].findIndex((th) => th.textContent === 'Tenant');
+		return col < 0 ? [] : [...document.querySelectorAll('tr[data-id=nightly]')].map((tr) => tr.cells[col].textContent).sort();
+	})()`)
+	if strings.Join(tenants, ",") != "t1,t2" {
+		t.Errorf("the two schedules named nightly name tenants %q", tenants)
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('tr[data-id=nightly] a').click()`, nil))
+	b.waitFor("its jobs", `location.hash.includes('schedule_id=nightly') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
+	shown := eval[[]string](b, `[...document.querySelectorAll('tr[data-id]')].map((tr) => tr.dataset.id)`)
+	hash := eval[string](b, `location.hash`)
+	if len(shown) != 1 || !strings.Contains(hash, "tenant_id="+byTenant[shown[0]]) {
+		t.Errorf("one schedule's link (%s) lists jobs %v of tenants %v", hash, shown, byTenant)
+	}
 }

@@ -143,6 +143,16 @@ func (b *browser) signIn() {
 	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
 }
 
+// signInWith pastes token into the sign-in form and waits for the signed-in page.
+func (b *browser) signInWith(token string) {
+	b.t.Helper()
+	b.open("")
+	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 15*time.Second)
+	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
+}
+
 // notReloaded fails the test if the page was reloaded since signIn.
 func (b *browser) notReloaded() {
 	b.t.Helper()

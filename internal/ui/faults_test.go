@@ -145,3 +145,23 @@ func TestDashboardPagePastTheEnd(t *testing.T) {
 	b.run(chromedp.Evaluate(`document.querySelector('a[rel=prev]').click()`, nil))
 	b.waitFor("a page with a job", `location.hash.includes('page=2') && document.querySelectorAll('tr[data-id]').length === 1`, 10*time.Second)
 }
+
+// TestDashboardJobDetailComesBackWithMySQL: a job's detail page opened while MySQL is away
+// says so, and shows the job once MySQL is back, with no click to reload it, as the lists do.
+func TestDashboardJobDetailComesBackWithMySQL(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := apptest.StartApp(t, c)
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "echo", "name": "patient"})
+	api.WaitStatus(job.Id, "completed", 10*time.Second)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+
+	proxy.Cut()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the outage said", `document.querySelector('main [role=alert]')?.textContent.includes('mysql unavailable')`, 15*time.Second)
+	proxy.Restore()
+	b.waitFor("the job back", `document.querySelector('h1')?.textContent === 'patient' && document.querySelector('#job-status [data-status]')?.dataset.status === 'completed' && !document.querySelector('main [role=alert]:not([hidden])')`, 20*time.Second)
+}

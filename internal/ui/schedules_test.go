@@ -41,6 +41,9 @@ func TestDashboardSchedules(t *testing.T) {
 	b.waitFor("fires counted live", row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
 	b.noSidewaysScroll("schedules")
 	b.screenshot("schedules")
+	if eval[bool](b, `[...document.querySelectorAll('#schedules-table thead th')].some((th) => th.textContent === 'Tenant')`) {
+		t.Error("an ordinary token's schedules have a Tenant column")
+	}
 
 	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=pause]`, chromedp.ByQuery))
 	b.waitFor("paused", row+`?.dataset.paused === 'true'`, 10*time.Second)

@@ -48,7 +48,9 @@ function show() {
 
 function signedIn() {
   const c = api.claims();
-  replace(document.getElementById('who'), 'Tenant ', h('strong', null, c.tenant || '?'), c.actor ? ` · ${c.actor}` : '');
+  // An admin token's tenant names only whose overview it shows: its lists are every tenant's.
+  replace(document.getElementById('who'), c.role === 'admin' ? 'Operator (all tenants)' : ['Tenant ', h('strong', null, c.tenant || '?')],
+    c.actor ? ` · ${c.actor}` : '');
   nav.hidden = false;
   session.hidden = false;
   if (!feed) feed = openFeed();

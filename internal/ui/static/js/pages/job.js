@@ -30,9 +30,8 @@ export function mount(main, { id }) {
   const log = h('pre', { class: 'log', id: 'job-log', tabindex: 0, 'aria-label': 'Output lines' });
   const logNote = h('p', { class: 'muted', id: 'job-log-note' });
   const callback = h('div', { id: 'job-callback' });
-
-  replace(main,
-    h('p', null, h('a', { href: '#/jobs' }, '← All jobs')),
+  const problem = h('p', { class: 'notice error', role: 'alert', id: 'job-problem', hidden: true });
+  const content = h('div', null,
     h('div', { class: 'row spread' }, h('div', { class: 'row' }, title, badge), h('div', { class: 'row' }, streamState, actions)),
     h('section', { class: 'panel', 'aria-labelledby': 'h-progress' }, h('h2', { id: 'h-progress', class: 'visually-hidden' }, 'Progress'), progress),
     errorBox,
@@ -44,6 +43,7 @@ export function mount(main, { id }) {
       h('section', { 'aria-labelledby': 'h-result' }, h('h2', { id: 'h-result' }, 'Result'), result)),
     h('section', { 'aria-labelledby': 'h-log' }, h('h2', { id: 'h-log' }, 'Output'), logNote, log),
     h('section', { 'aria-labelledby': 'h-callback' }, h('h2', { id: 'h-callback' }, 'Callback'), callback));
+  replace(main, h('p', null, h('a', { href: '#/jobs' }, '← All jobs')), problem, content);
 
   const label = () => job.name || job.id;
 
@@ -254,7 +254,12 @@ export function mount(main, { id }) {
     } catch (err) {
       if (left) return;
       if (!job) {
-        replace(main, h('p', null, h('a', { href: '#/jobs' }, '← All jobs')), h('p', { class: 'notice error', role: 'alert' }, err.message));
+        // Nothing to show yet: say why instead. MySQL away (503) or the service out of reach:
+        // try again, as the lists do, so the job shows once MySQL is back.
+        problem.textContent = err.message;
+        problem.hidden = false;
+        content.hidden = true;
+        if (err.status === 503 || err.status === 0) retry = setTimeout(reload, 3000);
         return;
       }
       // Say why (MySQL away, say), not only that the page is waiting.
@@ -263,6 +268,8 @@ export function mount(main, { id }) {
       return;
     }
     if (left) return;
+    problem.hidden = true;
+    content.hidden = false;
     showLogTail();
     if (TERMINAL.has(job.status)) {
       finish();

@@ -1,6 +1,6 @@
 // Jobs: every list filter of GET /api/v1/jobs, paging and order, live status and progress
-// from the tenant's event stream (an admin's: every tenant's), and actions on the selected
-// rows.
+// from the tenant's event stream (an admin's: every tenant's, each row naming its tenant),
+// and actions on the selected rows.
 import * as api from '../api.js';
 import {
   h, replace, time, duration, between, statusBadge, progressCell, updateProgress, formatNumber, toast, TERMINAL, STATUSES,
@@ -62,6 +62,7 @@ export function mount(main, query) {
     h('thead', null, h('tr', null,
       h('th', null, selectAll),
       h('th', null, 'Job'),
+      admin ? h('th', null, 'Tenant') : null,
       h('th', null, 'Function'),
       h('th', null, 'Status'),
       h('th', null, 'Progress'),
@@ -151,6 +152,8 @@ export function mount(main, query) {
       h('td', { 'data-label': 'Job' }, h('div', null,
         h('a', { href: `#/jobs/${job.id}`, 'data-key': `open:${job.id}` }, label),
         job.name ? h('div', { class: 'id mono' }, job.id) : null)),
+      // An admin's list mixes tenants: the same name in two of them is two jobs.
+      admin ? h('td', { 'data-label': 'Tenant' }, job.tenantId) : null,
       h('td', { 'data-label': 'Function' }, job.functionId),
       h('td', { 'data-label': 'Status', class: 'cell-status' }, h('div', null, statusBadge(job.status),
         job.error ? h('div', { class: 'message error' }, job.error) : null)),
@@ -286,7 +289,7 @@ export function mount(main, query) {
     rows.clear();
     replace(tbody, list.jobs.map(renderRow));
     if (list.jobs.length === 0) {
-      tbody.append(h('tr', null, h('td', { colspan: 9, class: 'muted' },
+      tbody.append(h('tr', null, h('td', { colspan: table.tHead.rows[0].cells.length, class: 'muted' },
         list.total > 0 ? 'No jobs on this page: it is past the last one.' : 'No jobs match these filters.')));
     }
     for (const id of [...selected]) if (!rows.has(id)) selected.delete(id);

@@ -2,7 +2,8 @@
 // hour, and each function's pending backlog, from GET /api/v1/stats (the token's tenant's,
 // for an admin token too). Job changes pushed by the tenant's event stream make it read the
 // numbers again (at most once a second or so); of an admin's feed of every tenant, only the
-// token's tenant's.
+// token's tenant's. An admin's page says whose numbers they are, and its links to the jobs
+// name that tenant: its Jobs list is every tenant's.
 import * as api from '../api.js';
 import { h, svg, replace, formatNumber, formatClock, duration, timeZone } from '../dom.js';
 
@@ -47,7 +48,9 @@ function chartTable(minutes) {
 }
 
 export function mount(main) {
-  const { tenant } = api.claims();
+  const { tenant, role } = api.claims();
+  const admin = role === 'admin';
+  const scope = admin ? `&tenant_id=${encodeURIComponent(tenant)}` : '';
   const cards = h('div', { class: 'cards', id: 'counts' });
   const throughput = h('div', { class: 'chart panel', id: 'throughput' });
   const backlog = h('div', { class: 'table-wrap', id: 'backlog' });
@@ -59,6 +62,8 @@ export function mount(main) {
 
   replace(main,
     h('h1', null, 'Overview'),
+    admin ? h('p', { class: 'muted', id: 'overview-tenant' },
+      'Numbers of tenant ', h('strong', null, tenant), ', the tenant of this operator token.') : null,
     h('section', { 'aria-labelledby': 'h-counts' }, h('h2', { id: 'h-counts' }, 'Jobs by status'), cards),
     h('section', { 'aria-labelledby': 'h-throughput' }, h('h2', { id: 'h-throughput' }, 'Finished per minute, last hour'), throughput),
     h('section', { 'aria-labelledby': 'h-backlog' }, h('h2', { id: 'h-backlog' }, 'Pending backlog by function'), backlog),
@@ -66,7 +71,7 @@ export function mount(main) {
 
   function render(stats) {
     replace(cards, stats.counts.map((c) => h('a', {
-      class: `card status-card c-${c.status}`, href: `#/jobs?status=${c.status}`, 'data-status': c.status,
+      class: `card status-card c-${c.status}`, href: `#/jobs?status=${c.status}${scope}`, 'data-status': c.status,
     }, h('div', { class: 'muted' }, c.status), h('div', { class: 'n' }, `${formatNumber(c.count)}${c.countIsEstimate ? '+' : ''}`))));
 
     const totals = stats.throughput.reduce((t, m) => ({ completed: t.completed + m.completed, failed: t.failed + m.failed }),
@@ -85,7 +90,7 @@ export function mount(main) {
       h('thead', null, h('tr', null,
         h('th', null, 'Function'), h('th', { class: 'num' }, 'Pending'), h('th', { class: 'num' }, 'Oldest due job waiting'))),
       h('tbody', null, stats.functions.map((f) => h('tr', { 'data-function': f.functionId },
-        h('td', null, h('a', { href: `#/jobs?function_id=${encodeURIComponent(f.functionId)}&status=pending` }, f.functionId)),
+        h('td', null, h('a', { href: `#/jobs?function_id=${encodeURIComponent(f.functionId)}&status=pending${scope}` }, f.functionId)),
         h('td', { class: 'num' }, `${formatNumber(f.pending)}${f.pendingIsEstimate ? '+' : ''}`),
         h('td', { class: 'num' }, f.oldestDueAt ? duration(f.oldestDueAgeSeconds * 1000) : '—'))))));
     updated.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hourCycle: 'h23' })}.`;

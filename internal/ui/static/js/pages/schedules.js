@@ -4,7 +4,8 @@
 import * as api from '../api.js';
 import { h, replace, time, formatNumber, toast, timeZone, once } from '../dom.js';
 
-// Every action names the schedule's tenant: an admin token lists every tenant's schedules.
+// Every action, and the link to a schedule's jobs, names the schedule's tenant: an admin
+// token lists every tenant's schedules (and jobs), and two tenants may use the same id.
 const path = (s, action = '') => `/schedules/${encodeURIComponent(s.id)}${action ? `/${action}` : ''}`
   + `?tenant_id=${encodeURIComponent(s.tenantId)}`;
 
@@ -59,7 +60,7 @@ function createForm(onCreated) {
   return form;
 }
 
-function row(s, reload) {
+function row(s, reload, admin) {
   // Each control has a key naming its place in the row (Pause and Resume share one): the
   // list drawn again gives it the keyboard focus back. An admin sees every tenant's schedules.
   const key = (slot) => `${slot}:${s.tenantId}/${s.id}`;
@@ -86,8 +87,9 @@ function row(s, reload) {
     really.focus();
   });
   return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
-    h('td', null, h('a', { href: `#/jobs?schedule_id=${encodeURIComponent(s.id)}`, class: 'mono' }, s.id),
+    h('td', null, h('a', { href: `#/jobs${api.query({ schedule_id: s.id, tenant_id: s.tenantId })}`, class: 'mono' }, s.id),
       s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
+    admin ? h('td', null, s.tenantId) : null,
     h('td', null, h('span', { class: 'mono' }, s.cron), h('div', { class: 'muted' }, s.timezone)),
     h('td', { class: 'mono' }, s.functionId),
     h('td', null, s.paused ? h('span', { class: 'muted' }, 'paused') : time(s.nextRunAt)),
@@ -101,10 +103,11 @@ function row(s, reload) {
 }
 
 export function mount(main) {
-  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'Loading…')));
+  const admin = api.claims().role === 'admin';
+  const columns = ['Schedule', admin ? 'Tenant' : null, 'Cron', 'Function', 'Next run', 'Fired', 'Skipped', 'Actions'].filter(Boolean);
+  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: columns.length, class: 'muted' }, 'Loading…')));
   const table = h('table', { id: 'schedules-table' },
-    h('thead', null, h('tr', null, ['Schedule', 'Cron', 'Function', 'Next run', 'Fired', 'Skipped', 'Actions']
-      .map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
   const problem = h('p', { class: 'notice error', role: 'alert', id: 'schedules-error', hidden: true });
   let loading = null;
@@ -116,8 +119,8 @@ export function mount(main) {
       problem.hidden = true;
       problem.textContent = '';
       const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
-      replace(tbody, schedules.length ? schedules.map((s) => row(s, reload))
-        : h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'No schedules yet.')));
+      replace(tbody, schedules.length ? schedules.map((s) => row(s, reload, admin))
+        : h('tr', null, h('td', { colspan: columns.length, class: 'muted' }, 'No schedules yet.')));
       if (focusKey) tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
     }).catch((err) => {
       if (left) return;
