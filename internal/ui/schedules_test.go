@@ -160,3 +160,36 @@ func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
 	proxy.Restore()
 	b.waitFor("the schedules back", `!!document.querySelector('tr[data-id="steady"]') && document.getElementById('schedules-error').hidden`, 20*time.Second)
 }
+
+// TestDashboardSchedulesFollowWhileJobsPourIn: the list follows its schedules' fires while the
+// tenant's jobs are created faster than the page's 300 ms wait (it waited for a quiet moment,
+// which a busy tenant, or an operator hearing every tenant, never has).
+func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	b.waitFor("the empty list", `document.querySelector('#schedules-table tbody').textContent.includes('No schedules')`, 15*time.Second)
+
+	stop := make(chan struct{})
+	poured := make(chan struct{})
+	go func() {
+		defer close(poured)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				api.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "echo"})
+			}
+		}
+	}()
+	defer func() { close(stop); <-poured }()
+	// Created elsewhere: the page learns of it from the jobs its fires start.
+	if res := api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "busy", "cron": "@every 1s", "functionId": "echo"}); res.Status != http.StatusOK {
+		t.Fatalf("create the schedule: %d %s", res.Status, res.Body)
+	}
+	row := `document.querySelector('tr[data-id="busy"]')`
+	b.waitFor("its fires counted while jobs pour in", `!!`+row+` && `+row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
+}
