@@ -209,7 +209,9 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	everyTenant := v.open(get("/api/v1/events", a.AsAdmin("ops", "olga").BearerToken(), none))
 	everyTenant.until(t, func(evs []event) bool { return len(evs) > 0 })
 	a.StartJob(map[string]any{"functionId": "echo"})
-	everyTenant.until(t, func(evs []event) bool { return slices.ContainsFunc(evs, func(e event) bool { return e.name == "status" }) })
+	everyTenant.until(t, func(evs []event) bool {
+		return slices.ContainsFunc(evs, func(e event) bool { return e.name == "status" })
+	})
 	v.finish(everyTenant, 200)
 	v.check(get("/api/v1/events?tenant_id=someone-else", token, none), 403)
 	v.check(get("/api/v1/events", token, http.Header{"Last-Event-ID": {"-1"}}), 400)
