@@ -234,8 +234,9 @@ type answer struct {
 	at     time.Time
 }
 
-// sendOnItsOwn sends a request as client on a connection of its own, returning once it is
-// written (the server is reading it when the test goes on); its answer comes on the channel.
+// sendOnItsOwn sends a request as client on a connection of its own, returning once the
+// server has accepted that connection (it is serving the request when the test goes on); its
+// answer comes on the channel.
 func sendOnItsOwn(t *testing.T, client *apptest.App, method, path, body string) <-chan answer {
 	t.Helper()
 	req, err := http.NewRequest(method, client.URL+path, strings.NewReader(body))
@@ -265,6 +266,15 @@ func sendOnItsOwn(t *testing.T, client *apptest.App, method, path, body string) 
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s %s was not sent within 10 s", method, path)
 	}
+	// Written is not yet accepted: a connection still in the listener's backlog when the
+	// listener closes is reset (EOF). The server accepts in order, so once a later connection
+	// is answered this one is being served.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	resp, err := fresh.Get(client.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("a request after %s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
 	return answered
 }
 
