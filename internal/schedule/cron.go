@@ -112,8 +112,10 @@ func fixedTime(spec string) bool {
 	return len(fields) == 5 && !strings.HasPrefix(fields[0], "*") && !strings.HasPrefix(fields[1], "*")
 }
 
-// onceAWallTime is a fixed-time schedule that fires once when clocks go back, at the first of
-// the two times its wall time happens, as cron does (robfig/cron fires at both).
+// onceAWallTime is a fixed-time schedule that fires as cron does across daylight-saving
+// changes: once when clocks go back, at the first of the two times its wall time happens
+// (robfig/cron fires at both), and, when clocks go forward over its wall time, at the first
+// instant after the gap (robfig/cron skips that day).
 type onceAWallTime struct{ *cron.SpecSchedule }
 
 func (s onceAWallTime) Next(t time.Time) time.Time {
@@ -121,7 +123,36 @@ func (s onceAWallTime) Next(t time.Time) time.Time {
 	for !next.IsZero() && secondPass(next.In(s.Location)) {
 		next = s.SpecSchedule.Next(next)
 	}
+	if gapEnd, ok := s.firesInGap(t, next); ok {
+		return gapEnd.In(t.Location())
+	}
 	return next
+}
+
+// firesInGap returns the end of the first gap (clocks going forward) after t and before next
+// that holds a wall time the schedule names.
+func (s onceAWallTime) firesInGap(t, next time.Time) (time.Time, bool) {
+	for at := t.In(s.Location); !next.IsZero(); {
+		_, end := at.ZoneBounds()
+		if end.IsZero() || !end.Before(next) {
+			return time.Time{}, false
+		}
+		_, before := at.Zone()
+		if _, after := end.Zone(); after > before {
+			// On the clock of before, the instants from end on read the missing wall times.
+			onClock := *s.SpecSchedule
+			onClock.Location = time.FixedZone("", before)
+			from := end.Add(-time.Second)
+			if t.After(from) {
+				from = t
+			}
+			if fire := onClock.Next(from); !fire.IsZero() && fire.Before(end.Add(time.Duration(after-before)*time.Second)) {
+				return end, true
+			}
+		}
+		at = end
+	}
+	return time.Time{}, false
 }
 
 // secondPass reports whether t's wall time (in t's location) happened already that day: t

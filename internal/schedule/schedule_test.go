@@ -108,3 +108,34 @@ func TestAFixedTimeFiresOnceWhenClocksGoBack(t *testing.T) {
 		}
 	}
 }
+
+// When clocks go forward, a fixed-time cron whose wall time does not exist that day fires at
+// the first instant after the gap, as cron does (robfig skipped that day).
+func TestAFixedTimeInTheGapFiresWhenClocksGoForward(t *testing.T) {
+	// 2026-03-29 02:00-03:00 does not exist in Berlin: 02:00 CET (01:00 UTC) is 03:00 CEST.
+	evening := time.Date(2026, 3, 28, 20, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		spec string
+		want []time.Time
+	}{
+		{"30 2 * * *", []time.Time{time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), time.Date(2026, 3, 30, 0, 30, 0, 0, time.UTC)}},
+		{"0,30 2 * * *", []time.Time{time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC)}},
+		{"15 3 * * *", []time.Time{time.Date(2026, 3, 29, 1, 15, 0, 0, time.UTC), time.Date(2026, 3, 30, 1, 15, 0, 0, time.UTC)}},
+		// A rhythm keeps its rhythm: the hour that does not exist has no fires.
+		{"0 * * * *", []time.Time{time.Date(2026, 3, 28, 21, 0, 0, 0, time.UTC), time.Date(2026, 3, 28, 22, 0, 0, 0, time.UTC),
+			time.Date(2026, 3, 28, 23, 0, 0, 0, time.UTC), time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)}},
+	} {
+		next := mustParse(t, c.spec, "Europe/Berlin")
+		var got []time.Time
+		for at := evening; len(got) < len(c.want); {
+			at = next(at)
+			got = append(got, at)
+		}
+		for i := range c.want {
+			if !got[i].Equal(c.want[i]) {
+				t.Errorf("%s: fires at %v, want %v", c.spec, got, c.want)
+				break
+			}
+		}
+	}
+}
