@@ -111,3 +111,34 @@ func TestStatsShowEachFunctionsBacklog(t *testing.T) {
 		t.Errorf("functions %+v: every registered function has a row", s.Functions)
 	}
 }
+
+// An admin token reads any tenant's numbers with tenant_id (its own without); an ordinary
+// token may name only its own tenant, as in the lists.
+func TestStatsOfATenantNamedByAnAdmin(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	t2 := a.As("t2", "bob")
+	for range 2 {
+		t2.StartJob(map[string]any{"functionId": "echo"})
+	}
+	admin := a.AsAdmin("ops", "olga")
+
+	var s stats
+	admin.Do(http.MethodGet, "/api/v1/stats?tenant_id=t2", nil).Data(t, &s)
+	if n := s.count("pending"); n != 2 {
+		t.Errorf("an admin's stats of t2: %d pending, want 2", n)
+	}
+	if n := getStats(t, admin).count("pending"); n != 0 {
+		t.Errorf("an admin's stats without tenant_id: %d pending, want its own tenant's 0", n)
+	}
+	if n := getStats(t, t2).count("pending"); n != 2 {
+		t.Errorf("t2's own stats: %d pending, want 2", n)
+	}
+	t2.Do(http.MethodGet, "/api/v1/stats?tenant_id=t2", nil).Data(t, &s)
+	if res := a.As("t1", "al").Do(http.MethodGet, "/api/v1/stats?tenant_id=t2", nil); res.Status != http.StatusForbidden {
+		t.Errorf("an ordinary token naming another tenant: %d %s, want 403", res.Status, res.Body)
+	}
+	if res := admin.Do(http.MethodGet, "/api/v1/stats?tenant_id=bad%20name", nil); res.Status != http.StatusBadRequest {
+		t.Errorf("a malformed tenant_id: %d %s, want 400", res.Status, res.Body)
+	}
+}

@@ -159,6 +159,8 @@ func TestAnswersMatchTheDocument(t *testing.T) {
 	v.check(get("/api/v1/function-calls", "", none), 401)
 	v.check(get("/api/v1/stats", token, none), 200)
 	v.check(get("/api/v1/stats", "", none), 401)
+	v.check(get("/api/v1/stats?tenant_id=someone-else", token, none), 403)
+	v.check(get("/api/v1/stats?tenant_id=not%20a%20tenant", a.AsAdmin("ops", "olga").BearerToken(), none), 400)
 	// Schedules.
 	var fired struct{ Fired int64 }
 	v.check(post("/api/v1/schedules", token, `{"id": "tick", "cron": "@every 1s", "functionId": "echo", "params": {"a": 1}}`), 200)

@@ -259,6 +259,10 @@ type Stats struct {
 	GeneratedAt string             `json:"generatedAt"`
 }
 
+type StatsReq struct {
+	TenantId string `form:"tenant_id,optional"` // admin tokens only: this tenant's numbers (default: the token's tenant)
+}
+
 type StatusCount struct {
 	Status          string `json:"status"`
 	Count           int64  `json:"count"`

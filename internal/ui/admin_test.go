@@ -134,6 +134,21 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 	if n := eval[string](b, `document.querySelector('main [role=status]').textContent`); n != "1 job" {
 		t.Errorf("the card counting 1 completed job opens a list of %s", n)
 	}
+
+	// Another tenant's numbers, chosen in the page.
+	b.goTo("#/overview")
+	b.waitFor("the tenant field", `!!document.getElementById('overview-tenant-id')`, 10*time.Second)
+	b.run(
+		chromedp.SetValue("#overview-tenant-id", "t1", chromedp.ByID),
+		chromedp.Click("#overview-tenant button[type=submit]", chromedp.ByQuery),
+	)
+	b.waitFor("t1's two completed jobs", `location.hash === '#/overview?tenant_id=t1' && document.querySelector('#counts [data-status=completed] .n')?.textContent === '2'`, 15*time.Second)
+	if text := eval[string](b, `document.querySelector('main').innerText`); !strings.Contains(text, "tenant t1") {
+		t.Errorf("the overview of t1 does not say so:\n%s", text)
+	}
+	if href := eval[string](b, `document.querySelector('#counts [data-status=completed]').getAttribute('href')`); !strings.Contains(href, "tenant_id=t1") {
+		t.Errorf("t1's completed card links to %s", href)
+	}
 }
 
 // TestDashboardAdminScheduleLinksItsTenantsJobs: an operator sees two tenants' schedules of

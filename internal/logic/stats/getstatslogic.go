@@ -8,6 +8,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/auth"
+	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
 	"jobs/internal/svc"
 	"jobs/internal/types"
@@ -32,12 +33,21 @@ func NewGetStatsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *GetStats
 	}
 }
 
-// GetStats reads the caller's tenant's numbers. Counts are capped like list totals
+// GetStats reads the numbers of the caller's tenant, or of the one an admin token names by
+// the lists' rule (jobquery.Scope); an admin naming none reads its own, as one tenant's
+// numbers are what the overview shows. Counts are capped like list totals
 // (Limits.ExactTotalUpTo), so every query reads a bounded index range.
-func (l *GetStatsLogic) GetStats() (*types.Stats, error) {
-	tenant, err := auth.Tenant(l.ctx)
-	if err != nil {
+func (l *GetStatsLogic) GetStats(req *types.StatsReq) (*types.Stats, error) {
+	scope := model.JobFilter{Tenant: req.TenantId}
+	if err := jobquery.Scope(l.ctx, &scope, "tenant_id"); err != nil {
 		return nil, err
+	}
+	tenant := scope.Tenant
+	if scope.AllTenants {
+		var err error
+		if tenant, err = auth.Tenant(l.ctx); err != nil {
+			return nil, err
+		}
 	}
 	upTo := l.svcCtx.Config.Limits.ExactTotalUpTo
 	now := time.Now().UTC()

@@ -1,9 +1,10 @@
 // Overview: the tenant's jobs by status, completed and failed per minute over the last
-// hour, and each function's pending backlog, from GET /api/v1/stats (the token's tenant's,
-// for an admin token too). Job changes pushed by the tenant's event stream make it read the
-// numbers again (at most once a second or so); of an admin's feed of every tenant, only the
-// token's tenant's. An admin's page says whose numbers they are, and its links to the jobs
-// name that tenant: its Jobs list is every tenant's.
+// hour, and each function's pending backlog, from GET /api/v1/stats (the token's tenant's;
+// an admin token's page shows the tenant its tenant_id names, its own by default). Job
+// changes pushed by the tenant's event stream make it read the numbers again (at most once a
+// second or so); of an admin's feed of every tenant, only the shown tenant's. An admin's page
+// says whose numbers they are, and its links to the jobs name that tenant: its Jobs list is
+// every tenant's.
 import * as api from '../api.js';
 import { h, svg, replace, formatNumber, formatClock, duration, timeZone } from '../dom.js';
 
@@ -47,9 +48,23 @@ function chartTable(minutes) {
       h('td', null, formatClock(new Date(m.minute))), h('td', { class: 'num' }, m.completed), h('td', { class: 'num' }, m.failed)))))));
 }
 
-export function mount(main) {
-  const { tenant, role } = api.claims();
-  const admin = role === 'admin';
+// tenantChooser says whose numbers an operator sees, and opens another tenant's.
+function tenantChooser(tenant, own) {
+  const input = h('input', { id: 'overview-tenant-id', name: 'tenant_id', value: tenant, required: true, size: 16, autocomplete: 'off' });
+  const form = h('form', { class: 'row', id: 'overview-tenant' },
+    h('p', { class: 'muted' }, 'Numbers of tenant ', h('strong', null, tenant), own ? ', the tenant of this operator token.' : '.'),
+    h('label', { for: 'overview-tenant-id' }, 'Tenant'), input, h('button', { type: 'submit' }, 'Show'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = `#/overview?tenant_id=${encodeURIComponent(input.value.trim())}`;
+  });
+  return form;
+}
+
+export function mount(main, query) {
+  const claims = api.claims();
+  const admin = claims.role === 'admin';
+  const tenant = (admin && query.get('tenant_id')) || claims.tenant;
   const scope = admin ? `&tenant_id=${encodeURIComponent(tenant)}` : '';
   const cards = h('div', { class: 'cards', id: 'counts' });
   const throughput = h('div', { class: 'chart panel', id: 'throughput' });
@@ -62,8 +77,7 @@ export function mount(main) {
 
   replace(main,
     h('h1', null, 'Overview'),
-    admin ? h('p', { class: 'muted', id: 'overview-tenant' },
-      'Numbers of tenant ', h('strong', null, tenant), ', the tenant of this operator token.') : null,
+    admin ? tenantChooser(tenant, tenant === claims.tenant) : null,
     h('section', { 'aria-labelledby': 'h-counts' }, h('h2', { id: 'h-counts' }, 'Jobs by status'), cards),
     h('section', { 'aria-labelledby': 'h-throughput' }, h('h2', { id: 'h-throughput' }, 'Finished per minute, last hour'), throughput),
     h('section', { 'aria-labelledby': 'h-backlog' }, h('h2', { id: 'h-backlog' }, 'Pending backlog by function'), backlog),
@@ -115,7 +129,7 @@ export function mount(main) {
     soon = false;
     refreshAt = Date.now();
     try {
-      const stats = await api.get('/stats');
+      const stats = await api.get(admin ? `/stats?tenant_id=${encodeURIComponent(tenant)}` : '/stats');
       if (!left) {
         last = stats;
         render(stats);
