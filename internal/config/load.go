@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -40,12 +41,12 @@ func Load(file string, c *Config) error {
 	return nil
 }
 
-// CheckFile returns an error naming the first key of content (YAML or JSON, by ext) that
-// Config does not have, or whose value go-zero would refuse without naming the key (see
-// checkValue). Keys match as go-zero matches them: case-insensitively, with embedded
-// structs' keys at their parent's level, into nested structs, maps of structs and list
-// items (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not
-// checked.
+// CheckFile returns an error naming each key of content (YAML or JSON, by ext) that Config
+// does not have, or whose value go-zero would refuse without naming the key (see
+// checkValue), every one and not only the first, joined as Check joins its errors. Keys
+// match as go-zero matches them: case-insensitively, with embedded structs' keys at their
+// parent's level, into nested structs, maps of structs and list items
+// (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not checked.
 func CheckFile(ext string, content []byte) error {
 	switch strings.ToLower(ext) {
 	case ".yaml", ".yml", ".json":
@@ -56,11 +57,14 @@ func CheckFile(ext string, content []byte) error {
 	if err := yaml.Unmarshal(content, &doc); err != nil { // the parser go-zero uses
 		return err
 	}
-	return checkFile(reflect.TypeOf(Config{}), "", doc, "")
+	var errs []error
+	checkFile(reflect.TypeOf(Config{}), "", doc, "", &errs)
+	return errors.Join(errs...)
 }
 
-// checkFile checks v, the file's value at path for a key of type t and json tag tag.
-func checkFile(t reflect.Type, tag string, v any, path string) error {
+// checkFile adds to errs the problems of v, the file's value at path for a key of type t
+// and json tag tag.
+func checkFile(t reflect.Type, tag string, v any, path string, errs *[]error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -68,38 +72,33 @@ func checkFile(t reflect.Type, tag string, v any, path string) error {
 	case reflect.Struct:
 		m, ok := v.(map[any]any)
 		if !ok {
-			return nil // not a mapping: go-zero reports the type
+			return // not a mapping: go-zero reports the type
 		}
 		fields := keysOf(t)
 		for _, key := range sortedKeys(m) {
-			f, ok := fields[strings.ToLower(key)]
-			if !ok {
-				return unknownKey(join(path, key), key, fields)
-			}
-			if err := checkFile(f.typ, f.tag, m[key], join(path, key)); err != nil {
-				return err
+			if f, ok := fields[strings.ToLower(key)]; ok {
+				checkFile(f.typ, f.tag, m[key], join(path, key), errs)
+			} else {
+				*errs = append(*errs, unknownKey(join(path, key), key, fields))
 			}
 		}
 	case reflect.Map:
 		if m, ok := v.(map[any]any); ok {
 			for _, key := range sortedKeys(m) {
-				if err := checkFile(t.Elem(), "", m[key], join(path, key)); err != nil {
-					return err
-				}
+				checkFile(t.Elem(), "", m[key], join(path, key), errs)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if items, ok := v.([]any); ok {
 			for i, item := range items {
-				if err := checkFile(t.Elem(), "", item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
+				checkFile(t.Elem(), "", item, fmt.Sprintf("%s[%d]", path, i), errs)
 			}
 		}
 	default:
-		return checkValue(t, tag, v, path)
+		if err := checkValue(t, tag, v, path); err != nil {
+			*errs = append(*errs, err)
+		}
 	}
-	return nil
 }
 
 var durationType = reflect.TypeFor[time.Duration]()

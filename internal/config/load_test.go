@@ -247,3 +247,19 @@ func outside(tag string) []outsideValue {
 	}
 	return values
 }
+
+// An operator fixing a config sees every problem of the file at once, each naming its key,
+// not one per attempt to start.
+func TestCheckFileReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	yaml := "Name: j\nMySQL:\n  DataSouce: x\nWorker:\n  Concurrency: 99999\n  Lease: 20\n"
+	want := "unknown config key MySQL.DataSouce (did you mean DataSource?)\n" +
+		"Worker.Concurrency (99999) must be between 0 and 10000\n" +
+		"Worker.Lease (20) needs a unit: a duration such as 20s, 500ms or 1h30m"
+	if err := config.CheckFile(".yaml", []byte(yaml)); err == nil || err.Error() != want {
+		t.Errorf("%v, want\n%s", err, want)
+	}
+	if _, err := load(t, yaml[len("Name: j\n"):]); err == nil || !strings.HasSuffix(err.Error(), "jobs.yaml: "+want) {
+		t.Errorf("Load: %v, want\n%s", err, want)
+	}
+}
