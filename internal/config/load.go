@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/prometheus"
+	"github.com/zeromicro/go-zero/core/service"
+	"github.com/zeromicro/go-zero/rest"
 	"gopkg.in/yaml.v2"
 )
 
@@ -42,8 +45,8 @@ func Load(file string, c *Config) error {
 }
 
 // CheckFile returns an error naming each key of content (YAML or JSON, by ext) that Config
-// does not have, or whose value go-zero would refuse without naming the key (see
-// checkValue), every one and not only the first, joined as Check joins its errors. Keys
+// does not have, or whose value go-zero would refuse without naming the key or take and
+// fail on later (see checkValue), every one and not only the first, joined as Check joins its errors. Keys
 // match as go-zero matches them: case-insensitively, with embedded structs' keys at their
 // parent's level, into nested structs, maps of structs and list items
 // (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not checked.
@@ -106,8 +109,9 @@ var durationType = reflect.TypeFor[time.Duration]()
 // checkValue returns an error naming the key at path, and what it may be, when v is a value
 // go-zero would refuse with a message that does not name the key: a number outside the
 // tag's range (go-zero: "wrong number range setting"), a string not among its options, a
-// fraction for a whole number, or a duration without its unit. Values of the wrong type
-// are left to go-zero, whose message names the key.
+// fraction for a whole number, or a duration without its unit; or a port go-zero takes and
+// fails on later (portKeys). Values of the wrong type are left to go-zero, whose message
+// names the key.
 func checkValue(t reflect.Type, tag string, v any, path string) error {
 	if t == durationType {
 		switch d := v.(type) {
@@ -232,6 +236,16 @@ type field struct {
 	typ       reflect.Type
 }
 
+// portKeys names the listening port of each of go-zero's structs that has one. Their tags
+// have no range: go-zero takes Port: 70000, the API's listen then fails with "invalid port",
+// and the dev server's (and the deprecated Prometheus agent's) only in its log, the process
+// running on without metrics. keysOf gives them the range a TCP port has.
+var portKeys = map[reflect.Type]string{
+	reflect.TypeFor[rest.RestConf]():           "Port",
+	reflect.TypeFor[service.DevServerConfig](): "Port",
+	reflect.TypeFor[prometheus.Config]():       "Port",
+}
+
 // keysOf returns t's keys by their lowercase names, as go-zero matches them: the json tag's
 // name, else the field's; an embedded struct's keys are its parent's.
 func keysOf(t reflect.Type) map[string]field {
@@ -251,11 +265,15 @@ func keysOf(t reflect.Type) map[string]field {
 			}
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
 		if name = strings.TrimSpace(name); name == "" {
 			name = f.Name
 		}
-		keys[strings.ToLower(name)] = field{name: name, tag: f.Tag.Get("json"), typ: f.Type}
+		if portKeys[t] == f.Name {
+			tag += ",range=[1:65535]"
+		}
+		keys[strings.ToLower(name)] = field{name: name, tag: tag, typ: f.Type}
 	}
 	return keys
 }

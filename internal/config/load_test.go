@@ -263,3 +263,27 @@ func TestCheckFileReportsEveryProblem(t *testing.T) {
 		t.Errorf("Load: %v, want\n%s", err, want)
 	}
 }
+
+// A port no listener can have is refused at load, naming the key, not left to the listen
+// (the API's "invalid port") or to the dev server, which only logs its failure and runs on
+// without metrics.
+func TestCheckFileRefusesAPortOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"Port: 70000\n", "Port (70000) must be between 1 and 65535"},
+		{"Port: 0\n", "Port (0) must be between 1 and 65535"},
+		{"port: -1\n", "port (-1) must be between 1 and 65535"},
+		{"Port: 1\nDevServer:\n  Enabled: true\n  Port: 65536\n", "DevServer.Port (65536) must be between 1 and 65535"},
+		{"Port: 1\nDevServer:\n  Port: 0\n", "DevServer.Port (0) must be between 1 and 65535"},
+	} {
+		err := config.CheckFile(".yaml", []byte("Name: j\nHost: h\n"+tc.yaml))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.yaml, err, tc.want)
+		}
+	}
+	for _, yaml := range []string{"Port: 1\n", "Port: 65535\nDevServer:\n  Port: 1\n"} {
+		if err := config.CheckFile(".yaml", []byte("Name: j\nHost: h\n"+yaml)); err != nil {
+			t.Errorf("%q: %v", yaml, err)
+		}
+	}
+}
