@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/zeromicro/go-zero/core/conf"
 	"github.com/zeromicro/go-zero/core/prometheus"
@@ -279,9 +280,18 @@ func keysOf(t reflect.Type) map[string]field {
 }
 
 func unknownKey(path, key string, fields map[string]field) error {
+	// A key with no name, or with spaces or control characters, is shown quoted: bare, the
+	// message would not show where it ends.
+	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
+		path = strings.TrimSuffix(path, key) + strconv.Quote(key)
+	}
+	if key == "" { // no typo of a short key such as Log
+		return fmt.Errorf("unknown config key %s", path)
+	}
 	best, bestDistance := "", 4 // suggest only a key a typo or two away
 	for _, f := range fields {
-		if d := distance(strings.ToLower(key), strings.ToLower(f.name)); d < bestDistance {
+		// Of keys as near, the first by name: the same suggestion every time (Addr, not Addrs).
+		if d := distance(strings.ToLower(key), strings.ToLower(f.name)); d < bestDistance || d == bestDistance && best != "" && f.name < best {
 			best, bestDistance = f.name, d
 		}
 	}

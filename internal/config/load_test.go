@@ -24,6 +24,11 @@ func TestCheckFileNamesTheUnknownKey(t *testing.T) {
 			"unknown config key Functions[1].Command.Argvv (did you mean Argv?)"},
 		{"Log:\n  Levle: info\n", "unknown config key Log.Levle (did you mean Level?)"},
 		{`{"Redis": {"Adr": "x"}}`, "unknown config key Redis.Adr (did you mean Addr?)"},
+		// An empty key, or one with spaces, is shown quoted; an empty one is no typo of Log.
+		{"'': x\n", `unknown config key ""`},
+		{"MySQL:\n  '': x\n", `unknown config key MySQL.""`},
+		{"'Wor ker': {}\n", `unknown config key "Wor ker" (did you mean Worker?)`},
+		{"Redis:\n  \"Addr\\n\": x\n", `unknown config key Redis."Addr\n" (did you mean Addr?)`},
 	} {
 		err := config.CheckFile(".yaml", []byte(tc.yaml))
 		if err == nil || err.Error() != tc.want {
