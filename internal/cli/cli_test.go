@@ -198,6 +198,7 @@ func TestServeNamesTheKeyOfABadConfigValue(t *testing.T) {
 		{"Worker:\n  Concurrency: 99999\n", "Worker.Concurrency (99999) must be between 0 and 10000"},
 		{"Log:\n  Level: warn\n", `Log.Level must be debug, info, error or severe, not "warn"`},
 		{"Worker:\n  Lease: 20\n", "Worker.Lease (20) needs a unit"},
+		{"DevServer:\n  Enabled: true\n  Port: 70000\n", "DevServer.Port (70000) must be between 1 and 65535"},
 	} {
 		config := filepath.Join(t.TempDir(), "jobs.yaml")
 		if err := os.WriteFile(config, []byte("Name: jobs\nMode: dev\nHost: 127.0.0.1\nPort: 1\n"+tc.yaml), 0o600); err != nil {

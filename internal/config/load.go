@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -10,8 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/prometheus"
+	"github.com/zeromicro/go-zero/core/service"
+	"github.com/zeromicro/go-zero/rest"
 	"gopkg.in/yaml.v2"
 )
 
@@ -40,12 +45,12 @@ func Load(file string, c *Config) error {
 	return nil
 }
 
-// CheckFile returns an error naming the first key of content (YAML or JSON, by ext) that
-// Config does not have, or whose value go-zero would refuse without naming the key (see
-// checkValue). Keys match as go-zero matches them: case-insensitively, with embedded
-// structs' keys at their parent's level, into nested structs, maps of structs and list
-// items (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not
-// checked.
+// CheckFile returns an error naming each key of content (YAML or JSON, by ext) that Config
+// does not have, or whose value go-zero would refuse without naming the key or take and
+// fail on later (see checkValue), every one and not only the first, joined as Check joins its errors. Keys
+// match as go-zero matches them: case-insensitively, with embedded structs' keys at their
+// parent's level, into nested structs, maps of structs and list items
+// (Functions[1].Command.Argv). Other formats go-zero reads (TOML, JSON5) are not checked.
 func CheckFile(ext string, content []byte) error {
 	switch strings.ToLower(ext) {
 	case ".yaml", ".yml", ".json":
@@ -56,11 +61,14 @@ func CheckFile(ext string, content []byte) error {
 	if err := yaml.Unmarshal(content, &doc); err != nil { // the parser go-zero uses
 		return err
 	}
-	return checkFile(reflect.TypeOf(Config{}), "", doc, "")
+	var errs []error
+	checkFile(reflect.TypeOf(Config{}), "", doc, "", &errs)
+	return errors.Join(errs...)
 }
 
-// checkFile checks v, the file's value at path for a key of type t and json tag tag.
-func checkFile(t reflect.Type, tag string, v any, path string) error {
+// checkFile adds to errs the problems of v, the file's value at path for a key of type t
+// and json tag tag.
+func checkFile(t reflect.Type, tag string, v any, path string, errs *[]error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -68,38 +76,33 @@ func checkFile(t reflect.Type, tag string, v any, path string) error {
 	case reflect.Struct:
 		m, ok := v.(map[any]any)
 		if !ok {
-			return nil // not a mapping: go-zero reports the type
+			return // not a mapping: go-zero reports the type
 		}
 		fields := keysOf(t)
 		for _, key := range sortedKeys(m) {
-			f, ok := fields[strings.ToLower(key)]
-			if !ok {
-				return unknownKey(join(path, key), key, fields)
-			}
-			if err := checkFile(f.typ, f.tag, m[key], join(path, key)); err != nil {
-				return err
+			if f, ok := fields[strings.ToLower(key)]; ok {
+				checkFile(f.typ, f.tag, m[key], join(path, key), errs)
+			} else {
+				*errs = append(*errs, unknownKey(join(path, key), key, fields))
 			}
 		}
 	case reflect.Map:
 		if m, ok := v.(map[any]any); ok {
 			for _, key := range sortedKeys(m) {
-				if err := checkFile(t.Elem(), "", m[key], join(path, key)); err != nil {
-					return err
-				}
+				checkFile(t.Elem(), "", m[key], join(path, key), errs)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if items, ok := v.([]any); ok {
 			for i, item := range items {
-				if err := checkFile(t.Elem(), "", item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
+				checkFile(t.Elem(), "", item, fmt.Sprintf("%s[%d]", path, i), errs)
 			}
 		}
 	default:
-		return checkValue(t, tag, v, path)
+		if err := checkValue(t, tag, v, path); err != nil {
+			*errs = append(*errs, err)
+		}
 	}
-	return nil
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -107,8 +110,9 @@ var durationType = reflect.TypeFor[time.Duration]()
 // checkValue returns an error naming the key at path, and what it may be, when v is a value
 // go-zero would refuse with a message that does not name the key: a number outside the
 // tag's range (go-zero: "wrong number range setting"), a string not among its options, a
-// fraction for a whole number, or a duration without its unit. Values of the wrong type
-// are left to go-zero, whose message names the key.
+// fraction for a whole number, or a duration without its unit; or a port go-zero takes and
+// fails on later (portKeys). Values of the wrong type are left to go-zero, whose message
+// names the key.
 func checkValue(t reflect.Type, tag string, v any, path string) error {
 	if t == durationType {
 		switch d := v.(type) {
@@ -233,6 +237,16 @@ type field struct {
 	typ       reflect.Type
 }
 
+// portKeys names the listening port of each of go-zero's structs that has one. Their tags
+// have no range: go-zero takes Port: 70000, the API's listen then fails with "invalid port",
+// and the dev server's (and the deprecated Prometheus agent's) only in its log, the process
+// running on without metrics. keysOf gives them the range a TCP port has.
+var portKeys = map[reflect.Type]string{
+	reflect.TypeFor[rest.RestConf]():           "Port",
+	reflect.TypeFor[service.DevServerConfig](): "Port",
+	reflect.TypeFor[prometheus.Config]():       "Port",
+}
+
 // keysOf returns t's keys by their lowercase names, as go-zero matches them: the json tag's
 // name, else the field's; an embedded struct's keys are its parent's.
 func keysOf(t reflect.Type) map[string]field {
@@ -252,19 +266,32 @@ func keysOf(t reflect.Type) map[string]field {
 			}
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
 		if name = strings.TrimSpace(name); name == "" {
 			name = f.Name
 		}
-		keys[strings.ToLower(name)] = field{name: name, tag: f.Tag.Get("json"), typ: f.Type}
+		if portKeys[t] == f.Name {
+			tag += ",range=[1:65535]"
+		}
+		keys[strings.ToLower(name)] = field{name: name, tag: tag, typ: f.Type}
 	}
 	return keys
 }
 
 func unknownKey(path, key string, fields map[string]field) error {
+	// A key with no name, or with spaces or control characters, is shown quoted: bare, the
+	// message would not show where it ends.
+	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
+		path = strings.TrimSuffix(path, key) + strconv.Quote(key)
+	}
+	if key == "" { // no typo of a short key such as Log
+		return fmt.Errorf("unknown config key %s", path)
+	}
 	best, bestDistance := "", 4 // suggest only a key a typo or two away
 	for _, f := range fields {
-		if d := distance(strings.ToLower(key), strings.ToLower(f.name)); d < bestDistance {
+		// Of keys as near, the first by name: the same suggestion every time (Addr, not Addrs).
+		if d := distance(strings.ToLower(key), strings.ToLower(f.name)); d < bestDistance || d == bestDistance && best != "" && f.name < best {
 			best, bestDistance = f.name, d
 		}
 	}

@@ -24,6 +24,11 @@ func TestCheckFileNamesTheUnknownKey(t *testing.T) {
 			"unknown config key Functions[1].Command.Argvv (did you mean Argv?)"},
 		{"Log:\n  Levle: info\n", "unknown config key Log.Levle (did you mean Level?)"},
 		{`{"Redis": {"Adr": "x"}}`, "unknown config key Redis.Adr (did you mean Addr?)"},
+		// An empty key, or one with spaces, is shown quoted; an empty one is no typo of Log.
+		{"'': x\n", `unknown config key ""`},
+		{"MySQL:\n  '': x\n", `unknown config key MySQL.""`},
+		{"'Wor ker': {}\n", `unknown config key "Wor ker" (did you mean Worker?)`},
+		{"Redis:\n  \"Addr\\n\": x\n", `unknown config key Redis."Addr\n" (did you mean Addr?)`},
 	} {
 		err := config.CheckFile(".yaml", []byte(tc.yaml))
 		if err == nil || err.Error() != tc.want {
@@ -246,4 +251,44 @@ func outside(tag string) []outsideValue {
 		values = append(values, outsideValue{"not-an-option", first})
 	}
 	return values
+}
+
+// An operator fixing a config sees every problem of the file at once, each naming its key,
+// not one per attempt to start.
+func TestCheckFileReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	yaml := "Name: j\nMySQL:\n  DataSouce: x\nWorker:\n  Concurrency: 99999\n  Lease: 20\n"
+	want := "unknown config key MySQL.DataSouce (did you mean DataSource?)\n" +
+		"Worker.Concurrency (99999) must be between 0 and 10000\n" +
+		"Worker.Lease (20) needs a unit: a duration such as 20s, 500ms or 1h30m"
+	if err := config.CheckFile(".yaml", []byte(yaml)); err == nil || err.Error() != want {
+		t.Errorf("%v, want\n%s", err, want)
+	}
+	if _, err := load(t, yaml[len("Name: j\n"):]); err == nil || !strings.HasSuffix(err.Error(), "jobs.yaml: "+want) {
+		t.Errorf("Load: %v, want\n%s", err, want)
+	}
+}
+
+// A port no listener can have is refused at load, naming the key, not left to the listen
+// (the API's "invalid port") or to the dev server, which only logs its failure and runs on
+// without metrics.
+func TestCheckFileRefusesAPortOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"Port: 70000\n", "Port (70000) must be between 1 and 65535"},
+		{"Port: 0\n", "Port (0) must be between 1 and 65535"},
+		{"port: -1\n", "port (-1) must be between 1 and 65535"},
+		{"Port: 1\nDevServer:\n  Enabled: true\n  Port: 65536\n", "DevServer.Port (65536) must be between 1 and 65535"},
+		{"Port: 1\nDevServer:\n  Port: 0\n", "DevServer.Port (0) must be between 1 and 65535"},
+	} {
+		err := config.CheckFile(".yaml", []byte("Name: j\nHost: h\n"+tc.yaml))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.yaml, err, tc.want)
+		}
+	}
+	for _, yaml := range []string{"Port: 1\n", "Port: 65535\nDevServer:\n  Port: 1\n"} {
+		if err := config.CheckFile(".yaml", []byte("Name: j\nHost: h\n"+yaml)); err != nil {
+			t.Errorf("%q: %v", yaml, err)
+		}
+	}
 }
