@@ -94,18 +94,7 @@ func TestAFixedTimeFiresOnceWhenClocksGoBack(t *testing.T) {
 		{"*/30 1 * * *", []time.Time{time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC),
 			time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}},
 	} {
-		next := mustParse(t, c.spec, "America/New_York")
-		var got []time.Time
-		for at := evening; len(got) < len(c.want); {
-			at = next(at)
-			got = append(got, at)
-		}
-		for i := range c.want {
-			if !got[i].Equal(c.want[i]) {
-				t.Errorf("%s: fires at %v, want %v", c.spec, got, c.want)
-				break
-			}
-		}
+		wantFires(t, c.spec, "America/New_York", evening, c.want)
 	}
 }
 
@@ -125,17 +114,23 @@ func TestAFixedTimeInTheGapFiresWhenClocksGoForward(t *testing.T) {
 		{"0 * * * *", []time.Time{time.Date(2026, 3, 28, 21, 0, 0, 0, time.UTC), time.Date(2026, 3, 28, 22, 0, 0, 0, time.UTC),
 			time.Date(2026, 3, 28, 23, 0, 0, 0, time.UTC), time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)}},
 	} {
-		next := mustParse(t, c.spec, "Europe/Berlin")
-		var got []time.Time
-		for at := evening; len(got) < len(c.want); {
-			at = next(at)
-			got = append(got, at)
-		}
-		for i := range c.want {
-			if !got[i].Equal(c.want[i]) {
-				t.Errorf("%s: fires at %v, want %v", c.spec, got, c.want)
-				break
-			}
+		wantFires(t, c.spec, "Europe/Berlin", evening, c.want)
+	}
+}
+
+// wantFires checks the first fire times of spec in tz after from.
+func wantFires(t *testing.T, spec, tz string, from time.Time, want []time.Time) {
+	t.Helper()
+	next := mustParse(t, spec, tz)
+	got := make([]time.Time, 0, len(want))
+	for at := from; len(got) < len(want); {
+		at = next(at)
+		got = append(got, at)
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("%s: fires at %v, want %v", spec, got, want)
+			return
 		}
 	}
 }
