@@ -6,6 +6,7 @@ package recovery
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,7 +196,12 @@ func (s *Sweeper) markMissing(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(missing), inBatches(missing, func(ids []string) error { return s.jobs.MarkUnenqueued(ctx, ids) })
+	for ids := range slices.Chunk(missing, sweepBatch) {
+		if err := s.jobs.MarkUnenqueued(ctx, ids); err != nil {
+			return 0, err
+		}
+	}
+	return len(missing), nil
 }
 
 // checkStale looks for pending jobs whose enqueue is stale that no worker will get from the
@@ -223,7 +229,12 @@ func (s *Sweeper) checkStale(ctx context.Context) error {
 		s.log.Infof("recovery: %d of %d pending jobs enqueued more than %s ago will reach no worker from the stream; re-enqueueing them",
 			len(missing), len(stale), s.cfg.StaleEnqueue)
 	}
-	return inBatches(missing, func(ids []string) error { return s.jobs.UnmarkStale(ctx, ids, s.cfg.StaleEnqueue) })
+	for ids := range slices.Chunk(missing, sweepBatch) {
+		if err := s.jobs.UnmarkStale(ctx, ids, s.cfg.StaleEnqueue); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // notDeliverable returns those of ids that no worker will get from the stream.
@@ -242,16 +253,6 @@ func (s *Sweeper) notDeliverable(ctx context.Context, ids []string) ([]string, e
 		}
 	}
 	return missing, nil
-}
-
-// inBatches writes ids in batches of sweepBatch, stopping at the first error.
-func inBatches(ids []string, write func([]string) error) error {
-	for start := 0; start < len(ids); start += sweepBatch {
-		if err := write(ids[start:min(start+sweepBatch, len(ids))]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // enqueueMissing enqueues the due pending jobs not known to be on the stream. Each batch is
