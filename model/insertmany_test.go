@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"jobs/internal/apperr"
 	"jobs/internal/testutil"
@@ -85,5 +87,57 @@ func TestInsertManyOverSeveralStatementsIsOneTransaction(t *testing.T) {
 	}
 	if n := testutil.Query[int](t, mysql, "select count(*) from jobs"); n != len(good) {
 		t.Errorf("%d jobs stored, want %d", n, len(good))
+	}
+}
+
+// pruneBeforeReadBack runs prune once, just before InsertMany reads back who holds its keys:
+// retention deleting, between the INSERT and that read, the finished job a key's retry met.
+type pruneBeforeReadBack struct {
+	sqlx.SqlConn
+	once  sync.Once
+	prune func()
+}
+
+func (c *pruneBeforeReadBack) QueryRowsCtx(ctx context.Context, v any, query string, args ...any) error {
+	if strings.Contains(query, "`idempotency_key` in") {
+		c.once.Do(c.prune)
+	}
+	return c.SqlConn.QueryRowsCtx(ctx, v, query, args...)
+}
+
+// A retry of a start whose key is held by a job retention deletes at that moment answers a
+// job that exists: the old one (read before its delete) or a new one started for the freed
+// key; never the new job's id, unstored, which a read then found to be a 404.
+func TestAKeyWhoseHolderIsPrunedMeanwhileStartsAStoredJob(t *testing.T) {
+	t.Parallel()
+	dsn := testutil.NewDB(t)
+	db, conn, err := model.Open(dsn, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	jobs := model.NewJobsModel(conn)
+	key := sql.NullString{String: "nightly", Valid: true}
+	old := &model.Jobs{Id: uuid.NewString(), TenantId: "t1", IdempotencyKey: key, FunctionId: "echo",
+		Status: string(model.StatusCompleted), Params: "{}", CreatedAt: time.Now().Add(-2 * time.Hour).UTC(),
+		FinishedAt: sql.NullTime{Time: time.Now().Add(-time.Hour).UTC(), Valid: true}}
+	if _, err := jobs.InsertMany(ctx, []*model.Jobs{old}); err != nil {
+		t.Fatal(err)
+	}
+	racing := model.NewJobsModel(&pruneBeforeReadBack{SqlConn: conn, prune: func() {
+		if pruned, err := jobs.PruneFinished(ctx, model.StatusCompleted, time.Minute, 10); err != nil || len(pruned) != 1 {
+			t.Errorf("prune: %v, %v; want the old job deleted", pruned, err)
+		}
+	}})
+	retry := &model.Jobs{Id: uuid.NewString(), TenantId: "t1", IdempotencyKey: key, FunctionId: "echo",
+		Status: string(model.StatusPending), Params: "{}", CreatedAt: time.Now().UTC()}
+	held, err := racing.InsertMany(ctx, []*model.Jobs{retry})
+	if err != nil {
+		t.Fatalf("retry of the key while its job is pruned: %v", err)
+	}
+	if _, err := jobs.FindForTenant(ctx, "t1", held[0].Id); err != nil {
+		t.Fatalf("retry of the key while its job is pruned answered job %s (new: %v), which is not stored: %v",
+			held[0].Id, held[0].Id == retry.Id, err)
 	}
 }

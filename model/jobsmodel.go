@@ -446,7 +446,8 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 	}
 	// Which keyed jobs met a key already taken: read who holds each key now. A start that
 	// held one of the keys uncommitted made the INSERT wait for its commit, so the holders
-	// read here are committed.
+	// read here are committed. A key held by nobody met a finished job that retention deleted
+	// after the INSERT: its job was not stored, and the freed key starts it now.
 	held := slices.Clone(jobs)
 	keyed := make(map[string]map[string]int) // tenant → key → index in jobs
 	for i, job := range jobs {
@@ -457,6 +458,7 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 			keyed[job.TenantId][job.IdempotencyKey.String] = i
 		}
 	}
+	var gone []int // indexes in jobs of the keys nobody holds
 	for tenant, keys := range keyed {
 		keyArgs := make([]any, 0, len(keys)+1)
 		keyArgs = append(keyArgs, tenant)
@@ -470,9 +472,28 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 			return nil, err
 		}
 		for _, h := range holders {
-			if i, ok := keys[h.IdempotencyKey.String]; ok && h.Id != jobs[i].Id {
-				held[i] = h
+			if i, ok := keys[h.IdempotencyKey.String]; ok {
+				if h.Id != jobs[i].Id {
+					held[i] = h
+				}
+				delete(keys, h.IdempotencyKey.String)
 			}
+		}
+		for _, i := range keys {
+			gone = append(gone, i)
+		}
+	}
+	if len(gone) > 0 {
+		retry := make([]*Jobs, len(gone))
+		for n, i := range gone {
+			retry[n] = jobs[i]
+		}
+		again, err := m.InsertMany(ctx, retry)
+		if err != nil {
+			return nil, err
+		}
+		for n, i := range gone {
+			held[i] = again[n]
 		}
 	}
 	return held, nil
