@@ -141,3 +141,67 @@ func TestAKeyWhoseHolderIsPrunedMeanwhileStartsAStoredJob(t *testing.T) {
 			held[0].Id, held[0].Id == retry.Id, err)
 	}
 }
+
+// Retries of starts whose keys are held by finished jobs that retention is deleting at that
+// moment: their INSERTs and the prune's DELETEs lock the same rows in different orders, and
+// InnoDB breaks the deadlocks by rolling one back. A start it picks is tried again, so every
+// retry is answered with a stored job, not an error (a 500).
+func TestRetriesOfKeysBeingPrunedAreAnswered(t *testing.T) {
+	t.Parallel()
+	dsn := testutil.NewDB(t)
+	db, conn, err := model.Open(dsn, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	jobs := model.NewJobsModel(conn)
+	const starts, keys = 6, 50
+	newJob := func(key string, status model.Status, age time.Duration) *model.Jobs {
+		job := &model.Jobs{Id: uuid.NewString(), TenantId: "t1", IdempotencyKey: sql.NullString{String: key, Valid: true},
+			FunctionId: "echo", Status: string(status), Params: "{}", CreatedAt: time.Now().Add(-age).UTC()}
+		if status.Terminal() {
+			job.FinishedAt = sql.NullTime{Time: job.CreatedAt, Valid: true}
+		}
+		return job
+	}
+	for round := range 5 {
+		old := make([]*model.Jobs, 0, starts*keys)
+		for i := range starts * keys {
+			old = append(old, newJob(fmt.Sprint(round, "-", i), model.StatusCompleted, time.Hour))
+		}
+		if _, err := jobs.InsertMany(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				pruned, err := jobs.PruneFinished(ctx, model.StatusCompleted, time.Minute, 50)
+				if err == nil && len(pruned) == 0 {
+					return
+				}
+			}
+		})
+		for s := range starts {
+			wg.Go(func() {
+				retries := make([]*model.Jobs, keys)
+				for i := range retries {
+					retries[i] = newJob(fmt.Sprint(round, "-", s*keys+i), model.StatusPending, 0)
+				}
+				held, err := jobs.InsertMany(ctx, retries)
+				if err != nil {
+					t.Errorf("round %d: %d retries of keys being pruned: %v", round, keys, err)
+					return
+				}
+				for _, h := range held {
+					if h.State() == model.StatusPending {
+						if _, err := jobs.FindForTenant(ctx, "t1", h.Id); err != nil {
+							t.Errorf("round %d: new job %s answered but not stored: %v", round, h.Id, err)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+}

@@ -429,10 +429,13 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 		_, err := execUnformatted(ctx, ex, fmt.Sprintf("insert of %d jobs", len(rows)), stmt.String(), args...)
 		return err
 	}
-	if len(parts) == 1 {
-		err = insert(db, parts[0])
-	} else {
-		err = transactUnformatted(ctx, db, func(tx *sql.Tx) error {
+	// A retry meeting a finished job that retention deletes at that moment locks the key and
+	// the row in the other order than the DELETE: one of the two may be a deadlock victim.
+	err = retryDeadlock(func() error {
+		if len(parts) == 1 {
+			return insert(db, parts[0])
+		}
+		return transactUnformatted(ctx, db, func(tx *sql.Tx) error {
 			for _, part := range parts {
 				if err := insert(tx, part); err != nil {
 					return err
@@ -440,7 +443,7 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 			}
 			return nil
 		})
-	}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -820,26 +823,32 @@ func (m *customJobsModel) Cancel(ctx context.Context, id string, from Status) (b
 	return m.execWon(ctx, query, id, string(from))
 }
 
-// cancelTries bounds CancelMany's attempts when InnoDB picks its transaction as a deadlock
-// victim (rolled back whole, so trying again is safe).
-const cancelTries = 5
-
-func (m *customJobsModel) CancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
+func (m *customJobsModel) CancelMany(ctx context.Context, ids []string) (moved []Cancelled, err error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	for try := 1; ; try++ {
-		moved, err := m.cancelMany(ctx, ids)
-		var myErr *mysql.MySQLError
-		if errors.As(err, &myErr) && myErr.Number == mysqlDeadlock && try < cancelTries {
-			continue
-		}
-		return moved, err
-	}
+	err = retryDeadlock(func() (err error) { moved, err = m.cancelMany(ctx, ids); return err })
+	return moved, err
 }
+
+// deadlockTries bounds the tries of a write InnoDB picks as a deadlock victim.
+const deadlockTries = 5
 
 // mysqlDeadlock is MySQL's error number for a transaction chosen as a deadlock victim.
 const mysqlDeadlock = 1213
+
+// retryDeadlock runs write, and again while InnoDB picks it as a deadlock victim (up to
+// deadlockTries times): the victim's transaction is rolled back whole, so trying again is safe.
+func retryDeadlock(write func() error) error {
+	for try := 1; ; try++ {
+		err := write()
+		var myErr *mysql.MySQLError
+		if errors.As(err, &myErr) && myErr.Number == mysqlDeadlock && try < deadlockTries {
+			continue
+		}
+		return err
+	}
+}
 
 func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cancelled, error) {
 	var moved []Cancelled
