@@ -878,7 +878,9 @@ func (m *customJobsModel) cancelMany(ctx context.Context, ids []string) ([]Cance
 
 func (m *customJobsModel) PruneFinished(ctx context.Context, status Status, age time.Duration, limit int) ([]string, error) {
 	// A range of idx_phase_finished (a finished job's phase is its status), then a delete by
-	// primary key: each batch locks only its own rows, briefly (autocommit). A terminal job
+	// primary key (byPrimaryKey: a batch that was most of the table read the whole table and
+	// locked every row, the active jobs' too): each batch locks only its own rows, briefly
+	// (autocommit). A terminal job
 	// never changes status, and its callback never returns to pending, so the guard only
 	// repeats what was selected.
 	guard := "`phase` = ? and `finished_at` < now(3) - interval ? microsecond and `callback_status` <> 'pending'"
@@ -887,7 +889,8 @@ func (m *customJobsModel) PruneFinished(ctx context.Context, status Status, age 
 	if err := m.conn.QueryRowsCtx(ctx, &ids, query, string(status), age.Microseconds(), limit); err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	del := fmt.Sprintf("delete from %s where `id` in (%s) and %s", m.table, inClause(len(ids)), guard)
+	// The multi-table form: a single-table DELETE takes no index hint.
+	del := fmt.Sprintf("delete %s from %s where `id` in (%s) and %s", m.table, m.byPrimaryKey(), inClause(len(ids)), guard)
 	if _, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, string(status), age.Microseconds())...); err != nil {
 		return nil, err
 	}
