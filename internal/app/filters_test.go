@@ -83,11 +83,13 @@ func TestBadListParametersAre400sNamingThem(t *testing.T) {
 		"created_from=0001-01-01T00:30:00%2B01:00":            "created_from",
 		"created_to=0000-01-01T00:00:00Z":                     "created_to",
 		"created_from=1700000000000&created_to=1600000000000": "created_from",
-		"order=newest": "order",
-		"size=51":      "size",
-		"size=0":       "size",
-		"page=0":       "page",
-		"status=done":  "status",
+		"order=newest":              "order",
+		"size=51":                   "size",
+		"size=0":                    "size",
+		"page=0":                    "page",
+		"status=done":               "status",
+		"schedule_id=%C3%A9t%C3%A9": "schedule_id", // was a 500: the column is ASCII
+		"schedule_id=-nightly":      "schedule_id",
 	} {
 		for _, path := range []string{"/api/v1/jobs?", "/api/v1/function-calls?"} {
 			res := a.Do(http.MethodGet, path+query, nil)

@@ -5,6 +5,7 @@ package jobview
 import (
 	"database/sql"
 	"encoding/json"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,18 @@ func ParseID(id string) error {
 	return nil
 }
 
+// scheduleIDPattern is what a schedule id may be (an ASCII column).
+var scheduleIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// CheckScheduleID checks id, the parameter name, as a schedule id: a schedule's at create, a
+// job's schedule_id in a list filter.
+func CheckScheduleID(name, id string) error {
+	if !scheduleIDPattern.MatchString(id) {
+		return apperr.Invalid("%s %q must be 1 to 128 ASCII letters, digits, '.', '_', ':' or '-', starting with a letter or digit", name, id)
+	}
+	return nil
+}
+
 // ParseListQuery validates the list filters and paging, naming the offending parameter.
 // maxSize bounds the page size (Limits.MaxPageSize). Tenant is the tenant_id asked for, if
 // any: whether the caller may see it is the logic's to decide (jobquery.Scope).
@@ -42,6 +55,12 @@ func ParseListQuery(q *types.ListJobsReq, maxSize int64) (model.JobFilter, error
 		Env: q.Env, Name: q.Name, ScheduleId: q.ScheduleId}
 	if f.Status != "" && !f.Status.Valid() {
 		return f, apperr.Invalid("status %q is not one of pending, running, completed, failed, cancelled", f.Status)
+	}
+	// No job has a schedule id no schedule may have; one not ASCII would fail the query.
+	if f.ScheduleId != "" {
+		if err := CheckScheduleID("schedule_id", f.ScheduleId); err != nil {
+			return f, err
+		}
 	}
 	var err error
 	if f.Ids, err = parseIDs(q.Ids); err != nil {

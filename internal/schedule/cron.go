@@ -4,7 +4,6 @@
 package schedule
 
 import (
-	"regexp"
 	"strings"
 	"time"
 	// Time zones must resolve on any machine, a container without /usr/share/zoneinfo too.
@@ -13,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"jobs/internal/apperr"
+	"jobs/internal/jobview"
 	"jobs/model"
 )
 
@@ -22,18 +22,12 @@ import (
 // not its runner: firing is ours, a compare-and-set in MySQL.
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// idPattern is what a schedule id may be.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
 // CheckID checks a schedule id as given at create.
 func CheckID(id string) error {
 	if id == "" {
 		return apperr.Invalid("id is required")
 	}
-	if !idPattern.MatchString(id) {
-		return apperr.Invalid("id %q must be 1 to 128 ASCII letters, digits, '.', '_', ':' or '-', starting with a letter or digit", id)
-	}
-	return nil
+	return jobview.CheckScheduleID("id", id)
 }
 
 // CheckOverlap checks an overlap policy; "" is allow.
