@@ -382,6 +382,12 @@ func (f JobFilter) where() (string, []any) {
 }
 
 func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs, error) {
+	return m.insertMany(ctx, jobs, true)
+}
+
+// insertMany is InsertMany; retryGone says whether the jobs whose key nobody holds after the
+// INSERT are inserted again (once: their new holder is no finished job for retention to take).
+func (m *customJobsModel) insertMany(ctx context.Context, jobs []*Jobs, retryGone bool) ([]*Jobs, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
@@ -487,11 +493,14 @@ func (m *customJobsModel) InsertMany(ctx context.Context, jobs []*Jobs) ([]*Jobs
 		}
 	}
 	if len(gone) > 0 {
+		if !retryGone {
+			return nil, fmt.Errorf("the idempotency keys of %d jobs are held by no job after their insert", len(gone))
+		}
 		retry := make([]*Jobs, len(gone))
 		for n, i := range gone {
 			retry[n] = jobs[i]
 		}
-		again, err := m.InsertMany(ctx, retry)
+		again, err := m.insertMany(ctx, retry, false)
 		if err != nil {
 			return nil, err
 		}
