@@ -900,7 +900,13 @@ func (m *customJobsModel) PruneFinished(ctx context.Context, status Status, age 
 	}
 	// The multi-table form: a single-table DELETE takes no index hint.
 	del := fmt.Sprintf("delete %s from %s where `id` in (%s) and %s", m.table, m.byPrimaryKey(), inClause(len(ids)), guard)
-	if _, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, string(status), age.Microseconds())...); err != nil {
+	// A start retrying the key of a job of the batch locks the two in the other order (see
+	// InsertMany): the pass goes on after such a deadlock rather than end at it.
+	err := retryDeadlock(func() error {
+		_, err := m.conn.ExecCtx(ctx, del, stringArgs(ids, string(status), age.Microseconds())...)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return ids, nil
