@@ -40,8 +40,9 @@ const (
 )
 
 const (
-	// maxLine bounds one output line; the rest of a longer line is dropped.
-	maxLine = 1 << 20
+	// maxLine bounds one output line; the rest of a longer line is dropped. A ::result line
+	// of any result that may be stored fits.
+	maxLine = len(ResultPrefix) + functions.MaxResultBytes
 	// maxLogLine bounds a line as a log event.
 	maxLogLine = 4096
 	// stderrTailLines is how many last stderr lines a failed command's error carries.
@@ -262,11 +263,11 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	readers.Add(2)
 	go func() {
 		defer readers.Done()
-		readLines(outR, func(line string) { out.handle(line, report) })
+		readLines(outR, func(line string, cut bool) { out.handle(line, cut, report) })
 	}()
 	go func() {
 		defer readers.Done()
-		readLines(errR, func(line string) {
+		readLines(errR, func(line string, _ bool) {
 			stderr.add(line)
 			report.Log("stderr", text.Truncate(line, maxLogLine))
 		})
@@ -351,8 +352,11 @@ type stdoutState struct {
 	resultErr error
 }
 
-func (s *stdoutState) handle(line string, report functions.Reporter) {
+// cut says that the line was longer than maxLine, and line is its start.
+func (s *stdoutState) handle(line string, cut bool, report functions.Reporter) {
 	switch {
+	case strings.HasPrefix(line, ResultPrefix) && cut:
+		s.result, s.resultErr = nil, fmt.Errorf("result is over the limit of %d bytes", functions.MaxResultBytes)
 	case strings.HasPrefix(line, ResultPrefix):
 		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
 		if !json.Valid([]byte(raw)) {
@@ -388,24 +392,24 @@ func parseProgress(s string) (done, total int64, message string, ok bool) {
 }
 
 // readLines calls fn with each line of r (without its newline, trailing \r removed).
-// Lines over maxLine are cut there. It returns at EOF or on a read error.
-func readLines(r io.Reader, fn func(string)) {
+// Lines over maxLine are cut there, and fn is told. It returns at EOF or on a read error.
+func readLines(r io.Reader, fn func(line string, cut bool)) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
+	cut := false
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) <= maxLine {
-			buf = append(buf, chunk...)
-		} else if len(buf) < maxLine {
-			buf = append(buf, chunk[:maxLine-len(buf)]...)
-		}
+		keep := min(len(chunk), maxLine-len(buf))
+		// Dropping only the line's end (\n or \r\n) does not cut it.
+		cut = cut || len(bytes.TrimSuffix(bytes.TrimSuffix(chunk[keep:], []byte("\n")), []byte("\r"))) > 0
+		buf = append(buf, chunk[:keep]...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if len(buf) > 0 {
-			fn(strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r"))
+			fn(strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r"), cut)
 		}
-		buf = buf[:0]
+		buf, cut = buf[:0], false
 		if err != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -28,5 +29,32 @@ func TestParamsTooLargeToExecFailPermanently(t *testing.T) {
 	_, err = r.Run(context.Background(), functions.Call{JobID: "j", Attempt: 1, Params: params}, discard{})
 	if !functions.IsPermanent(err) || !strings.Contains(err.Error(), "argument list too long") || !strings.Contains(err.Error(), "JOB_PARAMS") {
 		t.Errorf("params of %d bytes: %v (permanent %v), want a permanent error naming JOB_PARAMS", len(params), err, functions.IsPermanent(err))
+	}
+}
+
+// A ::result line over the line limit is a result over MaxResultBytes: the job fails saying
+// so, not that its (cut) line "is not one JSON value", which sent its author hunting for a
+// syntax error in valid JSON. A result of exactly MaxResultBytes, ended by \r\n, is whole.
+func TestAResultTooLargeFailsSayingSo(t *testing.T) {
+	t.Parallel()
+	result := func(n int, end string) []string {
+		return []string{"sh", "-c", fmt.Sprintf(`printf '::result ["'; head -c %d /dev/zero | tr '\0' a; printf '"]%s'`, n-4, end)}
+	}
+	r, err := New(config.CommandConf{Argv: result(functions.MaxResultBytes+1, `\n`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Run(context.Background(), functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, discard{})
+	if !functions.IsPermanent(err) || err.Error() != "result is over the limit of 1048576 bytes" {
+		t.Errorf("error %.200v (permanent %v), want a permanent error saying the result is over the limit", err, functions.IsPermanent(err))
+	}
+
+	r, err = New(config.CommandConf{Argv: result(functions.MaxResultBytes, `\r\n`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Run(context.Background(), functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, discard{})
+	if raw, _ := got.(json.RawMessage); err != nil || len(raw) != functions.MaxResultBytes {
+		t.Errorf("a result of %d bytes: %d bytes, error %.200v", functions.MaxResultBytes, len(raw), err)
 	}
 }
