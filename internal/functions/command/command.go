@@ -283,6 +283,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	}
 	// Whatever the command left running in its group goes with it.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	reapGroup(pgid, pipeDrain)
 	drained := make(chan struct{})
 	go func() {
 		readers.Wait()
@@ -342,6 +343,27 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error) error {
 	case <-timer.C:
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		return <-exited
+	}
+}
+
+// reapGroup waits, up to patience, until the killed process group pgid is gone, reaping
+// those of its processes that are the service's children. A process whose parent died is
+// re-parented to the service when the service is PID 1 (a container's entrypoint) or a
+// subreaper, and nothing but the service would ever wait for it: it stayed a zombie. The
+// leader is reaped already, so this takes no exit status that exec.Cmd waits for.
+func reapGroup(pgid int, patience time.Duration) {
+	deadline := time.Now().Add(patience)
+	for {
+		for {
+			if pid, err := syscall.Wait4(-pgid, nil, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+				break
+			}
+		}
+		// A group of zombies still answers: it is gone once their parents waited for them.
+		if syscall.Kill(-pgid, 0) != nil || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -1,0 +1,95 @@
+package command
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"jobs/internal/config"
+	"jobs/internal/functions"
+)
+
+// prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER (not in package syscall).
+const prSetChildSubreaper = 36
+
+// groupReporter keeps the first progress count, and closes started then: the scripts below
+// report their pid, which is their process group's id.
+type groupReporter struct {
+	pgid    atomic.Int64
+	started chan struct{}
+}
+
+func (g *groupReporter) Progress(done, _ int64, _ string) {
+	if g.pgid.CompareAndSwap(0, done) {
+		close(g.started)
+	}
+}
+func (*groupReporter) Log(string, string) {}
+
+// ownInGroup lists this process's children (zombies included) in process group pgid.
+func ownInGroup(pgid int64) []string {
+	var found []string
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		// After "pid (comm) ": state, ppid, pgrp, ...
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 2 && f[1] == strconv.Itoa(os.Getpid()) && f[2] == strconv.FormatInt(pgid, 10) {
+			found = append(found, path+" state "+f[0])
+		}
+	}
+	return found
+}
+
+// The service is PID 1 of its container (deploy/Dockerfile's entrypoint), so the processes a
+// command leaves behind become its children once their parent dies: killed with the group,
+// they stayed zombies for good, one or more per cancelled, timed-out or background-leaving
+// job, until the container ran out of pids. Run reaps them before it returns. A subreaper
+// stands in for PID 1 here.
+func TestNoZombiesAreLeftWhenTheServiceIsTheirReaper(t *testing.T) {
+	t.Parallel()
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v", errno)
+	}
+	for name, tc := range map[string]struct {
+		script string
+		cancel bool
+	}{
+		"cancelled":                   {script: `sleep 100 & sleep 100 & echo "::progress $$"; wait`, cancel: true},
+		"exited, leaving a child":     {script: `sleep 100 & echo "::progress $$"; echo "::result 1"`},
+		"cancelled, ignoring SIGTERM": {script: `trap '' TERM; sleep 100 & echo "::progress $$"; wait; wait`, cancel: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(config.CommandConf{Argv: []string{"sh", "-c", tc.script}, KillGrace: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			report := &groupReporter{started: make(chan struct{})}
+			if tc.cancel {
+				go func() {
+					<-report.started
+					cancel()
+				}()
+			}
+			if _, err := r.Run(ctx, functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, report); tc.cancel != (err != nil) {
+				t.Fatalf("Run: %v", err)
+			}
+			if left := ownInGroup(report.pgid.Load()); len(left) > 0 {
+				t.Errorf("after Run, processes of the job's group %d are still the service's children: %v", report.pgid.Load(), left)
+			}
+		})
+	}
+}
