@@ -258,7 +258,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	pgid := cmd.Process.Pid
 
 	var out stdoutState
-	stderr := &tail{max: stderrTailLines}
+	stderr := &tail{max: stderrTailLines, maxBytes: stderrTailBytes}
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() {
@@ -314,7 +314,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 				permanent = slices.Contains(c.permanentExits, exit.ExitCode())
 			}
 		}
-		if t := stderr.text(stderrTailBytes); t != "" {
+		if t := stderr.text(); t != "" {
 			msg += ": " + t
 		}
 		if permanent {
@@ -438,14 +438,19 @@ func readLines(r io.Reader, fn func(line string, cut bool)) {
 	}
 }
 
-// tail keeps the last max lines added to it.
+// tail keeps the last max lines added to it, for the last maxBytes of them.
 type tail struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	lines    []string
 }
 
 func (t *tail) add(line string) {
+	// text keeps at most maxBytes from the end; the byte more says that it cut.
+	if len(line) > t.maxBytes+1 {
+		line = strings.Clone(line[len(line)-t.maxBytes-1:])
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lines = append(t.lines, line)
@@ -455,12 +460,12 @@ func (t *tail) add(line string) {
 }
 
 // text joins the kept lines with newlines, keeping at most maxBytes from the end.
-func (t *tail) text(maxBytes int) string {
+func (t *tail) text() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := strings.TrimSpace(strings.Join(t.lines, "\n"))
-	if len(s) > maxBytes {
-		s = s[len(s)-maxBytes:]
+	if len(s) > t.maxBytes {
+		s = s[len(s)-t.maxBytes:]
 		for len(s) > 0 && !utf8.RuneStart(s[0]) {
 			s = s[1:]
 		}
