@@ -49,8 +49,8 @@ const (
 	stderrTailLines = 20
 	// stderrTailBytes bounds them.
 	stderrTailBytes = 3000
-	// pipeDrain is how long output is still read after the process group is gone (a
-	// process that left the group may hold the pipes open).
+	// pipeDrain is how long output is still read after the command's session is gone (a
+	// process that left it may hold the pipes open), and how long its end is awaited.
 	pipeDrain = 2 * time.Second
 )
 
@@ -226,8 +226,9 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	cmd.Env = append(append([]string{}, c.env...),
 		"JOB_ID="+call.JobID, "JOB_ATTEMPT="+strconv.FormatInt(call.Attempt, 10), "JOB_PARAMS="+string(call.Params))
 	cmd.Stdin = bytes.NewReader(stdin)
-	// Its own process group, so cancel and timeout reach every process it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own session (and process group), so cancel and timeout reach every process it
+	// started (session.go).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -255,7 +256,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 		}
 		return nil, err
 	}
-	pgid := cmd.Process.Pid
+	sid := cmd.Process.Pid
 
 	var out stdoutState
 	stderr := &tail{max: stderrTailLines, maxBytes: stderrTailBytes}
@@ -279,11 +280,10 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	select {
 	case waitErr = <-exited:
 	case <-ctx.Done():
-		waitErr = stopGroup(pgid, c.killGrace, exited)
+		waitErr = stopSession(sid, c.killGrace, exited)
 	}
-	// Whatever the command left running in its group goes with it.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	reapGroup(pgid, pipeDrain)
+	// Whatever the command left running goes with it.
+	endSession(sid, ctx.Err() != nil, pipeDrain)
 	drained := make(chan struct{})
 	go func() {
 		readers.Wait()
@@ -292,7 +292,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	select {
 	case <-drained:
 	case <-time.After(pipeDrain):
-		// A process outside the group still holds the pipes: stop reading.
+		// A process that left the session still holds the pipes: stop reading.
 		outR.Close()
 		errR.Close()
 		<-drained
@@ -329,42 +329,6 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 		return nil, nil
 	}
 	return out.result, nil
-}
-
-// stopGroup sends SIGTERM to the process group, then SIGKILL after grace, and returns
-// the leader's exit.
-func stopGroup(pgid int, grace time.Duration, exited <-chan error) error {
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case err := <-exited:
-		return err
-	case <-timer.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return <-exited
-	}
-}
-
-// reapGroup waits, up to patience, until the killed process group pgid is gone, reaping
-// those of its processes that are the service's children. A process whose parent died is
-// re-parented to the service when the service is PID 1 (a container's entrypoint) or a
-// subreaper, and nothing but the service would ever wait for it: it stayed a zombie. The
-// leader is reaped already, so this takes no exit status that exec.Cmd waits for.
-func reapGroup(pgid int, patience time.Duration) {
-	deadline := time.Now().Add(patience)
-	for {
-		for {
-			if pid, err := syscall.Wait4(-pgid, nil, syscall.WNOHANG, nil); pid <= 0 || err != nil {
-				break
-			}
-		}
-		// A group of zombies still answers: it is gone once their parents waited for them.
-		if syscall.Kill(-pgid, 0) != nil || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // stdoutState follows the protocol lines of stdout; only its reader goroutine writes it,

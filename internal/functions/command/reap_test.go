@@ -93,3 +93,62 @@ func TestNoZombiesAreLeftWhenTheServiceIsTheirReaper(t *testing.T) {
 		})
 	}
 }
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int64) bool {
+	b, err := os.ReadFile("/proc/" + strconv.FormatInt(pid, 10) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return !strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
+}
+
+// pgrp is the process group of process pid, 0 if it is gone.
+func pgrp(pid int64) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.FormatInt(pid, 10) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	n, _ := strconv.ParseInt(f[2], 10, 64)
+	return n
+}
+
+// timeout(1) puts itself and its command in a process group of their own (so does a shell
+// with job control): a cancel or a timeout stops them too. They were out of reach of the
+// signals to the command's group, and a cancelled job's work ran on.
+func TestProcessesInGroupsOfTheirOwnAreStopped(t *testing.T) {
+	t.Parallel()
+	for name, script := range map[string]string{
+		"timeout(1)":            `timeout 100 sleep 100 & echo "::progress $!"; wait`,
+		"a shell's job control": `set -m; sleep 100 & echo "::progress $!"; wait`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(config.CommandConf{Argv: []string{"bash", "-c", script}, KillGrace: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			report := &groupReporter{started: make(chan struct{})}
+			go func() {
+				<-report.started
+				// Once it is in a group of its own.
+				pid, giveUp := report.pgid.Load(), time.Now().Add(10*time.Second)
+				for pgrp(pid) != pid && alive(pid) && time.Now().Before(giveUp) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				cancel()
+			}()
+			if _, err := r.Run(ctx, functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, report); err == nil {
+				t.Fatal("Run: no error after a cancel")
+			}
+			if pid := report.pgid.Load(); alive(pid) {
+				t.Errorf("process %d, in a group of its own, still runs after the cancelled Run returned", pid)
+			}
+		})
+	}
+}
