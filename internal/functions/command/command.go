@@ -225,25 +225,23 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	cmd.Dir = c.dir
 	cmd.Env = append(append([]string{}, c.env...),
 		"JOB_ID="+call.JobID, "JOB_ATTEMPT="+strconv.FormatInt(call.Attempt, 10), "JOB_PARAMS="+string(call.Params))
-	cmd.Stdin = bytes.NewReader(stdin)
 	// Its own session (and process group), so cancel and timeout reach every process it
 	// started (session.go).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	outR, outW, err := os.Pipe()
+	// Stdin is a pipe of the runner's, as stdout and stderr are: exec.Cmd's Wait would wait
+	// for all of stdin to be read, and a process the command started may hold it unread.
+	pipes, err := openPipes(3)
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
+	inR, inW, outR, outW, errR, errW := pipes[0], pipes[1], pipes[2], pipes[3], pipes[4], pipes[5]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	startErr := cmd.Start()
+	inR.Close()
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
+		inW.Close()
 		outR.Close()
 		errR.Close()
 		err := fmt.Errorf("start %s: %w", args[0], startErr)
@@ -257,6 +255,14 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 		return nil, err
 	}
 	sid := cmd.Process.Pid
+	closeStdin := sync.OnceFunc(func() { inW.Close() })
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		// An error is the command's closing stdin, or its end closing it below.
+		_, _ = inW.Write(stdin)
+		closeStdin()
+	}()
 
 	var out stdoutState
 	stderr := &tail{max: stderrTailLines, maxBytes: stderrTailBytes}
@@ -284,6 +290,8 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	}
 	// Whatever the command left running goes with it.
 	endSession(sid, ctx.Err() != nil, pipeDrain)
+	closeStdin()
+	<-written
 	drained := make(chan struct{})
 	go func() {
 		readers.Wait()
@@ -292,7 +300,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	select {
 	case <-drained:
 	case <-time.After(pipeDrain):
-		// A process that left the session still holds the pipes: stop reading.
+		// A process out of the killed group (or session) still holds the pipes: stop reading.
 		outR.Close()
 		errR.Close()
 		<-drained
@@ -375,6 +383,22 @@ func parseProgress(s string) (done, total int64, message string, ok bool) {
 		}
 	}
 	return done, total, strings.TrimSpace(message), true
+}
+
+// openPipes returns n pipes, each as its read end and its write end.
+func openPipes(n int) ([]*os.File, error) {
+	files := make([]*os.File, 0, 2*n)
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, r, w)
+	}
+	return files, nil
 }
 
 // readLines calls fn with each line of r (without its newline, trailing \r removed).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"jobs/internal/config"
 	"jobs/internal/functions"
@@ -56,5 +57,24 @@ func TestAResultTooLargeFailsSayingSo(t *testing.T) {
 	got, err := r.Run(context.Background(), functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, discard{})
 	if raw, _ := got.(json.RawMessage); err != nil || len(raw) != functions.MaxResultBytes {
 		t.Errorf("a result of %d bytes: %d bytes, error %.200v", functions.MaxResultBytes, len(raw), err)
+	}
+}
+
+// A command that ends without reading its stdin, while a process it started holds stdin
+// open (a helper spawned with the parent's stdin, as Python's subprocess does by default),
+// completes with what it said. Params over a pipe's buffer (64 KiB) kept the job until its
+// timeout: the runner waited for stdin to be taken in full.
+func TestAnUnreadStdinDoesNotHoldTheJob(t *testing.T) {
+	t.Parallel()
+	r, err := New(config.CommandConf{Argv: []string{"sh", "-c", `exec 3<&0; sleep 100 <&3 3<&- & echo "::result 1"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, _ := json.Marshal(map[string]string{"pad": strings.Repeat("x", 100<<10)})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := r.Run(ctx, functions.Call{JobID: "j", Attempt: 1, Params: params}, discard{})
+	if raw, _ := got.(json.RawMessage); err != nil || string(raw) != "1" {
+		t.Errorf("Run: %s, %v; want the result 1", raw, err)
 	}
 }
