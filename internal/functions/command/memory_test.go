@@ -11,18 +11,6 @@ import (
 	"jobs/internal/functions"
 )
 
-// startedReporter closes started at the first progress report.
-type startedReporter struct{ started chan struct{} }
-
-func (r startedReporter) Progress(int64, int64, string) {
-	select {
-	case <-r.started:
-	default:
-		close(r.started)
-	}
-}
-func (startedReporter) Log(string, string) {}
-
 // A running command's long stderr lines are not all held: an error carries 3,000 bytes of
 // its stderr's end, but the last 20 lines were kept whole, up to 20 MiB a job while it ran
 // (320 MiB for Worker.Concurrency 16 jobs dumping a blob to stderr). Not parallel: it reads
@@ -36,7 +24,7 @@ echo "::progress 1"; echo tail-end >&2; exec sleep 100`}, KillGrace: 100 * time.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	report := startedReporter{started: make(chan struct{})}
+	report := &groupReporter{started: make(chan struct{})}
 	var heap uint64
 	go func() {
 		<-report.started

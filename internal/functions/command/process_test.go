@@ -18,8 +18,8 @@ import (
 // prSetChildSubreaper is prctl's PR_SET_CHILD_SUBREAPER (not in package syscall).
 const prSetChildSubreaper = 36
 
-// groupReporter keeps the first progress count, and closes started then: the scripts below
-// report their pid, which is their process group's id.
+// groupReporter keeps the first progress count, and closes started then: the scripts of the
+// tests report a pid with it.
 type groupReporter struct {
 	pgid    atomic.Int64
 	started chan struct{}
