@@ -283,13 +283,17 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var waitErr error
+	// stopped is whether the command was cut short; a ctx that ends after it exited (while
+	// what it left behind is ended and its output read) does not undo its outcome.
+	stopped := false
 	select {
 	case waitErr = <-exited:
 	case <-ctx.Done():
+		stopped = true
 		waitErr = stopSession(sid, c.killGrace, exited)
 	}
 	// Whatever the command left running goes with it.
-	endSession(sid, ctx.Err() != nil, pipeDrain)
+	endSession(sid, stopped, pipeDrain)
 	closeStdin()
 	<-written
 	drained := make(chan struct{})
@@ -308,7 +312,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	outR.Close()
 	errR.Close()
 
-	if ctx.Err() != nil {
+	if stopped {
 		return nil, ctx.Err()
 	}
 	if waitErr != nil {

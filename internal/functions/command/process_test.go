@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,5 +151,24 @@ func TestProcessesInGroupsOfTheirOwnAreStopped(t *testing.T) {
 				t.Errorf("process %d, in a group of its own, still runs after the cancelled Run returned", pid)
 			}
 		})
+	}
+}
+
+// A command that said its result and exited in time completes, even if the job's time runs
+// out while the runner still waits for a process it left behind to let go of its output
+// (one in a group of its own keeps it for up to pipeDrain): it failed "timed out" and ran
+// again.
+func TestACommandThatExitedInTimeCompletes(t *testing.T) {
+	t.Parallel()
+	r, err := New(config.CommandConf{Argv: []string{"bash", "-c", `set -m; sleep 3 & echo "::result 1"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within pipeDrain (2 s) of the exit, which comes well before.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	got, err := r.Run(ctx, functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, discard{})
+	if raw, _ := got.(json.RawMessage); err != nil || string(raw) != "1" {
+		t.Errorf("Run: %s, %v; want the result 1", raw, err)
 	}
 }
