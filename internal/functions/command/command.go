@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -114,7 +115,11 @@ func New(cc config.CommandConf) (*Runner, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	c.env = append(c.env, "PATH="+os.Getenv("PATH"))
+	c.path = os.Getenv("PATH")
+	if p, ok := cc.Env["PATH"]; ok {
+		c.path = p
+	}
+	c.env = append(c.env, "PATH="+c.path)
 	for _, k := range keys {
 		if !envKeyPattern.MatchString(k) {
 			return nil, fmt.Errorf("Command.Env key %q is not a variable name", k)
@@ -123,7 +128,6 @@ func New(cc config.CommandConf) (*Runner, error) {
 			return nil, fmt.Errorf("Command.Env must not set %s (the job sets it)", k)
 		}
 		if k == "PATH" {
-			c.env[0] = "PATH=" + cc.Env[k]
 			continue
 		}
 		c.env = append(c.env, k+"="+cc.Env[k])
@@ -133,9 +137,11 @@ func New(cc config.CommandConf) (*Runner, error) {
 
 // Runner runs a configured program; see CommandConf in internal/config.
 type Runner struct {
-	argv      []argTemplate
-	dir       string
-	env       []string
+	argv []argTemplate
+	dir  string
+	env  []string
+	// path is the program's PATH, where a program named without a slash is found.
+	path      string
 	killGrace time.Duration
 	// permanentExits are the exit codes that fail a job without further attempts.
 	permanentExits []int
@@ -222,6 +228,10 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	}
 
 	cmd := exec.Command(args[0], args[1:]...)
+	if !strings.Contains(args[0], "/") {
+		// exec.Command looked on the service's PATH.
+		cmd.Path, cmd.Err = lookPath(args[0], c.path)
+	}
 	cmd.Dir = c.dir
 	cmd.Env = append(append([]string{}, c.env...),
 		"JOB_ID="+call.JobID, "JOB_ATTEMPT="+strconv.FormatInt(call.Attempt, 10), "JOB_PARAMS="+string(call.Params))
@@ -387,6 +397,21 @@ func parseProgress(s string) (done, total int64, message string, ok bool) {
 		}
 	}
 	return done, total, strings.TrimSpace(message), true
+}
+
+// lookPath finds the executable file in the absolute directories of path (a relative one
+// would depend on the working directory), as exec.LookPath does in the service's PATH.
+func lookPath(file, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
 }
 
 // openPipes returns n pipes, each as its read end and its write end.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,24 @@ func TestAnUnreadStdinDoesNotHoldTheJob(t *testing.T) {
 	got, err := r.Run(ctx, functions.Call{JobID: "j", Attempt: 1, Params: params}, discard{})
 	if raw, _ := got.(json.RawMessage); err != nil || string(raw) != "1" {
 		t.Errorf("Run: %s, %v; want the result 1", raw, err)
+	}
+}
+
+// Command.Env's PATH is where the program is looked up, as in the program's own
+// environment: it was looked up in the service's PATH, and a program found only on the
+// configured one failed every job, "executable file not found in $PATH".
+func TestTheProgramIsFoundOnTheConfiguredPATH(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "jobs-test-tool"), []byte("#!/bin/sh\necho '::result \"found\"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(config.CommandConf{Argv: []string{"jobs-test-tool"}, Env: map[string]string{"PATH": dir + ":/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Run(context.Background(), functions.Call{JobID: "j", Attempt: 1, Params: []byte(`{}`)}, discard{})
+	if raw, _ := got.(json.RawMessage); err != nil || string(raw) != `"found"` {
+		t.Errorf("Run: %s, %v; want the result \"found\"", raw, err)
 	}
 }
