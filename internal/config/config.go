@@ -160,7 +160,7 @@ type CommandConf struct {
 	// Env is the program's environment besides PATH, JOB_ID, JOB_ATTEMPT and JOB_PARAMS;
 	// nothing else of the service's environment is passed on.
 	Env map[string]string `json:",optional"`
-	// KillGrace is how long the process group has between SIGTERM and SIGKILL on cancel or
+	// KillGrace is how long the command's processes have between SIGTERM and SIGKILL on cancel or
 	// timeout (default 5s).
 	KillGrace time.Duration `json:",optional"`
 	// PermanentExitCodes are exit codes that fail the job at once, whatever attempts are

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -40,16 +41,17 @@ const (
 )
 
 const (
-	// maxLine bounds one output line; the rest of a longer line is dropped.
-	maxLine = 1 << 20
+	// maxLine bounds one output line; the rest of a longer line is dropped. A ::result line
+	// of any result that may be stored fits.
+	maxLine = len(ResultPrefix) + functions.MaxResultBytes
 	// maxLogLine bounds a line as a log event.
 	maxLogLine = 4096
 	// stderrTailLines is how many last stderr lines a failed command's error carries.
 	stderrTailLines = 20
 	// stderrTailBytes bounds them.
 	stderrTailBytes = 3000
-	// pipeDrain is how long output is still read after the process group is gone (a
-	// process that left the group may hold the pipes open).
+	// pipeDrain is how long output is still read after the command's session is gone (a
+	// process that left it may hold the pipes open), and how long its end is awaited.
 	pipeDrain = 2 * time.Second
 )
 
@@ -113,7 +115,11 @@ func New(cc config.CommandConf) (*Runner, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	c.env = append(c.env, "PATH="+os.Getenv("PATH"))
+	c.path = os.Getenv("PATH")
+	if p, ok := cc.Env["PATH"]; ok {
+		c.path = p
+	}
+	c.env = append(c.env, "PATH="+c.path)
 	for _, k := range keys {
 		if !envKeyPattern.MatchString(k) {
 			return nil, fmt.Errorf("Command.Env key %q is not a variable name", k)
@@ -122,7 +128,6 @@ func New(cc config.CommandConf) (*Runner, error) {
 			return nil, fmt.Errorf("Command.Env must not set %s (the job sets it)", k)
 		}
 		if k == "PATH" {
-			c.env[0] = "PATH=" + cc.Env[k]
 			continue
 		}
 		c.env = append(c.env, k+"="+cc.Env[k])
@@ -132,9 +137,11 @@ func New(cc config.CommandConf) (*Runner, error) {
 
 // Runner runs a configured program; see CommandConf in internal/config.
 type Runner struct {
-	argv      []argTemplate
-	dir       string
-	env       []string
+	argv []argTemplate
+	dir  string
+	env  []string
+	// path is the program's PATH, where a program named without a slash is found.
+	path      string
 	killGrace time.Duration
 	// permanentExits are the exit codes that fail a job without further attempts.
 	permanentExits []int
@@ -221,27 +228,30 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	}
 
 	cmd := exec.Command(args[0], args[1:]...)
+	if !strings.Contains(args[0], "/") {
+		// exec.Command looked on the service's PATH.
+		cmd.Path, cmd.Err = lookPath(args[0], c.path)
+	}
 	cmd.Dir = c.dir
 	cmd.Env = append(append([]string{}, c.env...),
 		"JOB_ID="+call.JobID, "JOB_ATTEMPT="+strconv.FormatInt(call.Attempt, 10), "JOB_PARAMS="+string(call.Params))
-	cmd.Stdin = bytes.NewReader(stdin)
-	// Its own process group, so cancel and timeout reach every process it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	outR, outW, err := os.Pipe()
+	// Its own session (and process group), so cancel and timeout reach every process it
+	// started (session.go).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Stdin is a pipe of the runner's, as stdout and stderr are: exec.Cmd's Wait would wait
+	// for all of stdin to be read, and a process the command started may hold it unread.
+	pipes, err := openPipes(3)
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
+	inR, inW, outR, outW, errR, errW := pipes[0], pipes[1], pipes[2], pipes[3], pipes[4], pipes[5]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	startErr := cmd.Start()
+	inR.Close()
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
+		inW.Close()
 		outR.Close()
 		errR.Close()
 		err := fmt.Errorf("start %s: %w", args[0], startErr)
@@ -254,19 +264,27 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 		}
 		return nil, err
 	}
-	pgid := cmd.Process.Pid
+	sid := cmd.Process.Pid
+	closeStdin := sync.OnceFunc(func() { inW.Close() })
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		// An error is the command's closing stdin, or its end closing it below.
+		_, _ = inW.Write(stdin)
+		closeStdin()
+	}()
 
 	var out stdoutState
-	stderr := &tail{max: stderrTailLines}
+	stderr := &tail{max: stderrTailLines, maxBytes: stderrTailBytes}
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() {
 		defer readers.Done()
-		readLines(outR, func(line string) { out.handle(line, report) })
+		readLines(outR, func(line string, cut bool) { out.handle(line, cut, report) })
 	}()
 	go func() {
 		defer readers.Done()
-		readLines(errR, func(line string) {
+		readLines(errR, func(line string, _ bool) {
 			stderr.add(line)
 			report.Log("stderr", text.Truncate(line, maxLogLine))
 		})
@@ -275,13 +293,19 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var waitErr error
+	// stopped is whether the command was cut short; a ctx that ends after it exited (while
+	// what it left behind is ended and its output read) does not undo its outcome.
+	stopped := false
 	select {
 	case waitErr = <-exited:
 	case <-ctx.Done():
-		waitErr = stopGroup(pgid, c.killGrace, exited)
+		stopped = true
+		waitErr = stopSession(sid, c.killGrace, exited)
 	}
-	// Whatever the command left running in its group goes with it.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// Whatever the command left running goes with it.
+	endSession(sid, stopped, pipeDrain)
+	closeStdin()
+	<-written
 	drained := make(chan struct{})
 	go func() {
 		readers.Wait()
@@ -290,7 +314,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	select {
 	case <-drained:
 	case <-time.After(pipeDrain):
-		// A process outside the group still holds the pipes: stop reading.
+		// A process out of the killed group (or session) still holds the pipes: stop reading.
 		outR.Close()
 		errR.Close()
 		<-drained
@@ -298,7 +322,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	outR.Close()
 	errR.Close()
 
-	if ctx.Err() != nil {
+	if stopped {
 		return nil, ctx.Err()
 	}
 	if waitErr != nil {
@@ -312,7 +336,7 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 				permanent = slices.Contains(c.permanentExits, exit.ExitCode())
 			}
 		}
-		if t := stderr.text(stderrTailBytes); t != "" {
+		if t := stderr.text(); t != "" {
 			msg += ": " + t
 		}
 		if permanent {
@@ -329,21 +353,6 @@ func (c *Runner) Run(ctx context.Context, call functions.Call, report functions.
 	return out.result, nil
 }
 
-// stopGroup sends SIGTERM to the process group, then SIGKILL after grace, and returns
-// the leader's exit.
-func stopGroup(pgid int, grace time.Duration, exited <-chan error) error {
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case err := <-exited:
-		return err
-	case <-timer.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return <-exited
-	}
-}
-
 // stdoutState follows the protocol lines of stdout; only its reader goroutine writes it,
 // and the runner reads it after that goroutine ended.
 type stdoutState struct {
@@ -351,8 +360,11 @@ type stdoutState struct {
 	resultErr error
 }
 
-func (s *stdoutState) handle(line string, report functions.Reporter) {
+// cut says that the line was longer than maxLine, and line is its start.
+func (s *stdoutState) handle(line string, cut bool, report functions.Reporter) {
 	switch {
+	case strings.HasPrefix(line, ResultPrefix) && cut:
+		s.result, s.resultErr = nil, fmt.Errorf("result is over the limit of %d bytes", functions.MaxResultBytes)
 	case strings.HasPrefix(line, ResultPrefix):
 		raw := strings.TrimSpace(strings.TrimPrefix(line, ResultPrefix))
 		if !json.Valid([]byte(raw)) {
@@ -387,39 +399,75 @@ func parseProgress(s string) (done, total int64, message string, ok bool) {
 	return done, total, strings.TrimSpace(message), true
 }
 
+// lookPath finds the executable file in the absolute directories of path (a relative one
+// would depend on the working directory), as exec.LookPath does in the service's PATH.
+func lookPath(file, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+}
+
+// openPipes returns n pipes, each as its read end and its write end.
+func openPipes(n int) ([]*os.File, error) {
+	files := make([]*os.File, 0, 2*n)
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, r, w)
+	}
+	return files, nil
+}
+
 // readLines calls fn with each line of r (without its newline, trailing \r removed).
-// Lines over maxLine are cut there. It returns at EOF or on a read error.
-func readLines(r io.Reader, fn func(string)) {
+// Lines over maxLine are cut there, and fn is told. It returns at EOF or on a read error.
+func readLines(r io.Reader, fn func(line string, cut bool)) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
+	cut := false
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) <= maxLine {
-			buf = append(buf, chunk...)
-		} else if len(buf) < maxLine {
-			buf = append(buf, chunk[:maxLine-len(buf)]...)
-		}
+		keep := min(len(chunk), maxLine-len(buf))
+		// Dropping only the line's end (\n or \r\n) does not cut it.
+		cut = cut || len(bytes.TrimSuffix(bytes.TrimSuffix(chunk[keep:], []byte("\n")), []byte("\r"))) > 0
+		buf = append(buf, chunk[:keep]...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if len(buf) > 0 {
-			fn(strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r"))
+			fn(strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r"), cut)
 		}
-		buf = buf[:0]
+		buf, cut = buf[:0], false
 		if err != nil {
 			return
 		}
 	}
 }
 
-// tail keeps the last max lines added to it.
+// tail keeps the last max lines added to it, for the last maxBytes of them.
 type tail struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	lines    []string
 }
 
 func (t *tail) add(line string) {
+	// text keeps at most maxBytes from the end; the byte more says that it cut.
+	if len(line) > t.maxBytes+1 {
+		line = strings.Clone(line[len(line)-t.maxBytes-1:])
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lines = append(t.lines, line)
@@ -429,12 +477,12 @@ func (t *tail) add(line string) {
 }
 
 // text joins the kept lines with newlines, keeping at most maxBytes from the end.
-func (t *tail) text(maxBytes int) string {
+func (t *tail) text() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := strings.TrimSpace(strings.Join(t.lines, "\n"))
-	if len(s) > maxBytes {
-		s = s[len(s)-maxBytes:]
+	if len(s) > t.maxBytes {
+		s = s[len(s)-t.maxBytes:]
 		for len(s) > 0 && !utf8.RuneStart(s[0]) {
 			s = s[1:]
 		}

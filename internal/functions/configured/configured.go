@@ -73,6 +73,9 @@ func fromConfig(fc config.FunctionConf) (*functions.Definition, error) {
 	if fc.Backoff < 0 || fc.MaxBackoff < 0 {
 		return nil, fmt.Errorf("Backoff and MaxBackoff must not be negative")
 	}
+	if fc.MaxBackoff > 0 && fc.MaxBackoff < fc.Backoff {
+		return nil, fmt.Errorf("MaxBackoff (%s) must be at least Backoff (%s)", fc.MaxBackoff, fc.Backoff)
+	}
 	for i, p := range fc.RequiredParams {
 		if !paramPattern.MatchString(p) {
 			return nil, fmt.Errorf("RequiredParams[%d] %q is not a param name (letters, digits, '_')", i, p)

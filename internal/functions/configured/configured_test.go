@@ -40,6 +40,11 @@ func TestFromConfigNamesTheBadFunctionAndKey(t *testing.T) {
 		{"attempts", config.FunctionConf{Id: "x", Kind: "http", MaxAttempts: 5000}, `Functions[1] (id "x"): MaxAttempts must be from 1 to 1000`},
 		{"bad required param", config.FunctionConf{Id: "x", Kind: "http", RequiredParams: []string{"a-b"}},
 			`Functions[1] (id "x"): RequiredParams[0] "a-b" is not a param name (letters, digits, '_')`},
+		// Retry.MaxBackoff below Retry.Backoff stops start-up; a function's retries were capped
+		// at the lower MaxBackoff in silence.
+		{"max backoff under backoff", config.FunctionConf{Id: "x", Kind: "http", Backoff: 10 * time.Minute, MaxBackoff: time.Minute,
+			HTTP: config.HTTPConf{URL: "http://h/x"}},
+			`Functions[1] (id "x"): MaxBackoff (1m0s) must be at least Backoff (10m0s)`},
 		{"duplicate", good, `Functions[1] (id "ok"): Id "ok" is used by an earlier function too`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

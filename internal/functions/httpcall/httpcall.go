@@ -39,7 +39,7 @@ func New(hc config.HTTPConf) (*Runner, error) {
 			return nil, fmt.Errorf("HTTP.Headers %q is not a valid header", k)
 		}
 	}
-	return &Runner{url: hc.URL, headers: hc.Headers, client: &http.Client{
+	return &Runner{url: hc.URL, shown: withoutSecrets(u), headers: hc.Headers, client: &http.Client{
 		// A redirect would turn the POST into something else; answer with what we got.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}, nil
@@ -47,9 +47,19 @@ func New(hc config.HTTPConf) (*Runner, error) {
 
 // Runner POSTs the job to a configured URL; see HTTPConf in internal/config.
 type Runner struct {
-	url     string
+	url string
+	// shown is the URL as errors name it, which whoever started the job reads.
+	shown   string
 	headers map[string]string
 	client  *http.Client
+}
+
+// withoutSecrets is u without what may be a secret of the operator's: a password, the query
+// (a key such as Azure Functions' ?code=, a signed URL's signature) and the fragment.
+func withoutSecrets(u *url.URL) string {
+	shown := *u
+	shown.User, shown.RawQuery, shown.ForceQuery, shown.Fragment, shown.RawFragment = nil, "", false, "", ""
+	return shown.String()
 }
 
 // Run POSTs {"id", "functionId", "attempt", "params"}. A 2xx answer's JSON body is the
@@ -76,7 +86,7 @@ func (h *Runner) Run(ctx context.Context, functionID string, call functions.Call
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("POST %s: %v", h.url, unwrapURLError(err))
+		return nil, fmt.Errorf("POST %s: %v", h.shown, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPResult+1))
@@ -84,30 +94,42 @@ func (h *Runner) Run(ctx context.Context, functionID string, call functions.Call
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("POST %s: reading the response: %v", h.url, err)
+		return nil, fmt.Errorf("POST %s: reading the response: %v", h.shown, err)
 	}
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		if len(data) > maxHTTPResult {
-			return nil, functions.Permanent(fmt.Errorf("POST %s: response body is over the limit of %d bytes", h.url, maxHTTPResult))
+			return nil, functions.Permanent(fmt.Errorf("POST %s: response body is over the limit of %d bytes", h.shown, maxHTTPResult))
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
 			return nil, nil
 		}
 		if !json.Valid(data) {
-			return nil, functions.Permanent(fmt.Errorf("POST %s: HTTP %d with a body that is not JSON: %q", h.url, code, snippet(data)))
+			return nil, functions.Permanent(fmt.Errorf("POST %s: HTTP %d with a body that is not JSON: %q", h.shown, code, bodyStart(data)))
 		}
 		return json.RawMessage(data), nil
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return nil, fmt.Errorf("POST %s: HTTP %d: %s", h.url, code, snippet(data))
+		return nil, fmt.Errorf("POST %s: HTTP %d%s", h.shown, code, snippet(data))
 	default:
-		return nil, functions.Permanent(fmt.Errorf("POST %s: HTTP %d: %s", h.url, code, snippet(data)))
+		what := snippet(data)
+		if loc, err := resp.Location(); code >= 300 && code < 400 && err == nil {
+			what = ", a redirect to " + text.Truncate(withoutSecrets(loc), 500) + " (not followed)"
+		}
+		return nil, functions.Permanent(fmt.Errorf("POST %s: HTTP %d%s", h.shown, code, what))
 	}
 }
 
-// snippet is the start of a response body, for an error message.
-func snippet(data []byte) string {
+// bodyStart is the start of a response body, for an error message.
+func bodyStart(data []byte) string {
 	return strings.TrimSpace(text.Truncate(string(data), 500))
+}
+
+// snippet is ": " and bodyStart, or nothing for an empty body.
+func snippet(data []byte) string {
+	if s := bodyStart(data); s != "" {
+		return ": " + s
+	}
+	return ""
 }
 
 // unwrapURLError drops the "Post "url":" prefix net/http adds, which the caller adds itself.
