@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -358,11 +359,14 @@ func TestScheduleValidationAndDelete(t *testing.T) {
 	if code, msg, _ := res.Envelope(t); res.Status != 409 || code != 409 || !strings.Contains(msg, "s1") {
 		t.Errorf("duplicate id: %d %q, want 409 naming it", res.Status, msg)
 	}
-	for _, m := range []string{"GET /api/v1/schedules/nope", "DELETE /api/v1/schedules/nope", "POST /api/v1/schedules/nope/pause",
-		"POST /api/v1/schedules/nope/resume", "POST /api/v1/schedules/nope/trigger"} {
-		method, path, _ := strings.Cut(m, " ")
-		if res := a.Do(method, path, nil); res.Status != 404 {
-			t.Errorf("%s: %d %s, want 404", m, res.Status, res.Body)
+	// An id no schedule can have (not ASCII: the column's character set) is a 404 as well.
+	for _, id := range []string{"nope", "%C3%A9t%C3%A9"} {
+		for _, m := range []string{"GET /api/v1/schedules/%s", "DELETE /api/v1/schedules/%s", "POST /api/v1/schedules/%s/pause",
+			"POST /api/v1/schedules/%s/resume", "POST /api/v1/schedules/%s/trigger"} {
+			method, path, _ := strings.Cut(fmt.Sprintf(m, id), " ")
+			if res := a.Do(method, path, nil); res.Status != 404 {
+				t.Errorf("%s %s: %d %s, want 404", method, path, res.Status, res.Body)
+			}
 		}
 	}
 	res = a.Do(http.MethodDelete, "/api/v1/schedules/s1", nil)

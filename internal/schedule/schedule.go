@@ -184,9 +184,13 @@ func FindAsked(ctx context.Context, schedules model.SchedulesModel, asked, id st
 
 // Find returns the tenant's schedule id, or a 404 naming it.
 func Find(ctx context.Context, schedules model.SchedulesModel, tenant, id string) (*model.Schedules, error) {
+	notFound := apperr.New(apperr.NotFound, "schedule %q not found", id)
+	if CheckID(id) != nil { // no schedule has it, and MySQL refuses to compare one not ASCII
+		return nil, notFound
+	}
 	s, err := schedules.FindOne(ctx, tenant, id)
 	if err == model.ErrNotFound {
-		return nil, apperr.New(apperr.NotFound, "schedule %q not found", id)
+		return nil, notFound
 	}
 	return s, err
 }
