@@ -50,12 +50,14 @@ type LogEvent struct {
 	Line   string `json:"line"`
 }
 
-// ResetEvent stands for events a resume missed that the service no longer keeps (it keeps a
-// job's last Events.MaxLen): what the job logged among them is lost to the watch. Reload
-// what you show of the job (Get has its last output lines), then apply what follows.
+// ResetEvent stands for events the watch missed that the service no longer has: a resume
+// missed more than it keeps (a job's last Events.MaxLen; reason expired), or Redis lost the
+// job's events and numbers them afresh from the reset's ID (reason lost). What the job
+// logged among them is lost to the watch. Reload what you show of the job (Get has its last
+// output lines), then apply what follows.
 type ResetEvent struct {
 	ID     int64  `json:"-"`
-	Reason string `json:"reason"` // expired
+	Reason string `json:"reason"` // expired or lost
 }
 
 // DoneEvent is the last event: the job, terminal, with its result.
@@ -253,7 +255,9 @@ func (w *watch) dispatch(ev rawEvent) (*JobDetail, error) {
 		if !resumed {
 			return nil, &stopError{fmt.Errorf("jobs client: watch job %s: the stream began with %q, not a snapshot", w.id, ev.name)}
 		}
-		if ev.id <= w.lastID {
+		// A reset is never repeated; one numbered below the last event seen says the service
+		// lost the job's events and numbers afresh from it.
+		if ev.id <= w.lastID && ev.name != "reset" {
 			return nil, nil
 		}
 		w.lastID = ev.id

@@ -311,6 +311,33 @@ func TestWatchFollowsAServiceThatLostTheJobsEvents(t *testing.T) {
 	}
 }
 
+// Redis loses the job's events while the watch is connected: the service numbers the next
+// ones from 1 again, after a reset (lost). The watch used to drop the reset and every event
+// numbered at or below the last it had seen, so it missed progress 3 silently.
+func TestWatchFollowsARenumberingOnAnOpenStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	job := b.start(t, client.StartRequest{FunctionID: "stepper", Params: map[string]any{"steps": 4}})
+	w := startWatch(b.ctx, b.c, job.ID)
+	w.until(t, "the snapshot", isSnapshot)
+	b.step(t, 2)
+	w.until(t, "progress 2", isProgress(2))
+	keys := rediskeys.New(b.app.Config.Redis.Prefix)
+	if err := testutil.Redis(t).Del(b.ctx, keys.JobEventLog(job.ID), keys.JobEventSeq(job.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.step(t, 1)
+	evs := w.until(t, "progress 3", isProgress(3))
+	i := slices.IndexFunc(evs, func(ev client.Event) bool { _, ok := ev.(*client.ResetEvent); return ok })
+	if i < 0 || evs[i].(*client.ResetEvent).Reason != "lost" {
+		t.Fatalf("after Redis lost the job's events: %s, want a reset (lost) before progress 3", describe(evs))
+	}
+	b.step(t, 1)
+	if rest := w.finish(t); w.err != nil || w.job.Status != client.StatusCompleted || !slices.ContainsFunc(rest, isProgress(4)) {
+		t.Fatalf("after the reset: %s; Watch returned %+v, %v", describe(rest), w.job, w.err)
+	}
+}
+
 func TestWatchTellsOfMissedEventsTheServiceNoLongerKeeps(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *config.Config) { c.Events.MaxLen = 10 })

@@ -160,8 +160,9 @@ func TestFreshStreamOfARunningCommandStartsWithItsLastLines(t *testing.T) {
 
 // A Redis that lost a job's events (restarted empty, flushed, failed over to a replica behind
 // it) numbers the job's next events from 1 again. A stream that had sent more than that took
-// them for events it had sent and dropped them until the numbers caught up; it now ends at
-// the hub's next check, and its client's reconnect, past what Redis has, starts afresh.
+// them for events it had sent and dropped them until the numbers caught up; it now sends a
+// reset (lost) and carries on in the new numbering, and a client's reconnect past what Redis
+// has (its stream ended meanwhile) starts afresh.
 func TestStreamOfAJobWhoseEventsRedisLostStartsAgain(t *testing.T) {
 	t.Parallel()
 	a, job, s := idleStream(t)
@@ -184,8 +185,11 @@ func TestStreamOfAJobWhoseEventsRedisLostStartsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	progress("after the loss") // numbered 1 again
-	if ev, err := s.Next(3 * time.Second); err == nil || err.Error() != "stream ended" {
-		t.Fatalf("after Redis lost the job's events: %+v %v, want the stream ended", ev, err)
+	if ev, err := s.Next(5 * time.Second); err != nil || ev.Name != "reset" || ev.ID != 0 || !strings.Contains(string(ev.Data), "lost") {
+		t.Fatalf("after Redis lost the job's events: %+v %v, want a reset (lost) numbered 0", ev, err)
+	}
+	if ev, err := s.Next(5 * time.Second); err != nil || ev.ID != 1 || !strings.Contains(string(ev.Data), "after the loss") {
+		t.Fatalf("after the reset: %+v %v, want progress 1", ev, err)
 	}
 	again := a.OpenStream(job.Id, "3")
 	defer again.Close()

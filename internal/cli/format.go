@@ -164,7 +164,11 @@ func (v *watchView) event(ev client.Event) error {
 	case *client.LogEvent:
 		v.line("%s: %s", e.Stream, e.Line)
 	case *client.ResetEvent:
-		v.line("(events missed while reconnecting are no longer kept: output lines are missing here)")
+		if e.Reason == "lost" {
+			v.line("(the service lost the job's recent events: output lines may be missing here)")
+		} else {
+			v.line("(events missed while reconnecting are no longer kept: output lines are missing here)")
+		}
 	}
 	return nil
 }

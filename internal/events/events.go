@@ -34,6 +34,10 @@ type Event struct {
 	ID    int64
 	Name  string
 	Data  json.RawMessage
+	// Renumbered marks a live event numbered at or below one the hub delivered before for
+	// its job (or tenant): Redis lost the events and numbers them again from below what
+	// streams sent (see Hub).
+	Renumbered bool
 }
 
 // StatusData is the data of a status event.

@@ -80,6 +80,9 @@ type Hub struct {
 type jobSubscribers struct {
 	subs map[*Subscription]struct{}
 	last int64 // the latest event number delivered, or known to the subscribers by a check
+	// announced is the latest number announced: a topic's announcements come in the order
+	// of their numbers, so one at or below it starts a new numbering.
+	announced int64
 }
 
 // Subscription receives the live events of one job (or tenant) until it is closed.
@@ -184,6 +187,8 @@ func (h *Hub) deliver(topic string, ev *Event) {
 	if j == nil {
 		return
 	}
+	ev.Renumbered = ev.ID <= j.announced
+	j.announced = ev.ID
 	j.last = max(j.last, ev.ID)
 	for s := range j.subs {
 		h.queueLocked(s, ev)

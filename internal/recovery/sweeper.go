@@ -31,7 +31,8 @@ const staleCheckLimit = 100_000
 
 // staleChecksPer is how many checks for stale enqueues all sweepers together make per
 // StaleEnqueue at most: a job missing from the stream is enqueued again within about
-// StaleEnqueue + StaleEnqueue/staleChecksPer of its mark.
+// StaleEnqueue + StaleEnqueue/staleChecksPer of its mark, unless staleCheckLimit older
+// stale jobs wait on the stream ahead of it.
 const staleChecksPer = 10
 
 // Sweeper runs the recovery sweep periodically. Every step is a compare-and-set or an

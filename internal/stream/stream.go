@@ -84,7 +84,15 @@ func (s *Stream) next(ctx context.Context) error {
 	}
 	d := s.sub.Take()
 	for _, ev := range d.Events {
-		if err := s.catchUp(ctx, ev.ID-1); err != nil {
+		var err error
+		if ev.Renumbered {
+			// Redis lost the log's events and numbers them afresh: the numbers before this
+			// one may be some the client has had, so it reloads instead of catching up.
+			err = s.reset(ev.ID-1, events.ResetLost)
+		} else {
+			err = s.catchUp(ctx, ev.ID-1)
+		}
+		if err != nil {
 			return err
 		}
 		if err := s.forward(ctx, *ev); err != nil {

@@ -422,3 +422,58 @@ func TestTenantStreamResetsLostWhenRedisLostTheTenantsEvents(t *testing.T) {
 		t.Fatalf("a live stream after the loss got %s, want a reset (lost), then the new event", got)
 	}
 }
+
+// Redis lost a job's events (restarted empty, failed over to a replica behind) and numbers
+// the next ones from 1 again, below what the stream sent. Before the hub's check notices,
+// the job published more events than the stream had sent: the stream dropped the first of
+// them as sent and forwarded the rest, so its client silently missed them. The hub tells
+// the renumbering by the announcements themselves: the client gets a reset (lost) and the
+// new events in their numbering.
+func TestJobStreamResetsWhenRedisNumbersTheJobsEventsAfresh(t *testing.T) {
+	t.Parallel()
+	store := testutil.NewStore(t)
+	job := testutil.NewFactory(t, store).Running("worker-1", time.Minute)
+	rdb, prefix := testutil.Redis(t), testutil.RedisPrefix(t)
+	bus := events.NewBus(rdb, prefix, config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	hub := startHub(t, events.NewHub(bus, config.EventsConf{ClientBuffer: 100, CheckInterval: time.Hour}, store.Jobs.Ended))
+	ctx := auth.WithIdentity(context.Background(), auth.Identity{Tenant: testutil.FactoryTenant, Actor: "test"})
+	c := newClient()
+	s, err := stream.Job(stream.JobDeps{Bus: bus, Hub: hub, Jobs: store.Jobs}, job.Id, "", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if done, err := s.Continue(ctx); err != nil || done {
+		t.Fatalf("first Continue: done %v, %v", done, err)
+	}
+	progress := func(n int, msg string) {
+		t.Helper()
+		var evs []events.Pending
+		for i := 1; i <= n; i++ {
+			evs = append(evs, events.Pending{JobID: job.Id, Name: events.Progress,
+				Data: events.ProgressData{Progress: int64(i), Total: int64(n), Message: msg}})
+		}
+		if err := bus.Publish(ctx, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	progress(3, "before")
+	continueUntil(t, s, c, 4)
+	keys := rediskeys.New(prefix)
+	if err := rdb.Del(ctx, keys.JobEventLog(job.Id), keys.JobEventSeq(job.Id), keys.JobDone(job.Id)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	progress(5, "after the loss") // numbered 1 to 5
+	continueUntil(t, s, c, 10)
+	var got []string
+	for _, ev := range c.sent[4:] {
+		got = append(got, fmt.Sprintf("%d %s", ev.Id, ev.Event))
+	}
+	if want := "0 reset, 1 progress, 2 progress, 3 progress, 4 progress, 5 progress"; strings.Join(got, ", ") != want {
+		t.Fatalf("after Redis numbered the job's events afresh the client got %q, want %q (all sent: %s)",
+			strings.Join(got, ", "), want, c.describe())
+	}
+	if reset, ok := c.sent[4].Data.(events.ResetData); !ok || reset.Reason != events.ResetLost {
+		t.Errorf("the reset says %#v, want %q", c.sent[4].Data, events.ResetLost)
+	}
+}
