@@ -35,7 +35,9 @@ var (
 // (OpenAPI 3 deprecates it; an empty filter is no filter anyway), and repairs its schemas:
 // a schema with a $ref keeps only the $ref (Swagger 2.0 ignores what is beside it; goctl puts
 // a copy of the referenced schema there), except that a $ref beside items is goctl's way of
-// writing an array of the referenced type.
+// writing an array of the referenced type. A form field of a POST or DELETE route (goctl's
+// formData, sent as a form body) becomes a query parameter: the service reads form fields
+// from the query string only (web.Parse), as on every other route.
 func cleanGoctl(v2 map[string]any) {
 	for k := range v2 {
 		if strings.HasPrefix(k, "x-") {
@@ -44,6 +46,12 @@ func cleanGoctl(v2 map[string]any) {
 	}
 	walk(v2, func(m map[string]any) {
 		delete(m, "allowEmptyValue")
+		if m["in"] == "formData" {
+			m["in"] = "query"
+		}
+		if consumes, ok := m["consumes"].([]any); ok && slices.Equal(consumes, []any{"application/x-www-form-urlencoded"}) {
+			delete(m, "consumes")
+		}
 		ref, ok := m["$ref"]
 		if !ok {
 			return

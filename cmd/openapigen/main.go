@@ -5,8 +5,10 @@
 // goctl cannot say everything about this API, so the completion adds, in this order (each
 // step is deterministic, so make gen leaves no diff):
 //
-//  1. Cleaning goctl's output: its x- keys go (one is the time of the run), and a []T
-//     response, which goctl writes as a $ref to T beside an inline items, becomes an array.
+//  1. Cleaning goctl's output: its x- keys go (one is the time of the run), a []T
+//     response, which goctl writes as a $ref to T beside an inline items, becomes an array,
+//     and a POST or DELETE route's form field, which goctl writes as a form body, becomes
+//     the query parameter the service reads.
 //
 //  2. Conversion to OpenAPI 3.0.3 (kin-openapi's openapi2conv).
 //

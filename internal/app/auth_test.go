@@ -113,7 +113,7 @@ func TestEveryRouteRejectsMissingForgedAndExpiredTokens(t *testing.T) {
 		name, token, message string
 	}{
 		{"missing", "", "missing access token"},
-		{"forged", sign(t, "some-other-secret", jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": exp}), "not valid"},
+		{"forged", sign(t, "some-other-secret", jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": exp}), "signature does not match this server's Auth.AccessSecret"},
 		{"expired", sign(t, secret, jwt.MapClaims{"tenant": apptest.DefaultTenant, "exp": time.Now().Add(-time.Minute).Unix()}), "expired"},
 		{"garbage", "not.a.token", "malformed"},
 		{"HS384", withAlg(jwt.SigningMethodHS384, []byte(secret)), "must be signed with HS256, not HS384"},

@@ -222,6 +222,11 @@ func describeTokenError(parsed *jwt.Token, err error) string {
 	if errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorMalformed != 0 {
 		return "the access token is malformed"
 	}
+	if errors.As(err, &invalid) && invalid.Errors&jwt.ValidationErrorSignatureInvalid != 0 {
+		// The usual cause: a token minted with another secret (another deployment's, or
+		// this one's before Auth.AccessSecret was rotated).
+		return "the access token's signature does not match this server's Auth.AccessSecret"
+	}
 	return "the access token is not valid"
 }
 

@@ -27,7 +27,7 @@ var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10
 var (
 	started = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobs_started_total",
-		Help: "Jobs created by start requests (an idempotent replay creates none), by function.",
+		Help: "Jobs created (starts, batches, reruns, schedules' fires and triggers; an idempotent replay creates none), by function.",
 	}, []string{"function"})
 	finished = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobs_finished_total",

@@ -47,6 +47,34 @@ func TestDocumentIsValidAndServed(t *testing.T) {
 	}
 }
 
+// The service reads a route's parameters from its path, headers and query string only
+// (web.Parse; a body is JSON), so the document names no form body: a client generated from
+// it sent the tenant_id of an admin's schedule pause, resume, trigger or delete as one, which
+// the service never read, and acted on the admin's own tenant's schedule of that id instead.
+func TestTenantIDIsAQueryParameterOfEveryRouteThatTakesIt(t *testing.T) {
+	t.Parallel()
+	doc := load(t)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody != nil && op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded") != nil {
+				t.Errorf("%s %s has a form body, which the service does not read", method, path)
+			}
+		}
+	}
+	for _, route := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/schedules/{id}"},
+		{http.MethodDelete, "/api/v1/schedules/{id}"},
+		{http.MethodPost, "/api/v1/schedules/{id}/pause"},
+		{http.MethodPost, "/api/v1/schedules/{id}/resume"},
+		{http.MethodPost, "/api/v1/schedules/{id}/trigger"},
+	} {
+		op := doc.Paths.Find(route.path).GetOperation(route.method)
+		if p := op.Parameters.GetByInAndName("query", "tenant_id"); p == nil {
+			t.Errorf("%s %s has no tenant_id query parameter", route.method, route.path)
+		}
+	}
+}
+
 // Real answers of a running app (real MariaDB and Redis) to every route, for its success
 // and each error status the document names, match the document: status, headers and body,
 // with every object closed to properties the document does not name (so a field the code

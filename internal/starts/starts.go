@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
+	"go.opentelemetry.io/otel/trace"
 
 	"jobs/internal/dispatch"
 	"jobs/internal/events"
 	"jobs/internal/metrics"
+	"jobs/internal/tracing"
 	"jobs/model"
 )
 
@@ -144,6 +146,29 @@ func (w *Writer) Write(ctx context.Context, jobs []*model.Jobs) ([]*model.Jobs, 
 		out[i] = held[p]
 	}
 	return out, nil
+}
+
+// Traced gives each of jobs, started together by the request of ctx (a batch, a bulk rerun, a
+// schedule's trigger), a jobs.start span of its own, the request span's child, and stores its
+// traceparent with the job, so that the worker running it continues the request's trace (a
+// single start does this itself, in commitJob). end ends the spans once the jobs are written,
+// each naming the job that holds its job's place (held, as Write returns them; nil after a
+// failed write).
+func Traced(ctx context.Context, jobs []*model.Jobs) (end func(held []*model.Jobs)) {
+	spans := make([]trace.Span, len(jobs))
+	for i, job := range jobs {
+		var spanCtx context.Context
+		spanCtx, spans[i] = tracing.StartJob(ctx, job.Id, job.FunctionId)
+		job.TraceParent = tracing.Parent(spanCtx)
+	}
+	return func(held []*model.Jobs) {
+		for i, span := range spans {
+			if i < len(held) && held[i] != jobs[i] {
+				tracing.SetJob(span, held[i].Id) // an idempotent replay
+			}
+			span.End()
+		}
+	}
 }
 
 // Announce counts committed jobs as started, tells their tenants (before the enqueue, so a

@@ -148,6 +148,75 @@ func TestAStartRequestsTraceContinuesIntoTheWorker(t *testing.T) {
 	if !strings.HasPrefix(unsampled, "00-") || !strings.HasSuffix(unsampled, "-00") {
 		t.Errorf("stored trace_parent of an untraced start %q, want an unsampled W3C traceparent", unsampled)
 	}
+	// The routes that start jobs together or on a schedule's behalf continue their request's
+	// trace too: each job gets a jobs.start span of its own, the request's child, stored as
+	// its traceparent, and its attempts are that span's children.
+	const batchTrace, rerunTrace, triggerTrace = "5bf92f3577b34da6a3ce929d0e0e4736", "6bf92f3577b34da6a3ce929d0e0e4736", "7bf92f3577b34da6a3ce929d0e0e4736"
+	traced := func(traceID string) http.Header {
+		return http.Header{"Traceparent": {fmt.Sprintf("00-%s-%s-01", traceID, callerSpan)}}
+	}
+	var batch struct{ Jobs []apptest.Job }
+	a.DoWith(http.MethodPost, "/api/v1/jobs/batch", map[string]any{"jobs": []map[string]any{{"functionId": "hook"}, {"functionId": "hook"}}},
+		traced(batchTrace)).Data(t, &batch)
+	var ids []string
+	for _, j := range batch.Jobs {
+		a.WaitStatus(j.Id, "completed", 60*time.Second)
+		ids = append(ids, j.Id)
+	}
+	var rerun struct{ RerunIds []string }
+	a.DoWith(http.MethodPost, "/api/v1/jobs/rerun", map[string]any{"ids": ids}, traced(rerunTrace)).Data(t, &rerun)
+	a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "yearly", "cron": "0 0 1 1 *", "functionId": "hook"}).Data(t, nil)
+	var triggered apptest.Job
+	a.DoWith(http.MethodPost, "/api/v1/schedules/yearly/trigger", nil, traced(triggerTrace)).Data(t, &triggered)
+	want := map[string]string{triggered.Id: triggerTrace}
+	for _, id := range ids {
+		want[id] = batchTrace
+	}
+	for _, id := range rerun.RerunIds {
+		want[id] = rerunTrace
+	}
+	if len(want) != 5 {
+		t.Fatalf("batch %v, reruns %v, trigger %s: want 5 jobs", ids, rerun.RerunIds, triggered.Id)
+	}
+	for id, traceID := range want {
+		a.WaitStatus(id, "completed", 60*time.Second)
+		stored := testutil.Query[string](t, testutil.DB(t, api.MySQL.DataSource), "select `trace_parent` from `jobs` where `id` = ?", id)
+		if !strings.HasPrefix(stored, "00-"+traceID+"-") || !strings.HasSuffix(stored, "-01") {
+			t.Errorf("job %s: stored trace_parent %q, want one in its request's trace %s", id, stored, traceID)
+		}
+	}
+	spansOf := func(id string) map[string]tracetest.SpanStub {
+		of := map[string]tracetest.SpanStub{}
+		for _, s := range spans.GetSpans() {
+			for _, kv := range s.Attributes {
+				if kv == tracing.AttrJobID.String(id) {
+					of[s.Name] = s
+				}
+			}
+		}
+		return of
+	}
+	if !testutil.Eventually(60*time.Second, func() bool {
+		for id := range want {
+			if _, ran := spansOf(id)[tracing.SpanRun]; !ran {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Errorf("not every job has a %s span; spans: %v", tracing.SpanRun, names(spans.GetSpans()))
+	}
+	for id, traceID := range want {
+		of := spansOf(id)
+		start, run := of[tracing.SpanStart], of[tracing.SpanRun]
+		if got := start.SpanContext.TraceID().String(); got != traceID || run.SpanContext.TraceID().String() != traceID {
+			t.Errorf("job %s: %s in trace %s, %s in trace %s, want both in its request's %s",
+				id, tracing.SpanStart, got, tracing.SpanRun, run.SpanContext.TraceID(), traceID)
+		}
+		if run.Parent.SpanID() != start.SpanContext.SpanID() {
+			t.Errorf("job %s: %s has parent %s, want its %s %s", id, tracing.SpanRun, run.Parent.SpanID(), tracing.SpanStart, start.SpanContext.SpanID())
+		}
+	}
 }
 
 func wantAttrs(t *testing.T, s tracetest.SpanStub, want ...attribute.KeyValue) {

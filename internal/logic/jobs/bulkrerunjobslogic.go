@@ -7,6 +7,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"jobs/internal/apperr"
+	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -52,7 +53,10 @@ func (l *BulkRerunJobsLogic) BulkRerunJobs(req *types.BulkReq) (*types.BulkResp,
 		reruns = append(reruns, rerun)
 	}
 	for chunk := range slices.Chunk(reruns, max(l.svcCtx.Config.Limits.MaxBatch, 1)) {
-		if _, err := l.svcCtx.Starts.Write(l.ctx, chunk); err != nil {
+		end := starts.Traced(l.ctx, chunk)
+		held, err := l.svcCtx.Starts.Write(l.ctx, chunk)
+		end(held)
+		if err != nil {
 			return nil, err
 		}
 		for _, rerun := range chunk {

@@ -10,6 +10,7 @@ import (
 	"jobs/internal/apperr"
 	"jobs/internal/auth"
 	"jobs/internal/jobview"
+	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
 	"jobs/model"
@@ -52,7 +53,9 @@ func (l *StartJobsLogic) StartJobs(req *types.StartJobsReq) (*types.StartJobsRes
 			return nil, inItem(i, err)
 		}
 	}
+	end := starts.Traced(l.ctx, jobs)
 	held, err := l.svcCtx.Starts.Write(l.ctx, jobs)
+	end(held)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"jobs/internal/starts"
 	"jobs/internal/svc"
 	"jobs/internal/types"
+	"jobs/model"
 
 	"github.com/zeromicro/go-zero/core/logx"
 )
@@ -46,6 +47,8 @@ func (l *TriggerScheduleLogic) TriggerSchedule(req *types.ScheduleIdReq) (*types
 		return nil, err
 	}
 	job.ScheduleId = s.Id
+	end := starts.Traced(l.ctx, []*model.Jobs{job})
+	defer end(nil)
 	// Like a start, the insert and the enqueue run to the end whatever the client does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), triggerTimeout)
 	defer cancel()
