@@ -226,6 +226,11 @@ func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {
 		t.Fatalf("a job started with the minted token: %+v", j)
 	}
 	jobs(t, nil, "", "token", "-actor", "zed", "-f", config).want(t, 2, "-tenant is required")
+	// A name or lifetime jobs token refuses to mint is the caller's mistake too (exit 1 says
+	// the service refused, and no service was asked).
+	jobs(t, nil, "", "token", "-tenant", "bad tenant", "-f", config).want(t, 2, "jobs token: tenant must be")
+	jobs(t, nil, "", "token", "-tenant", "t9", "-actor", "a b", "-f", config).want(t, 2, "jobs token: actor")
+	jobs(t, nil, "", "token", "-tenant", "t9", "-ttl", "-1h", "-f", config).want(t, 2, "jobs token: token lifetime must be positive")
 	// A config the service would refuse is a usage error, as for jobs serve.
 	jobs(t, nil, "", "token", "-tenant", "t9", "-f", filepath.Join(t.TempDir(), "missing.yaml")).want(t, 2, "jobs token:", "missing.yaml")
 }
