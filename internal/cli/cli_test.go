@@ -189,6 +189,28 @@ func TestServeRefusesAProductionConfigOnDevelopmentSecrets(t *testing.T) {
 	}
 }
 
+// A bad function or schedule entry is a config mistake like a bad key (exit 2), named even
+// while MySQL is away: it was found only after the migration, which reported MySQL instead.
+func TestServeNamesABadFunctionOrScheduleEntryWithoutMySQL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"Functions:\n  - {Id: ok, Kind: http, HTTP: {URL: \"https://example.com\"}}\n  - {Id: resize, Kind: command}\n",
+			`jobs: Functions[1] (id "resize"): Command.Argv is required`},
+		{"Schedules:\n  - {Tenant: t1, Id: tick, Cron: \"@every 1s\", FunctionId: nope}\n", "Schedules[0]"},
+	} {
+		config := filepath.Join(t.TempDir(), "jobs.yaml")
+		yaml := "Name: jobs\nMode: dev\nHost: 127.0.0.1\nPort: 1\nMySQL: {DataSource: \"root:@tcp(127.0.0.1:1)/jobs\"}\n" + tc.yaml
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := jobs(t, nil, "", "-f", config)
+		r.want(t, 2, tc.want)
+		if strings.Contains(r.stderr, "127.0.0.1:1") {
+			t.Errorf("the refusal speaks of MySQL:\n%s", r.stderr)
+		}
+	}
+}
+
 // A misspelt key and a value go-zero would refuse without naming it stop start-up with a
 // message naming the key, and what it may be.
 func TestServeNamesTheKeyOfABadConfigValue(t *testing.T) {
