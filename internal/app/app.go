@@ -90,14 +90,11 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	if c.Telemetry.Endpoint == "" {
 		c.Telemetry.Sampler = 0
 	}
-	if c.MySQL.Migrate {
-		if err := model.Migrate(ctx, dsn); err != nil {
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
-	}
 	// Statement logs would log every claim and completion; errors and slow queries still log.
 	sqlx.DisableStmtLog()
 
+	// The config's functions and schedules are checked before MySQL is first asked anything
+	// (the clients connect lazily), so a bad entry is named even while MySQL is away.
 	sc, err := svc.NewServiceContext(c, extra...)
 	if err != nil {
 		return nil, err
@@ -114,7 +111,12 @@ func New(ctx context.Context, c config.Config, extra ...*functions.Definition) (
 	// Every role checks the declared schedules, so a bad entry fails any process's start.
 	declared, err := schedule.Declared(c.Schedules, sc.StartRules(), time.Now())
 	if err != nil {
-		return nil, err
+		return nil, &config.Invalid{Err: err}
+	}
+	if c.MySQL.Migrate {
+		if err := model.Migrate(ctx, dsn); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
 	}
 	if c.Runs("api") {
 		web.InstallHooks()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -382,6 +383,11 @@ func TestShippedExampleFunctionRuns(t *testing.T) {
 	done := a.WaitStatus(job.Id, "completed", 10*time.Second)
 	if string(done.Result) != `{"greeting":"hello Ada \"the\" Countess","steps":1}` || done.Progress != 1 || done.Total != 1 {
 		t.Errorf("countdown: %+v", done)
+	}
+	// Its other output is the job's logTail, as the README's walkthrough shows it.
+	wantTail := []apptest.LogLine{{Stream: "stdout", Line: "job " + job.Id + ` (attempt 1) counting down 1 for Ada "the" Countess`}}
+	if !slices.Equal(done.LogTail, wantTail) {
+		t.Errorf("countdown's logTail: %+v, want %+v", done.LogTail, wantTail)
 	}
 	// A bad steps fails at once: the script's exit 2 is permanent, another attempt is no use.
 	bad := a.StartJob(map[string]any{"functionId": "countdown", "params": map[string]any{"name": "Ada", "steps": "many"}})

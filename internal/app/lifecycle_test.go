@@ -48,6 +48,27 @@ func TestLifecycleEchoCompletes(t *testing.T) {
 	}
 }
 
+// The built-in sleep's seconds (README: 0..3600) are checked at start, as a command's params
+// are: a 400 naming the field, rather than a job accepted only to fail.
+func TestSleepRefusesSecondsOutOfRangeAtStart(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t))
+	for body, want := range map[string]string{
+		`{"functionId": "sleep", "params": {"seconds": 3601}}`:  `params.seconds must be a number from 0 to 3600, not 3601 (function "sleep")`,
+		`{"functionId": "sleep", "params": {"seconds": -1}}`:    `params.seconds must be a number from 0 to 3600, not -1 (function "sleep")`,
+		`{"functionId": "sleep", "params": {"seconds": "ten"}}`: `params.seconds must be a number from 0 to 3600, not "ten" (function "sleep")`,
+	} {
+		res := a.Do(http.MethodPost, "/api/v1/jobs", body)
+		if _, msg, _ := res.Envelope(t); res.Status != http.StatusBadRequest || msg != want {
+			t.Errorf("%s: %d %q, want 400 %q", body, res.Status, msg, want)
+		}
+	}
+	job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 0.2}})
+	if done := a.WaitStatus(job.Id, "completed", 10*time.Second); string(done.Result) != `{"slept":0.2}` {
+		t.Errorf("a sleep of 0.2 s: %+v", done)
+	}
+}
+
 func TestFailureKeepsTheFunctionsMessage(t *testing.T) {
 	t.Parallel()
 	a := apptest.StartApp(t, apptest.Config(t))

@@ -15,6 +15,7 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
+	"jobs/internal/functions"
 	"jobs/internal/rediskeys"
 	"jobs/internal/testutil"
 )
@@ -471,4 +472,40 @@ func TestStreamPingsWhileIdle(t *testing.T) {
 	if s.Pings < 5 {
 		t.Fatalf("%d pings in a second at a 100ms interval", s.Pings)
 	}
+}
+
+// A fresh stream's snapshot stands for every event up to the one after it: it shows the
+// progress already reported, even before the worker has written it to MySQL (every
+// Worker.ProgressFlush). It showed 0/0 and no message until the next report, which a job
+// that reports rarely might make minutes later.
+func TestAFreshStreamsSnapshotShowsTheProgressAlreadyReported(t *testing.T) {
+	t.Parallel()
+	slow := testFunction("slow", 1, time.Minute, func(ctx context.Context, _ functions.Call, report functions.Reporter) (any, error) {
+		report.Progress(1, 10, "warming up")
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	a := apptest.StartApp(t, apptest.Config(t, func(c *config.Config) { c.Worker.ProgressFlush = time.Hour }), slow)
+	job := a.StartJob(map[string]any{"functionId": "slow"})
+	first := a.OpenStream(job.Id, "")
+	var reported testutil.Event
+	for reported.Name != "progress" {
+		var err error
+		if reported, err = first.Next(10 * time.Second); err != nil {
+			t.Fatalf("waiting for the progress event: %v", err)
+		}
+	}
+
+	// A fresh stream, and a resume from the report (which the snapshot replaces).
+	for _, lastEventID := range []string{"", strconv.FormatInt(reported.ID, 10)} {
+		ev, err := a.OpenStream(job.Id, lastEventID).Next(5 * time.Second)
+		if err != nil || ev.Name != "snapshot" {
+			t.Fatalf("Last-Event-ID %q: first event: %+v %v", lastEventID, ev, err)
+		}
+		if got := decode[apptest.Job](t, ev.Data); got.Progress != 1 || got.Total != 10 || got.Message != "warming up" {
+			t.Fatalf("Last-Event-ID %q: snapshot shows progress %d/%d %q, want 1/10 \"warming up\": %s",
+				lastEventID, got.Progress, got.Total, got.Message, ev.Data)
+		}
+	}
+	a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil)
 }

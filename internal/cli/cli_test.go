@@ -189,6 +189,28 @@ func TestServeRefusesAProductionConfigOnDevelopmentSecrets(t *testing.T) {
 	}
 }
 
+// A bad function or schedule entry is a config mistake like a bad key (exit 2), named even
+// while MySQL is away: it was found only after the migration, which reported MySQL instead.
+func TestServeNamesABadFunctionOrScheduleEntryWithoutMySQL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"Functions:\n  - {Id: ok, Kind: http, HTTP: {URL: \"https://example.com\"}}\n  - {Id: resize, Kind: command}\n",
+			`jobs: Functions[1] (id "resize"): Command.Argv is required`},
+		{"Schedules:\n  - {Tenant: t1, Id: tick, Cron: \"@every 1s\", FunctionId: nope}\n", "Schedules[0]"},
+	} {
+		config := filepath.Join(t.TempDir(), "jobs.yaml")
+		yaml := "Name: jobs\nMode: dev\nHost: 127.0.0.1\nPort: 1\nMySQL: {DataSource: \"root:@tcp(127.0.0.1:1)/jobs\"}\n" + tc.yaml
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := jobs(t, nil, "", "-f", config)
+		r.want(t, 2, tc.want)
+		if strings.Contains(r.stderr, "127.0.0.1:1") {
+			t.Errorf("the refusal speaks of MySQL:\n%s", r.stderr)
+		}
+	}
+}
+
 // A misspelt key and a value go-zero would refuse without naming it stop start-up with a
 // message naming the key, and what it may be.
 func TestServeNamesTheKeyOfABadConfigValue(t *testing.T) {
@@ -226,6 +248,11 @@ func TestTokenFromTheBinaryWorksWithTheOtherCommands(t *testing.T) {
 		t.Fatalf("a job started with the minted token: %+v", j)
 	}
 	jobs(t, nil, "", "token", "-actor", "zed", "-f", config).want(t, 2, "-tenant is required")
+	// A name or lifetime jobs token refuses to mint is the caller's mistake too (exit 1 says
+	// the service refused, and no service was asked).
+	jobs(t, nil, "", "token", "-tenant", "bad tenant", "-f", config).want(t, 2, "jobs token: tenant must be")
+	jobs(t, nil, "", "token", "-tenant", "t9", "-actor", "a b", "-f", config).want(t, 2, "jobs token: actor")
+	jobs(t, nil, "", "token", "-tenant", "t9", "-ttl", "-1h", "-f", config).want(t, 2, "jobs token: token lifetime must be positive")
 	// A config the service would refuse is a usage error, as for jobs serve.
 	jobs(t, nil, "", "token", "-tenant", "t9", "-f", filepath.Join(t.TempDir(), "missing.yaml")).want(t, 2, "jobs token:", "missing.yaml")
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -54,6 +55,9 @@ func serve(env Env, args []string) int {
 	a, err := app.New(ctx, c)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "jobs: %v\n", err)
+		if errors.As(err, new(*config.Invalid)) {
+			return exitUsage
+		}
 		return exitError
 	}
 	if err := a.Run(ctx); err != nil {

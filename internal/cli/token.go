@@ -39,8 +39,9 @@ func token(env Env, args []string) int {
 	}
 	token, err := auth.Mint(c.Auth.AccessSecret, auth.Identity{Tenant: *tenant, Actor: *actor, Admin: *admin}, *ttl)
 	if err != nil {
+		// Every refusal of Mint is of the flags' names or lifetime: the caller's to fix.
 		fmt.Fprintf(env.Stderr, "jobs token: %v\n", err)
-		return exitError
+		return exitUsage
 	}
 	fmt.Fprintln(env.Stdout, token)
 	return exitOK

@@ -31,6 +31,14 @@ const MaxPingInterval = 15 * time.Second
 // reported, not only the first. jobs serve runs it before anything starts. (It is not named
 // Validate: go-zero's conf.Load calls a Validate on every load, jobs token's included, which
 // must not refuse the development secrets.)
+// Invalid is an entry of the config that the service refuses for what it says, found only
+// as the app is built (a function, a schedule, a callback network): jobs serve reports it as
+// the config's mistake, as it does a key Load or Check refuses, and not as an outage.
+type Invalid struct{ Err error }
+
+func (e *Invalid) Error() string { return e.Err.Error() }
+func (e *Invalid) Unwrap() error { return e.Err }
+
 func (c Config) Check() error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {

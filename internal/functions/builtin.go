@@ -31,7 +31,15 @@ func Builtins() []*Definition {
 			Description: "Sleeps params.seconds (0..3600, default 1), reporting progress every second; honours cancel.",
 			Timeout:     (MaxSleepSeconds + 60) * time.Second,
 			MaxAttempts: 3,
-			Run:         runSleep,
+			CheckParams: func(params map[string]any) error {
+				raw, err := json.Marshal(params)
+				if err != nil {
+					return err
+				}
+				_, err = sleepSeconds(raw)
+				return err
+			},
+			Run: runSleep,
 		},
 		{
 			ID:          "fail",
@@ -53,19 +61,29 @@ func Builtins() []*Definition {
 	}
 }
 
-func runSleep(ctx context.Context, call Call, report Reporter) (any, error) {
+// sleepSeconds reads the sleep built-in's params.seconds (1 when absent or null). A start
+// checks it (CheckParams, a 400), and so does a run, for a job stored before that check.
+func sleepSeconds(params json.RawMessage) (float64, error) {
 	var p struct {
-		Seconds *float64 `json:"seconds"`
+		Seconds json.RawMessage `json:"seconds"`
 	}
-	if err := json.Unmarshal(call.Params, &p); err != nil {
-		return nil, Permanent(fmt.Errorf("params.seconds must be a number: %v", err))
+	if err := json.Unmarshal(params, &p); err != nil {
+		return 0, fmt.Errorf("params must be a JSON object: %v", err)
 	}
-	seconds := 1.0
-	if p.Seconds != nil {
-		seconds = *p.Seconds
+	if len(p.Seconds) == 0 || string(p.Seconds) == "null" {
+		return 1, nil
 	}
-	if seconds < 0 || seconds > MaxSleepSeconds || math.IsNaN(seconds) {
-		return nil, Permanent(fmt.Errorf("params.seconds must be between 0 and %d", MaxSleepSeconds))
+	var seconds float64
+	if err := json.Unmarshal(p.Seconds, &seconds); err != nil || seconds < 0 || seconds > MaxSleepSeconds {
+		return 0, fmt.Errorf("params.seconds must be a number from 0 to %d, not %s", MaxSleepSeconds, p.Seconds)
+	}
+	return seconds, nil
+}
+
+func runSleep(ctx context.Context, call Call, report Reporter) (any, error) {
+	seconds, err := sleepSeconds(call.Params)
+	if err != nil {
+		return nil, Permanent(err)
 	}
 	steps := int64(math.Max(1, math.Ceil(seconds)))
 	step := time.Duration(seconds * float64(time.Second) / float64(steps))

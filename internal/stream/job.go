@@ -2,11 +2,13 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 
 	"jobs/internal/events"
 	"jobs/internal/jobquery"
 	"jobs/internal/jobview"
+	"jobs/internal/types"
 	"jobs/model"
 )
 
@@ -71,7 +73,7 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 		return errDone
 	}
 	if resuming && resumeFrom <= latest {
-		if err := s.send(resumeFrom, events.Snapshot, jobview.Item(job)); err != nil {
+		if err := s.send(resumeFrom, events.Snapshot, asOf(job, kept, resumeFrom)); err != nil {
 			return err
 		}
 		// What the client missed, up to the done (which follows), or a reset if the log no
@@ -110,7 +112,7 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 	if len(logs) > 0 {
 		snapshotID = logs[0].ID - 1
 	}
-	if err := s.send(snapshotID, events.Snapshot, jobview.Item(job)); err != nil {
+	if err := s.send(snapshotID, events.Snapshot, asOf(job, kept, latest)); err != nil {
 		return err
 	}
 	for _, ev := range logs {
@@ -120,6 +122,33 @@ func (l *jobLog) open(ctx context.Context, s *Stream, resumeFrom int64, resuming
 	}
 	s.sent = latest
 	return nil
+}
+
+// asOf is a running job's snapshot as of event upTo. A worker publishes a progress report at
+// once but writes it to MySQL only every Worker.ProgressFlush, so the row may not show yet the
+// last report up to upTo, which the client would then not see until the next one. A status
+// change is published after its write, so a row read after it is at least as new.
+func asOf(job *model.Jobs, kept []events.Event, upTo int64) types.JobItem {
+	item := jobview.Item(job)
+	if job.State().Terminal() {
+		return item
+	}
+	for _, ev := range slices.Backward(kept) {
+		if ev.ID > upTo {
+			continue
+		}
+		switch ev.Name {
+		case events.Progress:
+			var p events.ProgressData
+			if json.Unmarshal(ev.Data, &p) == nil {
+				item.Progress, item.Total, item.Message = p.Progress, p.Total, p.Message
+			}
+			return item
+		case events.Status:
+			return item
+		}
+	}
+	return item
 }
 
 // doneID returns the number of the done among evs, 0 if there is none.

@@ -56,7 +56,7 @@ type ServiceContext struct {
 func NewServiceContext(c config.Config, extra ...*functions.Definition) (*ServiceContext, error) {
 	configured, err := configured.FromConfig(c.Functions)
 	if err != nil {
-		return nil, err
+		return nil, &config.Invalid{Err: err}
 	}
 	defs := append(append(functions.Builtins(), configured...), extra...)
 	for _, d := range defs {
@@ -69,11 +69,11 @@ func NewServiceContext(c config.Config, extra ...*functions.Definition) (*Servic
 	}
 	registry, err := functions.NewRegistry(defs...)
 	if err != nil {
-		return nil, err
+		return nil, &config.Invalid{Err: err}
 	}
 	allow, err := callbacks.ParseAllow(c.Callbacks.AllowNetworks)
 	if err != nil {
-		return nil, err
+		return nil, &config.Invalid{Err: err}
 	}
 	rdb, err := newRedis(c.Redis)
 	if err != nil {
