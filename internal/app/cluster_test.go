@@ -31,8 +31,9 @@ func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	rc := testutil.StartRedisCluster(t)
 	c := apptest.Config(t, steadyLeases, func(c *config.Config) { c.Redis.Addrs = rc.Addrs })
-	stopped := make(chan struct{})
+	began, stopped := make(chan struct{}), make(chan struct{})
 	waitForCancel := testFunction("wait-for-cancel", 1, time.Minute, func(ctx context.Context, _ functions.Call, _ functions.Reporter) (any, error) {
+		close(began)
 		<-ctx.Done()
 		close(stopped)
 		return nil, ctx.Err()
@@ -58,7 +59,13 @@ func TestRedisCluster(t *testing.T) {
 
 	t.Run("cancel", func(t *testing.T) {
 		job := a.StartJob(map[string]any{"functionId": "wait-for-cancel"})
-		a.WaitStatus(job.Id, "running", 15*time.Second)
+		// Running from the claim on, but a job cancelled before its function is called never
+		// calls it: wait for the call, which is what the cancel must stop.
+		select {
+		case <-began:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the function was not called within 15s of the start")
+		}
 		s := a.OpenStream(job.Id, "")
 		var cancelled apptest.Job
 		a.Do(http.MethodPost, "/api/v1/jobs/"+job.Id+"/cancel", nil).Data(t, &cancelled)
@@ -111,10 +118,12 @@ func TestRedisCluster(t *testing.T) {
 		}
 		job := a.StartJob(map[string]any{"functionId": "sleep", "params": map[string]any{"seconds": 1}})
 		evs := untilStatus(t, s, job.Id, "completed")
+		// Only this job's: the tenant's stream may still carry the end of an earlier subtest's
+		// job, whose job stream (another slot, maybe another node) was heard first.
 		var statuses []string
 		for _, ev := range evs {
-			if ev.Name == "status" {
-				statuses = append(statuses, decode[tenantEvent](t, ev.Data).Status)
+			if e := decode[tenantEvent](t, ev.Data); ev.Name == "status" && e.ID == job.Id {
+				statuses = append(statuses, e.Status)
 			}
 		}
 		if len(statuses) != 3 || statuses[0] != "pending" || statuses[1] != "running" {
