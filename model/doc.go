@@ -12,6 +12,7 @@
 //	StatusPending ─────────────────────────────────────────────▶ StatusRunning
 //	  │    ◀──── Finish OutcomeRetry (run_at ahead, unenqueued) ───  │
 //	  │    ◀──── Finish OutcomeHandBack (enqueued at once) ────────  │
+//	  │    ◀──── Finish OutcomeUnregistered (attempt-1, run_at) ───  │
 //	  │    ◀──── Reap: lease expired, attempts left ─────────────────│
 //	  │                                                              │
 //	  └─ Cancel ─▶ StatusCancelled ◀──────── Cancel, CancelMany ─────┤
@@ -24,7 +25,8 @@
 // statement whose WHERE clause names the status it leaves, and from running the attempt
 // (Finish, SaveProgress) or owner (ExtendLeases) or expired lease (Reap): a second
 // finish, a cancel after a finish, a late outcome or heartbeat of a reaped attempt match no
-// row and report that they lost; only a retry of Claim, Finish or Reap with its own token
+// row and report that they lost (an OutcomeUnregistered, which gives its attempt back, also
+// names its claim's token, as that attempt number comes round again); only a retry of Claim, Finish or Reap with its own token
 // (the first try's reply was lost) reports what that first try won. Terminal statuses
 // (Status.Terminal) have no way out. Every arrow into a terminal status sets callback_due_at
 // in the same statement, so a job with a callback URL never ends without its delivery

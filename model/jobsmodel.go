@@ -168,11 +168,13 @@ type (
 	}
 
 	// Outcome is how one attempt ended (Kind) and what it leaves on the job. RetryDelay is
-	// an OutcomeRetry's wait.
+	// the wait of an OutcomeRetry or an OutcomeUnregistered. Claim, the token of the claim
+	// that won the attempt, is compared by an OutcomeUnregistered only.
 	Outcome struct {
 		Id         string
 		Attempt    int64
 		Kind       OutcomeKind
+		Claim      string
 		Result     sql.NullString
 		Error      string
 		Progress   Progress
@@ -236,7 +238,22 @@ const (
 	// OutcomeHandBack: the worker is shutting down; the job is pending again, marked
 	// enqueued, and the caller enqueues it at once after the commit. The attempt stays counted.
 	OutcomeHandBack
+	// OutcomeUnregistered: the worker does not have the job's function (a rolling deploy
+	// adding it); the job is pending again with run_at = now + RetryDelay, enqueued_at NULL
+	// and unregistered_since set if it was not. The attempt is given back (attempt - 1): the
+	// function never began. As the attempt then comes round again, the compare-and-set also
+	// names the claim (Claim), so a late retry of this write cannot hand back a later claim
+	// of the same attempt number.
+	OutcomeUnregistered
 )
+
+// AttemptAfter is the job's attempt once o is written.
+func (o Outcome) AttemptAfter() int64 {
+	if o.Kind == OutcomeUnregistered {
+		return o.Attempt - 1
+	}
+	return o.Attempt
+}
 
 // Status is the status an outcome of kind k leaves its job in.
 func (k OutcomeKind) Status() Status {
@@ -653,7 +670,7 @@ func (m *customJobsModel) Claim(ctx context.Context, ids []string, owner, token 
 			job := &Jobs{Status: string(StatusRunning), LeaseOwner: owner, LeaseToken: token}
 			if err := rows.Scan(&job.Id, &job.TenantId, &job.FunctionId, &job.Name, &job.Params, &job.Attempt,
 				&job.MaxAttempts, &job.TimeoutMs, &job.Progress, &job.Total, &job.Message, &job.CreatedAt,
-				&job.RunAt, &job.StartedAt, &job.LeaseExpiresAt, &job.TraceParent); err != nil {
+				&job.RunAt, &job.StartedAt, &job.LeaseExpiresAt, &job.TraceParent, &job.UnregisteredSince); err != nil {
 				return err
 			}
 			won = append(won, job)
@@ -680,7 +697,7 @@ func claimArgs(ids []string, owner, token string, lease time.Duration) []any {
 // claimedColumns are what a worker needs of a job it won, scanned by hand in Claim: go-zero's
 // reflection over all of the row's columns was a quarter of a worker's CPU (issue 11).
 const claimedColumns = "`id`, `tenant_id`, `function_id`, `name`, `params`, `attempt`, `max_attempts`, `timeout_ms`, " +
-	"`progress`, `total`, `message`, `created_at`, `run_at`, `started_at`, `lease_expires_at`, `trace_parent`"
+	"`progress`, `total`, `message`, `created_at`, `run_at`, `started_at`, `lease_expires_at`, `trace_parent`, `unregistered_since`"
 
 func (m *customJobsModel) ExtendLeases(ctx context.Context, owner string, ids []string, lease time.Duration) (map[string]int64, error) {
 	held := make(map[string]int64, len(ids))
@@ -719,7 +736,7 @@ func (m *customJobsModel) Finish(ctx context.Context, token string, outcomes []O
 	seen := make(map[attempt]bool, len(outcomes))
 	for _, i := range byID(len(outcomes), func(i int) string { return outcomes[i].Id }) {
 		o := outcomes[i]
-		if o.Kind < OutcomeCompleted || o.Kind > OutcomeHandBack {
+		if o.Kind < OutcomeCompleted || o.Kind > OutcomeUnregistered {
 			return nil, fmt.Errorf("model: outcome of job %s has unknown kind %d", o.Id, o.Kind)
 		}
 		if seen[attempt{o.Id, o.Attempt}] {
@@ -734,30 +751,35 @@ func (m *customJobsModel) Finish(ctx context.Context, token string, outcomes []O
 	// The token marks the rows this write changed, read back only when some outcome lost
 	// here: either to another transition, or to an earlier try of this write.
 	row := "select ? as v_id, ? as v_attempt, ? as v_kind, ? as v_status, ? as v_result, ? as v_error, " +
-		"? as v_progress, ? as v_total, ? as v_message, ? as v_log_tail, ? as v_delay"
+		"? as v_progress, ? as v_total, ? as v_message, ? as v_log_tail, ? as v_delay, ? as v_claim"
 	values := strings.TrimSuffix(strings.Repeat(row+" union all ", len(order)), " union all ")
-	args := make([]any, 0, 11*len(order)+1)
+	args := make([]any, 0, 12*len(order)+1)
 	for _, i := range order {
 		o := outcomes[i]
 		p := o.Progress
 		args = append(args, o.Id, o.Attempt, int(o.Kind), string(o.Kind.Status()), o.Result, o.Error,
-			p.Progress, p.Total, p.Message, p.LogTail, o.RetryDelay.Microseconds())
+			p.Progress, p.Total, p.Message, p.LogTail, o.RetryDelay.Microseconds(), o.Claim)
 	}
 	// One statement, so one implicit transaction and one round trip, for every kind: the
 	// compare-and-set is its WHERE (the attempt must still be running), the rows are locked
 	// in primary-key order (the values are sorted by id; claims and sweeps lock in that order
 	// too), and each kind's columns follow from v_kind. See OutcomeKind for what each does.
+	// MariaDB assigns left to right (one SET may see an earlier one's value), so no
+	// assignment reads a column assigned before it.
 	query := fmt.Sprintf("update %[1]s join (%[2]s) v on `id` = v.v_id set `status` = v.v_status, "+
 		"`result` = if(v.v_kind in (%[3]d, %[4]d), v.v_result, `result`), "+
 		"`finished_at` = if(v.v_kind in (%[3]d, %[4]d), now(3), NULL), "+
 		"`callback_due_at` = if(v.v_kind in (%[3]d, %[4]d), "+callbackDueAt+", `callback_due_at`), "+
 		// A retry keeps the invariant of delayed jobs: run_at ahead means enqueued_at NULL.
-		"`run_at` = if(v.v_kind = %[5]d, now(3) + interval v.v_delay microsecond, `run_at`), "+
-		"`enqueued_at` = case v.v_kind when %[5]d then NULL when %[6]d then now(3) else `enqueued_at` end, "+
+		"`run_at` = if(v.v_kind in (%[5]d, %[7]d), now(3) + interval v.v_delay microsecond, `run_at`), "+
+		"`enqueued_at` = case when v.v_kind in (%[5]d, %[7]d) then NULL when v.v_kind = %[6]d then now(3) else `enqueued_at` end, "+
+		// Any other outcome means a worker had the function: the grace starts anew.
+		"`unregistered_since` = if(v.v_kind = %[7]d, coalesce(`unregistered_since`, now(3)), NULL), "+
+		"`attempt` = if(v.v_kind = %[7]d, `attempt` - 1, `attempt`), "+
 		leaseReleasedTo+", "+
 		"`error` = v.v_error, `progress` = v.v_progress, `total` = v.v_total, `message` = v.v_message, `log_tail` = v.v_log_tail "+
-		"where `status` = 'running' and `attempt` = v.v_attempt",
-		m.byPrimaryKey(), values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack)
+		"where `status` = 'running' and `attempt` = v.v_attempt and (v.v_kind <> %[7]d or `lease_token` = v.v_claim)",
+		m.byPrimaryKey(), values, OutcomeCompleted, OutcomeFailed, OutcomeRetry, OutcomeHandBack, OutcomeUnregistered)
 	res, err := m.conn.ExecCtx(ctx, query, append(args, token)...)
 	if err != nil {
 		return nil, err
@@ -792,7 +814,7 @@ func (m *customJobsModel) Finish(ctx context.Context, token string, outcomes []O
 		changedAttempts[attempt{r.Id, r.Attempt}] = true
 	}
 	for _, i := range order {
-		won[i] = changedAttempts[attempt{outcomes[i].Id, outcomes[i].Attempt}]
+		won[i] = changedAttempts[attempt{outcomes[i].Id, outcomes[i].AttemptAfter()}]
 	}
 	return won, nil
 }
@@ -933,7 +955,9 @@ func (m *customJobsModel) ExpiredLeases(ctx context.Context, limit int) ([]Expir
 
 func (m *customJobsModel) Reap(ctx context.Context, token string, expired []Expired) ([]Reaped, error) {
 	guard := "where `id` = ? and `attempt` = ? and `status` = 'running' and `lease_expires_at` < now(3)"
-	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, %s %s",
+	// A worker that had the function may have been running it: the unknown-function grace
+	// (unregistered_since, see OutcomeUnregistered) starts anew.
+	retry := fmt.Sprintf("update %s set `status` = 'pending', `error` = ?, `enqueued_at` = NULL, `unregistered_since` = NULL, %s %s",
 		m.table, leaseReleasedTo, guard)
 	fail := fmt.Sprintf("update %s set `status` = 'failed', `error` = ?, `finished_at` = now(3), %s, %s %s",
 		m.table, leaseReleasedTo, callbackDue, guard)

@@ -78,6 +78,7 @@ type (
 		CreatedAt           time.Time      `db:"created_at"`
 		StartedAt           sql.NullTime   `db:"started_at"`
 		FinishedAt          sql.NullTime   `db:"finished_at"`
+		UnregisteredSince   sql.NullTime   `db:"unregistered_since"` // first hand-back by a worker without its function since the job last ran; NULL: none
 		UpdatedAt           time.Time      `db:"updated_at"`
 	}
 )
@@ -124,14 +125,14 @@ func (m *defaultJobsModel) FindOneByTenantIdIdempotencyKey(ctx context.Context, 
 }
 
 func (m *defaultJobsModel) Insert(ctx context.Context, data *Jobs) (sql.Result, error) {
-	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
-	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.RerunOf, data.TraceParent, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.ScheduleId, data.ScheduledFor, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt)
+	query := fmt.Sprintf("insert into %s (%s) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.table, jobsRowsExpectAutoSet)
+	ret, err := m.conn.ExecCtx(ctx, query, data.Id, data.TenantId, data.IdempotencyKey, data.FunctionId, data.Name, data.Status, data.Params, data.Result, data.LogTail, data.Error, data.Progress, data.Total, data.Message, data.Actor, data.GameId, data.Env, data.RerunOf, data.TraceParent, data.CallbackUrl, data.CallbackId, data.CallbackStatus, data.CallbackAttempts, data.CallbackError, data.CallbackDueAt, data.CallbackToken, data.CallbackDeliveredAt, data.ScheduleId, data.ScheduledFor, data.Attempt, data.MaxAttempts, data.TimeoutMs, data.LeaseOwner, data.LeaseToken, data.LeaseExpiresAt, data.EnqueuedAt, data.RunAt, data.CreatedAt, data.StartedAt, data.FinishedAt, data.UnregisteredSince)
 	return ret, err
 }
 
 func (m *defaultJobsModel) Update(ctx context.Context, newData *Jobs) error {
 	query := fmt.Sprintf("update %s set %s where `id` = ?", m.table, jobsRowsWithPlaceHolder)
-	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.RerunOf, newData.TraceParent, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.ScheduleId, newData.ScheduledFor, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.Id)
+	_, err := m.conn.ExecCtx(ctx, query, newData.TenantId, newData.IdempotencyKey, newData.FunctionId, newData.Name, newData.Status, newData.Params, newData.Result, newData.LogTail, newData.Error, newData.Progress, newData.Total, newData.Message, newData.Actor, newData.GameId, newData.Env, newData.RerunOf, newData.TraceParent, newData.CallbackUrl, newData.CallbackId, newData.CallbackStatus, newData.CallbackAttempts, newData.CallbackError, newData.CallbackDueAt, newData.CallbackToken, newData.CallbackDeliveredAt, newData.ScheduleId, newData.ScheduledFor, newData.Attempt, newData.MaxAttempts, newData.TimeoutMs, newData.LeaseOwner, newData.LeaseToken, newData.LeaseExpiresAt, newData.EnqueuedAt, newData.RunAt, newData.CreatedAt, newData.StartedAt, newData.FinishedAt, newData.UnregisteredSince, newData.Id)
 	return err
 }
 

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS `jobs` (
   `created_at` datetime(3) NOT NULL,
   `started_at` datetime(3) NULL,
   `finished_at` datetime(3) NULL,
+  `unregistered_since` datetime(3) NULL COMMENT 'first hand-back by a worker without its function since the job last ran; NULL: none',
   `updated_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (`id`),
   UNIQUE KEY `uk_tenant_idempotency` (`tenant_id`, `idempotency_key`),

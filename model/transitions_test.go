@@ -292,6 +292,67 @@ func TestFinishRetryWaitsUnenqueuedAndHandBackIsEnqueued(t *testing.T) {
 	}
 }
 
+// A worker without the job's function hands it back: pending again, its attempt given back,
+// waiting unenqueued for run_at, and marked with the first such hand-back, which a later one
+// keeps and a run on a worker with the function clears. A late retry of the hand-back's write
+// (same token) finds the attempt number claimed again by another worker and loses: the
+// compare-and-set names the claim.
+func TestFinishUnregisteredGivesTheAttemptBack(t *testing.T) {
+	jobs, f := setup(t)
+	job := f.Pending(testutil.WithMaxAttempts(3))
+	claim := func(owner string) string {
+		t.Helper()
+		token := uuid.NewString()
+		if won, err := jobs.Claim(ctx, []string{job.Id}, owner, token, time.Minute); err != nil || len(won) != 1 || won[0].Attempt != 1 {
+			t.Fatalf("claim by %s: %d won (%v), want attempt 1", owner, len(won), err)
+		}
+		return token
+	}
+	handBack := func(write, claimToken string) bool {
+		t.Helper()
+		won, err := jobs.Finish(ctx, write, []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeUnregistered,
+			Claim: claimToken, Error: "not here"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return won[0]
+	}
+
+	firstWrite := uuid.NewString()
+	if !handBack(firstWrite, claim("old")) {
+		t.Fatal("hand-back lost")
+	}
+	h := f.Get(job.Id)
+	if h.State() != model.StatusPending || h.Attempt != 0 || h.EnqueuedAt.Valid || !h.RunAt.Valid || !h.UnregisteredSince.Valid ||
+		h.Error != "not here" || h.LeaseOwner != "" {
+		t.Fatalf("handed-back job: status %s attempt %d enqueued %v run_at %v since %v error %q owner %q",
+			h.Status, h.Attempt, h.EnqueuedAt, h.RunAt, h.UnregisteredSince, h.Error, h.LeaseOwner)
+	}
+
+	second := claim("other-old")
+	if handBack(firstWrite, "") {
+		t.Fatal("a late retry of the first hand-back handed back the next claim of the same attempt number")
+	}
+	if got := f.Get(job.Id); got.State() != model.StatusRunning || got.LeaseOwner != "other-old" {
+		t.Fatalf("after the late retry: %s owner %q", got.Status, got.LeaseOwner)
+	}
+	if !handBack(uuid.NewString(), second) {
+		t.Fatal("second hand-back lost")
+	}
+	if got := f.Get(job.Id); !got.UnregisteredSince.Time.Equal(h.UnregisteredSince.Time) || got.Attempt != 0 {
+		t.Fatalf("second hand-back: since %v attempt %d, want the first's %v and 0", got.UnregisteredSince, got.Attempt, h.UnregisteredSince)
+	}
+
+	claim("new")
+	if won, err := jobs.Finish(ctx, uuid.NewString(), []model.Outcome{{Id: job.Id, Attempt: 1, Kind: model.OutcomeCompleted,
+		Result: sql.NullString{String: "1", Valid: true}}}); err != nil || !won[0] {
+		t.Fatalf("completion: %v (%v)", won, err)
+	}
+	if got := f.Get(job.Id); got.State() != model.StatusCompleted || got.Attempt != 1 || got.UnregisteredSince.Valid {
+		t.Fatalf("completed job: %s attempt %d since %v", got.Status, got.Attempt, got.UnregisteredSince)
+	}
+}
+
 // The kind decides, not the delay: a retry without a backoff still waits, unenqueued, for the
 // scheduler's due pass, and an outcome of no kind changes nothing.
 func TestFinishRetryWithoutDelayIsARetryAndAnUnknownKindIsRefused(t *testing.T) {

@@ -63,6 +63,7 @@ func (c Config) Check() error {
 	check(w.Heartbeat*3 <= w.Lease, "Worker.Heartbeat (%s) must be at most a third of Worker.Lease (%s), so a late heartbeat or two does not lose a running job's lease", w.Heartbeat, w.Lease)
 	check(w.ClaimIdle > ReadBlock, "Worker.ClaimIdle (%s) must be above the worker's read block (%s), or entries being claimed are taken over", w.ClaimIdle, ReadBlock)
 	check(w.ShutdownGrace >= 0, "Worker.ShutdownGrace must not be negative, not %s", w.ShutdownGrace)
+	positive("Worker.UnknownFunctionGrace", w.UnknownFunctionGrace)
 	check(c.Shutdown.DrainDelay >= 0, "Shutdown.DrainDelay must not be negative, not %s", c.Shutdown.DrainDelay)
 
 	positive("Scheduler.Interval", c.Scheduler.Interval)

@@ -46,6 +46,8 @@ func TestCheckNamesTheKeysOfEachBrokenRule(t *testing.T) {
 		{"heartbeat near the lease", func(c *config.Config) { c.Worker.Heartbeat, c.Worker.Lease = 8*time.Second, 20*time.Second },
 			[]string{"Worker.Heartbeat (8s) must be at most a third of Worker.Lease (20s)"}},
 		{"no heartbeat", func(c *config.Config) { c.Worker.Heartbeat = 0 }, []string{"Worker.Heartbeat must be positive"}},
+		{"no grace for unknown functions", func(c *config.Config) { c.Worker.UnknownFunctionGrace = 0 },
+			[]string{"Worker.UnknownFunctionGrace must be positive, not 0s"}},
 		{"no scheduler interval", func(c *config.Config) { c.Scheduler.Interval = 0 }, []string{"Scheduler.Interval must be positive"}},
 		{"no retention interval", func(c *config.Config) { c.Retention.Interval = 0 }, []string{"Retention.Interval must be positive"}},
 		// A negative age kept jobs forever, which only 0s is documented to do.

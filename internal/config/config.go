@@ -267,6 +267,11 @@ type WorkerConf struct {
 	ClaimIdle time.Duration `json:",default=15s"`
 	// ShutdownGrace is how long running jobs may finish after SIGTERM before they are handed back.
 	ShutdownGrace time.Duration `json:",default=10s"`
+	// UnknownFunctionGrace is how long workers that do not have a job's function (a rolling
+	// deploy that adds it: old workers read the stream beside new ones) hand the job back
+	// for one that does, counted from the first hand-back; then it fails, as a function no
+	// worker has.
+	UnknownFunctionGrace time.Duration `json:",default=10m"`
 	// LogTail is how many of the last output lines of an attempt are kept with the job (as
 	// many of them as fit 1 MiB of JSON).
 	LogTail int `json:",default=100,range=[0:10000]"`

@@ -136,7 +136,7 @@ func (c *completer) write(ctx context.Context, token string, batch []finished) e
 		if status.Terminal() {
 			metrics.JobFinished(batch[i].owner.FunctionID, string(status))
 		}
-		for _, ev := range events.StatusChange(o.Id, batch[i].owner, status, o.Attempt, o.Error) {
+		for _, ev := range events.StatusChange(o.Id, batch[i].owner, status, o.AttemptAfter(), o.Error) {
 			c.emitter.Emit(ev)
 		}
 		if o.Kind == model.OutcomeHandBack {

@@ -8,7 +8,9 @@
 //	pending ─────────────────────────────────────────▶ running ──▶ completed (returned a result)
 //	   │    ◀─────────────────────────────────────────    │  └───▶ failed (error, no attempts left)
 //	   │      error with attempts left (run_at = now +    │
-//	   │      backoff), lease expired, handed back        │
+//	   │      backoff), lease expired, handed back; or    │
+//	   │      function not here (attempt-1, run_at = now  │
+//	   │      + 5 s; failed after UnknownFunctionGrace)   │
 //	   └──── cancel ──▶ cancelled ◀──── cancel ───────────┘
 //
 // Every arrow is an UPDATE whose WHERE clause names the status it leaves (and, from

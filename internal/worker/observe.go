@@ -28,8 +28,12 @@ func observe(ctx context.Context, job *model.Jobs) (context.Context, *observatio
 
 // dueSince is when the job became due: its run_at (a delayed job, a retry after its
 // backoff), else its creation. A job handed back on shutdown or taken from a dead worker
-// keeps that time, so its wait includes the attempt it lost.
+// keeps that time, so its wait includes the attempt it lost. One handed back by workers
+// without its function has a run_at moved on by each: it has waited since the first.
 func dueSince(job *model.Jobs) time.Time {
+	if job.UnregisteredSince.Valid {
+		return job.UnregisteredSince.Time
+	}
 	if job.RunAt.Valid {
 		return job.RunAt.Time
 	}

@@ -23,6 +23,11 @@ import (
 // opTimeout bounds one MySQL or Redis operation of the pool's own bookkeeping.
 const opTimeout = 10 * time.Second
 
+// unregisteredDelay is how long a job handed back for want of its function waits before it
+// is enqueued again: long enough that the worker that handed it back does not spin on it
+// while the others read the stream, short enough to be a pause in a rolling deploy.
+const unregisteredDelay = 5 * time.Second
+
 // Config tunes a Pool: the Worker keys, and the pool's name.
 type Config struct {
 	// ID names this pool as a stream consumer and a lease owner; unique per process.
@@ -302,8 +307,7 @@ func (p *Pool) run(job *model.Jobs) {
 		go func() {
 			defer p.execWG.Done()
 			defer p.release(1)
-			p.completer.submit(model.Outcome{Id: job.Id, Attempt: job.Attempt, Kind: model.OutcomeFailed,
-				Error: fmt.Sprintf("function %q is not registered on worker %s", job.FunctionId, p.cfg.ID)}, events.OwnerOf(job))
+			p.completer.submit(p.unregistered(job, time.Now()), events.OwnerOf(job))
 		}()
 		return
 	}
@@ -341,6 +345,25 @@ func (p *Pool) run(job *model.Jobs) {
 		}
 		p.completer.submit(outcome, events.OwnerOf(job))
 	}()
+}
+
+// unregistered is the outcome of a job whose function this worker does not have. In a
+// rolling deploy that adds the function, API processes on the new config accept its jobs
+// while workers on the old one still read the stream: the job is handed back, its attempt
+// given back, for a worker that has the function. Once workers have handed it back for
+// UnknownFunctionGrace (a function no worker has, or removed with jobs of it pending), it fails.
+func (p *Pool) unregistered(job *model.Jobs, now time.Time) model.Outcome {
+	o := model.Outcome{Id: job.Id, Attempt: job.Attempt, Claim: job.LeaseToken,
+		Progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
+	if job.UnregisteredSince.Valid && now.Sub(job.UnregisteredSince.Time) >= p.cfg.UnknownFunctionGrace {
+		o.Kind = model.OutcomeFailed
+		o.Error = fmt.Sprintf("no worker has function %q registered: workers without it handed the job back for %s (Worker.UnknownFunctionGrace)",
+			job.FunctionId, p.cfg.UnknownFunctionGrace)
+		return o
+	}
+	o.Kind, o.RetryDelay = model.OutcomeUnregistered, unregisteredDelay
+	o.Error = fmt.Sprintf("function %q is not registered on worker %s; handed back for a worker that has it", job.FunctionId, p.cfg.ID)
+	return o
 }
 
 // cancelJob stops the execution of jobID, if one runs here, and discards its outcome; a job
