@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -538,5 +539,77 @@ func TestBulkCancelOfTenThousandRunningJobs(t *testing.T) {
 		answered.Round(time.Millisecond), all.Round(time.Millisecond))
 	if !ok || all > 5*time.Second {
 		t.Errorf("%d of %d functions stopped, the last after %s; want all within 5 s", stopped.Load(), n, all)
+	}
+}
+
+// A bulk filter with a key the list does not have (a typo) is a 400 naming it, and touches
+// no job: the unknown key used to be dropped, leaving a filter that matched every job.
+func TestBulkFilterWithAnUnknownKeyActsOnNothing(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	ids := []string{a.StartJob(map[string]any{"functionId": "echo"}).Id, a.StartJob(map[string]any{"functionId": "echo"}).Id}
+	for _, action := range []string{"cancel", "rerun"} {
+		apiCheckError(t, a.Do(http.MethodPost, "/api/v1/jobs/"+action, map[string]any{"filter": map[string]any{"stauts": "pending"}}),
+			400, `unknown field "filter.stauts" (did you mean status?)`)
+	}
+	for _, id := range ids {
+		if j := a.GetJob(id); j.Status != "pending" {
+			t.Errorf("job %s is %s after refused bulk actions, want pending", id, j.Status)
+		}
+	}
+	if _, n := listIDs(t, a, ""); n != int64(len(ids)) {
+		t.Errorf("%d jobs after refused bulk reruns, want %d", n, len(ids))
+	}
+}
+
+// schedule_id, one of the list's filters, is one of the bulk filter's too: a bulk cancel by
+// schedule cancels that schedule's jobs and no other.
+func TestBulkCancelByScheduleCancelsOnlyItsJobs(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	for _, id := range []string{"tick", "tock"} {
+		a.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": id, "cron": "0 0 1 1 *", "functionId": "echo",
+			"params": map[string]any{"k": id}}).Data(t, nil)
+	}
+	var tick []string
+	for range 2 {
+		var j scheduledJob
+		a.Do(http.MethodPost, "/api/v1/schedules/tick/trigger", nil).Data(t, &j)
+		tick = append(tick, j.Id)
+	}
+	var tock scheduledJob
+	a.Do(http.MethodPost, "/api/v1/schedules/tock/trigger", nil).Data(t, &tock)
+	other := a.StartJob(map[string]any{"functionId": "echo"})
+
+	r := bulk(t, a, "cancel", map[string]any{"filter": map[string]any{"schedule_id": "tick"}})
+	slices.Sort(r.Ids)
+	slices.Sort(tick)
+	if r.Acted != 2 || !slices.Equal(r.Ids, tick) {
+		t.Fatalf("bulk cancel of schedule tick: %+v, want its jobs %v", r, tick)
+	}
+	for _, id := range []string{tock.Id, other.Id} {
+		if j := a.GetJob(id); j.Status != "pending" {
+			t.Errorf("job %s of another schedule or none is %s, want pending", id, j.Status)
+		}
+	}
+}
+
+// A start or batch body with a key the route does not know is a 400 naming it by its path,
+// and starts nothing; params keep any keys the function takes.
+func TestStartWithAnUnknownKeyStartsNothing(t *testing.T) {
+	t.Parallel()
+	a := apptest.StartApp(t, apptest.Config(t, noWorkers))
+	apiCheckError(t, a.Do(http.MethodPost, "/api/v1/jobs", map[string]any{"functionId": "echo", "parms": map[string]any{"a": 1}}),
+		400, `unknown field "parms" (did you mean params?)`)
+	apiCheckError(t, a.Do(http.MethodPost, "/api/v1/jobs/batch", map[string]any{"jobs": []map[string]any{
+		{"functionId": "echo"}, {"functionId": "echo", "parms": map[string]any{}}}}),
+		400, `unknown field "jobs[1].parms" (did you mean params?)`)
+	if _, n := listIDs(t, a, ""); n != 0 {
+		t.Errorf("%d jobs started by refused requests", n)
+	}
+	j := a.StartJob(map[string]any{"functionId": "echo", "params": map[string]any{"parms": 1, "any": map[string]any{"stauts": true}}})
+	var params map[string]any
+	if err := json.Unmarshal(j.Params, &params); err != nil || params["parms"] != 1.0 || params["any"] == nil {
+		t.Errorf("params stored as %s", j.Params)
 	}
 }

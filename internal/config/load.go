@@ -18,6 +18,8 @@ import (
 	"github.com/zeromicro/go-zero/core/service"
 	"github.com/zeromicro/go-zero/rest"
 	"gopkg.in/yaml.v2"
+
+	"jobs/internal/suggest"
 )
 
 // The development secrets, the defaults of Auth.AccessSecret and Callbacks.Secret (and the
@@ -285,41 +287,14 @@ func unknownKey(path, key string, fields map[string]field) error {
 	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
 		path = strings.TrimSuffix(path, key) + strconv.Quote(key)
 	}
-	if key == "" { // no typo of a short key such as Log
-		return fmt.Errorf("unknown config key %s", path)
-	}
-	best, bestDistance := "", 4 // suggest only a key a typo or two away
+	names := make([]string, 0, len(fields))
 	for _, f := range fields {
-		// Of keys as near, the first by name: the same suggestion every time (Addr, not Addrs).
-		if d := distance(strings.ToLower(key), strings.ToLower(f.name)); d < bestDistance || d == bestDistance && best != "" && f.name < best {
-			best, bestDistance = f.name, d
-		}
+		names = append(names, f.name)
 	}
-	if best != "" {
+	if best := suggest.Closest(key, names); best != "" {
 		return fmt.Errorf("unknown config key %s (did you mean %s?)", path, best)
 	}
 	return fmt.Errorf("unknown config key %s", path)
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys(m map[any]any) []string {

@@ -10,6 +10,7 @@ type BulkFilter struct {
 	GameId      string `json:"game_id,optional"`
 	Env         string `json:"env,optional"`
 	Name        string `json:"name,optional"`
+	ScheduleId  string `json:"schedule_id,optional"`
 	CreatedFrom string `json:"created_from,optional"`
 	CreatedTo   string `json:"created_to,optional"`
 	TenantId    string `json:"tenant_id,optional"` // admin tokens only

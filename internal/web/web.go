@@ -162,7 +162,7 @@ func decodeJSONBody(body io.Reader, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.Invalid("request body must hold a single JSON object")
 	}
-	return nil
+	return unknownKeys(data, reflect.TypeOf(v))
 }
 
 func describeJSONError(data []byte, err error) error {

@@ -87,8 +87,8 @@ func idsFilter(ids []string) (model.JobFilter, error) {
 // field as filter.<name>; it selects one more than maxBulk jobs, to tell when there are more.
 func bulkFilter(bf *types.BulkFilter, maxBulk int64) (model.JobFilter, error) {
 	f, err := jobview.ParseListQuery(&types.ListJobsReq{Status: bf.Status, FunctionId: bf.FunctionId, Actor: bf.Actor,
-		GameId: bf.GameId, Env: bf.Env, Name: bf.Name, CreatedFrom: bf.CreatedFrom, CreatedTo: bf.CreatedTo,
-		TenantId: bf.TenantId}, 1)
+		GameId: bf.GameId, Env: bf.Env, Name: bf.Name, ScheduleId: bf.ScheduleId, CreatedFrom: bf.CreatedFrom,
+		CreatedTo: bf.CreatedTo, TenantId: bf.TenantId}, 1)
 	var invalid *apperr.Error
 	if errors.As(err, &invalid) {
 		return f, apperr.New(invalid.Kind, "filter.%s", invalid.Message)
