@@ -1,0 +1,70 @@
+package ui_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"jobs/internal/apptest"
+	"jobs/internal/ui"
+)
+
+// TestDashboardLongAndHostileText: what jobs carry is shown as text, whatever it is: markup
+// in a name, an actor or a result does not run, non-ASCII reads as sent, and a long name or
+// error without spaces wraps inside its column instead of pushing the list's other columns
+// (status, progress, actions' checkboxes aside) out of the window.
+func TestDashboardLongAndHostileText(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	markup := `<img src=x onerror="window.pwned=1">`
+	hostile := api.StartJob(map[string]any{"functionId": "echo", "name": markup, "actor": "<b>bold</b>",
+		"params": map[string]any{"html": "<script>window.pwned=2</script>"}})
+	unicode := api.StartJob(map[string]any{"functionId": "echo", "name": "Überweisung – naïve café ✓"})
+	long := api.StartJob(map[string]any{"functionId": "fail", "name": strings.Repeat("nightlyreconciliation", 12),
+		"params": map[string]any{"message": strings.Repeat("upstreamrefusedtheconnection", 20)}})
+	for _, j := range []apptest.Job{hostile, unicode, long} {
+		api.WaitJob(j.Id, 10*time.Second, "ended", func(j apptest.Job) bool { return j.FinishedAt != nil })
+	}
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs")
+	b.waitFor("the list", rowSelector(long.Id)+` && `+rowSelector(hostile.Id)+` && `+rowSelector(unicode.Id), 10*time.Second)
+	if got := eval[string](b, rowSelector(hostile.Id)+`.querySelector('a').textContent`); got != markup {
+		t.Errorf("the markup name is shown as %q, want the text %q", got, markup)
+	}
+	if got := eval[string](b, rowSelector(unicode.Id)+`.querySelector('a').textContent`); got != unicode.Name {
+		t.Errorf("the non-ASCII name is shown as %q, want %q", got, unicode.Name)
+	}
+	fits := func(width int) {
+		t.Helper()
+		if w := eval[[]int](b, `[document.querySelector('.table-wrap').scrollWidth, document.querySelector('.table-wrap').clientWidth]`); w[0] > w[1] {
+			t.Errorf("%d px window: with a long name and error the job table is %d px wide in its %d px: the other columns are off the window", width, w[0], w[1])
+		}
+		if right := eval[float64](b, rowSelector(long.Id)+`.querySelector('[data-status]').getBoundingClientRect().right`); right > float64(width) {
+			t.Errorf("%d px window: the long job's status badge is at x=%v, outside the window", width, right)
+		}
+	}
+	fits(1280)
+	b.screenshot("jobs-long-text")
+
+	b.goTo("#/jobs/" + hostile.Id)
+	b.waitFor("the detail", `document.getElementById('job-live').dataset.state === 'done'`, 10*time.Second)
+	if got := eval[string](b, `document.querySelector('h1').textContent`); got != markup {
+		t.Errorf("the detail's title is %q, want the text %q", got, markup)
+	}
+	if !strings.Contains(eval[string](b, `document.getElementById('job-result').textContent`), "<script>window.pwned=2</script>") {
+		t.Error("the result's markup is not shown as text")
+	}
+	if eval[bool](b, `window.pwned !== undefined || !!document.querySelector('main img, main script, main b')`) {
+		t.Error("markup a job carries became part of the page")
+	}
+
+	// On a phone, each job is a card: the long one's wraps inside it too.
+	b = newBrowser(t, a, 390, 844)
+	b.signIn()
+	b.goTo("#/jobs")
+	b.waitFor("the list", rowSelector(long.Id), 10*time.Second)
+	fits(390)
+	b.screenshot("jobs-long-text-narrow")
+}
