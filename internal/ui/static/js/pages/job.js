@@ -208,6 +208,17 @@ export function mount(main, { id }) {
     render();
   }
 
+  // readStart reads when an attempt that just began started: the status event does not say,
+  // and the startedAt in hand is the previous attempt's (or none). Only that time is taken,
+  // so the live log and progress are left as they are.
+  function readStart(attempt) {
+    api.get(`/jobs/${encodeURIComponent(id)}`).then((fresh) => {
+      if (left || fresh.attempt !== attempt || job.attempt !== attempt || TERMINAL.has(job.status)) return;
+      job = { ...job, startedAt: fresh.startedAt };
+      render();
+    }, () => {}); // the timeline keeps the time it had; the end's done event corrects it
+  }
+
   function follow() {
     source = new EventSource(api.streamURL(`/jobs/${encodeURIComponent(id)}/stream`));
     const on = (name, fn) => source.addEventListener(name, (e) => {
@@ -222,6 +233,7 @@ export function mount(main, { id }) {
       seen.push({ at: new Date().toISOString(), ...s });
       job = { ...job, status: s.status, attempt: s.attempt, error: s.error };
       render();
+      if (s.status === 'running') readStart(s.attempt);
     });
     on('progress', (p) => {
       job = { ...job, ...p };
