@@ -1,6 +1,8 @@
 package ui_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +69,31 @@ func TestDashboardLongAndHostileText(t *testing.T) {
 	b.waitFor("the list", rowSelector(long.Id), 10*time.Second)
 	fits(390)
 	b.screenshot("jobs-long-text-narrow")
+}
+
+// TestDashboardShowsNumbersAsStored: a job's params and result are shown as the service
+// stores them: an id beyond a double's 53 bits, or a price written 1.50, is not rounded or
+// reformatted on the way to the page.
+func TestDashboardShowsNumbersAsStored(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	params := json.RawMessage(`{"userId": 12345678901234567891, "price": 1.50, "small": 7}`)
+	job := api.StartJob(map[string]any{"functionId": "echo", "name": "big-numbers", "params": params})
+	done := api.WaitStatus(job.Id, "completed", 10*time.Second)
+	if !strings.Contains(string(done.Result), "12345678901234567891") {
+		t.Fatalf("the service itself changed the number: result %s", done.Result)
+	}
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail", `document.getElementById('job-live').dataset.state === 'done'`, 10*time.Second)
+	for _, box := range []string{"job-params", "job-result"} {
+		got := eval[string](b, fmt.Sprintf(`document.getElementById(%q).textContent`, box))
+		for _, want := range []string{`"userId": 12345678901234567891`, `"price": 1.50`, `"small": 7`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("#%s shows %s; want it to hold %s", box, got, want)
+			}
+		}
+	}
 }

@@ -223,7 +223,7 @@ export function mount(main, { id }) {
     source = new EventSource(api.streamURL(`/jobs/${encodeURIComponent(id)}/stream`));
     const on = (name, fn) => source.addEventListener(name, (e) => {
       setStreamState('live', 'Live');
-      fn(JSON.parse(e.data));
+      fn(api.parse(e.data));
     });
     on('snapshot', (item) => {
       job = { ...job, ...item };
