@@ -97,3 +97,26 @@ func TestDashboardShowsNumbersAsStored(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardStatusFilterFollowsJobsThatStart: the list of pending jobs, left open while one
+// of them starts, drops it and counts one fewer: it does not go on listing, as pending, a job
+// that runs (until that job ends, minutes later).
+func TestDashboardStatusFilterFollowsJobsThatStart(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	waiting := api.StartJob(map[string]any{"functionId": "sleep", "name": "later", "params": map[string]any{"seconds": 3600}})
+	api.WaitStatus(waiting.Id, "running", 10*time.Second)
+	due := time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339Nano)
+	soon := api.StartJob(map[string]any{"functionId": "sleep", "name": "soon", "runAt": due, "params": map[string]any{"seconds": 3600}})
+	stays := api.StartJob(map[string]any{"functionId": "sleep", "name": "tomorrow", "runAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)})
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs?status=pending")
+	b.waitFor("both pending jobs", fmt.Sprintf(`%s && %s && document.querySelector('main [role=status]').textContent === '2 jobs'`,
+		rowSelector(soon.Id), rowSelector(stays.Id)), 10*time.Second)
+	api.WaitStatus(soon.Id, "running", 15*time.Second)
+	b.waitFor("the started job gone from the pending list", fmt.Sprintf(`!%s && %s && document.querySelector('main [role=status]').textContent === '1 job'`,
+		rowSelector(soon.Id), rowSelector(stays.Id)), 10*time.Second)
+	b.notReloaded()
+}

@@ -330,8 +330,9 @@ export function mount(main, query) {
         row.job = { ...row.job, status: data.status, attempt: data.attempt, error: data.error };
         refreshRow(data.id);
         renderSelection();
-        // The list has the exact times (and the filter may no longer match): read it again.
-        if (TERMINAL.has(data.status)) scheduleReload();
+        // The list has the exact times, and a status filter no longer matches (a pending
+        // job that started leaves the list of pending ones): read it again.
+        if (TERMINAL.has(data.status) || (params.status && data.status !== params.status)) scheduleReload();
       } else if (name === 'progress') {
         row.job = { ...row.job, progress: data.progress, total: data.total, message: data.message };
         updateProgress(row.tr.querySelector('.cell-progress .progress'), row.job, `Progress of ${row.job.name || row.job.id}`);
