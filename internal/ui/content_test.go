@@ -3,6 +3,7 @@ package ui_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chromedp/chromedp"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,20 @@ func TestDashboardStatusFilterFollowsJobsThatStart(t *testing.T) {
 	b.waitFor("the started job gone from the pending list", fmt.Sprintf(`!%s && %s && document.querySelector('main [role=status]').textContent === '1 job'`,
 		rowSelector(soon.Id), rowSelector(stays.Id)), 10*time.Second)
 	b.notReloaded()
+}
+
+// TestDashboardSignInTakesAWrappedToken: a token copied from a terminal that wrapped it comes
+// with line breaks; the sign-in form takes it (a token holds no white space), instead of
+// saying that the service cannot be reached.
+func TestDashboardSignInTakesAWrappedToken(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	token := a.Token(ui.DevIdentity.Tenant, "wrapped", time.Hour)
+	b := newBrowser(t, a, 1280, 800)
+	wrapped := "Bearer " + token[:40] + "\n" + token[40:80] + "\n  " + token[80:] + "\n"
+	b.open("")
+	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
+	b.run(chromedp.Evaluate(fmt.Sprintf(`document.getElementById('token').value = %q`, wrapped), nil),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 10*time.Second)
+	b.waitFor("the actor in the header", `document.getElementById('who').textContent.includes('wrapped')`, 5*time.Second)
 }
