@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jobs/internal/apptest"
+	"jobs/internal/auth"
 	"jobs/internal/ui"
 )
 
@@ -136,4 +137,26 @@ func TestDashboardSignInTakesAWrappedToken(t *testing.T) {
 		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
 	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 10*time.Second)
 	b.waitFor("the actor in the header", `document.getElementById('who').textContent.includes('wrapped')`, 5*time.Second)
+}
+
+// TestDashboardSignInSaysWhyATokenIsRefused: a token the service refuses is answered on the
+// sign-in form with the reason, not with "Signed out", and the pasted token stays in the form
+// to be checked.
+func TestDashboardSignInSaysWhyATokenIsRefused(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	token, err := auth.Mint("some-other-secret-that-is-long-enough-0123456789", auth.Identity{Tenant: "t1", Actor: "me"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, a, 1280, 800)
+	b.open("")
+	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID),
+		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.waitFor("the reason", `document.querySelector('.signin [role=alert]').textContent !== ''`, 10*time.Second)
+	if got := eval[string](b, `document.querySelector('.signin [role=alert]').textContent`); !strings.HasPrefix(got, "That token was refused: ") {
+		t.Errorf("a refused token is answered with %q", got)
+	}
+	if got := eval[string](b, `document.getElementById('token').value`); got != token {
+		t.Errorf("after the refusal the form holds %q, not the pasted token", got)
+	}
 }

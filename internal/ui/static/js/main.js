@@ -108,6 +108,7 @@ function openFeed() {
 }
 
 api.onUnauthorized((message) => {
+  if (!feed) return; // not signed in yet: the sign-in form says why it refused the token
   api.clearToken();
   sessionStorage.setItem('jobs.signin-message', `Signed out: ${message}`);
   show();
