@@ -160,3 +160,24 @@ func TestDashboardSignInSaysWhyATokenIsRefused(t *testing.T) {
 		t.Errorf("after the refusal the form holds %q, not the pasted token", got)
 	}
 }
+
+// TestDashboardSkipLinkKeepsTheView: "Skip to content" moves the keyboard focus to the page's
+// content without changing the address, so a reload afterwards shows the same filtered list
+// (not the overview that an address ending in #main would).
+func TestDashboardSkipLinkKeepsTheView(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "fail", "name": "broken"})
+	api.WaitStatus(job.Id, "failed", 10*time.Second)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs?status=failed")
+	b.waitFor("the list", rowSelector(job.Id), 10*time.Second)
+	b.run(chromedp.Evaluate(`document.querySelector('.skip').focus()`, nil), chromedp.KeyEvent("\r"))
+	b.waitFor("the focus on the content", `document.activeElement.id === 'main'`, 5*time.Second)
+	if hash := eval[string](b, `location.hash`); hash != "#/jobs?status=failed" {
+		t.Errorf("after the skip link the address ends in %q", hash)
+	}
+	b.run(chromedp.Reload())
+	b.waitFor("the same list after a reload", `location.hash === '#/jobs?status=failed' && `+rowSelector(job.Id), 10*time.Second)
+}

@@ -29,7 +29,6 @@ function route() {
 }
 
 function show() {
-  if (current && location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor (the skip link)
   if (current && current.leave) current.leave();
   current = null;
   if (!api.token()) {
@@ -117,6 +116,13 @@ api.onUnauthorized((message) => {
 document.getElementById('signout').addEventListener('click', () => {
   api.clearToken();
   show();
+});
+
+// The skip link moves the focus to the content without taking the address: the hash is the
+// page's state (#main would open the overview on a reload).
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
 });
 
 window.addEventListener('hashchange', show);
