@@ -54,3 +54,33 @@ func TestDashboardJobDetailShowsTheRetrysStart(t *testing.T) {
 	b.waitFor("attempt 2's start", fmt.Sprintf(`%s === %q`, started(2), *second.StartedAt), 10*time.Second)
 	b.notReloaded()
 }
+
+// TestDashboardJobDetailOpenedMidRunShowsEachLineOnce: a running job's detail page opened
+// after it logged some lines shows each of them once (the job's kept lines and the stream's
+// recent ones are the same lines), then the live ones.
+func TestDashboardJobDetailOpenedMidRunShowsEachLineOnce(t *testing.T) {
+	lines := make(chan string)
+	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	job := api.StartJob(map[string]any{"functionId": "talk", "name": "midway"})
+	api.WaitStatus(job.Id, "running", 10*time.Second)
+	lines <- "line 1"
+	lines <- "line 2"
+	api.WaitJob(job.Id, 10*time.Second, "with both lines kept", func(j apptest.Job) bool { return len(j.LogTail) == 2 })
+
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/jobs/" + job.Id)
+	b.waitFor("the detail, live", `document.getElementById('job-live').dataset.state === 'live'`, 10*time.Second)
+	logText := `document.getElementById('job-log').textContent`
+	lines <- "line 3"
+	b.waitFor("line 3", logText+`.includes('line 3')`, 10*time.Second)
+	if got := eval[string](b, logText); got != "line 1\nline 2\nline 3\n" {
+		t.Errorf("the output shows %q, want each line once", got)
+	}
+	close(lines)
+	b.waitFor("completed", `document.querySelector('#job-status [data-status]')?.dataset.status === 'completed'`, 20*time.Second)
+	if got := eval[string](b, logText); got != "line 1\nline 2\nline 3\n" {
+		t.Errorf("once the job ended the output shows %q, want each line once", got)
+	}
+}

@@ -282,13 +282,22 @@ export function mount(main, { id }) {
     if (left) return;
     problem.hidden = true;
     content.hidden = false;
-    showLogTail();
     if (TERMINAL.has(job.status)) {
+      showLogTail();
       finish();
       return;
     }
+    // A stream that goes on (after a reset) sends only what follows: the kept lines come
+    // first. A fresh stream begins with the job's recent lines itself; shown from here as
+    // well, each would appear twice.
+    if (source) {
+      showLogTail();
+    } else {
+      replace(log);
+      logCount = 0;
+    }
     render();
-    logNote.textContent = logCount ? 'Output of the latest finished attempt, then live output.' : 'Live output appears here.';
+    logNote.textContent = logCount ? 'Output so far, then live output.' : 'Live output appears here.';
     if (!source) follow();
     clearInterval(ticker);
     ticker = setInterval(() => {
