@@ -165,3 +165,24 @@ func TestDashboardJobDetailComesBackWithMySQL(t *testing.T) {
 	proxy.Restore()
 	b.waitFor("the job back", `document.querySelector('h1')?.textContent === 'patient' && document.querySelector('#job-status [data-status]')?.dataset.status === 'completed' && !document.querySelector('main [role=alert]:not([hidden])')`, 20*time.Second)
 }
+
+// TestDashboardOverviewComesBackWithMySQL: the overview opened while MySQL is away says so,
+// and shows the numbers within seconds of MySQL's return, as the lists do, not at its next
+// 30 s refresh (a quiet tenant sends no event that would read them sooner).
+func TestDashboardOverviewComesBackWithMySQL(t *testing.T) {
+	c := apptest.Config(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	a := apptest.StartApp(t, c)
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	api.WaitStatus(api.StartJob(map[string]any{"functionId": "echo", "name": "counted"}).Id, "completed", 10*time.Second)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/functions")
+
+	proxy.Cut()
+	b.goTo("#/overview")
+	b.waitFor("the outage said", `document.getElementById('updated')?.textContent.includes('mysql unavailable')`, 15*time.Second)
+	proxy.Restore()
+	b.waitFor("the numbers back", `document.querySelector('#counts [data-status=completed] .n')?.textContent === '1' && document.getElementById('updated').textContent.startsWith('Updated')`, 12*time.Second)
+}

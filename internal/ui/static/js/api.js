@@ -26,6 +26,26 @@ export function claims() {
   }
 }
 
+// parse reads JSON as JSON.parse does, except that what jobs carry, their params and result,
+// keeps every number as written: an id past 2^53 or a price of 1.50 would otherwise be shown
+// rounded or reformatted. Such a number becomes a JSON.rawJSON value, which JSON.stringify
+// writes back as it came; the service's own fields stay plain numbers.
+export function parse(text) {
+  const value = JSON.parse(text);
+  if (!JSON.rawJSON) return value;
+  const exact = JSON.parse(text, (key, v, context) => (typeof v === 'number' && context && String(v) !== context.source
+    ? JSON.rawJSON(context.source) : v));
+  const graft = (plain, same) => {
+    if (plain === null || typeof plain !== 'object') return;
+    for (const key of Object.keys(plain)) {
+      if (key === 'params' || key === 'result') plain[key] = same[key];
+      else graft(plain[key], same[key]);
+    }
+  };
+  graft(value, exact);
+  return value;
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -57,7 +77,7 @@ export async function request(method, path, body) {
   }
   let payload = null;
   try {
-    payload = await resp.json();
+    payload = parse(await resp.text());
   } catch {
     // an empty or non-JSON body; the status says the rest
   }

@@ -29,7 +29,6 @@ function route() {
 }
 
 function show() {
-  if (current && location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor (the skip link)
   if (current && current.leave) current.leave();
   current = null;
   if (!api.token()) {
@@ -108,6 +107,7 @@ function openFeed() {
 }
 
 api.onUnauthorized((message) => {
+  if (!feed) return; // not signed in yet: the sign-in form says why it refused the token
   api.clearToken();
   sessionStorage.setItem('jobs.signin-message', `Signed out: ${message}`);
   show();
@@ -116,6 +116,13 @@ api.onUnauthorized((message) => {
 document.getElementById('signout').addEventListener('click', () => {
   api.clearToken();
   show();
+});
+
+// The skip link moves the focus to the content without taking the address: the hash is the
+// page's state (#main would open the overview on a reload).
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
 });
 
 window.addEventListener('hashchange', show);

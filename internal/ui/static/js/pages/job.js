@@ -208,11 +208,22 @@ export function mount(main, { id }) {
     render();
   }
 
+  // readStart reads when an attempt that just began started: the status event does not say,
+  // and the startedAt in hand is the previous attempt's (or none). Only that time is taken,
+  // so the live log and progress are left as they are.
+  function readStart(attempt) {
+    api.get(`/jobs/${encodeURIComponent(id)}`).then((fresh) => {
+      if (left || fresh.attempt !== attempt || job.attempt !== attempt || TERMINAL.has(job.status)) return;
+      job = { ...job, startedAt: fresh.startedAt };
+      render();
+    }, () => {}); // the timeline keeps the time it had; the end's done event corrects it
+  }
+
   function follow() {
     source = new EventSource(api.streamURL(`/jobs/${encodeURIComponent(id)}/stream`));
     const on = (name, fn) => source.addEventListener(name, (e) => {
       setStreamState('live', 'Live');
-      fn(JSON.parse(e.data));
+      fn(api.parse(e.data));
     });
     on('snapshot', (item) => {
       job = { ...job, ...item };
@@ -222,6 +233,7 @@ export function mount(main, { id }) {
       seen.push({ at: new Date().toISOString(), ...s });
       job = { ...job, status: s.status, attempt: s.attempt, error: s.error };
       render();
+      if (s.status === 'running') readStart(s.attempt);
     });
     on('progress', (p) => {
       job = { ...job, ...p };
@@ -270,13 +282,22 @@ export function mount(main, { id }) {
     if (left) return;
     problem.hidden = true;
     content.hidden = false;
-    showLogTail();
     if (TERMINAL.has(job.status)) {
+      showLogTail();
       finish();
       return;
     }
+    // A stream that goes on (after a reset) sends only what follows: the kept lines come
+    // first. A fresh stream begins with the job's recent lines itself; shown from here as
+    // well, each would appear twice.
+    if (source) {
+      showLogTail();
+    } else {
+      replace(log);
+      logCount = 0;
+    }
     render();
-    logNote.textContent = logCount ? 'Output of the latest finished attempt, then live output.' : 'Live output appears here.';
+    logNote.textContent = logCount ? 'Output so far, then live output.' : 'Live output appears here.';
     if (!source) follow();
     clearInterval(ticker);
     ticker = setInterval(() => {

@@ -149,17 +149,17 @@ export function mount(main, query) {
     });
     const tr = h('tr', { 'data-id': job.id, 'data-status': job.status, class: selected.has(job.id) ? 'selected' : null },
       h('td', { 'data-label': 'Select' }, check),
-      h('td', { 'data-label': 'Job' }, h('div', null,
+      h('td', { 'data-label': 'Job', class: 'wrap' }, h('div', null,
         h('a', { href: `#/jobs/${job.id}`, 'data-key': `open:${job.id}` }, label),
         job.name ? h('div', { class: 'id mono' }, job.id) : null)),
       // An admin's list mixes tenants: the same name in two of them is two jobs.
-      admin ? h('td', { 'data-label': 'Tenant' }, job.tenantId) : null,
-      h('td', { 'data-label': 'Function' }, job.functionId),
-      h('td', { 'data-label': 'Status', class: 'cell-status' }, h('div', null, statusBadge(job.status),
+      admin ? h('td', { 'data-label': 'Tenant', class: 'wrap' }, job.tenantId) : null,
+      h('td', { 'data-label': 'Function', class: 'wrap' }, job.functionId),
+      h('td', { 'data-label': 'Status', class: 'cell-status wrap' }, h('div', null, statusBadge(job.status),
         job.error ? h('div', { class: 'message error' }, job.error) : null)),
       h('td', { 'data-label': 'Progress', class: 'cell-progress' }, progressCell(job, `Progress of ${label}`)),
       h('td', { 'data-label': 'Attempt', class: 'num cell-attempt' }, `${job.attempt} / ${job.maxAttempts}`),
-      h('td', { 'data-label': 'Actor' }, job.actor),
+      h('td', { 'data-label': 'Actor', class: 'wrap' }, job.actor),
       h('td', { 'data-label': 'Created' }, time(job.createdAt)),
       h('td', { 'data-label': 'Took', class: 'num cell-took' }, duration(between(job.startedAt, job.finishedAt))));
     rows.set(job.id, { job, tr });
@@ -330,8 +330,9 @@ export function mount(main, query) {
         row.job = { ...row.job, status: data.status, attempt: data.attempt, error: data.error };
         refreshRow(data.id);
         renderSelection();
-        // The list has the exact times (and the filter may no longer match): read it again.
-        if (TERMINAL.has(data.status)) scheduleReload();
+        // The list has the exact times, and a status filter no longer matches (a pending
+        // job that started leaves the list of pending ones): read it again.
+        if (TERMINAL.has(data.status) || (params.status && data.status !== params.status)) scheduleReload();
       } else if (name === 'progress') {
         row.job = { ...row.job, progress: data.progress, total: data.total, message: data.message };
         updateProgress(row.tr.querySelector('.cell-progress .progress'), row.job, `Progress of ${row.job.name || row.job.id}`);

@@ -136,6 +136,8 @@ export function mount(main, query) {
       }
     } catch (err) {
       if (!left) updated.textContent = `Could not read the numbers: ${err.message}`;
+      // MySQL away (503) or the service out of reach: try again soon, as the lists do.
+      if (!left && (err.status === 503 || err.status === 0)) timer = setTimeout(load, 3000);
     }
     // The minutes move on even when nothing happens.
     if (!left && !timer) timer = setTimeout(load, 30000);

@@ -26,7 +26,8 @@ export function mount(main, { onSignedIn }) {
     class: 'panel',
     onsubmit: (e) => {
       e.preventDefault();
-      const value = input.value.trim().replace(/^Bearer\s+/i, '');
+      // A token holds no white space: line breaks from a terminal that wrapped it go.
+      const value = input.value.trim().replace(/^Bearer\s+/i, '').replace(/\s+/g, '');
       if (value) tryToken(value);
     },
   },
