@@ -42,13 +42,7 @@ func TestInsertManyTypesAnOutage(t *testing.T) {
 // statements of one transaction: when one of them fails, none of the jobs is stored.
 func TestInsertManyOverSeveralStatementsIsOneTransaction(t *testing.T) {
 	t.Parallel()
-	dsn := testutil.NewDB(t)
-	db, conn, err := model.Open(dsn, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	jobs := model.NewJobsModel(conn)
+	dsn, jobs := openJobs(t, 2)
 	ctx := context.Background()
 	newJobs := func(tenant string) []*model.Jobs {
 		batch := make([]*model.Jobs, 18) // of 1 MiB params each: over max_allowed_packet (16 MiB) in one statement
@@ -110,8 +104,7 @@ func (c *pruneBeforeReadBack) QueryRowsCtx(ctx context.Context, v any, query str
 // key; never the new job's id, unstored, which a read then found to be a 404.
 func TestAKeyWhoseHolderIsPrunedMeanwhileStartsAStoredJob(t *testing.T) {
 	t.Parallel()
-	dsn := testutil.NewDB(t)
-	db, conn, err := model.Open(dsn, 4)
+	db, conn, err := model.Open(testutil.NewDB(t), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +141,8 @@ func TestAKeyWhoseHolderIsPrunedMeanwhileStartsAStoredJob(t *testing.T) {
 // retry is answered with a stored job, not an error (a 500), and the pruning goes on.
 func TestRetriesOfKeysBeingPrunedAreAnswered(t *testing.T) {
 	t.Parallel()
-	dsn := testutil.NewDB(t)
-	db, conn, err := model.Open(dsn, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	_, jobs := openJobs(t, 8)
 	ctx := context.Background()
-	jobs := model.NewJobsModel(conn)
 	const starts, keys = 6, 50
 	newJob := func(key string, status model.Status, age time.Duration) *model.Jobs {
 		job := &model.Jobs{Id: uuid.NewString(), TenantId: "t1", IdempotencyKey: sql.NullString{String: key, Valid: true},

@@ -18,14 +18,8 @@ import (
 // most of the table, MariaDB read the whole table for the DELETE and locked every row.
 func TestPruneLocksOnlyTheJobsItDeletes(t *testing.T) {
 	t.Parallel()
-	dsn := testutil.NewDB(t)
-	db, conn, err := model.Open(dsn, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	dsn, jobs := openJobs(t, 4)
 	ctx := context.Background()
-	jobs := model.NewJobsModel(conn)
 	hourAgo := time.Now().Add(-time.Hour).UTC()
 	batch := make([]*model.Jobs, 0, 601)
 	for range 600 {

@@ -18,6 +18,19 @@ import (
 
 var ctx = context.Background()
 
+// openJobs opens a database of its own for a test, through at most maxConns connections,
+// and returns its DSN (for a plain connection beside the model's) and the jobs model on it.
+func openJobs(t *testing.T, maxConns int) (string, model.JobsModel) {
+	t.Helper()
+	dsn := testutil.NewDB(t)
+	db, conn, err := model.Open(dsn, maxConns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return dsn, model.NewJobsModel(conn)
+}
+
 func setup(t *testing.T) (model.JobsModel, *testutil.Factory) {
 	t.Helper()
 	t.Parallel()
