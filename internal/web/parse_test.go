@@ -101,7 +101,8 @@ func TestParseTakesTheKeysTheRouteKnows(t *testing.T) {
 }
 
 // The keys a body may have are those encoding/json fills: an embedded struct's at its
-// parent's level, none of a json:"-" field, and anything inside raw JSON or a map.
+// parent's level, none of a json:"-" field, anything inside raw JSON, and a struct's inside
+// a map.
 func TestParseKnowsTheKeysEncodingJSONFills(t *testing.T) {
 	type inner struct {
 		A string `json:"a"`
@@ -113,9 +114,13 @@ func TestParseKnowsTheKeysEncodingJSONFills(t *testing.T) {
 		Skip  string           `json:"-"`
 	}
 	var req request
-	body := `{"A": "x", "raw": {"q": [1]}, "items": {"k": {"zz": 1}}}`
-	if err := web.Parse(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)), &req); err != nil || req.A != "x" {
+	body := `{"A": "x", "raw": {"q": [1]}, "items": {"k": {"a": "y"}}}`
+	if err := web.Parse(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)), &req); err != nil || req.A != "x" || req.Items["k"].A != "y" {
 		t.Errorf("%s: %v, parsed as %+v", body, err, req)
+	}
+	body = `{"items": {"k": {"zz": 1}}}`
+	if err := web.Parse(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)), &req); err == nil || err.Error() != `unknown field "items.k.zz"` {
+		t.Errorf("%s: %v, want the struct's unknown key inside the map named", body, err)
 	}
 	err := web.Parse(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"skip": "x", "inner": {}}`)), &req)
 	if err == nil || err.Error() != `unknown field "inner"; unknown field "skip"` {

@@ -19,7 +19,7 @@ import (
 // "jobs[1].parms"), each key of the JSON body data that the request type t has no field
 // for, or nil. encoding/json drops such keys, and a dropped key changes what a request does:
 // a bulk filter with a typo matched every job, a start's "parms" ran the job without params.
-// Values the type leaves free-form (params: interface, map or raw JSON) are not looked into.
+// Values the type leaves free-form (params: an interface or raw JSON) are not looked into.
 func unknownKeys(data []byte, t reflect.Type) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -70,6 +70,11 @@ func collectUnknown(t reflect.Type, v any, path string, problems *[]string) {
 				problem += fmt.Sprintf(" (did you mean %s?)", best)
 			}
 			*problems = append(*problems, problem)
+		}
+	case reflect.Map: // a map's values are looked into as encoding/json decodes them: by their type
+		obj, _ := v.(map[string]any)
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			collectUnknown(t.Elem(), obj[key], path+"."+key, problems)
 		}
 	case reflect.Slice, reflect.Array:
 		items, _ := v.([]any)
