@@ -13,9 +13,10 @@
 //	   │      + 5 s; failed after UnknownFunctionGrace)   │
 //	   └──── cancel ──▶ cancelled ◀──── cancel ───────────┘
 //
-// Every arrow is an UPDATE whose WHERE clause names the status it leaves (and, from
-// running, the attempt), so a duplicate delivery, a late worker or a race with cancel
-// changes nothing: the loser's UPDATE matches no row and its result is discarded. Every
+// Every arrow is an UPDATE whose WHERE clause names the status it leaves (and, for a
+// worker's outcome or a reap out of running, the attempt; a cancel stops the job whatever
+// its attempt), so a duplicate delivery, a late worker or a race with cancel changes
+// nothing: the loser's UPDATE matches no row and its result is discarded. Every
 // arrow into a terminal status also schedules the job's callback (internal/callbacks).
 //
 // # Failure

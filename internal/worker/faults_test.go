@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"jobs/internal/config"
 	"jobs/internal/dispatch"
 	"jobs/internal/functions"
@@ -184,18 +186,25 @@ func (s *refusingStream) ackedTimes() int {
 type counted struct {
 	mu   sync.Mutex
 	runs map[string]int
+	live map[string]int // runs not yet returned
 	gate chan struct{}
 }
 
 func (c *counted) registry(t *testing.T) *functions.Registry {
 	t.Helper()
-	c.runs = map[string]int{}
+	c.runs, c.live = map[string]int{}, map[string]int{}
 	def := &functions.Definition{ID: "counted", Kind: "test", Timeout: time.Minute, MaxAttempts: 3,
 		Run: func(ctx context.Context, call functions.Call, _ functions.Reporter) (any, error) {
 			c.mu.Lock()
 			c.runs[call.JobID]++
+			c.live[call.JobID]++
 			gate := c.gate
 			c.mu.Unlock()
+			defer func() {
+				c.mu.Lock()
+				c.live[call.JobID]--
+				c.mu.Unlock()
+			}()
 			if gate != nil {
 				select {
 				case <-gate:
@@ -233,6 +242,12 @@ func (c *counted) runsOf(id string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.runs[id]
+}
+
+func (c *counted) liveOf(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live[id]
 }
 
 // startPool starts a pool on the given dependencies and returns its Stop; it is stopped
@@ -479,5 +494,51 @@ func TestALostAckRunsTheJobOnce(t *testing.T) {
 	}
 	if runs := fn.runsOf(id); runs != 1 || backlog != 0 {
 		t.Errorf("the job ran %d times, %d entries left on the stream; want 1 and 0", runs, backlog)
+	}
+}
+
+// A worker whose lease ran out before its heartbeat (a long pause) may claim the job again
+// itself once the reaper has handed it back. Its earlier attempt has lost the lease as surely
+// as if another worker had claimed the job, and stops; it must not run on beside the new
+// one, out of reach of the job's cancel, which stops only the attempt the job is at.
+func TestAnAttemptReclaimedByItsOwnWorkerStopsTheEarlierOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fn := &counted{}
+	cfg := poolConfig(time.Second)
+	cfg.Lease, cfg.Heartbeat = time.Second, time.Hour // the lease runs out, no heartbeat comes
+	startPool(t, cfg, b.jobs, b.queue, b.dispatch, fn.registry(t), b)
+	release := fn.hold()
+	t.Cleanup(release)
+	id := b.insert(t, "counted", `{}`)
+	if !testutil.Eventually(10*time.Second, func() bool { return fn.runsOf(id) == 1 }) {
+		t.Fatal("the job never began")
+	}
+
+	ctx := context.Background()
+	var reaped []model.Reaped
+	if !testutil.Eventually(10*time.Second, func() bool {
+		expired, err := b.jobs.ExpiredLeases(ctx, 10)
+		if err != nil || len(expired) == 0 {
+			return false
+		}
+		reaped, err = b.jobs.Reap(ctx, uuid.NewString(), expired)
+		return err == nil && len(reaped) == 1
+	}) {
+		t.Fatal("the job's lease never expired to be reaped")
+	}
+	if err := b.dispatch.Enqueue(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.Eventually(10*time.Second, func() bool { return fn.runsOf(id) == 2 }) {
+		t.Fatal("the reaped job was never claimed again")
+	}
+	if !testutil.Eventually(5*time.Second, func() bool { return fn.liveOf(id) == 1 }) {
+		t.Fatalf("%d runs of the job go on after it was claimed again; want only attempt 2's", fn.liveOf(id))
+	}
+
+	release()
+	if job := b.waitStatus(t, id, model.StatusCompleted); job.Attempt != 2 {
+		t.Errorf("completed at attempt %d, want 2", job.Attempt)
 	}
 }

@@ -316,9 +316,16 @@ func (p *Pool) run(job *model.Jobs) {
 	e := &execution{job: job, cancel: cancel, emitter: p.emitter, logTail: p.cfg.LogTail,
 		progress: model.Progress{Progress: job.Progress, Total: job.Total, Message: job.Message}}
 	p.mu.Lock()
+	// An execution of the job still here is of an earlier attempt: the claim just won found
+	// the job pending, so that attempt was reaped before a heartbeat told it (a pause longer
+	// than the lease). It stops as if another worker had claimed the job.
+	earlier := p.running[job.Id]
 	p.running[job.Id] = e
 	cancelled := p.claiming[job.Id]
 	p.mu.Unlock()
+	if earlier != nil {
+		earlier.abandon(errLeaseLost)
+	}
 	if cancelled {
 		e.abandon(errCancelled) // cancelled between its claim and now: it does not begin
 	}
