@@ -141,7 +141,7 @@ func TestRequestsAfterStopAreOutagesNotErrors(t *testing.T) {
 	a.WaitStatus(job.Id, "completed", 5*time.Second)
 	a.Stop(context.Background())
 	for _, route := range everyRoute(job.Id) {
-		res := a.Do(route[0], route[1], outageBody(job.Id))
+		res := a.Do(route[0], route[1], outageBody(route, job.Id))
 		if res.Status < http.StatusInternalServerError {
 			continue
 		}
