@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +169,64 @@ func TestOneBatchOfSeveralJobsNumbersEachJobInOrderAndStopsAtItsDone(t *testing.
 	}
 	if b, err := bus.Range(ctx, "b", 0, 100); err != nil || len(b) != 2 || b[1].ID != 2 || !strings.Contains(string(b[1].Data), `"progress":2`) {
 		t.Errorf("job b's log: %+v, %v", b, err)
+	}
+}
+
+// On a single Redis one script run takes the events of many jobs (1,000 events a run): a job
+// that has its done already in the middle of a run stores nothing, and the jobs after it in
+// the run are stored as usual; a job whose events span two runs is numbered on in order; a
+// log is still cut to MaxLen (the run trims only a log that grew past it).
+func TestOneRunOfManyJobsSkipsADoneJobAndKeepsTheOthersInOrder(t *testing.T) {
+	t.Parallel()
+	bus := events.NewBus(testutil.Redis(t), testutil.RedisPrefix(t),
+		config.EventsConf{MaxLen: 1000, Retain: time.Minute, RetainDone: time.Minute})
+	ctx := context.Background()
+	if _, err := bus.EnsureDone(ctx, "ended", events.StatusData{Status: "cancelled"}); err != nil {
+		t.Fatal(err)
+	}
+	var batch []events.Pending
+	progress := func(job string, i int) events.Pending {
+		return events.Pending{JobID: job, Name: events.Progress, Data: events.ProgressData{Progress: int64(i)}}
+	}
+	for i := range 1500 {
+		batch = append(batch, progress(fmt.Sprintf("job-%d", i), 1))
+		if i == 700 {
+			batch = append(batch, events.StatusChange("ended", events.Owner{}, "completed", 1, "")...)
+		}
+		if i%2 == 0 {
+			batch = append(batch, progress("long", i)) // 750 events, spread over both runs
+		}
+	}
+	if err := bus.Publish(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	for _, job := range []string{"job-0", "job-700", "job-701", "job-1499"} {
+		if evs, err := bus.Range(ctx, job, 0, 100); err != nil || len(evs) != 1 || evs[0].ID != 1 || evs[0].Name != events.Progress {
+			t.Errorf("%s's log: %+v, %v; want its progress numbered 1", job, evs, err)
+		}
+	}
+	if evs, err := bus.Range(ctx, "ended", 0, 100); err != nil || len(evs) != 1 || evs[0].Name != events.Done {
+		t.Errorf("the ended job's log: %+v, %v; want its one done", evs, err)
+	}
+	long, err := bus.Range(ctx, "long", 0, 10000)
+	if err != nil || len(long) != 750 {
+		t.Fatalf("the long job keeps %d events, %v; want 750", len(long), err)
+	}
+	for i, ev := range long {
+		if want := fmt.Sprintf(`{"progress":%d,`, 2*i); ev.ID != int64(i)+1 || !strings.HasPrefix(string(ev.Data), want) {
+			t.Fatalf("the long job's event %d: %d %s, want number %d, data %s…", i, ev.ID, ev.Data, i+1, want)
+		}
+	}
+	// 500 more: the log keeps the last 1,000 of the 1,250.
+	batch = batch[:0]
+	for i := range 500 {
+		batch = append(batch, progress("long", 1500+2*i))
+	}
+	if err := bus.Publish(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if long, err = bus.Range(ctx, "long", 0, 10000); err != nil || len(long) != 1000 || long[0].ID != 251 || long[999].ID != 1250 {
+		t.Fatalf("the long job keeps %d events (%v), want 251..1250", len(long), err)
 	}
 }
 

@@ -91,7 +91,7 @@ func forTenant(ev Pending) (any, bool) {
 // tenantPublishScript numbers a tenant's events, appends them to the tenant's log and
 // announces each, in one atomic step on the tenant's keys (one cluster slot), so the numbers
 // of a tenant's events increase in the order they are published. Publish runs it once per
-// tenant of a batch, beside the jobs' runs of publishScript, in the same pipeline.
+// tenant of a batch, beside the runs of publishScript, in the same pipeline.
 //
 // A tenant's counter starts at the current time in microseconds, not at 1: numbers then keep
 // increasing even after Redis lost them, so a client's old Last-Event-ID is never mistaken
@@ -116,8 +116,9 @@ for i = 5, #ARGV, 2 do
   entries[#entries + 1] = entry
   redis.call('PUBLISH', ARGV[3], prefix .. entry)
 end
-redis.call('RPUSH', KEYS[1], unpack(entries))
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+if redis.call('RPUSH', KEYS[1], unpack(entries)) > tonumber(ARGV[1]) then
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], string.format('%.0f', tid), 'EX', ARGV[2])
 return tid
