@@ -133,8 +133,8 @@ func TestDashboardSignInTakesAWrappedToken(t *testing.T) {
 	wrapped := "Bearer " + token[:40] + "\n" + token[40:80] + "\n  " + token[80:] + "\n"
 	b.open("")
 	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
-	b.run(chromedp.Evaluate(fmt.Sprintf(`document.getElementById('token').value = %q`, wrapped), nil),
-		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.run(chromedp.Evaluate(fmt.Sprintf(`document.getElementById('token').value = %q`, wrapped), nil))
+	b.click(".signin button[type=submit]")
 	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 10*time.Second)
 	b.waitFor("the actor in the header", `document.getElementById('who').textContent.includes('wrapped')`, 5*time.Second)
 }
@@ -150,8 +150,8 @@ func TestDashboardSignInSaysWhyATokenIsRefused(t *testing.T) {
 	}
 	b := newBrowser(t, a, 1280, 800)
 	b.open("")
-	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID),
-		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID))
+	b.click(".signin button[type=submit]")
 	b.waitFor("the reason", `document.querySelector('.signin [role=alert]').textContent !== ''`, 10*time.Second)
 	if got := eval[string](b, `document.querySelector('.signin [role=alert]').textContent`); !strings.HasPrefix(got, "That token was refused: ") {
 		t.Errorf("a refused token is answered with %q", got)

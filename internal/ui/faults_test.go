@@ -142,7 +142,7 @@ func TestDashboardPagePastTheEnd(t *testing.T) {
 	if eval[bool](b, `!!document.querySelector('a[rel=next]')`) {
 		t.Error("past the end the page links to a next one")
 	}
-	b.run(chromedp.Evaluate(`document.querySelector('a[rel=prev]').click()`, nil))
+	b.click(`a[rel=prev]`)
 	b.waitFor("a page with a job", `location.hash.includes('page=2') && document.querySelectorAll('tr[data-id]').length === 1`, 10*time.Second)
 }
 

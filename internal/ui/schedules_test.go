@@ -27,15 +27,15 @@ func TestDashboardSchedules(t *testing.T) {
 		chromedp.SendKeys("#s-id", "ui-tick", chromedp.ByID),
 		chromedp.SendKeys("#s-cron", "every second", chromedp.ByID),
 		chromedp.SetValue("#s-functionId", "echo", chromedp.ByID),
-		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
 	)
+	b.click(`#new-schedule button[type=submit]`)
 	b.waitFor("the refusal naming cron", `document.getElementById('new-schedule-error').textContent.includes('cron')`, 10*time.Second)
 	b.run(
 		chromedp.SetValue("#s-cron", "@every 1s", chromedp.ByID),
 		chromedp.SetValue("#s-timezone", "UTC", chromedp.ByID),
 		chromedp.SendKeys("#s-params", `{"from": "ui"}`, chromedp.ByID),
-		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
 	)
+	b.click(`#new-schedule button[type=submit]`)
 	row := `document.querySelector('tr[data-id="ui-tick"]')`
 	b.waitFor("its row", `!!`+row, 10*time.Second)
 	b.waitFor("fires counted live", row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
@@ -45,7 +45,7 @@ func TestDashboardSchedules(t *testing.T) {
 		t.Error("an ordinary token's schedules have a Tenant column")
 	}
 
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=pause]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=pause]`)
 	b.waitFor("paused", row+`?.dataset.paused === 'true'`, 10*time.Second)
 	var s struct {
 		Paused    bool
@@ -56,9 +56,9 @@ func TestDashboardSchedules(t *testing.T) {
 	if !s.Paused || s.Params["from"] != "ui" {
 		t.Fatalf("after pause in the page: %+v", s)
 	}
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=trigger]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=trigger]`)
 	b.waitFor("the toast of the started job", `document.getElementById('toast').textContent.startsWith('Started job')`, 10*time.Second)
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=resume]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=resume]`)
 	b.waitFor("resumed", row+`?.dataset.paused === 'false'`, 10*time.Second)
 	api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil).Data(t, &s)
 	if s.Paused || s.Triggered != 1 {
@@ -66,13 +66,13 @@ func TestDashboardSchedules(t *testing.T) {
 	}
 
 	// Its jobs, through the link.
-	b.run(chromedp.Evaluate(row+`.querySelector('a').click()`, nil))
+	b.click(`tr[data-id="ui-tick"] a`)
 	b.waitFor("the jobs list filtered by schedule", `location.hash.includes('schedule_id=ui-tick') && document.querySelectorAll('tr[data-id]').length > 0 && document.getElementById('f-schedule_id').value === 'ui-tick'`, 10*time.Second)
 
 	b.goTo("#/schedules")
 	b.waitFor("its row", `!!`+row, 10*time.Second)
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=ask-delete]`, chromedp.ByQuery))
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=delete]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=ask-delete]`)
+	b.click(`tr[data-id="ui-tick"] [data-action=delete]`)
 	b.waitFor("the row gone", `!`+row, 10*time.Second)
 	if res := api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil); res.Status != http.StatusNotFound {
 		t.Fatalf("after delete in the page: %d", res.Status)
