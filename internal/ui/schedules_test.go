@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -192,4 +193,28 @@ func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
 	}
 	row := `document.querySelector('tr[data-id="busy"]')`
 	b.waitFor("its fires counted while jobs pour in", `!!`+row+` && `+row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
+}
+
+// TestDashboardSchedulesDeleteConfirmationOutlivesARedraw: Delete's "Really delete?" stays
+// while the list is drawn again (a schedule firing every second redraws it each second), so
+// the user has the time to read it and confirm.
+func TestDashboardSchedulesDeleteConfirmationOutlivesARedraw(t *testing.T) {
+	a := apptest.StartApp(t, apptest.Config(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "ticking", "cron": "@every 1s", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	row := `document.querySelector('tr[data-id="ticking"]')`
+	fired := row + `?.querySelector('[data-count=fired]').textContent`
+	b.waitFor("its fires counted", fired+` > 0`, 15*time.Second)
+
+	b.click(`tr[data-id="ticking"] [data-action=ask-delete]`)
+	before := eval[string](b, fired)
+	b.waitFor("the list drawn again with a new fire", fired+` !== `+strconv.Quote(before), 15*time.Second)
+	if !eval[bool](b, `!!`+row+`.querySelector('[data-action=delete]')`) {
+		t.Fatal("the list drawn again took the confirmation away")
+	}
+	b.click(`tr[data-id="ticking"] [data-action=delete]`)
+	b.waitFor("the row gone", `!`+row, 10*time.Second)
 }
