@@ -18,7 +18,7 @@ import (
 // job appears and its row moves to completed without a reload. The overview, which shows the
 // token's own tenant's numbers, follows that tenant's jobs.
 func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	admin := a.AsAdmin("ops", "olga")
 	t1, t2 := a.As("t1", "alice"), a.As("t2", "bob")
 	b := newBrowser(t, a, 1280, 800)
@@ -62,7 +62,7 @@ func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
 // name in two tenants would otherwise look the same. An ordinary token's list is as before,
 // with no tenant anywhere.
 func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	jobs := map[string]apptest.Job{
 		"t1": a.As("t1", "alice").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
 		"t2": a.As("t2", "bob").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
@@ -106,7 +106,7 @@ func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
 // are per tenant), and its status cards and backlog links open that tenant's jobs, whose
 // count matches the card's, not every tenant's.
 func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	admin := a.AsAdmin("ops", "olga")
 	other := a.As("t1", "alice")
 	done := []apptest.Job{
@@ -153,7 +153,7 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 // the same id, each row naming its tenant; each one's link to its jobs lists that tenant's
 // jobs only.
 func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	byTenant := map[string]string{} // job id -> tenant
 	for _, tenant := range []string{"t1", "t2"} {
 		api := a.As(tenant, "alice")

@@ -18,8 +18,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
+
+// testConfig is apptest.Config with a one-minute lease: these tests keep jobs running while
+// they look at the page, and with the tests' 1 s lease a heartbeat held up a second on a
+// loaded machine lost the job (failed or retried as "worker lost", then its page showed
+// another attempt or status than the test's). None of them tests a lost worker.
+func testConfig(t *testing.T, mutate ...func(*config.Config)) config.Config {
+	t.Helper()
+	return apptest.Config(t, append([]func(*config.Config){func(c *config.Config) { c.Worker.Lease = time.Minute }}, mutate...)...)
+}
 
 // browser is headless Chromium driven over the DevTools protocol, showing the dashboard of
 // a real app served on a listener of the test's own, which can drop every connection.

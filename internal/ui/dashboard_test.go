@@ -34,7 +34,7 @@ var kathmandu = time.FixedZone("Asia/Kathmandu", 5*3600+45*60)
 // The browser tests of this package run one at a time (no t.Parallel): each runs a Chromium,
 // and several at once next to the other packages' tests overload a 2-core machine.
 func TestDashboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	first := api.StartJob(map[string]any{"functionId": "echo", "name": "nightly-report", "params": map[string]any{"day": "2026-11-20"}})
 	failed := api.StartJob(map[string]any{"functionId": "fail", "name": "import-prices", "params": map[string]any{"message": "feed unreachable"}})
@@ -233,7 +233,7 @@ func talker(lines chan string) *functions.Definition {
 // live; when every connection drops, the page reconnects, resumes where it was (lines logged
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
-	tj := openTalkingJob(t, apptest.Config(t), "chatty")
+	tj := openTalkingJob(t, testConfig(t), "chatty")
 	api, job, b, lines := tj.api, tj.job, tj.b, tj.lines
 	logText := `document.getElementById('job-log').textContent`
 	lines <- "line 1"
@@ -267,7 +267,7 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 // no longer all kept (reset), the detail page reloads the job, whose logTail has its latest
 // lines, instead of going on with a log that lacks them.
 func TestDashboardJobDetailReloadsOnAReset(t *testing.T) {
-	tj := openTalkingJob(t, apptest.Config(t, func(c *config.Config) {
+	tj := openTalkingJob(t, testConfig(t, func(c *config.Config) {
 		c.Events.MaxLen = 10
 		c.Events.CheckInterval = 200 * time.Millisecond
 	}), "gappy")
@@ -310,7 +310,7 @@ func TestDashboardJobDetailReloadsOnAReset(t *testing.T) {
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,
 // and the dashboard works from the keyboard alone, with the focus visible.
 func TestDashboardNarrowWindowAndKeyboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "keyboard-job"})
 	api.WaitStatus(job.Id, "completed", 10*time.Second)

@@ -19,7 +19,7 @@ import (
 // an id too long for a double reach the job as the text typed, not as another number (or,
 // for "007", no start at all).
 func TestDashboardStartFormKeepsWhatWasTyped(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t), &functions.Definition{
+	a := apptest.StartApp(t, testConfig(t), &functions.Definition{
 		ID: "ship", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
 		RequiredParams: []string{"zip", "count", "price", "order", "express"},
 		Run: func(_ context.Context, call functions.Call, _ functions.Reporter) (any, error) {

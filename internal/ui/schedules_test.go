@@ -17,7 +17,7 @@ import (
 // refused with the service's message naming cron), shows its fire count moving, pauses,
 // resumes and runs it now, links to its jobs, and deletes it after a confirmation.
 func TestDashboardSchedules(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -85,7 +85,7 @@ func TestDashboardSchedules(t *testing.T) {
 // TestDashboardSchedulesActOnce: a double click acts once. Run now starts one job, and the
 // create form creates its schedule without then showing the second click's "exists".
 func TestDashboardSchedulesActOnce(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -117,7 +117,7 @@ func TestDashboardSchedulesActOnce(t *testing.T) {
 // that row's control in the list drawn again (Pause becomes Resume), and Delete moves it to
 // the confirmation that replaces it.
 func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "keys", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
 	b := newBrowser(t, a, 1280, 800)
@@ -145,7 +145,7 @@ func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
 // so in the page (not only in a toast that goes), and shows the schedules once MySQL is back,
 // with no click or event to reload it.
 func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
-	c := apptest.Config(t)
+	c := testConfig(t)
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	a := apptest.StartApp(t, c)
@@ -166,7 +166,7 @@ func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
 // tenant's jobs are created faster than the page's 300 ms wait (it waited for a quiet moment,
 // which a busy tenant, or an operator hearing every tenant, never has).
 func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -199,7 +199,7 @@ func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
 // while the list is drawn again (a schedule firing every second redraws it each second), so
 // the user has the time to read it and confirm.
 func TestDashboardSchedulesDeleteConfirmationOutlivesARedraw(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "ticking", "cron": "@every 1s", "functionId": "echo"}).Data(t, nil)
 	b := newBrowser(t, a, 1280, 800)
