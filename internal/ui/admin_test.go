@@ -18,7 +18,7 @@ import (
 // job appears and its row moves to completed without a reload. The overview, which shows the
 // token's own tenant's numbers, follows that tenant's jobs.
 func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	admin := a.AsAdmin("ops", "olga")
 	t1, t2 := a.As("t1", "alice"), a.As("t2", "bob")
 	b := newBrowser(t, a, 1280, 800)
@@ -62,7 +62,7 @@ func TestDashboardAdminFollowsEveryTenantLive(t *testing.T) {
 // name in two tenants would otherwise look the same. An ordinary token's list is as before,
 // with no tenant anywhere.
 func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	jobs := map[string]apptest.Job{
 		"t1": a.As("t1", "alice").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
 		"t2": a.As("t2", "bob").StartJob(map[string]any{"functionId": "echo", "name": "same-name"}),
@@ -92,7 +92,7 @@ func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
 		b.goTo("#/overview") // the next goTo shows the list anew
 	}
 
-	b.run(chromedp.Click("#signout", chromedp.ByID))
+	b.click("#signout")
 	b.signInWith(a.As("t1", "alice").BearerToken())
 	b.goTo("#/jobs")
 	b.waitFor("t1's job", rowSelector(jobs["t1"].Id), 10*time.Second)
@@ -106,7 +106,7 @@ func TestDashboardAdminListNamesEachJobsTenant(t *testing.T) {
 // are per tenant), and its status cards and backlog links open that tenant's jobs, whose
 // count matches the card's, not every tenant's.
 func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	admin := a.AsAdmin("ops", "olga")
 	other := a.As("t1", "alice")
 	done := []apptest.Job{
@@ -129,7 +129,7 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 	if href := eval[string](b, `document.querySelector('#backlog-table a').getAttribute('href')`); !strings.Contains(href, "tenant_id=ops") {
 		t.Errorf("a backlog link goes to %s, every tenant's jobs", href)
 	}
-	b.run(chromedp.Evaluate(`document.querySelector('#counts [data-status=completed]').click()`, nil))
+	b.click(`#counts [data-status=completed]`)
 	b.waitFor("the list", `location.hash.startsWith('#/jobs') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
 	if n := eval[string](b, `document.querySelector('main [role=status]').textContent`); n != "1 job" {
 		t.Errorf("the card counting 1 completed job opens a list of %s", n)
@@ -138,10 +138,8 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 	// Another tenant's numbers, chosen in the page.
 	b.goTo("#/overview")
 	b.waitFor("the tenant field", `!!document.getElementById('overview-tenant-id')`, 10*time.Second)
-	b.run(
-		chromedp.SetValue("#overview-tenant-id", "t1", chromedp.ByID),
-		chromedp.Click("#overview-tenant button[type=submit]", chromedp.ByQuery),
-	)
+	b.run(chromedp.SetValue("#overview-tenant-id", "t1", chromedp.ByID))
+	b.click("#overview-tenant button[type=submit]")
 	b.waitFor("t1's two completed jobs", `location.hash === '#/overview?tenant_id=t1' && document.querySelector('#counts [data-status=completed] .n')?.textContent === '2'`, 15*time.Second)
 	if text := eval[string](b, `document.querySelector('main').innerText`); !strings.Contains(text, "tenant t1") {
 		t.Errorf("the overview of t1 does not say so:\n%s", text)
@@ -155,7 +153,7 @@ func TestDashboardAdminOverviewSaysWhoseNumbers(t *testing.T) {
 // the same id, each row naming its tenant; each one's link to its jobs lists that tenant's
 // jobs only.
 func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	byTenant := map[string]string{} // job id -> tenant
 	for _, tenant := range []string{"t1", "t2"} {
 		api := a.As(tenant, "alice")
@@ -175,7 +173,7 @@ func TestDashboardAdminScheduleLinksItsTenantsJobs(t *testing.T) {
 	if strings.Join(tenants, ",") != "t1,t2" {
 		t.Errorf("the two schedules named nightly name tenants %q", tenants)
 	}
-	b.run(chromedp.Evaluate(`document.querySelector('tr[data-id=nightly] a').click()`, nil))
+	b.click(`tr[data-id=nightly] a`)
 	b.waitFor("its jobs", `location.hash.includes('schedule_id=nightly') && /^\d+ jobs?$/.test(document.querySelector('main [role=status]').textContent)`, 10*time.Second)
 	shown := eval[[]string](b, `[...document.querySelectorAll('tr[data-id]')].map((tr) => tr.dataset.id)`)
 	hash := eval[string](b, `location.hash`)

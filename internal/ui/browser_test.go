@@ -18,8 +18,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
+	"jobs/internal/config"
 	"jobs/internal/testutil"
 )
+
+// testConfig is apptest.Config with a one-minute lease: these tests keep jobs running while
+// they look at the page, and with the tests' 1 s lease a heartbeat held up a second on a
+// loaded machine lost the job (failed or retried as "worker lost", then its page showed
+// another attempt or status than the test's). None of them tests a lost worker.
+func testConfig(t *testing.T, mutate ...func(*config.Config)) config.Config {
+	t.Helper()
+	return apptest.Config(t, append([]func(*config.Config){func(c *config.Config) { c.Worker.Lease = time.Minute }}, mutate...)...)
+}
 
 // browser is headless Chromium driven over the DevTools protocol, showing the dashboard of
 // a real app served on a listener of the test's own, which can drop every connection.
@@ -106,11 +116,31 @@ func (b *browser) waitFor(what, expression string, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
 	var ok bool
-	if err := chromedp.Run(ctx, chromedp.Poll("!!("+expression+")", &ok, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if err := chromedp.Run(ctx, chromedp.Poll("!!("+expression+")", &ok,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
 		var body string
 		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`document.querySelector('main').innerText.slice(0, 1500)`, &body))
 		b.t.Fatalf("%s: not within %s (%v); the page shows:\n%s", what, timeout, err, body)
 	}
+}
+
+// click clicks the element selector finds, as a mouse would: once it is in the page and the
+// point at its centre (scrolled into view) hits it, not something over it or a zero-sized
+// box. The pages draw rows again as events come in: a mouse click by node (chromedp.Click)
+// fails when the node it found is replaced before the click lands ("could not find node"),
+// and clicking again is no remedy for a toggle, a checkbox or Run now. Here finding the
+// element and clicking it are one task in the page, which no redraw can come between.
+func (b *browser) click(selector string) {
+	b.t.Helper()
+	b.waitFor("a click on "+selector, fmt.Sprintf(`((el) => {
+		if (!el) return false;
+		el.scrollIntoView({block: 'center', inline: 'center'});
+		const r = el.getBoundingClientRect();
+		if (!r.width || !r.height || !el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2))) return false;
+		el.focus({preventScroll: true});
+		el.click();
+		return true;
+	})(document.querySelector(%q))`, selector), 15*time.Second)
 }
 
 // eval returns the value of a JavaScript expression.
@@ -137,7 +167,7 @@ func (b *browser) goTo(hash string) {
 func (b *browser) signIn() {
 	b.t.Helper()
 	b.open("")
-	b.run(chromedp.WaitVisible("#dev-token", chromedp.ByID), chromedp.Click("#dev-token", chromedp.ByID))
+	b.click("#dev-token")
 	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 15*time.Second)
 	// Set once; a reload of the page would lose it.
 	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
@@ -147,8 +177,8 @@ func (b *browser) signIn() {
 func (b *browser) signInWith(token string) {
 	b.t.Helper()
 	b.open("")
-	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID),
-		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID))
+	b.click(".signin button[type=submit]")
 	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 15*time.Second)
 	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
 }

@@ -18,7 +18,7 @@ import (
 // error without spaces wraps inside its column instead of pushing the list's other columns
 // (status, progress, actions' checkboxes aside) out of the window.
 func TestDashboardLongAndHostileText(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	markup := `<img src=x onerror="window.pwned=1">`
 	hostile := api.StartJob(map[string]any{"functionId": "echo", "name": markup, "actor": "<b>bold</b>",
@@ -77,7 +77,7 @@ func TestDashboardLongAndHostileText(t *testing.T) {
 // stores them: an id beyond a double's 53 bits, or a price written 1.50, is not rounded or
 // reformatted on the way to the page.
 func TestDashboardShowsNumbersAsStored(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	params := json.RawMessage(`{"userId": 12345678901234567891, "price": 1.50, "small": 7}`)
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "big-numbers", "params": params})
@@ -104,7 +104,7 @@ func TestDashboardShowsNumbersAsStored(t *testing.T) {
 // of them starts, drops it and counts one fewer: it does not go on listing, as pending, a job
 // that runs (until that job ends, minutes later).
 func TestDashboardStatusFilterFollowsJobsThatStart(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	stays := api.StartJob(map[string]any{"functionId": "sleep", "name": "tomorrow", "runAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)})
 
@@ -127,14 +127,14 @@ func TestDashboardStatusFilterFollowsJobsThatStart(t *testing.T) {
 // with line breaks; the sign-in form takes it (a token holds no white space), instead of
 // saying that the service cannot be reached.
 func TestDashboardSignInTakesAWrappedToken(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	token := a.Token(ui.DevIdentity.Tenant, "wrapped", time.Hour)
 	b := newBrowser(t, a, 1280, 800)
 	wrapped := "Bearer " + token[:40] + "\n" + token[40:80] + "\n  " + token[80:] + "\n"
 	b.open("")
 	b.waitFor("the sign-in page", `!!document.getElementById('token')`, 15*time.Second)
-	b.run(chromedp.Evaluate(fmt.Sprintf(`document.getElementById('token').value = %q`, wrapped), nil),
-		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.run(chromedp.Evaluate(fmt.Sprintf(`document.getElementById('token').value = %q`, wrapped), nil))
+	b.click(".signin button[type=submit]")
 	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 10*time.Second)
 	b.waitFor("the actor in the header", `document.getElementById('who').textContent.includes('wrapped')`, 5*time.Second)
 }
@@ -143,15 +143,15 @@ func TestDashboardSignInTakesAWrappedToken(t *testing.T) {
 // sign-in form with the reason, not with "Signed out", and the pasted token stays in the form
 // to be checked.
 func TestDashboardSignInSaysWhyATokenIsRefused(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	token, err := auth.Mint("some-other-secret-that-is-long-enough-0123456789", auth.Identity{Tenant: "t1", Actor: "me"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, a, 1280, 800)
 	b.open("")
-	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID),
-		chromedp.Click(".signin button[type=submit]", chromedp.ByQuery))
+	b.run(chromedp.WaitVisible("#token", chromedp.ByID), chromedp.SetValue("#token", token, chromedp.ByID))
+	b.click(".signin button[type=submit]")
 	b.waitFor("the reason", `document.querySelector('.signin [role=alert]').textContent !== ''`, 10*time.Second)
 	if got := eval[string](b, `document.querySelector('.signin [role=alert]').textContent`); !strings.HasPrefix(got, "That token was refused: ") {
 		t.Errorf("a refused token is answered with %q", got)
@@ -165,7 +165,7 @@ func TestDashboardSignInSaysWhyATokenIsRefused(t *testing.T) {
 // content without changing the address, so a reload afterwards shows the same filtered list
 // (not the overview that an address ending in #main would).
 func TestDashboardSkipLinkKeepsTheView(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "fail", "name": "broken"})
 	api.WaitStatus(job.Id, "failed", 10*time.Second)

@@ -34,7 +34,7 @@ var kathmandu = time.FixedZone("Asia/Kathmandu", 5*3600+45*60)
 // The browser tests of this package run one at a time (no t.Parallel): each runs a Chromium,
 // and several at once next to the other packages' tests overload a 2-core machine.
 func TestDashboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	first := api.StartJob(map[string]any{"functionId": "echo", "name": "nightly-report", "params": map[string]any{"day": "2026-11-20"}})
 	failed := api.StartJob(map[string]any{"functionId": "fail", "name": "import-prices", "params": map[string]any{"message": "feed unreachable"}})
@@ -74,13 +74,13 @@ func TestDashboard(t *testing.T) {
 	b.goTo("#/functions")
 	b.waitFor("the functions", `!!document.querySelector('#fn-sleep details')`, 10*time.Second)
 	b.noSidewaysScroll("functions")
+	b.click(`#fn-sleep summary`)
 	b.run(
-		chromedp.Click(`#fn-sleep summary`, chromedp.ByQuery),
 		chromedp.SendKeys(`#start-sleep-params`, `{"seconds": 3}`, chromedp.ByQuery),
 		chromedp.SendKeys(`#start-sleep-name`, `from-the-form`, chromedp.ByQuery),
 	)
 	b.screenshot("functions")
-	b.run(chromedp.Click(`#fn-sleep button[type=submit]`, chromedp.ByQuery))
+	b.click(`#fn-sleep button[type=submit]`)
 	b.waitFor("the started job's detail", `location.hash.startsWith('#/jobs/') && document.querySelector('h1').textContent === 'from-the-form'`, 10*time.Second)
 	id := strings.TrimPrefix(eval[string](b, `location.hash`), "#/jobs/")
 	b.waitFor("progress under way", `document.querySelector('#job-progress progress').value >= 1`, 10*time.Second)
@@ -106,9 +106,8 @@ func TestDashboard(t *testing.T) {
 	b.waitFor("its row completed", rowSelector(live.Id)+`.dataset.status === 'completed'`, 10*time.Second)
 	b.notReloaded()
 
-	// Its detail opens from the row. (The list may be redrawing the row as it ends, so the
-	// link is followed from the page rather than by a mouse click on a node that may be gone.)
-	b.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelector('tr[data-id=%q] a').click()`, live.Id), nil))
+	// Its detail opens from the row.
+	b.click(fmt.Sprintf(`tr[data-id=%q] a`, live.Id))
 	b.waitFor("the detail", `document.querySelector('h1').textContent === 'live-row'`, 10*time.Second)
 	b.waitFor("its timeline", `document.querySelectorAll('#job-timeline li').length >= 3`, 5*time.Second)
 	b.screenshot("job")
@@ -119,7 +118,8 @@ func TestDashboard(t *testing.T) {
 	api.WaitStatus(long.Id, "running", 10*time.Second)
 	b.goTo("#/jobs/" + long.Id)
 	b.waitFor("running", `document.querySelector('#job-status [data-status]')?.dataset.status === 'running'`, 10*time.Second)
-	b.run(chromedp.Click("#cancel", chromedp.ByID), chromedp.Click("#confirm-cancel", chromedp.ByID))
+	b.click("#cancel")
+	b.click("#confirm-cancel")
 	b.waitFor("cancelled", `document.querySelector('#job-status [data-status]').dataset.status === 'cancelled'`, 10*time.Second)
 	if job := api.GetJob(long.Id); job.Status != "cancelled" {
 		t.Fatalf("after cancel in the page the job is %s", job.Status)
@@ -128,7 +128,8 @@ func TestDashboard(t *testing.T) {
 	// Filter by status: only completed jobs are listed, and all of them.
 	b.goTo("#/jobs")
 	b.waitFor("the list", rowSelector(long.Id), 10*time.Second)
-	b.run(chromedp.SetValue("#f-status", "completed", chromedp.ByID), chromedp.Click(`#filters button[type=submit]`, chromedp.ByQuery))
+	b.run(chromedp.SetValue("#f-status", "completed", chromedp.ByID))
+	b.click(`#filters button[type=submit]`)
 	b.waitFor("the filtered list", `location.hash.includes('status=completed') && !document.querySelector('tr[data-id]:not([data-status=completed])') && document.querySelectorAll('tr[data-status=completed]').length === 3`, 10*time.Second)
 
 	// Select two running jobs and cancel them together.
@@ -136,12 +137,11 @@ func TestDashboard(t *testing.T) {
 	two := api.StartJob(map[string]any{"functionId": "sleep", "name": "bulk-2", "params": map[string]any{"seconds": 60}})
 	b.goTo("#/jobs?status=running")
 	b.waitFor("both running", fmt.Sprintf(`%s?.dataset.status === 'running' && %s?.dataset.status === 'running'`, rowSelector(one.Id), rowSelector(two.Id)), 15*time.Second)
-	b.run(
-		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, one.Id), chromedp.ByQuery),
-		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, two.Id), chromedp.ByQuery),
-	)
+	b.click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, one.Id))
+	b.click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, two.Id))
 	b.waitFor("two selected", `document.getElementById('bulk-cancel').textContent === 'Cancel selected (2)'`, 5*time.Second)
-	b.run(chromedp.Click("#bulk-cancel", chromedp.ByID), chromedp.Click("#confirm-cancel", chromedp.ByID))
+	b.click("#bulk-cancel")
+	b.click("#confirm-cancel")
 	for _, j := range []apptest.Job{one, two} {
 		api.WaitStatus(j.Id, "cancelled", 10*time.Second)
 	}
@@ -150,12 +150,11 @@ func TestDashboard(t *testing.T) {
 	// Select the two cancelled jobs and rerun them together: two new jobs that name them.
 	b.goTo("#/jobs?status=cancelled")
 	b.waitFor("both cancelled listed", fmt.Sprintf(`%s && %s`, rowSelector(one.Id), rowSelector(two.Id)), 10*time.Second)
-	b.run(
-		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, one.Id), chromedp.ByQuery),
-		chromedp.Click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, two.Id), chromedp.ByQuery),
-	)
+	b.click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, one.Id))
+	b.click(fmt.Sprintf(`tr[data-id=%q] input[type=checkbox]`, two.Id))
 	b.waitFor("two to rerun", `document.getElementById('bulk-rerun').textContent === 'Rerun selected (2)' && document.getElementById('bulk-cancel').disabled`, 5*time.Second)
-	b.run(chromedp.Click("#bulk-rerun", chromedp.ByID), chromedp.Click("#confirm-rerun", chromedp.ByID))
+	b.click("#bulk-rerun")
+	b.click("#confirm-rerun")
 	for _, j := range []apptest.Job{one, two} {
 		var list struct{ Jobs []apptest.Job }
 		if !testutil.Eventually(10*time.Second, func() bool {
@@ -169,7 +168,7 @@ func TestDashboard(t *testing.T) {
 	// Rerun a finished job from its detail page: the page moves to the new job, which names it.
 	b.goTo("#/jobs/" + long.Id)
 	b.waitFor("the rerun button", `document.getElementById('rerun') !== null`, 10*time.Second)
-	b.run(chromedp.Click("#rerun", chromedp.ByID))
+	b.click("#rerun")
 	b.waitFor("the new job's page", fmt.Sprintf(`document.getElementById('rerun-of')?.textContent === %q && !location.hash.endsWith(%q)`, long.Id, long.Id), 10*time.Second)
 	for _, j := range []apptest.Job{one, two, long} {
 		if got := api.GetJob(j.Id); got.Status != "cancelled" {
@@ -234,7 +233,7 @@ func talker(lines chan string) *functions.Definition {
 // live; when every connection drops, the page reconnects, resumes where it was (lines logged
 // meanwhile appear once, none twice) and the job list catches up with changes it missed.
 func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
-	tj := openTalkingJob(t, apptest.Config(t), "chatty")
+	tj := openTalkingJob(t, testConfig(t), "chatty")
 	api, job, b, lines := tj.api, tj.job, tj.b, tj.lines
 	logText := `document.getElementById('job-log').textContent`
 	lines <- "line 1"
@@ -268,7 +267,7 @@ func TestDashboardFollowsLogsAcrossADroppedConnection(t *testing.T) {
 // no longer all kept (reset), the detail page reloads the job, whose logTail has its latest
 // lines, instead of going on with a log that lacks them.
 func TestDashboardJobDetailReloadsOnAReset(t *testing.T) {
-	tj := openTalkingJob(t, apptest.Config(t, func(c *config.Config) {
+	tj := openTalkingJob(t, testConfig(t, func(c *config.Config) {
 		c.Events.MaxLen = 10
 		c.Events.CheckInterval = 200 * time.Millisecond
 	}), "gappy")
@@ -311,7 +310,7 @@ func TestDashboardJobDetailReloadsOnAReset(t *testing.T) {
 // TestDashboardNarrowWindowAndKeyboard: on a phone-sized window nothing scrolls sideways,
 // and the dashboard works from the keyboard alone, with the focus visible.
 func TestDashboardNarrowWindowAndKeyboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "keyboard-job"})
 	api.WaitStatus(job.Id, "completed", 10*time.Second)

@@ -35,7 +35,7 @@ func TestDashboardJobDetailShowsTheRetrysStart(t *testing.T) {
 			}
 			return "ok", nil
 		}}
-	a := apptest.StartApp(t, apptest.Config(t), flaky)
+	a := apptest.StartApp(t, testConfig(t), flaky)
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "flaky", "name": "flaky-job"})
 	first := api.WaitStatus(job.Id, "running", 10*time.Second)
@@ -60,7 +60,7 @@ func TestDashboardJobDetailShowsTheRetrysStart(t *testing.T) {
 // recent ones are the same lines), then the live ones.
 func TestDashboardJobDetailOpenedMidRunShowsEachLineOnce(t *testing.T) {
 	lines := make(chan string)
-	a := apptest.StartApp(t, apptest.Config(t), talker(lines))
+	a := apptest.StartApp(t, testConfig(t), talker(lines))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "talk", "name": "midway"})
 	api.WaitStatus(job.Id, "running", 10*time.Second)

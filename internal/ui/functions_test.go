@@ -19,7 +19,7 @@ import (
 // an id too long for a double reach the job as the text typed, not as another number (or,
 // for "007", no start at all).
 func TestDashboardStartFormKeepsWhatWasTyped(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t), &functions.Definition{
+	a := apptest.StartApp(t, testConfig(t), &functions.Definition{
 		ID: "ship", Kind: "test", Timeout: time.Minute, MaxAttempts: 1,
 		RequiredParams: []string{"zip", "count", "price", "order", "express"},
 		Run: func(_ context.Context, call functions.Call, _ functions.Reporter) (any, error) {
@@ -31,11 +31,11 @@ func TestDashboardStartFormKeepsWhatWasTyped(t *testing.T) {
 	b.goTo("#/functions")
 	b.waitFor("the ship function", `!!document.querySelector('#fn-ship details')`, 10*time.Second)
 	typed := map[string]string{"zip": "007", "count": "3", "price": "1.50", "order": "12345678901234567890", "express": "true"}
-	b.run(chromedp.Click(`#fn-ship summary`, chromedp.ByQuery))
+	b.click(`#fn-ship summary`)
 	for name, value := range typed {
 		b.run(chromedp.SendKeys(`#start-ship-param\:`+name, value, chromedp.ByQuery))
 	}
-	b.run(chromedp.Click(`#fn-ship button[type=submit]`, chromedp.ByQuery))
+	b.click(`#fn-ship button[type=submit]`)
 	b.waitFor("the started job's detail", `location.hash.startsWith('#/jobs/')`, 10*time.Second)
 
 	job := a.As(ui.DevIdentity.Tenant, "tester").GetJob(strings.TrimPrefix(eval[string](b, `location.hash`), "#/jobs/"))

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // refused with the service's message naming cron), shows its fire count moving, pauses,
 // resumes and runs it now, links to its jobs, and deletes it after a confirmation.
 func TestDashboardSchedules(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -27,15 +28,15 @@ func TestDashboardSchedules(t *testing.T) {
 		chromedp.SendKeys("#s-id", "ui-tick", chromedp.ByID),
 		chromedp.SendKeys("#s-cron", "every second", chromedp.ByID),
 		chromedp.SetValue("#s-functionId", "echo", chromedp.ByID),
-		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
 	)
+	b.click(`#new-schedule button[type=submit]`)
 	b.waitFor("the refusal naming cron", `document.getElementById('new-schedule-error').textContent.includes('cron')`, 10*time.Second)
 	b.run(
 		chromedp.SetValue("#s-cron", "@every 1s", chromedp.ByID),
 		chromedp.SetValue("#s-timezone", "UTC", chromedp.ByID),
 		chromedp.SendKeys("#s-params", `{"from": "ui"}`, chromedp.ByID),
-		chromedp.Click(`#new-schedule button[type=submit]`, chromedp.ByQuery),
 	)
+	b.click(`#new-schedule button[type=submit]`)
 	row := `document.querySelector('tr[data-id="ui-tick"]')`
 	b.waitFor("its row", `!!`+row, 10*time.Second)
 	b.waitFor("fires counted live", row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
@@ -45,7 +46,7 @@ func TestDashboardSchedules(t *testing.T) {
 		t.Error("an ordinary token's schedules have a Tenant column")
 	}
 
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=pause]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=pause]`)
 	b.waitFor("paused", row+`?.dataset.paused === 'true'`, 10*time.Second)
 	var s struct {
 		Paused    bool
@@ -56,9 +57,9 @@ func TestDashboardSchedules(t *testing.T) {
 	if !s.Paused || s.Params["from"] != "ui" {
 		t.Fatalf("after pause in the page: %+v", s)
 	}
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=trigger]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=trigger]`)
 	b.waitFor("the toast of the started job", `document.getElementById('toast').textContent.startsWith('Started job')`, 10*time.Second)
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=resume]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=resume]`)
 	b.waitFor("resumed", row+`?.dataset.paused === 'false'`, 10*time.Second)
 	api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil).Data(t, &s)
 	if s.Paused || s.Triggered != 1 {
@@ -66,13 +67,13 @@ func TestDashboardSchedules(t *testing.T) {
 	}
 
 	// Its jobs, through the link.
-	b.run(chromedp.Evaluate(row+`.querySelector('a').click()`, nil))
+	b.click(`tr[data-id="ui-tick"] a`)
 	b.waitFor("the jobs list filtered by schedule", `location.hash.includes('schedule_id=ui-tick') && document.querySelectorAll('tr[data-id]').length > 0 && document.getElementById('f-schedule_id').value === 'ui-tick'`, 10*time.Second)
 
 	b.goTo("#/schedules")
 	b.waitFor("its row", `!!`+row, 10*time.Second)
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=ask-delete]`, chromedp.ByQuery))
-	b.run(chromedp.Click(`tr[data-id="ui-tick"] [data-action=delete]`, chromedp.ByQuery))
+	b.click(`tr[data-id="ui-tick"] [data-action=ask-delete]`)
+	b.click(`tr[data-id="ui-tick"] [data-action=delete]`)
 	b.waitFor("the row gone", `!`+row, 10*time.Second)
 	if res := api.Do(http.MethodGet, "/api/v1/schedules/ui-tick", nil); res.Status != http.StatusNotFound {
 		t.Fatalf("after delete in the page: %d", res.Status)
@@ -84,7 +85,7 @@ func TestDashboardSchedules(t *testing.T) {
 // TestDashboardSchedulesActOnce: a double click acts once. Run now starts one job, and the
 // create form creates its schedule without then showing the second click's "exists".
 func TestDashboardSchedulesActOnce(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -116,7 +117,7 @@ func TestDashboardSchedulesActOnce(t *testing.T) {
 // that row's control in the list drawn again (Pause becomes Resume), and Delete moves it to
 // the confirmation that replaces it.
 func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "keys", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
 	b := newBrowser(t, a, 1280, 800)
@@ -144,7 +145,7 @@ func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
 // so in the page (not only in a toast that goes), and shows the schedules once MySQL is back,
 // with no click or event to reload it.
 func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
-	c := apptest.Config(t)
+	c := testConfig(t)
 	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
 	c.MySQL.DataSource = dsn
 	a := apptest.StartApp(t, c)
@@ -165,7 +166,7 @@ func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
 // tenant's jobs are created faster than the page's 300 ms wait (it waited for a quiet moment,
 // which a busy tenant, or an operator hearing every tenant, never has).
 func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
-	a := apptest.StartApp(t, apptest.Config(t))
+	a := apptest.StartApp(t, testConfig(t))
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	b := newBrowser(t, a, 1280, 800)
 	b.signIn()
@@ -192,4 +193,28 @@ func TestDashboardSchedulesFollowWhileJobsPourIn(t *testing.T) {
 	}
 	row := `document.querySelector('tr[data-id="busy"]')`
 	b.waitFor("its fires counted while jobs pour in", `!!`+row+` && `+row+`.querySelector('[data-count=fired]').textContent !== '0'`, 15*time.Second)
+}
+
+// TestDashboardSchedulesDeleteConfirmationOutlivesARedraw: Delete's "Really delete?" stays
+// while the list is drawn again (a schedule firing every second redraws it each second), so
+// the user has the time to read it and confirm.
+func TestDashboardSchedulesDeleteConfirmationOutlivesARedraw(t *testing.T) {
+	a := apptest.StartApp(t, testConfig(t))
+	api := a.As(ui.DevIdentity.Tenant, "tester")
+	api.Do(http.MethodPost, "/api/v1/schedules", map[string]any{"id": "ticking", "cron": "@every 1s", "functionId": "echo"}).Data(t, nil)
+	b := newBrowser(t, a, 1280, 800)
+	b.signIn()
+	b.goTo("#/schedules")
+	row := `document.querySelector('tr[data-id="ticking"]')`
+	fired := row + `?.querySelector('[data-count=fired]').textContent`
+	b.waitFor("its fires counted", fired+` > 0`, 15*time.Second)
+
+	b.click(`tr[data-id="ticking"] [data-action=ask-delete]`)
+	before := eval[string](b, fired)
+	b.waitFor("the list drawn again with a new fire", fired+` !== `+strconv.Quote(before), 15*time.Second)
+	if !eval[bool](b, `!!`+row+`.querySelector('[data-action=delete]')`) {
+		t.Fatal("the list drawn again took the confirmation away")
+	}
+	b.click(`tr[data-id="ticking"] [data-action=delete]`)
+	b.waitFor("the row gone", `!`+row, 10*time.Second)
 }

@@ -60,7 +60,9 @@ function createForm(onCreated) {
   return form;
 }
 
-function row(s, reload, admin) {
+// asking holds the keys of the rows whose Delete is a confirmation: the list drawn again
+// (each fire of a schedule redraws it) keeps them so, for the user to read and click.
+function row(s, reload, admin, asking) {
   // Each control has a key naming its place in the row (Pause and Resume share one): the
   // list drawn again gives it the keyboard focus back. An admin sees every tenant's schedules.
   const key = (slot) => `${slot}:${s.tenantId}/${s.id}`;
@@ -70,6 +72,7 @@ function row(s, reload, admin) {
     'data-action': action,
     'data-key': key(slot),
     onclick: once(async () => {
+      if (action === 'delete') asking.delete(key('delete'));
       try {
         const result = await api.request(action === 'delete' ? 'DELETE' : 'POST', path(s, action === 'delete' ? '' : action));
         toast(done(result));
@@ -80,12 +83,19 @@ function row(s, reload, admin) {
     }),
   }, label);
   // Delete asks once more in place: the first click turns the button into a confirmation.
-  const del = h('button', { type: 'button', class: 'link', 'data-action': 'ask-delete', 'data-key': key('delete') }, 'Delete');
-  del.addEventListener('click', () => {
-    const really = act('delete', 'delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`);
-    del.replaceWith(really);
-    really.focus();
-  });
+  const really = () => act('delete', 'delete', `Really delete ${s.id}?`, () => `Deleted schedule ${s.id}.`);
+  const del = asking.has(key('delete')) ? really() : h('button', {
+    type: 'button',
+    class: 'link',
+    'data-action': 'ask-delete',
+    'data-key': key('delete'),
+    onclick: () => {
+      asking.add(key('delete'));
+      const confirm = really();
+      del.replaceWith(confirm);
+      confirm.focus();
+    },
+  }, 'Delete');
   return h('tr', { 'data-id': s.id, 'data-paused': String(s.paused) },
     h('td', null, h('a', { href: `#/jobs${api.query({ schedule_id: s.id, tenant_id: s.tenantId })}`, class: 'mono' }, s.id),
       s.source === 'config' ? h('span', { class: 'muted' }, ' (config)') : null),
@@ -110,6 +120,7 @@ export function mount(main) {
     h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
   const problem = h('p', { class: 'notice error', role: 'alert', id: 'schedules-error', hidden: true });
+  const asking = new Set();
   let loading = null;
   let retry = null;
   let left = false;
@@ -119,7 +130,7 @@ export function mount(main) {
       problem.hidden = true;
       problem.textContent = '';
       const focusKey = tbody.contains(document.activeElement) ? document.activeElement.dataset.key : null;
-      replace(tbody, schedules.length ? schedules.map((s) => row(s, reload, admin))
+      replace(tbody, schedules.length ? schedules.map((s) => row(s, reload, admin, asking))
         : h('tr', null, h('td', { colspan: columns.length, class: 'muted' }, 'No schedules yet.')));
       if (focusKey) tbody.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
     }).catch((err) => {
