@@ -31,6 +31,15 @@ func testConfig(t *testing.T, mutate ...func(*config.Config)) config.Config {
 	return apptest.Config(t, append([]func(*config.Config){func(c *config.Config) { c.Worker.Lease = time.Minute }}, mutate...)...)
 }
 
+// configThroughProxy is testConfig with MySQL reached through a proxy the test can cut.
+func configThroughProxy(t *testing.T) (config.Config, *testutil.Proxy) {
+	t.Helper()
+	c := testConfig(t)
+	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
+	c.MySQL.DataSource = dsn
+	return c, proxy
+}
+
 // browser is headless Chromium driven over the DevTools protocol, showing the dashboard of
 // a real app served on a listener of the test's own, which can drop every connection.
 type browser struct {

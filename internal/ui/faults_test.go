@@ -10,7 +10,6 @@ import (
 
 	"jobs/internal/apptest"
 	"jobs/internal/config"
-	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -87,9 +86,7 @@ func TestDashboardJobDetailKeepsFocusOnItsActions(t *testing.T) {
 // TestDashboardListComesBackWithMySQL: a list opened while MySQL is away says so, and shows
 // the jobs once MySQL is back, with no event or click to reload it (a quiet tenant).
 func TestDashboardListComesBackWithMySQL(t *testing.T) {
-	c := testConfig(t)
-	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
-	c.MySQL.DataSource = dsn
+	c, proxy := configThroughProxy(t)
 	a := apptest.StartApp(t, c)
 	a.As(ui.DevIdentity.Tenant, "tester").StartJob(map[string]any{"functionId": "echo", "name": "waiting"})
 	b := newBrowser(t, a, 1280, 800)
@@ -105,9 +102,7 @@ func TestDashboardListComesBackWithMySQL(t *testing.T) {
 // TestDashboardJobDetailSaysWhyItWaits: a detail page whose stream drops while MySQL is away
 // says so beside "Reconnecting…", and is live again once MySQL is back.
 func TestDashboardJobDetailSaysWhyItWaits(t *testing.T) {
-	c := testConfig(t)
-	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
-	c.MySQL.DataSource = dsn
+	c, proxy := configThroughProxy(t)
 	b := openTalkingJob(t, c, "waiting").b
 
 	proxy.Cut()
@@ -146,9 +141,7 @@ func TestDashboardPagePastTheEnd(t *testing.T) {
 // TestDashboardJobDetailComesBackWithMySQL: a job's detail page opened while MySQL is away
 // says so, and shows the job once MySQL is back, with no click to reload it, as the lists do.
 func TestDashboardJobDetailComesBackWithMySQL(t *testing.T) {
-	c := testConfig(t)
-	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
-	c.MySQL.DataSource = dsn
+	c, proxy := configThroughProxy(t)
 	a := apptest.StartApp(t, c)
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	job := api.StartJob(map[string]any{"functionId": "echo", "name": "patient"})
@@ -167,9 +160,7 @@ func TestDashboardJobDetailComesBackWithMySQL(t *testing.T) {
 // and shows the numbers within seconds of MySQL's return, as the lists do, not at its next
 // 30 s refresh (a quiet tenant sends no event that would read them sooner).
 func TestDashboardOverviewComesBackWithMySQL(t *testing.T) {
-	c := testConfig(t)
-	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
-	c.MySQL.DataSource = dsn
+	c, proxy := configThroughProxy(t)
 	a := apptest.StartApp(t, c)
 	api := a.As(ui.DevIdentity.Tenant, "tester")
 	api.WaitStatus(api.StartJob(map[string]any{"functionId": "echo", "name": "counted"}).Id, "completed", 10*time.Second)

@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"jobs/internal/apptest"
-	"jobs/internal/testutil"
 	"jobs/internal/ui"
 )
 
@@ -145,9 +144,7 @@ func TestDashboardSchedulesFromTheKeyboard(t *testing.T) {
 // so in the page (not only in a toast that goes), and shows the schedules once MySQL is back,
 // with no click or event to reload it.
 func TestDashboardSchedulesComeBackWithMySQL(t *testing.T) {
-	c := testConfig(t)
-	dsn, proxy := testutil.ThroughProxy(t, c.MySQL.DataSource)
-	c.MySQL.DataSource = dsn
+	c, proxy := configThroughProxy(t)
 	a := apptest.StartApp(t, c)
 	a.As(ui.DevIdentity.Tenant, "tester").Do(http.MethodPost, "/api/v1/schedules",
 		map[string]any{"id": "steady", "cron": "@daily", "functionId": "echo"}).Data(t, nil)
